@@ -31,10 +31,9 @@ func run(args []string) int {
 
 func newApp() *cli.App {
 	return &cli.App{
-		Name:    "esxsink",
-		Usage:   "acquire VMware ESXi virtual machines as forensic evidence",
-		Version: version,
-		Commands: []*cli.Command{
-		},
+		Name:     "esxsink",
+		Usage:    "acquire VMware ESXi virtual machines as forensic evidence",
+		Version:  version,
+		Commands: []*cli.Command{},
 	}
 }
