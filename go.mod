@@ -2,15 +2,18 @@ module github.com/esxsink/esxsink
 
 go 1.26
 
-require github.com/urfave/cli/v2 v2.27.7
+require (
+	github.com/go-git/go-billy/v5 v5.9.2
+	github.com/urfave/cli/v2 v2.27.7
+	github.com/willscott/go-nfs v0.0.4
+	golang.org/x/sys v0.46.0
+)
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
-	github.com/go-git/go-billy/v5 v5.9.2 // indirect
+	github.com/cyphar/filepath-securejoin v0.6.1 // indirect
 	github.com/rasky/go-xdr v0.0.0-20170124162913-1a41d1a06c93 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
-	github.com/willscott/go-nfs v0.0.4 // indirect
 	github.com/willscott/go-nfs-client v0.0.0-20240104095149-b44639837b00 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
-	golang.org/x/sys v0.46.0 // indirect
 )

@@ -1,0 +1,91 @@
+package nfssink
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+)
+
+// Client talks to a running sink's control API.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient connects to the control socket of the case whose state folder
+// is stateDir.
+func NewClient(stateDir string) *Client {
+	p := ControlSocketPath(stateDir)
+	return &Client{socket: p, hc: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", p)
+		},
+	}}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://sink"+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("sink control socket %s: %w (is `esxsink serve` running on this case?)", c.socket, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("sink: %s %s: %s", method, path, e.Error)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Status fetches the sink's state.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := c.do(ctx, http.MethodGet, "/v1/status", nil, &st)
+	return st, err
+}
+
+// Finalize asks the sink to finalize a file and returns its record.
+func (c *Client) Finalize(ctx context.Context, req FinalizeRequest) (FileResult, error) {
+	var res FileResult
+	err := c.do(ctx, http.MethodPost, "/v1/finalize", req, &res)
+	return res, err
+}
+
+// Events streams events to fn until ctx ends or fn returns an error.
+func (c *Client) Events(ctx context.Context, fn func(json.RawMessage) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://sink/v1/events", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if err := fn(json.RawMessage(sc.Bytes())); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}

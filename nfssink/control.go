@@ -1,0 +1,180 @@
+package nfssink
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// The control API is HTTP over a unix socket in the case folder, so only
+// users who can open the case can drive the sink. JSON throughout.
+//
+//	GET  /v1/status    sink, mounts, files being received and finalized
+//	POST /v1/finalize  {"path":..., "expected_size":N, "at_rest":true}
+//	GET  /v1/events    one JSON event per line, as they happen
+
+// Status is the sink's state for the control API and `esxsink status`.
+type Status struct {
+	Verifier  string       `json:"verifier"`
+	NFS       string       `json:"nfs_address"`
+	Portmap   string       `json:"portmap"`
+	Export    string       `json:"export"`
+	Mounts    []MountInfo  `json:"mounts"`
+	Receiving []FileStatus `json:"receiving"`
+	Finalized []FileResult `json:"finalized"`
+	Received  int64        `json:"bytes_received"`
+	FreeBytes int64        `json:"free_bytes"`
+	Time      time.Time    `json:"time"`
+}
+
+// MountInfo is a client's mount.
+type MountInfo struct {
+	Client string `json:"client"`
+	Path   string `json:"path"`
+}
+
+// FileStatus is a file being received.
+type FileStatus = fileStatus
+
+// FinalizeRequest asks the sink to finalize a file.
+type FinalizeRequest struct {
+	Path         string `json:"path"`
+	ExpectedSize *int64 `json:"expected_size,omitempty"`
+	AtRest       bool   `json:"at_rest"`
+}
+
+// Status reports the sink's current state.
+func (s *Sink) Status() Status {
+	now := time.Now()
+	st := Status{Verifier: s.Verifier(), Export: s.cfg.Export, Received: s.stats.written.Load(), FreeBytes: s.freeBytes(), Time: now.UTC()}
+	if s.nfsLn != nil {
+		st.NFS = s.nfsLn.Addr().String()
+	}
+	if s.portmap != nil {
+		st.Portmap = s.portmap.describe()
+	}
+	for _, m := range s.mountList() {
+		st.Mounts = append(st.Mounts, MountInfo{Client: m.client, Path: m.dir})
+	}
+	for _, t := range s.activeTrackers() {
+		st.Receiving = append(st.Receiving, t.status(now))
+	}
+	s.mu.Lock()
+	for _, f := range s.finalized {
+		st.Finalized = append(st.Finalized, FileResult(f))
+	}
+	s.mu.Unlock()
+	sort.Slice(st.Finalized, func(i, j int) bool { return st.Finalized[i].Path < st.Finalized[j].Path })
+	return st
+}
+
+// ControlSocketPath is where a case's control socket lives. Unix socket
+// paths are limited to about 100 bytes, so a long case path falls back to
+// the temp folder, with a pointer file in the case.
+func ControlSocketPath(stateDir string) string {
+	p := filepath.Join(stateDir, "control.sock")
+	if len(p) < 100 {
+		return p
+	}
+	if b, err := os.ReadFile(filepath.Join(stateDir, "control-path")); err == nil {
+		return string(b)
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("esxsink-%d.sock", time.Now().UnixNano()))
+}
+
+// ServeControl serves the control API until ctx ends.
+func (s *Sink) ServeControl(ctx context.Context) (string, error) {
+	p := ControlSocketPath(s.cfg.StateDir)
+	if filepath.Dir(p) != s.cfg.StateDir {
+		if err := os.WriteFile(filepath.Join(s.cfg.StateDir, "control-path"), []byte(p), 0o600); err != nil {
+			return "", err
+		}
+	}
+	if c, err := net.DialTimeout("unix", p, time.Second); err == nil {
+		c.Close()
+		return "", fmt.Errorf("another sink is already serving this case (control socket %s answers): stop it first", p)
+	}
+	os.Remove(p) // a stale socket from a killed sink
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		return "", fmt.Errorf("control socket %s: %w", p, err)
+	}
+	srv := &http.Server{Handler: s.controlMux(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		os.Remove(p)
+	}()
+	return p, nil
+}
+
+func (s *Sink) controlMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Status())
+	})
+	mux.HandleFunc("POST /v1/finalize", func(w http.ResponseWriter, r *http.Request) {
+		var req FinalizeRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil || req.Path == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {\"path\": ..., \"expected_size\": N, \"at_rest\": bool}"})
+			return
+		}
+		exp := int64(-1)
+		if req.ExpectedSize != nil {
+			exp = *req.ExpectedSize
+		}
+		res, err := s.Finalize(req.Path, "api", exp, req.AtRest)
+		if err != nil {
+			code := http.StatusInternalServerError
+			if errors.Is(err, ErrNotOpen) {
+				code = http.StatusNotFound
+			}
+			writeJSON(w, code, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		ch, cancel := s.events.subscribe()
+		defer cancel()
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		fl, _ := w.(http.Flusher)
+		enc := json.NewEncoder(w)
+		if fl != nil {
+			fl.Flush()
+		}
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case e, ok := <-ch:
+				if !ok || enc.Encode(e) != nil {
+					return
+				}
+				if fl != nil {
+					fl.Flush()
+				}
+			}
+		}
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,133 @@
+package nfssink
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/esxsink/esxsink/internal/peer"
+)
+
+// memLog is an in-memory custody log for tests that inspect records.
+type memLog struct {
+	mu   sync.Mutex
+	recs []memRec
+}
+
+type memRec struct {
+	Type string
+	Data json.RawMessage
+}
+
+func (l *memLog) Append(typ string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, memRec{typ, b})
+	return nil
+}
+
+func (l *memLog) of(typ string) []memRec {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []memRec
+	for _, r := range l.recs {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+type testSink struct {
+	*Sink
+	caseDir  string
+	evidence string
+	log      *memLog
+	nfsPort  int
+}
+
+func newTestSink(t testing.TB, mod func(*Config)) *testSink {
+	t.Helper()
+	caseDir := t.TempDir()
+	return startTestSink(t, caseDir, &memLog{}, mod)
+}
+
+func startTestSink(t testing.TB, caseDir string, log *memLog, mod func(*Config)) *testSink {
+	t.Helper()
+	cfg := Config{
+		EvidenceDir:  filepath.Join(caseDir, "evidence"),
+		StateDir:     filepath.Join(caseDir, ".esxsink"),
+		Address:      "127.0.0.1",
+		NFSPortAuto:  true,
+		Portmap:      "off",
+		Allow:        []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		IdleFinalize: -1,
+		Log:          log,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close("test done") })
+	return &testSink{Sink: s, caseDir: caseDir, evidence: cfg.EvidenceDir, log: log, nfsPort: s.NFSAddr().(*net.TCPAddr).Port}
+}
+
+// url is a libnfs URL for name in the export, bypassing the portmapper.
+func (ts *testSink) url(name string) string {
+	return fmt.Sprintf("nfs://127.0.0.1%s/%s?nfsport=%d&mountport=%d&version=3", ts.cfg.Export, name, ts.nfsPort, ts.nfsPort)
+}
+
+func randomFile(t testing.TB, size int64) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "src.bin")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(f, rand.Reader, size); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func nfsCp(t testing.TB) string { return peer.Require(t, "nfs-cp") }

@@ -1,0 +1,139 @@
+package nfssink
+
+import (
+	"path"
+	"slices"
+	"strings"
+)
+
+// MOUNT v3 procedures (RFC 1813 Appendix I).
+const (
+	mountProcNull    = 0
+	mountProcMnt     = 1
+	mountProcDump    = 2
+	mountProcUmnt    = 3
+	mountProcUmntAll = 4
+	mountProcExport  = 5
+
+	mnt3OK       = 0
+	mnt3ErrNoEnt = 2
+	mnt3ErrAcces = 13
+
+	maxMountPath = 1024
+)
+
+// mountEntry is one client's mount, as MOUNT DUMP reports it.
+type mountEntry struct {
+	client string
+	dir    string
+}
+
+// mountCall answers every MOUNT procedure: go-nfs lacks EXPORT and DUMP,
+// and owning MNT keeps the export and allow-list policy in one place.
+func (c *conn) mountCall(h callHeader, args *xdrReader) *xdrWriter {
+	s := c.s
+	switch h.proc {
+	case mountProcNull:
+		return newReply(h.xid, acceptSuccess)
+	case mountProcMnt:
+		dir, err := args.string(maxMountPath)
+		if err != nil {
+			return newReply(h.xid, acceptGarbageArgs)
+		}
+		w := newReply(h.xid, acceptSuccess)
+		if !s.isExport(dir) {
+			c.log.Warn("refused mount of unknown export", "path", dir, "export", s.cfg.Export)
+			s.record(RecMountRefused, mountRecord{Client: c.client.String(), Path: dir, Reason: "not the export path " + s.cfg.Export})
+			w.uint32(mnt3ErrNoEnt)
+			return w
+		}
+		s.addMount(mountEntry{client: c.client.String(), dir: dir})
+		c.log.Info("mount accepted", "path", dir)
+		s.record(RecMountAccepted, mountRecord{Client: c.client.String(), Path: dir})
+		w.uint32(mnt3OK)
+		w.opaque(s.handles.handle(""))
+		w.uint32(1) // one flavor:
+		w.uint32(authSys)
+		return w
+	case mountProcDump:
+		w := newReply(h.xid, acceptSuccess)
+		for _, m := range s.mountList() {
+			w.bool(true)
+			w.string(m.client)
+			w.string(m.dir)
+		}
+		w.bool(false)
+		return w
+	case mountProcUmnt:
+		dir, err := args.string(maxMountPath)
+		if err != nil {
+			return newReply(h.xid, acceptGarbageArgs)
+		}
+		if s.removeMount(c.client.String(), dir) {
+			c.log.Info("unmounted", "path", dir)
+			s.record(RecUnmount, mountRecord{Client: c.client.String(), Path: dir})
+		}
+		return newReply(h.xid, acceptSuccess)
+	case mountProcUmntAll:
+		if s.removeMount(c.client.String(), "") {
+			s.record(RecUnmount, mountRecord{Client: c.client.String(), Path: "*"})
+		}
+		return newReply(h.xid, acceptSuccess)
+	case mountProcExport:
+		w := newReply(h.xid, acceptSuccess)
+		w.bool(true)
+		w.string(s.cfg.Export)
+		for _, g := range s.exportGroups() {
+			w.bool(true)
+			w.string(g)
+		}
+		w.bool(false) // end of groups
+		w.bool(false) // end of exports
+		return w
+	default:
+		return newReply(h.xid, acceptProcUnavail)
+	}
+}
+
+// isExport accepts the export path with or without a trailing slash; any
+// other path, including sub-folders, is refused.
+func (s *Sink) isExport(dir string) bool {
+	return dir == s.cfg.Export || strings.TrimSuffix(dir, "/") == s.cfg.Export
+}
+
+func (s *Sink) exportGroups() []string {
+	if s.cfg.AllowAny {
+		return []string{"*"}
+	}
+	var g []string
+	for _, p := range s.cfg.Allow {
+		g = append(g, p.String())
+	}
+	return g
+}
+
+func (s *Sink) addMount(m mountEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.mounts, m) {
+		s.mounts = append(s.mounts, m)
+	}
+}
+
+// removeMount drops client's mount of dir ("" for all of them) and reports
+// whether there was one.
+func (s *Sink) removeMount(client, dir string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.mounts)
+	s.mounts = slices.DeleteFunc(s.mounts, func(m mountEntry) bool {
+		return m.client == client && (dir == "" || path.Clean(m.dir) == path.Clean(dir))
+	})
+	return len(s.mounts) != n
+}
+
+func (s *Sink) mountList() []mountEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.mounts)
+}

@@ -1,0 +1,285 @@
+package nfssink
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/esxsink/esxsink/digest"
+)
+
+// maxPending bounds how fragmented the not-yet-hashed part of a file may
+// get. A client that scatters more ranges than this is served on, but its
+// file is hashed from disk at finalization instead of as it arrives.
+const maxPending = 1 << 16
+
+// tracker follows one evidence file while it is being written: a cached
+// descriptor for positional writes, the hashed prefix (watermark), the
+// ranges waiting beyond it, and what went wrong.
+type tracker struct {
+	rel     string
+	f       *os.File
+	algs    []string
+	created time.Time
+
+	mu        sync.Mutex
+	dig       *digest.Digester
+	watermark int64     // bytes [0, watermark) have gone to dig
+	pending   intervals // written ranges beyond the watermark
+	size      int64     // file size as the sink knows it
+	received  int64     // bytes received, rewrites included
+	dirty     bool      // data written since the last sync
+	rehash    bool      // the streamed digest is void; hash from disk at finalization
+	anomalies []string
+	lastWrite time.Time
+	rate      rateMeter
+	done      bool
+	identical int64 // bytes rewritten with the same content (client resends)
+}
+
+func (t *tracker) anomaly(format string, args ...any) string {
+	msg := fmt.Sprintf(format, args...)
+	t.anomalies = append(t.anomalies, msg)
+	return msg
+}
+
+// write stores data at off and feeds the hashers. It returns the bytes
+// written, an anomaly text when the write changed already-hashed bytes,
+// and the write error.
+func (t *tracker) write(off int64, data []byte) (n int, anomaly string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return 0, "", fmt.Errorf("%s: write after finalization", t.rel)
+	}
+	end := off + int64(len(data))
+	if !t.rehash && off < t.watermark {
+		// A client may resend data it already sent (after a reconnect or a
+		// verifier change): harmless if identical. Different bytes over a
+		// hashed range invalidate the streamed digest.
+		overlap := min(end, t.watermark) - off
+		same, rerr := t.sameOnDisk(off, data[:overlap])
+		if rerr != nil || !same {
+			anomaly = t.anomaly("rewrite of already-hashed bytes %d-%d with different data; file will be re-hashed from disk", off, off+overlap)
+			t.rehash = true
+		} else {
+			t.identical += overlap
+		}
+	}
+	n, err = t.f.WriteAt(data, off)
+	if n > 0 {
+		t.received += int64(n)
+		t.size = max(t.size, off+int64(n))
+		t.dirty = true
+		t.lastWrite = time.Now()
+		t.rate.add(t.lastWrite, int64(n))
+		if !t.rehash {
+			t.advance(off, data[:n])
+		}
+	}
+	return n, anomaly, err
+}
+
+func (t *tracker) sameOnDisk(off int64, data []byte) (bool, error) {
+	buf := make([]byte, len(data))
+	if _, err := t.f.ReadAt(buf, off); err != nil {
+		return false, err
+	}
+	return bytes.Equal(buf, data), nil
+}
+
+// advance feeds the in-order part of a write to the hashers, or notes it
+// for later, and closes any gaps it completes by reading them back.
+func (t *tracker) advance(off int64, data []byte) {
+	end := off + int64(len(data))
+	if end <= t.watermark {
+		return
+	}
+	if off > t.watermark {
+		t.pending.add(off, end)
+		if t.pending.len() > maxPending {
+			t.anomaly("more than %d separate unhashed ranges; file will be hashed from disk at finalization", maxPending)
+			t.rehash = true
+		}
+		return
+	}
+	t.dig.Write(data[t.watermark-off:])
+	t.watermark = end
+	if reach := t.pending.popThrough(t.watermark); reach > t.watermark {
+		if err := t.feedFromDisk(t.watermark, reach); err != nil {
+			t.anomaly("read back %d-%d for hashing: %v; file will be re-hashed from disk", t.watermark, reach, err)
+			t.rehash = true
+			return
+		}
+	}
+}
+
+// feedFromDisk hashes [from, to) as it is on disk, a megabyte at a time.
+func (t *tracker) feedFromDisk(from, to int64) error {
+	buf := make([]byte, min(to-from, 1<<20))
+	for from < to {
+		n := min(int64(len(buf)), to-from)
+		if _, err := t.f.ReadAt(buf[:n], from); err != nil && err != io.EOF {
+			return err
+		}
+		t.dig.Write(buf[:n])
+		from += n
+		t.watermark = from
+	}
+	return nil
+}
+
+// sync makes everything written so far durable.
+func (t *tracker) sync() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.syncLocked()
+}
+
+func (t *tracker) syncLocked() error {
+	if !t.dirty || t.done {
+		return nil
+	}
+	if err := t.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", t.rel, err)
+	}
+	t.dirty = false
+	return nil
+}
+
+// finalized is the outcome of finalizing one file, as recorded in the
+// custody log.
+type finalized struct {
+	Path      string   `json:"path"`
+	Reason    string   `json:"reason"`
+	Anomalies []string `json:"anomalies,omitempty"`
+	digest.Result
+	// AtRest is the digest re-read from disk after sync, when requested.
+	AtRest *digest.Result `json:"at_rest,omitempty"`
+	// Received counts bytes received, including identical resends.
+	Received int64 `json:"received"`
+	// FromDisk says the hashes were computed from disk rather than as the
+	// bytes arrived (after a restart, a rewrite or heavy fragmentation).
+	FromDisk bool `json:"from_disk,omitempty"`
+}
+
+// finalize syncs the file, completes its hashes and closes it.
+// expectedSize < 0 means no expectation.
+func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, pieceSize int64) (finalized, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return finalized{}, fmt.Errorf("%s is already finalized", t.rel)
+	}
+	out := finalized{Path: t.rel, Reason: reason, Received: t.received}
+	if err := t.syncLocked(); err != nil {
+		return out, err
+	}
+	fi, err := t.f.Stat()
+	if err != nil {
+		return out, fmt.Errorf("stat %s: %w", t.rel, err)
+	}
+	t.size = fi.Size()
+	if expectedSize >= 0 && expectedSize != t.size {
+		t.anomaly("expected %d bytes, file has %d", expectedSize, t.size)
+	}
+	if !t.rehash && t.watermark < t.size {
+		// Unwritten holes and gaps still open are whatever the disk holds
+		// (zeros for holes): hash that, so the digest describes the file.
+		if err := t.feedFromDisk(t.watermark, t.size); err != nil {
+			t.anomaly("read back for hashing: %v", err)
+			t.rehash = true
+		}
+	}
+	if t.rehash {
+		t.dig.Result() // release the workers
+		res, err := digest.Reader(io.NewSectionReader(t.f, 0, t.size), t.algs, pieceSize)
+		if err != nil {
+			return out, fmt.Errorf("hash %s from disk: %w", t.rel, err)
+		}
+		out.Result, out.FromDisk = res, true
+	} else {
+		out.Result = t.dig.Result()
+		if atRest {
+			res, err := digest.Reader(io.NewSectionReader(t.f, 0, t.size), t.algs, pieceSize)
+			if err != nil {
+				return out, fmt.Errorf("hash %s at rest: %w", t.rel, err)
+			}
+			out.AtRest = &res
+			if !res.Equal(out.Result) {
+				t.anomaly("hash at rest differs from hash on arrival")
+			}
+		}
+	}
+	out.Anomalies = append([]string(nil), t.anomalies...)
+	t.done = true
+	if err := t.f.Close(); err != nil {
+		return out, fmt.Errorf("close %s: %w", t.rel, err)
+	}
+	return out, nil
+}
+
+// fileStatus is a tracker's state for the control API.
+type fileStatus struct {
+	Path      string   `json:"path"`
+	State     string   `json:"state"`
+	Size      int64    `json:"size"`
+	Received  int64    `json:"received"`
+	Hashed    int64    `json:"hashed"`
+	RateBps   float64  `json:"rate_bytes_per_second"`
+	LastWrite string   `json:"last_write,omitempty"`
+	Anomalies []string `json:"anomalies,omitempty"`
+}
+
+func (t *tracker) status(now time.Time) fileStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := fileStatus{Path: t.rel, State: "receiving", Size: t.size, Received: t.received, Hashed: t.watermark,
+		RateBps: t.rate.perSecond(now), Anomalies: append([]string(nil), t.anomalies...)}
+	if !t.lastWrite.IsZero() {
+		st.LastWrite = t.lastWrite.UTC().Format(time.RFC3339Nano)
+	}
+	return st
+}
+
+func (t *tracker) idleSince() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.lastWrite.IsZero() {
+		return t.created
+	}
+	return t.lastWrite
+}
+
+// rateMeter keeps a short window of throughput for progress display.
+type rateMeter struct {
+	slots [8]struct {
+		sec   int64
+		bytes int64
+	}
+}
+
+func (m *rateMeter) add(now time.Time, n int64) {
+	s := now.Unix()
+	slot := &m.slots[s%int64(len(m.slots))]
+	if slot.sec != s {
+		slot.sec, slot.bytes = s, 0
+	}
+	slot.bytes += n
+}
+
+// perSecond averages the last few complete seconds.
+func (m *rateMeter) perSecond(now time.Time) float64 {
+	s := now.Unix()
+	var total int64
+	const window = 4
+	for _, slot := range m.slots {
+		if slot.sec < s && slot.sec >= s-window {
+			total += slot.bytes
+		}
+	}
+	return float64(total) / window
+}
