@@ -57,6 +57,9 @@ type Config struct {
 	// IdleFinalize finalizes a file after this long without writes
 	// (default 60 s; negative disables).
 	IdleFinalize time.Duration
+	// SpaceReserve is the free space kept for the custody log: writes that
+	// would eat into it get NFS3ERR_NOSPC (default 16 MiB).
+	SpaceReserve int64
 	Log          CustodyLog
 	Logger       *slog.Logger
 }
@@ -95,6 +98,9 @@ func (c *Config) defaults() error {
 	if c.IdleFinalize == 0 {
 		c.IdleFinalize = 60 * time.Second
 	}
+	if c.SpaceReserve == 0 {
+		c.SpaceReserve = 16 << 20
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -115,6 +121,7 @@ type Sink struct {
 	bufs     bufPool
 	goNFS    *goNFSBridge
 	events   *eventBus
+	space    *spaceGuard
 
 	mu        sync.Mutex
 	mounts    []mountEntry
@@ -159,6 +166,7 @@ func New(cfg Config) (*Sink, error) {
 		finalized: map[string]finalized{},
 		exclusive: map[string][]byte{},
 		events:    newEventBus(),
+		space:     &spaceGuard{dir: cfg.EvidenceDir, reserve: cfg.SpaceReserve},
 	}
 	s.efs = &evidenceFS{Filesystem: osfs.New(cfg.EvidenceDir, osfs.WithBoundOS()), handles: s.handles}
 	// A new verifier on every start tells clients to resend what they had
@@ -417,7 +425,7 @@ func (s *Sink) rememberExclusive(rel string, verf []byte) {
 var ErrNotOpen = errors.New("file is not being received")
 
 func (s *Sink) newTracker(rel string, f *os.File, size int64) *tracker {
-	return &tracker{rel: rel, f: f, algs: s.cfg.Hash, created: time.Now(), size: size,
+	return &tracker{rel: rel, f: f, algs: s.cfg.Hash, created: time.Now(), size: size, space: s.space,
 		dig: digest.New(s.cfg.Hash, s.cfg.PieceSize)}
 }
 

@@ -1,7 +1,54 @@
 package nfssink
 
+import (
+	"errors"
+	"sync"
+	"time"
+)
+
 // space is a file system's capacity as FSSTAT reports it.
 type space struct {
 	total, free, avail uint64
 	files, freeFiles   uint64
 }
+
+// spaceGuard answers NOSPC while some room is still left, so that the
+// custody log (usually on the same disk) can always record the refusal and
+// what follows. Free space is re-read at most every refresh interval, and
+// on every write once it gets close to the reserve.
+type spaceGuard struct {
+	dir     string
+	reserve int64
+
+	mu      sync.Mutex
+	avail   int64
+	checked time.Time
+}
+
+const spaceRefresh = 250 * time.Millisecond
+
+// errReserve is the NOSPC the guard gives before the disk is really full.
+var errReserve = errors.New("evidence disk is full (space kept for the custody log)")
+
+// admit reports whether growing a file by n bytes keeps the reserve free.
+func (g *spaceGuard) admit(n int64) error {
+	if g == nil || n <= 0 {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	if now.Sub(g.checked) > spaceRefresh || g.avail-n < 2*g.reserve {
+		if sp, err := diskSpace(g.dir); err == nil {
+			g.avail, g.checked = int64(sp.avail), now
+		}
+	}
+	if g.avail-n < g.reserve {
+		return errReserve
+	}
+	g.avail -= n
+	return nil
+}
+
+// isNoSpace reports whether err means the evidence disk is full.
+func isNoSpace(err error) bool { return errors.Is(err, errReserve) || osNoSpace(err) }

@@ -18,7 +18,7 @@ func diskSpace(dir string) (space, error) {
 	return space{total: st.Blocks * bs, free: st.Bfree * bs, avail: st.Bavail * bs, files: st.Files, freeFiles: st.Ffree}, nil
 }
 
-func isNoSpace(err error) bool {
+func osNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 

@@ -21,7 +21,7 @@ func diskSpace(dir string) (space, error) {
 	return space{total: total, free: free, avail: avail, files: 1 << 32, freeFiles: 1 << 31}, nil
 }
 
-func isNoSpace(err error) bool {
+func osNoSpace(err error) bool {
 	return errors.Is(err, windows.ERROR_DISK_FULL) || errors.Is(err, windows.ERROR_HANDLE_DISK_FULL)
 }
 

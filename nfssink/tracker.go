@@ -24,6 +24,7 @@ type tracker struct {
 	f       *os.File
 	algs    []string
 	created time.Time
+	space   *spaceGuard
 
 	mu        sync.Mutex
 	dig       *digest.Digester
@@ -68,6 +69,9 @@ func (t *tracker) write(off int64, data []byte) (n int, anomaly string, err erro
 		} else {
 			t.identical += overlap
 		}
+	}
+	if err := t.space.admit(end - max(t.size, off)); err != nil {
+		return 0, anomaly, err
 	}
 	n, err = t.f.WriteAt(data, off)
 	if n > 0 {

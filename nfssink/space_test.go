@@ -1,0 +1,63 @@
+package nfssink
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/esxsink/esxsink/internal/peer"
+)
+
+// smallDisk mounts a tmpfs of the given size (root only; CI runs as root).
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if peer.Required() {
+			t.Fatal("the full-disk test needs root to mount a tmpfs (CI runs as root)")
+		}
+		t.Skip("needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
+// TestFullDisk: copying more than fits gives the client an error (not a
+// silent short file), a no_space record, and the bytes written before stay
+// intact; the custody log on the same disk still has room.
+func TestFullDisk(t *testing.T) {
+	cp := nfsCp(t)
+	disk := smallDisk(t, "16m")
+	ts := startTestSink(t, disk, &memLog{}, func(c *Config) { c.SpaceReserve = 2 << 20 })
+	src := randomFile(t, 24<<20)
+	out, err := exec.Command(cp, src, ts.url("too-big.bin")).CombinedOutput()
+	if err == nil {
+		t.Fatalf("nfs-cp of 24 MiB into a 16 MiB disk succeeded:\n%s", out)
+	}
+	if n := len(ts.log.of(RecNoSpace)); n == 0 {
+		t.Fatal("no no_space record")
+	}
+	got, err := os.ReadFile(filepath.Join(ts.evidence, "too-big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(src)
+	if len(got) == 0 || len(got) >= len(want) || !bytes.Equal(got, want[:len(got)]) {
+		t.Fatalf("partial file is %d bytes and must be an intact prefix of the source", len(got))
+	}
+	sp, _ := diskSpace(disk)
+	if sp.avail < 1<<20 {
+		t.Fatalf("only %d bytes left: the reserve for the custody log was eaten", sp.avail)
+	}
+	res, err := ts.Finalize("too-big.bin", "api", -1, true)
+	if err != nil || res.Size != int64(len(got)) || res.AtRest == nil || !res.AtRest.Equal(res.Result) {
+		t.Fatalf("finalize after full disk: %+v %v", res, err)
+	}
+	t.Logf("nfs-cp said: %s", bytes.TrimSpace(out))
+}
