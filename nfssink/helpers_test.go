@@ -131,3 +131,7 @@ func run(t testing.TB, name string, args ...string) string {
 }
 
 func nfsCp(t testing.TB) string { return peer.Require(t, "nfs-cp") }
+
+var netipLoopback = netip.MustParseAddr("127.0.0.1")
+
+func (ts *testSink) log0() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
