@@ -76,7 +76,7 @@ func FuzzOwnedProcedures(f *testing.F) {
 	seed(nfsProcRemove, fh, name(".lck-1"))
 	seed(nfsProcLink, fh, fh, name("l"))
 	seed(100+mountProcMnt, name("/esxsink"))
-	seed(100+mountProcExport)
+	seed(100 + mountProcExport)
 	ctx := context.Background()
 	c := &conn{s: ts.Sink, client: netipLoopback, log: ts.log0()}
 	f.Fuzz(func(t *testing.T, proc uint8, args []byte) {

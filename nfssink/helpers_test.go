@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/internal/peer"
 )
 
@@ -31,15 +32,15 @@ type memRec struct {
 	Data json.RawMessage
 }
 
-func (l *memLog) Append(typ string, data any) error {
+func (l *memLog) Append(typ string, data any) (hashlog.Record, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
-		return err
+		return hashlog.Record{}, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.recs = append(l.recs, memRec{typ, b})
-	return nil
+	return hashlog.Record{Type: typ, Data: b}, nil
 }
 
 func (l *memLog) of(typ string) []memRec {

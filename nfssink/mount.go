@@ -1,6 +1,7 @@
 package nfssink
 
 import (
+	"github.com/esxsink/esxsink/hashlog"
 	"path"
 	"slices"
 	"strings"
@@ -43,13 +44,13 @@ func (c *conn) mountCall(h callHeader, args *xdrReader) *xdrWriter {
 		w := newReply(h.xid, acceptSuccess)
 		if !s.isExport(dir) {
 			c.log.Warn("refused mount of unknown export", "path", dir, "export", s.cfg.Export)
-			s.record(RecMountRefused, mountRecord{Client: c.client.String(), Path: dir, Reason: "not the export path " + s.cfg.Export})
+			s.record(hashlog.TypeMountRefused, hashlog.Mount{Client: c.client.String(), Path: dir, Reason: "not the export path " + s.cfg.Export})
 			w.uint32(mnt3ErrNoEnt)
 			return w
 		}
 		s.addMount(mountEntry{client: c.client.String(), dir: dir})
 		c.log.Info("mount accepted", "path", dir)
-		s.record(RecMountAccepted, mountRecord{Client: c.client.String(), Path: dir})
+		s.record(hashlog.TypeMountAccepted, hashlog.Mount{Client: c.client.String(), Path: dir})
 		w.uint32(mnt3OK)
 		w.opaque(s.handles.handle(""))
 		w.uint32(1) // one flavor:
@@ -71,12 +72,12 @@ func (c *conn) mountCall(h callHeader, args *xdrReader) *xdrWriter {
 		}
 		if s.removeMount(c.client.String(), dir) {
 			c.log.Info("unmounted", "path", dir)
-			s.record(RecUnmount, mountRecord{Client: c.client.String(), Path: dir})
+			s.record(hashlog.TypeMountReleased, hashlog.Mount{Client: c.client.String(), Path: dir})
 		}
 		return newReply(h.xid, acceptSuccess)
 	case mountProcUmntAll:
 		if s.removeMount(c.client.String(), "") {
-			s.record(RecUnmount, mountRecord{Client: c.client.String(), Path: "*"})
+			s.record(hashlog.TypeMountReleased, hashlog.Mount{Client: c.client.String(), Path: "*"})
 		}
 		return newReply(h.xid, acceptSuccess)
 	case mountProcExport:

@@ -1,6 +1,7 @@
 package nfssink
 
 import (
+	"github.com/esxsink/esxsink/hashlog"
 	"os"
 	"path/filepath"
 )
@@ -21,7 +22,7 @@ func (c *conn) onCommit(h callHeader, args *xdrReader) *xdrWriter {
 	if t := s.openTracker(rel); t != nil {
 		if err := t.sync(); err != nil {
 			c.log.Error("commit failed", "path", rel, "err", err)
-			s.record(RecWriteError, writeAnomaly{Path: rel, Kind: "commit: " + err.Error()})
+			s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Kind: "commit: " + err.Error()})
 			return writeFail(h.xid, nfs3ErrIO, nil)
 		}
 	} else if err := syncPath(s.root, rel); err != nil {

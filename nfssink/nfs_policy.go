@@ -1,6 +1,10 @@
 package nfssink
 
-import "path"
+import (
+	"path"
+
+	"github.com/esxsink/esxsink/hashlog"
+)
 
 // The write-once policy: clients may create directories and files and
 // write them, nothing else. Every refusal is answered with the procedure's
@@ -9,7 +13,7 @@ import "path"
 
 func (c *conn) refuse(h callHeader, rel, reason string) {
 	c.log.Warn("refused by write-once policy", "procedure", procName(h), "path", rel, "reason", reason)
-	c.s.record(RecPolicyRefused, policyRefusal{Client: c.client.String(), Procedure: procName(h), Path: rel, Reason: reason})
+	c.s.record(hashlog.TypePolicyRefused, hashlog.PolicyRefused{Client: c.client.String(), Procedure: procName(h), Path: rel, Reason: reason})
 }
 
 // refuseChange answers RMDIR, RENAME, SYMLINK, LINK and MKNOD.
@@ -91,7 +95,7 @@ func (c *conn) onMkdir(h callHeader, args *xdrReader) (*xdrWriter, bool) {
 	if status := c.checkName(h, dir, name); status != nfs3OK {
 		return dirFail(h.xid, status, c.s.attrsOf(dir)), true
 	}
-	c.s.record(RecDirCreated, fileCreated{Path: joinRel(dir, name), Client: c.client.String()})
+	c.s.record(hashlog.TypeDirCreated, hashlog.FileCreated{Path: joinRel(dir, name), Client: c.client.String()})
 	return nil, false
 }
 
@@ -124,7 +128,7 @@ func (c *conn) onSetattr(h callHeader, args *xdrReader) (*xdrWriter, bool) {
 		return dirFail(h.xid, nfs3ErrAcces, cur), true
 	}
 	if t := c.s.openTracker(rel); t != nil && cur != nil && attr.size > cur.size {
-		c.s.record(RecWriteAnomaly, writeAnomaly{Path: rel, Offset: int64(cur.size), Length: int64(attr.size - cur.size), Kind: "extended by SETATTR (zero-filled hole)"})
+		c.s.record(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: rel, Offset: int64(cur.size), Length: int64(attr.size - cur.size), Kind: "extended by SETATTR (zero-filled hole)"})
 	}
 	return nil, false
 }

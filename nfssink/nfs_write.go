@@ -2,6 +2,7 @@ package nfssink
 
 import (
 	"errors"
+	"github.com/esxsink/esxsink/hashlog"
 	"os"
 	"path/filepath"
 )
@@ -41,23 +42,23 @@ func (c *conn) onWrite(h callHeader, args *xdrReader) *xdrWriter {
 	n, anomaly, werr := t.write(int64(off), data)
 	if anomaly != "" {
 		c.log.Warn("write anomaly", "path", rel, "offset", off, "anomaly", anomaly)
-		s.record(RecWriteAnomaly, writeAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: anomaly})
+		s.record(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: anomaly})
 	}
 	post := s.trackerAttrs(t)
 	if werr != nil {
 		if isNoSpace(werr) {
 			c.log.Error("evidence disk full", "path", rel, "offset", off)
-			s.record(RecNoSpace, noSpace{Path: rel, Offset: int64(off), Length: int64(len(data)), Written: int64(n), FreeBytes: s.freeBytes()})
+			s.record(hashlog.TypeNoSpace, hashlog.NoSpace{Path: rel, Offset: int64(off), Length: int64(len(data)), Written: int64(n), FreeBytes: uint64(max(s.freeBytes(), 0))})
 			return writeFail(h.xid, nfs3ErrNoSpc, &post)
 		}
 		c.log.Error("write failed", "path", rel, "offset", off, "err", werr)
-		s.record(RecWriteError, writeAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: werr.Error()})
+		s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: werr.Error()})
 		return writeFail(h.xid, nfs3ErrIO, &post)
 	}
 	committed := uint32(unstable)
 	if stable != unstable {
 		if err := t.sync(); err != nil {
-			s.record(RecWriteError, writeAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: err.Error()})
+			s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: err.Error()})
 			return writeFail(h.xid, nfs3ErrIO, &post)
 		}
 		committed = fileSync

@@ -2,6 +2,7 @@ package nfssink
 
 import (
 	"bytes"
+	"github.com/esxsink/esxsink/hashlog"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -84,7 +85,7 @@ func TestWriteOncePolicy(t *testing.T) {
 			t.Errorf("%s: status %d, want NFS3ERR_ACCES", r.name, st)
 		}
 	}
-	if got := len(ts.log.of(RecPolicyRefused)); got != len(refusals) {
+	if got := len(ts.log.of(hashlog.TypePolicyRefused)); got != len(refusals) {
 		t.Errorf("%d policy.refused records, want %d", got, len(refusals))
 	}
 	got, err := os.ReadFile(filepath.Join(ts.evidence, "vm1", "disk-flat.vmdk"))
@@ -156,7 +157,7 @@ func TestMountPolicy(t *testing.T) {
 	if st, fh := c.mount("/esxsink/"); st != mnt3OK || len(fh) == 0 {
 		t.Fatalf("mount /esxsink/: %d", st)
 	}
-	if n := len(ts.log.of(RecMountRefused)); n != 2 {
+	if n := len(ts.log.of(hashlog.TypeMountRefused)); n != 2 {
 		t.Fatalf("%d mount.refused records, want 2", n)
 	}
 
@@ -171,7 +172,7 @@ func TestMountPolicy(t *testing.T) {
 	if err != nil || !res.denied {
 		t.Fatalf("GETATTR from outside --allow not denied: %+v %v", res, err)
 	}
-	if n := len(other.log.of(RecPolicyRefused)); n != 1 {
+	if n := len(other.log.of(hashlog.TypePolicyRefused)); n != 1 {
 		t.Fatalf("%d refusal records for the stranger, want 1 (first per connection)", n)
 	}
 	if out, err := exec.Command(nfsCp(t), "/etc/hostname", other.url("x")).CombinedOutput(); err == nil {

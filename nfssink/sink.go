@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,15 +21,17 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/digest"
+	"github.com/esxsink/esxsink/hashlog"
 	"github.com/go-git/go-billy/v5/osfs"
 )
 
 // evidenceFileMode is the mode of files the sink creates on disk.
 const evidenceFileMode = 0o640
 
-// CustodyLog receives the sink's records (hashlog.Log in production).
+// CustodyLog receives the sink's records: a *hashlog.Log, shared with the
+// orchestrator when the sink is embedded.
 type CustodyLog interface {
-	Append(typ string, data any) error
+	Append(typ string, data any) (hashlog.Record, error)
 }
 
 // Config configures a Sink. Zero values take the documented defaults.
@@ -126,7 +129,7 @@ type Sink struct {
 	mu        sync.Mutex
 	mounts    []mountEntry
 	trackers  map[string]*tracker
-	finalized map[string]finalized
+	finalized map[string]hashlog.FileFinalized
 	exclusive map[string][]byte
 
 	stats struct {
@@ -163,7 +166,7 @@ func New(cfg Config) (*Sink, error) {
 		root:      root,
 		handles:   newHandleTable(key, cfg.EvidenceDir),
 		trackers:  map[string]*tracker{},
-		finalized: map[string]finalized{},
+		finalized: map[string]hashlog.FileFinalized{},
 		exclusive: map[string][]byte{},
 		events:    newEventBus(),
 		space:     &spaceGuard{dir: cfg.EvidenceDir, reserve: cfg.SpaceReserve},
@@ -249,10 +252,9 @@ func (s *Sink) Start(ctx context.Context) error {
 		return err
 	}
 	s.goNFS = startGoNFS(ctx, &nfsHandler{s: s}, s.verifier)
-	s.record(RecSinkStarted, sinkStarted{
-		Verifier: s.Verifier(),
-		NFS:      ln.Addr().String(),
-		Portmap:  s.portmap.describe(),
+	s.record(hashlog.TypeSinkStarted, hashlog.SinkStarted{
+		WriteVerifier: s.Verifier(),
+		Listen:        []string{"nfs+mount " + ln.Addr().String(), "portmap " + s.portmap.describe()},
 		Config: map[string]any{
 			"export": s.cfg.Export, "allow": s.exportGroups(), "hash": s.cfg.Hash,
 			"piece_size": s.cfg.PieceSize, "idle_finalize": s.cfg.IdleFinalize.String(),
@@ -359,7 +361,7 @@ func (s *Sink) Close(reason string) error {
 	s.mu.Lock()
 	n := len(s.finalized)
 	s.mu.Unlock()
-	s.record(RecSinkStopped, sinkStopped{Reason: reason, FilesFinal: n, BytesReceived: s.stats.written.Load()})
+	s.record(hashlog.TypeSinkStopped, hashlog.SinkStopped{Reason: reason, FilesFinalized: n, BytesReceived: s.stats.written.Load()})
 	s.events.close()
 	s.root.Close()
 	return errors.Join(errs...)
@@ -368,7 +370,7 @@ func (s *Sink) Close(reason string) error {
 // record appends to the custody log and publishes the event. A custody log
 // that cannot be written is loud: the acquisition is no longer documented.
 func (s *Sink) record(typ string, data any) {
-	if err := s.cfg.Log.Append(typ, data); err != nil {
+	if _, err := s.cfg.Log.Append(typ, data); err != nil {
 		s.log.Error("CUSTODY LOG WRITE FAILED: stop the acquisition and check the case disk", "record", typ, "err", err)
 	}
 	s.events.publish(Event{Type: typ, Time: time.Now().UTC(), Data: data})
@@ -483,7 +485,7 @@ func (s *Sink) trackerFor(rel string) (*tracker, uint32) {
 			t.anomaly("%s", reason)
 		}
 		t.rehash = true
-		s.record(RecFileResumed, fileResumed{Path: rel, Size: fi.Size(), Reason: reason})
+		s.record(hashlog.TypeFileResumed, hashlog.FileResumed{Path: rel, SizeOnDisk: fi.Size(), Reason: reason})
 	}
 	s.trackers[rel] = t
 	return t, nfs3OK
@@ -511,77 +513,65 @@ func (s *Sink) activeTrackers() []*tracker {
 
 // Finalize syncs rel, completes its hashes, records them and closes the
 // file. expectedSize < 0 means no expectation; atRest re-reads the synced
-// file and compares. A later write reopens the file as an anomaly.
+// file and compares. A later write reopens the file as an anomaly. For a
+// file already finalized (by the idle timer, say), the recorded result is
+// returned, re-checked at rest from disk when atRest asks for it.
 func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (FileResult, error) {
 	s.mu.Lock()
-	t, ok := s.trackers[rel]
-	if ok {
+	t, open := s.trackers[rel]
+	if open {
 		delete(s.trackers, rel)
 	}
+	prev, done := s.finalized[rel]
 	s.mu.Unlock()
-	if !ok {
-		s.mu.Lock()
-		prev, done := s.finalized[rel]
-		s.mu.Unlock()
-		if done && (expectedSize < 0 || prev.Size == expectedSize) && !atRest {
-			return FileResult(prev), nil
+	if !open {
+		if !done {
+			return FileResult{}, fmt.Errorf("finalize %s: %w", rel, ErrNotOpen)
 		}
-		if done && atRest {
-			return s.finalizeAgain(rel, reason, expectedSize)
+		if expectedSize < 0 && !atRest {
+			return prev, nil
 		}
-		return FileResult{}, fmt.Errorf("finalize %s: %w", rel, ErrNotOpen)
+		return s.recheck(prev, reason, expectedSize, atRest)
 	}
 	res, err := t.finalize(reason, expectedSize, atRest, s.cfg.PieceSize)
 	if err != nil {
-		s.record(RecWriteError, writeAnomaly{Path: rel, Kind: "finalize: " + err.Error()})
-		return FileResult(res), fmt.Errorf("finalize %s: %w", rel, err)
+		s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Kind: "finalize: " + err.Error()})
+		return res, fmt.Errorf("finalize %s: %w", rel, err)
 	}
-	s.mu.Lock()
-	s.finalized[rel] = res
-	s.mu.Unlock()
-	s.record(RecFileFinalized, res)
-	s.log.Info("file finalized", "path", rel, "size", res.Size, "reason", reason, "md5", res.Sums["md5"], "sha256", res.Sums["sha256"])
-	return FileResult(res), nil
+	s.remember(res)
+	s.log.Info("file finalized", "path", rel, "size", res.Size, "reason", reason, "md5", res.Hashes["md5"], "sha256", res.Hashes["sha256"])
+	return res, nil
 }
 
-// finalizeAgain serves a finalize request for a file already finalized
-// (by the idle timer, say) that asks for an at-rest check: the file is
-// re-hashed from disk and compared with what was recorded.
-func (s *Sink) finalizeAgain(rel, reason string, expectedSize int64) (FileResult, error) {
-	f, err := s.root.OpenFile(filepath.FromSlash(rel), os.O_RDWR, 0)
-	if err != nil {
-		return FileResult{}, fmt.Errorf("finalize %s: %w", rel, err)
-	}
-	t := s.newTracker(rel, f, 0)
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return FileResult{}, err
-	}
-	t.size, t.rehash = fi.Size(), true
-	res, err := t.finalize(reason, expectedSize, false, s.cfg.PieceSize)
-	if err != nil {
-		return FileResult(res), err
-	}
+func (s *Sink) remember(res hashlog.FileFinalized) {
 	s.mu.Lock()
-	prev := s.finalized[rel]
+	s.finalized[res.Path] = res
 	s.mu.Unlock()
-	at := res.Result
-	prev.AtRest = &at
-	prev.Reason = reason
-	if !at.Equal(prev.Result) {
-		prev.Anomalies = append(prev.Anomalies, "hash at rest differs from hash on arrival")
+	s.record(hashlog.TypeFileFinalized, res)
+}
+
+// recheck re-examines a file finalized earlier against a new request's
+// expectations and records the outcome as a new file.finalized record.
+func (s *Sink) recheck(prev hashlog.FileFinalized, reason string, expectedSize int64, atRest bool) (FileResult, error) {
+	out := prev
+	out.Reason = reason
+	out.Anomalies = slices.Clone(prev.Anomalies)
+	if atRest {
+		disk, err := digest.File(filepath.Join(s.cfg.EvidenceDir, filepath.FromSlash(prev.Path)), s.cfg.Hash, s.cfg.PieceSize)
+		if err != nil {
+			return prev, fmt.Errorf("finalize %s: hash at rest: %w", prev.Path, err)
+		}
+		out.AtRest = disk.Sums
+		if !disk.Equal(prev.Result()) {
+			out.Anomalies = append(out.Anomalies, "hash at rest differs from hash on arrival")
+		}
 	}
 	if expectedSize >= 0 && expectedSize != prev.Size {
-		prev.Anomalies = append(prev.Anomalies, fmt.Sprintf("expected %d bytes, file has %d", expectedSize, prev.Size))
+		out.Anomalies = append(out.Anomalies, fmt.Sprintf("expected %d bytes, file has %d", expectedSize, prev.Size))
 	}
-	s.mu.Lock()
-	s.finalized[rel] = prev
-	s.mu.Unlock()
-	s.record(RecFileFinalized, prev)
-	return FileResult(prev), nil
+	s.remember(out)
+	return out, nil
 }
 
-// FileResult is a finalized file's record: sizes, hashes, pieces,
-// anomalies.
-type FileResult finalized
+// FileResult is a finalized file's record: size, hashes, pieces, anomalies.
+type FileResult = hashlog.FileFinalized

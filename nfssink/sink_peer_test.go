@@ -2,6 +2,8 @@ package nfssink
 
 import (
 	"encoding/json"
+	"github.com/esxsink/esxsink/hashlog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,26 +35,26 @@ func TestNFSCpCopiesAndHashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Result.Equal(want) || res.Sums["md5"] != want.Sums["md5"] || res.Sums["sha256"] != want.Sums["sha256"] {
-		t.Fatalf("sink hashes %v, source %v", res.Sums, want.Sums)
+	if !res.Result().Equal(want) || res.Hashes["md5"] != want.Sums["md5"] || res.Hashes["sha256"] != want.Sums["sha256"] {
+		t.Fatalf("sink hashes %v, source %v", res.Hashes, want.Sums)
 	}
-	if len(res.BadPieces(want)) != 0 || len(res.Anomalies) != 0 || res.FromDisk {
-		t.Fatalf("unexpected: pieces differ %v, anomalies %v, from disk %v", res.BadPieces(want), res.Anomalies, res.FromDisk)
+	if len(res.Result().BadPieces(want)) != 0 || len(res.Anomalies) != 0 || res.FromDisk {
+		t.Fatalf("unexpected: pieces differ %v, anomalies %v, from disk %v", res.Result().BadPieces(want), res.Anomalies, res.FromDisk)
 	}
-	if res.AtRest == nil || !res.AtRest.Equal(want) {
+	if !maps.Equal(res.AtRest, want.Sums) {
 		t.Fatalf("at-rest hash missing or wrong: %+v", res.AtRest)
 	}
 	out := run(t, ls, strings.TrimSuffix(ts.url(""), "/"+"?")) // list the export root
 	if !strings.Contains(out, "disk-flat.vmdk") {
 		t.Fatalf("nfs-ls does not list the copied file:\n%s", out)
 	}
-	recs := ts.log.of(RecFileFinalized)
+	recs := ts.log.of(hashlog.TypeFileFinalized)
 	if len(recs) != 1 {
 		t.Fatalf("%d finalized records, want 1", len(recs))
 	}
-	var rec finalized
+	var rec hashlog.FileFinalized
 	json.Unmarshal(recs[0].Data, &rec)
-	if rec.Sums["sha256"] != want.Sums["sha256"] || rec.Size != size+12345 {
+	if rec.Hashes["sha256"] != want.Sums["sha256"] || rec.Size != size+12345 {
 		t.Fatalf("custody record %+v does not match", rec)
 	}
 	got, _ := os.ReadFile(filepath.Join(ts.evidence, "disk-flat.vmdk"))

@@ -2,6 +2,8 @@ package nfssink
 
 import (
 	"bytes"
+	"github.com/esxsink/esxsink/hashlog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +42,7 @@ func TestFullDisk(t *testing.T) {
 	if err == nil {
 		t.Fatalf("nfs-cp of 24 MiB into a 16 MiB disk succeeded:\n%s", out)
 	}
-	if n := len(ts.log.of(RecNoSpace)); n == 0 {
+	if n := len(ts.log.of(hashlog.TypeNoSpace)); n == 0 {
 		t.Fatal("no no_space record")
 	}
 	got, err := os.ReadFile(filepath.Join(ts.evidence, "too-big.bin"))
@@ -56,7 +58,7 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("only %d bytes left: the reserve for the custody log was eaten", sp.avail)
 	}
 	res, err := ts.Finalize("too-big.bin", "api", -1, true)
-	if err != nil || res.Size != int64(len(got)) || res.AtRest == nil || !res.AtRest.Equal(res.Result) {
+	if err != nil || res.Size != int64(len(got)) || !maps.Equal(res.AtRest, res.Hashes) {
 		t.Fatalf("finalize after full disk: %+v %v", res, err)
 	}
 	t.Logf("nfs-cp said: %s", bytes.TrimSpace(out))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/digest"
+	"github.com/esxsink/esxsink/hashlog"
 )
 
 // maxPending bounds how fragmented the not-yet-hashed part of a file may
@@ -154,31 +155,15 @@ func (t *tracker) syncLocked() error {
 	return nil
 }
 
-// finalized is the outcome of finalizing one file, as recorded in the
-// custody log.
-type finalized struct {
-	Path      string   `json:"path"`
-	Reason    string   `json:"reason"`
-	Anomalies []string `json:"anomalies,omitempty"`
-	digest.Result
-	// AtRest is the digest re-read from disk after sync, when requested.
-	AtRest *digest.Result `json:"at_rest,omitempty"`
-	// Received counts bytes received, including identical resends.
-	Received int64 `json:"received"`
-	// FromDisk says the hashes were computed from disk rather than as the
-	// bytes arrived (after a restart, a rewrite or heavy fragmentation).
-	FromDisk bool `json:"from_disk,omitempty"`
-}
-
 // finalize syncs the file, completes its hashes and closes it.
 // expectedSize < 0 means no expectation.
-func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, pieceSize int64) (finalized, error) {
+func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, pieceSize int64) (hashlog.FileFinalized, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	out := hashlog.FileFinalized{Path: t.rel, Reason: reason}
 	if t.done {
-		return finalized{}, fmt.Errorf("%s is already finalized", t.rel)
+		return out, fmt.Errorf("%s is already finalized", t.rel)
 	}
-	out := finalized{Path: t.rel, Reason: reason, Received: t.received}
 	if err := t.syncLocked(); err != nil {
 		return out, err
 	}
@@ -198,32 +183,43 @@ func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, piece
 			t.rehash = true
 		}
 	}
+	var res digest.Result
 	if t.rehash {
 		t.dig.Result() // release the workers
-		res, err := digest.Reader(io.NewSectionReader(t.f, 0, t.size), t.algs, pieceSize)
-		if err != nil {
-			return out, fmt.Errorf("hash %s from disk: %w", t.rel, err)
+		if res, err = t.hashFromDisk(pieceSize); err != nil {
+			return out, err
 		}
-		out.Result, out.FromDisk = res, true
 	} else {
-		out.Result = t.dig.Result()
-		if atRest {
-			res, err := digest.Reader(io.NewSectionReader(t.f, 0, t.size), t.algs, pieceSize)
-			if err != nil {
-				return out, fmt.Errorf("hash %s at rest: %w", t.rel, err)
-			}
-			out.AtRest = &res
-			if !res.Equal(out.Result) {
-				t.anomaly("hash at rest differs from hash on arrival")
-			}
-		}
+		res = t.dig.Result()
 	}
-	out.Anomalies = append([]string(nil), t.anomalies...)
+	var atRestSums map[string]string
+	if atRest && !t.rehash {
+		disk, err := t.hashFromDisk(pieceSize)
+		if err != nil {
+			return out, err
+		}
+		atRestSums = disk.Sums
+		if !disk.Equal(res) {
+			t.anomaly("hash at rest differs from hash on arrival")
+		}
+	} else if atRest {
+		atRestSums = res.Sums // computed from disk already, after the sync
+	}
+	out = hashlog.NewFileFinalized(t.rel, res, reason, t.anomalies)
+	out.AtRest, out.Received, out.FromDisk = atRestSums, t.received, t.rehash
 	t.done = true
 	if err := t.f.Close(); err != nil {
 		return out, fmt.Errorf("close %s: %w", t.rel, err)
 	}
 	return out, nil
+}
+
+func (t *tracker) hashFromDisk(pieceSize int64) (digest.Result, error) {
+	res, err := digest.Reader(io.NewSectionReader(t.f, 0, t.size), t.algs, pieceSize)
+	if err != nil {
+		return res, fmt.Errorf("hash %s from disk: %w", t.rel, err)
+	}
+	return res, nil
 }
 
 // fileStatus is a tracker's state for the control API.

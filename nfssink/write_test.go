@@ -5,6 +5,8 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/esxsink/esxsink/hashlog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -115,8 +117,8 @@ func TestShuffledConcurrentWrites(t *testing.T) {
 	}
 	m := md5.Sum(data)
 	s := sha256.Sum256(data)
-	if res.Sums["md5"] != hex.EncodeToString(m[:]) || res.Sums["sha256"] != hex.EncodeToString(s[:]) {
-		t.Fatalf("hashes wrong: %v", res.Sums)
+	if res.Hashes["md5"] != hex.EncodeToString(m[:]) || res.Hashes["sha256"] != hex.EncodeToString(s[:]) {
+		t.Fatalf("hashes wrong: %v", res.Hashes)
 	}
 	if res.FromDisk || len(res.Anomalies) != 0 {
 		t.Fatalf("expected streamed hashes without anomalies, got from_disk=%v %v", res.FromDisk, res.Anomalies)
@@ -149,7 +151,7 @@ func TestRewriteOfHashedRange(t *testing.T) {
 	}
 	// Identical resend of the middle megabyte.
 	c.write(fh, 1<<20, data[1<<20:2<<20], unstable)
-	if n := len(ts.log.of(RecWriteAnomaly)); n != 0 {
+	if n := len(ts.log.of(hashlog.TypeWriteAnomaly)); n != 0 {
 		t.Fatalf("identical resend recorded as %d anomalies", n)
 	}
 	changed := bytes.Repeat([]byte{0xAB}, 4096)
@@ -157,7 +159,7 @@ func TestRewriteOfHashedRange(t *testing.T) {
 		t.Fatalf("rewrite refused: %d", st)
 	}
 	copy(data[5000:], changed)
-	if n := len(ts.log.of(RecWriteAnomaly)); n != 1 {
+	if n := len(ts.log.of(hashlog.TypeWriteAnomaly)); n != 1 {
 		t.Fatalf("%d anomaly records, want 1", n)
 	}
 	res, err := ts.Finalize("rewrite.bin", "api", -1, false)
@@ -165,8 +167,8 @@ func TestRewriteOfHashedRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := sha256.Sum256(data)
-	if res.Sums["sha256"] != hex.EncodeToString(s[:]) || !res.FromDisk || len(res.Anomalies) == 0 {
-		t.Fatalf("after rewrite: sha256 ok=%v from_disk=%v anomalies=%v", res.Sums["sha256"] == hex.EncodeToString(s[:]), res.FromDisk, res.Anomalies)
+	if res.Hashes["sha256"] != hex.EncodeToString(s[:]) || !res.FromDisk || len(res.Anomalies) == 0 {
+		t.Fatalf("after rewrite: sha256 ok=%v from_disk=%v anomalies=%v", res.Hashes["sha256"] == hex.EncodeToString(s[:]), res.FromDisk, res.Anomalies)
 	}
 }
 
@@ -189,7 +191,7 @@ func TestHolesAreHashedAsZeros(t *testing.T) {
 	copy(want, a)
 	copy(want[1<<20:], b)
 	s := sha256.Sum256(want)
-	if res.Sums["sha256"] != hex.EncodeToString(s[:]) || len(res.Anomalies) != 0 || res.AtRest == nil || !res.AtRest.Equal(res.Result) {
+	if res.Hashes["sha256"] != hex.EncodeToString(s[:]) || len(res.Anomalies) != 0 || !maps.Equal(res.AtRest, res.Hashes) {
 		t.Fatalf("sparse file: %+v", res)
 	}
 }

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -20,8 +21,9 @@ func main() {
 func run(args []string) int {
 	app := newApp()
 	if err := app.Run(args); err != nil {
-		fmt.Fprintln(os.Stderr, "esxsink:", err)
-		if ec, ok := err.(cli.ExitCoder); ok {
+		fmt.Fprintln(app.ErrWriter, "esxsink:", err)
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
 			return ec.ExitCode()
 		}
 		return 1
@@ -31,9 +33,18 @@ func run(args []string) int {
 
 func newApp() *cli.App {
 	return &cli.App{
-		Name:     "esxsink",
-		Usage:    "acquire VMware ESXi virtual machines as forensic evidence",
-		Version:  version,
-		Commands: []*cli.Command{},
+		Name:    "esxsink",
+		Usage:   "acquire VMware ESXi virtual machines as forensic evidence",
+		Version: version,
+		// Exit codes are decided by run, not by urfave/cli calling os.Exit.
+		ExitErrHandler: func(*cli.Context, error) {},
+		ErrWriter:      os.Stderr,
+		Writer:         os.Stdout,
+		Commands: []*cli.Command{
+			serveCommand(),
+			statusCommand(),
+			verifyCommand(),
+			exportCommand(),
+		},
 	}
 }

@@ -1,0 +1,262 @@
+package hashlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/esxsink/esxsink/digest"
+)
+
+// lockFilePrefix starts the names of the lock files ESXi's NFS client
+// creates beside open files; they are not evidence.
+const lockFilePrefix = ".lck-"
+
+// VerifyCase checks the case in caseDir: it re-walks the custody log's hash
+// chain and re-hashes, at rest, every evidence file named by the last
+// file.finalized record for its path, with that record's algorithms and
+// piece size. It also reports finalized files missing on disk and files
+// on disk that no file.finalized record covers (ESXi .lck-* files aside).
+//
+// It returns ErrNotCase (wrapped) when caseDir holds no custody log. When
+// ctx is cancelled it stops re-hashing and returns the partial report,
+// which is not OK, together with an error wrapping ctx.Err(). Any other
+// error is an I/O failure on the log itself.
+func VerifyCase(ctx context.Context, caseDir string) (*Report, error) {
+	if err := checkCase(caseDir); err != nil {
+		return nil, err
+	}
+	c, err := readLogFile(LogPath(caseDir))
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{
+		CaseDir:  caseDir,
+		Records:  len(c.records),
+		HeadSeq:  c.headSeq,
+		HeadHash: c.headHash,
+		Findings: c.findings,
+	}
+	files, created, bad := lastFinalized(c.records)
+	rep.Findings = append(rep.Findings, bad...)
+
+	evDir := EvidenceDir(caseDir)
+	root, err := os.OpenRoot(evDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open evidence folder %s: %w", evDir, err)
+	}
+	if root != nil {
+		defer root.Close()
+	}
+	for _, fe := range files {
+		if ctx.Err() != nil {
+			rep.Files = append(rep.Files, FileResult{Path: fe.Path, Line: fe.rec.Line, Size: fe.Size, Hashes: fe.Hashes, Verdict: NotChecked})
+			continue
+		}
+		res, found := verifyFile(ctx, root, fe)
+		rep.Files = append(rep.Files, res)
+		rep.Findings = append(rep.Findings, found...)
+	}
+	if err := ctx.Err(); err != nil {
+		n := 0
+		for _, f := range rep.Files {
+			if f.Verdict == NotChecked {
+				n++
+			}
+		}
+		rep.Findings = append(rep.Findings, Finding{Severity: Failure,
+			What: fmt.Sprintf("verification cancelled: %d file(s) not checked, and the evidence folder was not searched for unlogged files", n)})
+		return rep, fmt.Errorf("verify case %s: %w", caseDir, err)
+	}
+	if root != nil {
+		logged := map[string]bool{}
+		for _, fe := range files {
+			logged[fe.Path] = true
+		}
+		res, found := unloggedFiles(evDir, logged, created)
+		rep.Files = append(rep.Files, res...)
+		rep.Findings = append(rep.Findings, found...)
+	}
+	slices.SortStableFunc(rep.Files, func(a, b FileResult) int { return strings.Compare(a.Path, b.Path) })
+	return rep, nil
+}
+
+// ctxReader stops a re-hash when its context is cancelled; digest.Reader
+// reads a megabyte at a time, so cancellation takes effect within one.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// verifyFile re-hashes one finalized file at rest and compares. It opens
+// the file through root so that nothing outside the evidence folder, even
+// by a symlink, is read, and feeds it to digest.Reader (what digest.File
+// does) through ctxReader so that a multi-terabyte re-hash can be stopped.
+func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileResult, []Finding) {
+	res := FileResult{Path: fe.Path, Line: fe.rec.Line, Size: fe.Size, Hashes: fe.Hashes}
+	var out []Finding
+	fail := func(v Verdict, format string, args ...any) (FileResult, []Finding) {
+		res.Verdict = v
+		out = append(out, Finding{Severity: Failure, Line: fe.rec.Line, File: fe.Path, What: fmt.Sprintf(format, args...)})
+		return res, out
+	}
+	if root == nil {
+		return fail(Missing, "finalized in the log but missing: there is no evidence folder")
+	}
+	native := filepath.FromSlash(fe.Path)
+	fi, err := root.Lstat(native)
+	if errors.Is(err, os.ErrNotExist) {
+		return fail(Missing, "finalized in the log but missing from the evidence folder")
+	}
+	if err != nil {
+		return fail(Unreadable, "cannot stat: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fail(Unreadable, "not a regular file (%s)", fi.Mode().Type())
+	}
+
+	var known []string
+	for _, alg := range slices.Sorted(maps.Keys(fe.Hashes)) {
+		if _, ok := hexLen[alg]; ok {
+			known = append(known, alg)
+		} else {
+			out = append(out, Finding{Severity: Notice, Line: fe.rec.Line, File: fe.Path,
+				What: fmt.Sprintf("hash algorithm %q is recorded but cannot be re-computed here; not checked", alg)})
+		}
+	}
+	algs, err := digest.Parse(strings.Join(known, ","))
+	if err != nil || len(algs) == 0 {
+		return fail(Unreadable, "no re-computable hash recorded")
+	}
+	pieceSize := int64(0)
+	if fe.piecesOK {
+		if fe.PieceAlgorithm == digest.PieceAlgorithm(algs) {
+			pieceSize = fe.PieceSize
+		} else {
+			out = append(out, Finding{Severity: Notice, Line: fe.rec.Line, File: fe.Path,
+				What: fmt.Sprintf("piece hashes use %s but the recorded algorithms would give %s; pieces not compared", fe.PieceAlgorithm, digest.PieceAlgorithm(algs))})
+		}
+	}
+
+	f, err := root.Open(native)
+	if err != nil {
+		return fail(Unreadable, "cannot open: %v", err)
+	}
+	got, err := digest.Reader(ctxReader{ctx, f}, algs, pieceSize)
+	f.Close()
+	if ctx.Err() != nil {
+		res.Verdict = NotChecked
+		return res, out
+	}
+	if err != nil {
+		return fail(Unreadable, "read error while re-hashing: %v", err)
+	}
+
+	res.Verdict = Verified
+	if got.Size != fe.Size {
+		fail(Mismatch, "size at rest is %d bytes, the log recorded %d", got.Size, fe.Size)
+	}
+	var differ []string
+	for _, alg := range algs {
+		if got.Sums[alg] != fe.Hashes[alg] {
+			differ = append(differ, fmt.Sprintf("%s logged %s, at rest %s", alg, fe.Hashes[alg], got.Sums[alg]))
+		}
+	}
+	if len(differ) > 0 {
+		fail(Mismatch, "content changed: %s", strings.Join(differ, "; "))
+	}
+	if pieceSize > 0 {
+		spans := pieceSpans(fe.Result().BadPieces(got), pieceSize, max(got.Size, fe.Size))
+		for _, sp := range spans {
+			out = append(out, Finding{Severity: Failure, Line: fe.rec.Line, File: fe.Path, Piece: &sp,
+				What: fmt.Sprintf("%s piece hash differs: the change lies in these bytes", fe.PieceAlgorithm)})
+		}
+		if len(spans) > 0 && len(differ) == 0 {
+			fail(Mismatch, "whole-file hashes match but piece hashes differ: the log record contradicts itself")
+		}
+	}
+	if res.Verdict == Verified {
+		for _, a := range fe.Anomalies {
+			out = append(out, Finding{Severity: Notice, Line: fe.rec.Line, File: fe.Path,
+				What: "the sink recorded an anomaly while receiving this file: " + a})
+		}
+	}
+	return res, out
+}
+
+// pieceSpans groups consecutive bad piece indexes into ranges with their
+// byte offsets in a file of size bytes.
+func pieceSpans(bad []int, pieceSize, size int64) []PieceRange {
+	var out []PieceRange
+	for _, i := range bad {
+		start := int64(i) * pieceSize
+		end := max(min(start+pieceSize, size)-1, start)
+		if n := len(out); n > 0 && out[n-1].Last == i-1 {
+			out[n-1].Last = i
+			out[n-1].End = end
+			continue
+		}
+		out = append(out, PieceRange{First: i, Last: i, Start: start, End: end})
+	}
+	return out
+}
+
+// unloggedFiles lists what lies in the evidence folder without a
+// file.finalized record: such a file was never verified by the sink, so
+// its presence is a failure, whatever it holds.
+func unloggedFiles(evDir string, logged map[string]bool, created map[string]int) ([]FileResult, []Finding) {
+	var res []FileResult
+	var out []Finding
+	err := filepath.WalkDir(evDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			out = append(out, Finding{Severity: Failure, What: fmt.Sprintf("cannot read the evidence folder: %v", err)})
+			if d != nil && d.IsDir() && p != evDir {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if p == evDir || d.IsDir() || strings.HasPrefix(d.Name(), lockFilePrefix) {
+			return nil
+		}
+		rel, rerr := filepath.Rel(evDir, p)
+		if rerr != nil {
+			return rerr
+		}
+		rel = filepath.ToSlash(rel)
+		if logged[rel] {
+			return nil
+		}
+		var size int64
+		if fi, ierr := d.Info(); ierr == nil {
+			size = fi.Size()
+		}
+		res = append(res, FileResult{Path: rel, Size: size, Verdict: Unlogged})
+		what := "no file.finalized record covers this file"
+		switch {
+		case !d.Type().IsRegular():
+			what = fmt.Sprintf("not a regular file (%s) and not covered by any record", d.Type())
+		case created[rel] > 0:
+			what = fmt.Sprintf("created (log line %d) but never finalized: interrupted acquisition, or the finalization was not logged", created[rel])
+		}
+		out = append(out, Finding{Severity: Failure, File: rel, What: what})
+		return nil
+	})
+	if err != nil {
+		out = append(out, Finding{Severity: Failure, What: fmt.Sprintf("walk evidence folder %s: %v", evDir, err)})
+	}
+	return res, out
+}
