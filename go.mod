@@ -1,12 +1,12 @@
 module github.com/esxsink/esxsink
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/go-git/go-billy/v5 v5.9.2
 	github.com/urfave/cli/v2 v2.27.7
 	github.com/willscott/go-nfs v0.0.4
-	golang.org/x/sys v0.46.0
+	golang.org/x/sys v0.50.0
 )
 
 require (
@@ -16,4 +16,7 @@ require (
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/willscott/go-nfs-client v0.0.0-20240104095149-b44639837b00 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+	mvdan.cc/sh/v3 v3.14.1 // indirect
 )
