@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esxsink/esxsink/digest"
 	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/internal/peer"
 )
@@ -69,7 +70,7 @@ func newTestSink(t testing.TB, mod func(*Config)) *testSink {
 	return startTestSink(t, caseDir, &memLog{}, mod)
 }
 
-func startTestSink(t testing.TB, caseDir string, log *memLog, mod func(*Config)) *testSink {
+func startTestSink(t testing.TB, caseDir string, log CustodyLog, mod func(*Config)) *testSink {
 	t.Helper()
 	cfg := Config{
 		EvidenceDir:  filepath.Join(caseDir, "evidence"),
@@ -96,7 +97,8 @@ func startTestSink(t testing.TB, caseDir string, log *memLog, mod func(*Config))
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close("test done") })
-	return &testSink{Sink: s, caseDir: caseDir, evidence: cfg.EvidenceDir, log: log, nfsPort: s.NFSAddr().(*net.TCPAddr).Port}
+	ml, _ := log.(*memLog)
+	return &testSink{Sink: s, caseDir: caseDir, evidence: cfg.EvidenceDir, log: ml, nfsPort: s.NFSAddr().(*net.TCPAddr).Port}
 }
 
 // url is a libnfs URL for name in the export, bypassing the portmapper.
@@ -136,3 +138,17 @@ func nfsCp(t testing.TB) string { return peer.Require(t, "nfs-cp") }
 var netipLoopback = netip.MustParseAddr("127.0.0.1")
 
 func (ts *testSink) log0() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func mustRead(t testing.TB, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func digestString(s string) (string, error) {
+	r, err := digest.Reader(strings.NewReader(s), []string{"sha256"}, 0)
+	return r.Sums["sha256"], err
+}

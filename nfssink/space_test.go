@@ -2,6 +2,7 @@ package nfssink
 
 import (
 	"bytes"
+	"context"
 	"github.com/esxsink/esxsink/hashlog"
 	"maps"
 	"os"
@@ -36,14 +37,33 @@ func smallDisk(t *testing.T, size string) string {
 func TestFullDisk(t *testing.T) {
 	cp := nfsCp(t)
 	disk := smallDisk(t, "16m")
-	ts := startTestSink(t, disk, &memLog{}, func(c *Config) { c.SpaceReserve = 2 << 20 })
+	// The custody log lives on the same small disk, as it usually does.
+	log, err := hashlog.Open(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	ts := startTestSink(t, disk, log, func(c *Config) {
+		c.SpaceReserve = 2 << 20
+		c.EvidenceDir = hashlog.EvidenceDir(disk)
+	})
 	src := randomFile(t, 24<<20)
 	out, err := exec.Command(cp, src, ts.url("too-big.bin")).CombinedOutput()
 	if err == nil {
 		t.Fatalf("nfs-cp of 24 MiB into a 16 MiB disk succeeded:\n%s", out)
 	}
-	if n := len(ts.log.of(hashlog.TypeNoSpace)); n == 0 {
-		t.Fatal("no no_space record")
+	recs, findings, err := hashlog.ReadLog(hashlog.LogPath(disk))
+	if err != nil || len(findings) != 0 {
+		t.Fatalf("custody log after the full disk: %v %v", err, findings)
+	}
+	var noSpace int
+	for _, r := range recs {
+		if r.Type == hashlog.TypeNoSpace {
+			noSpace++
+		}
+	}
+	if noSpace == 0 {
+		t.Fatal("no no_space record in the custody log")
 	}
 	got, err := os.ReadFile(filepath.Join(ts.evidence, "too-big.bin"))
 	if err != nil {
@@ -60,6 +80,10 @@ func TestFullDisk(t *testing.T) {
 	res, err := ts.Finalize("too-big.bin", "api", -1, true)
 	if err != nil || res.Size != int64(len(got)) || !maps.Equal(res.AtRest, res.Hashes) {
 		t.Fatalf("finalize after full disk: %+v %v", res, err)
+	}
+	ts.Close("test")
+	if rep, err := hashlog.VerifyCase(context.Background(), disk); err != nil || !rep.OK() {
+		t.Fatalf("case on the full disk does not verify: %v\n%s", err, rep)
 	}
 	t.Logf("nfs-cp said: %s", bytes.TrimSpace(out))
 }

@@ -121,14 +121,24 @@ func TestServeVerifyExport(t *testing.T) {
 	cp := peer.Require(t, "nfs-cp")
 	hashdeep := peer.Require(t, "hashdeep")
 	sc := serveCase(t)
+	ls := peer.Require(t, "nfs-ls")
+	size := int64(256<<20 + 100)
+	if testing.Short() {
+		size = 5<<20 + 100
+	}
 	src := filepath.Join(t.TempDir(), "src")
 	f, _ := os.Create(src)
-	io.CopyN(f, rand.Reader, 5<<20+100)
+	io.CopyN(f, rand.Reader, size)
 	f.Close()
-	for _, name := range []string{"web-flat.vmdk", "web.vmx"} {
-		if out, err := sh(t, "", cp, src, sc.url(name)); err != nil {
+	small := filepath.Join(t.TempDir(), "web.vmx")
+	os.WriteFile(small, []byte("displayName = \"web\"\n"), 0o644)
+	for name, from := range map[string]string{"web-flat.vmdk": src, "web.vmx": small} {
+		if out, err := sh(t, "", cp, from, sc.url(name)); err != nil {
 			t.Fatalf("nfs-cp: %v %s", err, out)
 		}
+	}
+	if out, err := sh(t, "", ls, strings.Replace(sc.url(""), "/esxsink/?", "/esxsink?", 1)); err != nil || !strings.Contains(out, "web-flat.vmdk") {
+		t.Fatalf("nfs-ls of the export: %v\n%s", err, out)
 	}
 	out, code := esx(t, "", "status", sc.dir)
 	if code != 0 || !strings.Contains(out, "web-flat.vmdk") || !strings.Contains(out, "receiving") {
@@ -169,14 +179,21 @@ func TestServeVerifyExport(t *testing.T) {
 	}
 	flip(t, p, 2<<20+17)
 
-	// An edited custody-log line.
+	// An edited, a deleted and a swapped custody-log line.
 	logPath := filepath.Join(sc.dir, "custody.jsonl")
 	b, _ := os.ReadFile(logPath)
-	edited := bytes.Replace(b, []byte(`"examiner":"Test Examiner"`), []byte(`"examiner":"Someone Else"`), 1)
-	os.WriteFile(logPath, edited, 0o644)
-	out, code = esx(t, "", "verify", sc.dir)
-	if code != 1 || !strings.Contains(out, "line 1") {
-		t.Fatalf("verify after editing line 1: exit %d, want 1 naming line 1\n%s", code, out)
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	tampered := map[string][]byte{
+		"line 1": bytes.Replace(b, []byte(`"examiner":"Test Examiner"`), []byte(`"examiner":"Someone Else"`), 1),
+		"line 3": bytes.Join(append(append([][]byte{}, lines[:2]...), lines[3:]...), nil),
+		"line 2": bytes.Join(append([][]byte{lines[0], lines[2], lines[1]}, lines[3:]...), nil),
+	}
+	for want, content := range tampered {
+		os.WriteFile(logPath, content, 0o644)
+		out, code = esx(t, "", "verify", sc.dir)
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("verify after tampering with %s: exit %d, want 1 naming it\n%s", want, code, out)
+		}
 	}
 	os.WriteFile(logPath, b, 0o644)
 	if _, code := esx(t, "", "verify", sc.dir); code != 0 {
