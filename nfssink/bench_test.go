@@ -121,7 +121,8 @@ LOG { Default_Log_Level = WARN; }
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// SIGTERM lets ganesha withdraw its rpcbind registrations.
+	b.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
 	// ganesha takes a moment to start serving.
 	ls := peer.Require(b, "nfs-ls")
 	root := fmt.Sprintf("nfs://127.0.0.1%s?nfsport=%d&mountport=%d&version=3", g.export, g.nfsPort, g.mntPort)

@@ -32,14 +32,25 @@ func (c *conn) onWrite(h callHeader, args *xdrReader) *xdrWriter {
 	if off > 1<<62 {
 		return writeFail(h.xid, nfs3ErrFBig, nil)
 	}
-	t, status := s.trackerFor(rel)
-	if status != nfs3OK {
-		return writeFail(h.xid, status, nil)
+	var t *tracker
+	var n int
+	var anomaly string
+	var werr error
+	for attempt := 0; attempt < 2; attempt++ {
+		var status uint32
+		t, status = s.trackerFor(rel)
+		if status != nfs3OK {
+			return writeFail(h.xid, status, nil)
+		}
+		if t == nil { // an ESXi lock file: not evidence, written plainly
+			return c.writeLockFile(h.xid, rel, int64(off), data, stable)
+		}
+		// The idle timer may finalize the file between the lookup and the
+		// write; then the write takes the file up again.
+		if n, anomaly, werr = t.write(int64(off), data); !errors.Is(werr, errFinalized) {
+			break
+		}
 	}
-	if t == nil { // an ESXi lock file: not evidence, written plainly
-		return c.writeLockFile(h.xid, rel, int64(off), data, stable)
-	}
-	n, anomaly, werr := t.write(int64(off), data)
 	if anomaly != "" {
 		c.log.Warn("write anomaly", "path", rel, "offset", off, "anomaly", anomaly)
 		s.record(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: anomaly})

@@ -212,7 +212,7 @@ func (p *portmapper) register(port int) error {
 			return fmt.Errorf("register with rpcbind at %s: %w", p.rpcbind, err)
 		}
 		if !ok {
-			return fmt.Errorf("rpcbind at %s refused to register program %d version %d", p.rpcbind, m.prog, m.vers)
+			return fmt.Errorf("rpcbind at %s refused to register program %d version %d: another NFS server (kernel nfsd, nfs-ganesha) probably holds it; stop that server (`rpcinfo -p` shows who)", p.rpcbind, m.prog, m.vers)
 		}
 	}
 	return nil

@@ -118,7 +118,7 @@ func TestRpcbindRegistration(t *testing.T) {
 	if c, err := net.Dial("tcp", "127.0.0.1:111"); err == nil {
 		c.Close()
 	} else {
-		cmd := exec.Command(rpcbind, "-f", "-w")
+		cmd := exec.Command(rpcbind, "-f") // no -w: a warm start would restore stale registrations
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

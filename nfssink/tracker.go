@@ -2,6 +2,7 @@ package nfssink
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,8 +34,10 @@ type tracker struct {
 	pending   intervals // written ranges beyond the watermark
 	size      int64     // file size as the sink knows it
 	received  int64     // bytes received, rewrites included
-	dirty     bool      // data written since the last sync
-	rehash    bool      // the streamed digest is void; hash from disk at finalization
+	writeGen  uint64    // counts writes; syncedGen is the last one made durable
+	syncedGen uint64
+	syncMu    sync.Mutex // one fsync at a time; writes go on meanwhile
+	rehash    bool       // the streamed digest is void; hash from disk at finalization
 	anomalies []string
 	lastWrite time.Time
 	rate      rateMeter
@@ -55,7 +58,7 @@ func (t *tracker) write(off int64, data []byte) (n int, anomaly string, err erro
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
-		return 0, "", fmt.Errorf("%s: write after finalization", t.rel)
+		return 0, "", errFinalized
 	}
 	end := off + int64(len(data))
 	if !t.rehash && off < t.watermark {
@@ -78,7 +81,7 @@ func (t *tracker) write(off int64, data []byte) (n int, anomaly string, err erro
 	if n > 0 {
 		t.received += int64(n)
 		t.size = max(t.size, off+int64(n))
-		t.dirty = true
+		t.writeGen++
 		t.lastWrite = time.Now()
 		t.rate.add(t.lastWrite, int64(n))
 		if !t.rehash {
@@ -137,21 +140,50 @@ func (t *tracker) feedFromDisk(from, to int64) error {
 	return nil
 }
 
-// sync makes everything written so far durable.
+// errFinalized is returned by write when the tracker was finalized while
+// the write waited for it; the caller takes up the file again.
+var errFinalized = errors.New("file was finalized")
+
+// sync makes everything written so far durable. Writes continue while the
+// fsync runs, and callers that arrive during one wait for it and then find
+// their data covered, so FILE_SYNC writes and COMMITs share syncs.
 func (t *tracker) sync() error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.syncLocked()
-}
-
-func (t *tracker) syncLocked() error {
-	if !t.dirty || t.done {
+	target := t.writeGen
+	covered := t.syncedGen >= target || t.done
+	t.mu.Unlock()
+	if covered {
 		return nil
 	}
+	t.syncMu.Lock()
+	defer t.syncMu.Unlock()
+	t.mu.Lock()
+	if t.syncedGen >= target || t.done {
+		t.mu.Unlock()
+		return nil
+	}
+	gen := t.writeGen
+	t.mu.Unlock()
 	if err := t.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", t.rel, err)
 	}
-	t.dirty = false
+	t.mu.Lock()
+	t.syncedGen = max(t.syncedGen, gen)
+	t.mu.Unlock()
+	return nil
+}
+
+// syncLocked syncs with t.mu held, for finalization.
+func (t *tracker) syncLocked() error {
+	if t.syncedGen >= t.writeGen || t.done {
+		return nil
+	}
+	t.syncMu.Lock()
+	defer t.syncMu.Unlock()
+	if err := t.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", t.rel, err)
+	}
+	t.syncedGen = t.writeGen
 	return nil
 }
 
