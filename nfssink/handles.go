@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Handles are derived from the case key and the file's path, never from
@@ -31,10 +32,14 @@ type handleTable struct {
 	key  [8]byte
 	root string // evidence folder
 
-	mu     sync.RWMutex
-	byHash map[[20]byte]string // path hash -> slash-separated relative path
-	walkMu sync.Mutex          // one fallback walk at a time
+	mu       sync.RWMutex
+	byHash   map[[20]byte]string // path hash -> slash-separated relative path
+	walkMu   sync.Mutex          // one fallback walk at a time
+	lastWalk time.Time           // bogus handles must not make every call walk the tree
 }
+
+// walkInterval is the least time between two fallback walks.
+const walkInterval = time.Second
 
 func newHandleTable(key [8]byte, root string) *handleTable {
 	return &handleTable{key: key, root: root, byHash: map[[20]byte]string{}}
@@ -88,7 +93,11 @@ func (t *handleTable) path(fh []byte) (string, error) {
 	if rel, ok := t.lookup(s); ok {
 		return rel, nil
 	}
+	if time.Since(t.lastWalk) < walkInterval {
+		return "", errStale
+	}
 	t.rebuild()
+	t.lastWalk = time.Now()
 	if rel, ok := t.lookup(s); ok {
 		return rel, nil
 	}

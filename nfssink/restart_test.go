@@ -162,3 +162,36 @@ func TestSinkKilledMidCopy(t *testing.T) {
 		t.Fatalf("verify after restart: %v\n%s", err, rep)
 	}
 }
+
+// TestHandlesAreStableAndScoped: a new sink process on the same case
+// resolves handles it never issued (no STALE after a restart); a handle of
+// another case, or a made-up one, is STALE.
+func TestHandlesAreStableAndScoped(t *testing.T) {
+	caseDir := t.TempDir()
+	a := startTestSink(t, caseDir, &memLog{}, nil)
+	c := dialRPC(t, a.NFSAddr().String())
+	_, root := c.mount("/esxsink")
+	c.status(nfsProcMkdir, append(dirop(root, "vm").b, make([]byte, 24)...))
+	_, dir := c.lookup(root, "vm")
+	_, fh := c.create(dir, "d.bin", createGuarded)
+	c.write(fh, 0, []byte("data"), fileSync)
+	a.Close("test")
+
+	b := startTestSink(t, caseDir, &memLog{}, nil)
+	c2 := dialRPC(t, b.NFSAddr().String())
+	if st, size := c2.getattrSize(fh); st != nfs3OK || size != 4 {
+		t.Fatalf("old handle on a new sink: status %d size %d", st, size)
+	}
+	if _, fh2 := c2.lookup(dir, "d.bin"); !bytes.Equal(fh, fh2) {
+		t.Fatal("LOOKUP returns a different handle after the restart")
+	}
+	other := newTestSink(t, nil)
+	if st, _ := dialRPC(t, other.NFSAddr().String()).getattrSize(fh); st != nfs3ErrStale {
+		t.Fatalf("handle of another case: status %d, want STALE", st)
+	}
+	bogus := append([]byte(nil), fh...)
+	bogus[len(bogus)-1] ^= 0xff
+	if st, _ := c2.getattrSize(bogus); st != nfs3ErrStale {
+		t.Fatalf("made-up handle: status %d, want STALE", st)
+	}
+}
