@@ -80,7 +80,10 @@ func (h *nfsHandler) FSStat(_ context.Context, _ billy.Filesystem, st *nfs.FSSta
 	if err != nil {
 		return err
 	}
-	st.TotalSize, st.FreeSize, st.AvailableSize = sp.total, sp.free, sp.avail
+	// The reserve kept for the custody log is not the client's to use.
+	reserve := uint64(max(h.s.cfg.SpaceReserve, 0))
+	avail := sp.avail - min(sp.avail, reserve)
+	st.TotalSize, st.FreeSize, st.AvailableSize = sp.total, sp.free, avail
 	st.TotalFiles, st.FreeFiles, st.AvailableFiles = sp.files, sp.freeFiles, sp.freeFiles
 	return nil
 }

@@ -87,3 +87,30 @@ func TestFullDisk(t *testing.T) {
 	}
 	t.Logf("nfs-cp said: %s", bytes.TrimSpace(out))
 }
+
+// TestFSStatReportsRealFreeSpace: FSSTAT's available bytes are the disk's,
+// less the custody-log reserve, within what other processes change meanwhile.
+func TestFSStatReportsRealFreeSpace(t *testing.T) {
+	ts := newTestSink(t, func(c *Config) { c.SpaceReserve = 1 << 30 })
+	c := dialRPC(t, ts.NFSAddr().String())
+	_, root := c.mount("/esxsink")
+	a := &xdrWriter{}
+	a.opaque(root)
+	r := c.must(progNFS, 18, a.b) // FSSTAT
+	if st, _ := r.uint32(); st != nfs3OK {
+		t.Fatalf("FSSTAT status %d", st)
+	}
+	skipPostOp(r)
+	total, _ := r.uint64()
+	free, _ := r.uint64()
+	avail, _ := r.uint64()
+	sp, err := diskSpace(ts.evidence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sp.avail - min(sp.avail, 1<<30)
+	diff := int64(avail) - int64(want)
+	if total != sp.total || free == 0 || diff > 64<<20 || diff < -64<<20 {
+		t.Fatalf("FSSTAT total %d avail %d; disk total %d avail %d less 1 GiB reserve = %d", total, avail, sp.total, sp.avail, want)
+	}
+}
