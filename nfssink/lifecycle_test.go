@@ -123,3 +123,35 @@ func TestReadBackThroughGoNFS(t *testing.T) {
 		t.Fatalf("nfs-cat returned %d bytes, differing from the %d written", len(out), len(want))
 	}
 }
+
+// TestFinalizeAfterRestartFromDisk: a file left unfinalized by a sink that
+// died can be finalized by the next one; its hashes come from disk and the
+// log says so.
+func TestFinalizeAfterRestartFromDisk(t *testing.T) {
+	caseDir := t.TempDir()
+	a := startTestSink(t, caseDir, &memLog{}, nil)
+	c := dialRPC(t, a.NFSAddr().String())
+	_, root := c.mount("/esxsink")
+	_, fh := c.create(root, "orphan.bin", createGuarded)
+	c.write(fh, 0, []byte("orphaned data"), fileSync)
+	// No Close: as if the process had died, nothing is finalized.
+	a.cancel()
+	a.nfsLn.Close()
+
+	log := &memLog{}
+	b := startTestSink(t, caseDir, log, nil)
+	res, err := b.Finalize("orphan.bin", "api", 13, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := digestString("orphaned data")
+	if res.Hashes["sha256"] != want || !res.FromDisk || len(log.of(hashlog.TypeFileResumed)) != 1 {
+		t.Fatalf("orphan finalized as %+v", res)
+	}
+	if _, err := b.Finalize("../../etc/passwd", "api", -1, false); err == nil {
+		t.Fatal("finalize outside the evidence folder accepted")
+	}
+	if _, err := b.Finalize("missing.bin", "api", -1, false); err == nil {
+		t.Fatal("finalize of a missing file accepted")
+	}
+}

@@ -524,10 +524,23 @@ func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (Fi
 	}
 	prev, done := s.finalized[rel]
 	s.mu.Unlock()
-	if !open {
-		if !done {
+	if !open && !done {
+		// A file on disk that this process never saw arrive (the sink was
+		// restarted and the host never wrote again): take it up from disk,
+		// which records why its hashes come from disk.
+		if err := hashlog.CheckEvidencePath(rel); err != nil {
+			return FileResult{}, fmt.Errorf("finalize %s: %w", rel, err)
+		}
+		var status uint32
+		if t, status = s.trackerFor(rel); status != nfs3OK || t == nil {
 			return FileResult{}, fmt.Errorf("finalize %s: %w", rel, ErrNotOpen)
 		}
+		s.mu.Lock()
+		delete(s.trackers, rel)
+		s.mu.Unlock()
+		open = true
+	}
+	if !open {
 		if expectedSize < 0 && !atRest {
 			return prev, nil
 		}
