@@ -1,0 +1,226 @@
+package orchestrator
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/esxsink/esxsink/hashlog"
+	"golang.org/x/crypto/ssh"
+)
+
+// TypeCommandRun is the custody record of a command run on the host.
+const TypeCommandRun = "command.run"
+
+// CommandRecord is the data of a command.run record: the examiner's
+// footprint on the host, exact to the byte, with hashes of what came back.
+type CommandRecord struct {
+	Seq          int64   `json:"seq"`
+	Host         string  `json:"host"`
+	Command      string  `json:"command"`
+	ExitStatus   int     `json:"exit_status"`
+	Started      string  `json:"started"`
+	DurationSec  float64 `json:"duration_seconds"`
+	StdoutSHA256 string  `json:"stdout_sha256"`
+	StderrSHA256 string  `json:"stderr_sha256"`
+	StdoutBytes  int64   `json:"stdout_bytes"`
+	StderrBytes  int64   `json:"stderr_bytes"`
+	StdoutFile   string  `json:"stdout_file,omitempty"`
+	StderrFile   string  `json:"stderr_file,omitempty"`
+	Error        string  `json:"error,omitempty"`
+}
+
+// CommandResult is what a command produced.
+type CommandResult struct {
+	Command    string
+	Stdout     []byte
+	Stderr     []byte
+	ExitStatus int // -1 when it did not finish (cancelled, connection lost)
+	Started    time.Time
+	Duration   time.Duration
+}
+
+// ErrCommandTimeout means a command was stopped because its context ended.
+var ErrCommandTimeout = errors.New("command stopped: deadline or cancellation")
+
+// maxCapture bounds the output kept in memory and on disk per command:
+// everything the orchestrator runs answers in kilobytes; a command that
+// floods is cut, and its hash covers what was kept.
+const maxCapture = 64 << 20
+
+// Recorder is the custody log (a *hashlog.Log).
+type Recorder interface {
+	Append(typ string, data any) (hashlog.Record, error)
+}
+
+// Runner runs commands on the host and records each one: the exact
+// command line, exit status, duration, and the SHA-256 of stdout and
+// stderr, which are kept in the case folder.
+type Runner struct {
+	conn   *Conn
+	log    Recorder
+	outDir string // CASE/host-commands; "" keeps nothing on disk
+	mu     sync.Mutex
+	seq    int64
+}
+
+// NewRunner records into log and keeps outputs under outDir.
+func NewRunner(conn *Conn, log Recorder, outDir string) (*Runner, error) {
+	if outDir != "" {
+		if err := os.MkdirAll(outDir, 0o750); err != nil {
+			return nil, fmt.Errorf("create command output folder: %w", err)
+		}
+	}
+	return &Runner{conn: conn, log: log, outDir: outDir}, nil
+}
+
+// Run runs cmd in a new session and waits for it. A non-zero exit status
+// is not an error: callers judge it. The error is for what prevented the
+// command from completing (lost connection, cancellation).
+func (r *Runner) Run(ctx context.Context, cmd string) (*CommandResult, error) {
+	res, runErr := r.conn.run(ctx, cmd)
+	r.mu.Lock()
+	r.seq++
+	seq := r.seq
+	r.mu.Unlock()
+	rec := CommandRecord{
+		Seq: seq, Host: r.conn.Addr(), Command: cmd, ExitStatus: res.ExitStatus,
+		Started: res.Started.UTC().Format(time.RFC3339Nano), DurationSec: res.Duration.Seconds(),
+		StdoutSHA256: sha256Hex(res.Stdout), StderrSHA256: sha256Hex(res.Stderr),
+		StdoutBytes: int64(len(res.Stdout)), StderrBytes: int64(len(res.Stderr)),
+	}
+	if runErr != nil {
+		rec.Error = runErr.Error()
+	}
+	if r.outDir != "" {
+		for _, o := range []struct {
+			data []byte
+			ext  string
+			name *string
+		}{{res.Stdout, "stdout", &rec.StdoutFile}, {res.Stderr, "stderr", &rec.StderrFile}} {
+			name := fmt.Sprintf("%05d.%s", seq, o.ext)
+			if err := writeDurable(filepath.Join(r.outDir, name), o.data); err != nil {
+				runErr = errors.Join(runErr, fmt.Errorf("keep output of %q: %w", cmd, err))
+				continue
+			}
+			*o.name = filepath.ToSlash(filepath.Join(filepath.Base(r.outDir), name))
+		}
+	}
+	if r.log != nil {
+		if _, err := r.log.Append(TypeCommandRun, rec); err != nil {
+			return res, errors.Join(runErr, fmt.Errorf("record command in custody log: %w", err))
+		}
+	}
+	return res, runErr
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func writeDurable(p string, b []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// run executes one command in its own session.
+func (c *Conn) run(ctx context.Context, cmd string) (*CommandResult, error) {
+	res := &CommandResult{Command: cmd, ExitStatus: -1, Started: time.Now()}
+	defer func() { res.Duration = time.Since(res.Started) }()
+	if err := c.Lost(); err != nil {
+		return res, err
+	}
+	sess, err := c.client.NewSession()
+	if err != nil {
+		if lost := c.Lost(); lost != nil {
+			return res, lost
+		}
+		return res, fmt.Errorf("ssh session on %s: %w", c.addr, err)
+	}
+	defer sess.Close()
+	var stdout, stderr cappedBuffer
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	if err := sess.Start(cmd); err != nil {
+		return res, fmt.Errorf("start %q on %s: %w", cmd, c.addr, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// Not waiting for the remote process: a host that ignores the
+		// signal would hold us as long as the command runs.
+		sess.Signal(ssh.SIGKILL)
+		sess.Close()
+		res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+		return res, fmt.Errorf("%w: %q on %s: %v", ErrCommandTimeout, cmd, c.addr, ctx.Err())
+	case <-c.done:
+		sess.Close()
+		res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+		return res, c.Lost()
+	}
+	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+	var ee *ssh.ExitError
+	switch {
+	case err == nil:
+		res.ExitStatus = 0
+	case errors.As(err, &ee):
+		res.ExitStatus = ee.ExitStatus()
+		if ee.Signal() != "" {
+			res.ExitStatus = -1
+			return res, fmt.Errorf("%q on %s killed by signal %s", cmd, c.addr, ee.Signal())
+		}
+	default:
+		var missing *ssh.ExitMissingError
+		if errors.As(err, &missing) {
+			if lost := c.Lost(); lost != nil {
+				return res, lost
+			}
+		}
+		return res, fmt.Errorf("%q on %s: %w", cmd, c.addr, err)
+	}
+	return res, nil
+}
+
+// cappedBuffer keeps at most maxCapture bytes.
+type cappedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := maxCapture - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *cappedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+var _ io.Writer = (*cappedBuffer)(nil)
