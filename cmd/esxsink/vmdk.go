@@ -1,0 +1,358 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/esxsink/esxsink/digest"
+	"github.com/esxsink/esxsink/vmdk"
+	"github.com/urfave/cli/v2"
+)
+
+func vmdkCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "vmdk",
+		Usage: "read VMware virtual disks and snapshot chains: describe, convert to raw, verify",
+		Description: `Reads every VMDK layout natively (flat/vmfs, hosted sparse, streamOptimized,
+twoGbMaxExtent, COWD and seSparse snapshot deltas, raw device mappings) and follows
+snapshot chains, checking each parentCID against its parent's CID.
+Exit status: 0 ok, 1 a check failed or the disk is inconsistent, 2 usage error.`,
+		Subcommands: []*cli.Command{vmdkInfoCommand(), vmdkConvertCommand(), vmdkVerifyCommand()},
+	}
+}
+
+// vmdkUsageError makes flag errors exit with status 2.
+func vmdkUsageError(c *cli.Context, err error, isSubcommand bool) error { return usageError(err) }
+
+// chainFlags are the flags every subcommand uses to open a chain.
+func chainFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "volume", Usage: "map an ESXi datastore to the folder holding its copy, as DATASTORE=DIR (DATASTORE is the UUID or name in /vmfs/volumes/...); repeatable"},
+		&cli.StringSliceFlag{Name: "rdm", Usage: "name the collected image of a raw device mapping, as EXTENT=IMAGE (EXTENT is the file name on the VMFSRDM line, e.g. disk-rdmp.vmdk); repeatable"},
+	}
+}
+
+// vmdkOptions builds vmdk.Options from the chain flags.
+func vmdkOptions(c *cli.Context, ignoreCID bool) (*vmdk.Options, error) {
+	o := &vmdk.Options{IgnoreCID: ignoreCID, Volumes: map[string]string{}}
+	for _, v := range c.StringSlice("volume") {
+		ds, dir, ok := strings.Cut(v, "=")
+		if !ok || ds == "" || dir == "" {
+			return nil, fmt.Errorf("--volume %q: want DATASTORE=DIR", v)
+		}
+		o.Volumes[ds] = dir
+	}
+	rdm := map[string]string{}
+	for _, v := range c.StringSlice("rdm") {
+		ext, img, ok := strings.Cut(v, "=")
+		if !ok || ext == "" || img == "" {
+			return nil, fmt.Errorf("--rdm %q: want EXTENT=IMAGE", v)
+		}
+		rdm[ext] = img
+	}
+	if len(rdm) > 0 {
+		o.ResolveDevice = func(r vmdk.DeviceRef) (string, error) {
+			if img, ok := rdm[r.Extent.FileName]; ok {
+				return img, nil
+			}
+			return rdm[filepath.Base(r.Extent.FileName)], nil
+		}
+	}
+	return o, nil
+}
+
+// diskArg checks the DISK argument(s): a usage error when missing.
+func diskArg(c *cli.Context, n int, usage string) error {
+	if c.NArg() != n {
+		return usageError(fmt.Errorf("usage: esxsink vmdk %s", usage))
+	}
+	if _, err := os.Stat(c.Args().First()); err != nil {
+		return usageError(err)
+	}
+	return nil
+}
+
+// loadVMSD reads --vmsd, or the one .vmsd next to the disk; nil when
+// there is none and none is required.
+func loadVMSD(c *cli.Context, disk string, required bool) (*vmdk.VMSD, error) {
+	p := c.String("vmsd")
+	if p == "" {
+		var err error
+		if p, err = vmdk.FindVMSD(disk); err != nil {
+			return nil, usageError(err)
+		}
+	}
+	if p == "" {
+		if required {
+			return nil, usageError(fmt.Errorf("no .vmsd next to %s: name the snapshot database with --vmsd", disk))
+		}
+		return nil, nil
+	}
+	v, err := vmdk.ReadVMSD(p)
+	if err != nil {
+		if required || c.String("vmsd") != "" {
+			return nil, err
+		}
+		fmt.Fprintf(c.App.ErrWriter, "esxsink: warning: %v (snapshot names not shown)\n", err)
+		return nil, nil
+	}
+	return v, nil
+}
+
+func vmdkInfoCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "info",
+		OnUsageError: vmdkUsageError,
+		Usage:        "describe a disk: type, size, extents, the snapshot chain with CIDs, allocated bytes",
+		ArgsUsage:    "DISK.vmdk",
+		Flags: append(chainFlags(),
+			&cli.BoolFlag{Name: "json", Usage: "print the description as JSON"},
+			&cli.StringFlag{Name: "vmsd", Usage: "snapshot database used to name the chain states (default: the .vmsd next to DISK)"},
+		),
+		Action: func(c *cli.Context) error {
+			if err := diskArg(c, 1, "info [--json] DISK.vmdk"); err != nil {
+				return err
+			}
+			disk := c.Args().First()
+			// The chain is shown even through a CID mismatch: info marks it.
+			o, err := vmdkOptions(c, true)
+			if err != nil {
+				return usageError(err)
+			}
+			v, err := loadVMSD(c, disk, false)
+			if err != nil {
+				return err
+			}
+			d, err := vmdk.Open(disk, o)
+			if err != nil {
+				return checkFailed(err.Error())
+			}
+			defer d.Close()
+			in, err := d.Info(c.Context, v, o)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return writeJSONTo(c.App.Writer, in)
+			}
+			return in.WriteText(c.App.Writer)
+		},
+	}
+}
+
+func vmdkConvertCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "convert",
+		OnUsageError: vmdkUsageError,
+		Usage:        "convert a disk (through its snapshot chain) to a sparse raw image, hashing it as it is written",
+		ArgsUsage:    "DISK.vmdk OUT.raw",
+		Description: `Writes the guest disk as a raw file whose holes are the unallocated and zero ranges,
+and prints the MD5 and SHA-256 of the full raw stream (holes included), computed in the
+same pass. By default the newest state (DISK itself) is converted; --snapshot picks the
+state recorded in the .vmsd for a snapshot, --at-chain-depth the state of the N-th parent.`,
+		Flags: append(chainFlags(),
+			&cli.StringFlag{Name: "snapshot", Usage: "convert the disk as it was at this snapshot (display name, or UID) from the .vmsd"},
+			&cli.IntFlag{Name: "at-chain-depth", Value: -1, Usage: "convert the state of the N-th layer of the chain: 0 is DISK itself, 1 its parent, ..."},
+			&cli.StringFlag{Name: "vmsd", Usage: "snapshot database for --snapshot (default: the .vmsd next to DISK)"},
+			&cli.BoolFlag{Name: "ignore-cid", Usage: "read through a parentCID that does not match the parent's CID (recorded as a warning)"},
+			&cli.StringFlag{Name: "hash", Value: "md5,sha256", Usage: "digests of the raw output, comma-separated (md5, sha1, sha256)"},
+			&cli.BoolFlag{Name: "force", Usage: "overwrite OUT.raw if it exists"},
+			&cli.BoolFlag{Name: "allow-encrypted", Usage: "convert an encrypted disk's ciphertext as stored instead of refusing"},
+			&cli.BoolFlag{Name: "json", Usage: "print the result (sizes, digests, warnings) as JSON"},
+			&cli.BoolFlag{Name: "quiet", Usage: "no progress on stderr"},
+		),
+		Action: vmdkConvert,
+	}
+}
+
+func vmdkConvert(c *cli.Context) error {
+	if err := diskArg(c, 2, "convert [--snapshot NAME|--at-chain-depth N] [--ignore-cid] DISK.vmdk OUT.raw"); err != nil {
+		return err
+	}
+	disk, out := c.Args().Get(0), c.Args().Get(1)
+	snap, depth := c.String("snapshot"), c.Int("at-chain-depth")
+	if snap != "" && c.IsSet("at-chain-depth") {
+		return usageError(errors.New("--snapshot and --at-chain-depth both pick the state: give one"))
+	}
+	if c.IsSet("at-chain-depth") && depth < 0 {
+		return usageError(fmt.Errorf("--at-chain-depth %d: want 0 (DISK itself) or more", depth))
+	}
+	if _, err := os.Lstat(out); err == nil && !c.Bool("force") {
+		return usageError(fmt.Errorf("%s already exists: choose another output, or overwrite it with --force", out))
+	}
+	algs, err := digest.Parse(c.String("hash"))
+	if err != nil {
+		return usageError(fmt.Errorf("--hash: %w", err))
+	}
+	o, err := vmdkOptions(c, c.Bool("ignore-cid"))
+	if err != nil {
+		return usageError(err)
+	}
+	var v *vmdk.VMSD
+	if snap != "" {
+		if v, err = loadVMSD(c, disk, true); err != nil {
+			return err
+		}
+	}
+	d, err := vmdk.Open(disk, o)
+	if err != nil {
+		return checkFailed(err.Error())
+	}
+	defer d.Close()
+	state := d
+	switch {
+	case snap != "":
+		if state, err = d.AtSnapshot(v, snap, o); err != nil {
+			return checkFailed(err.Error())
+		}
+		defer state.Close()
+	case depth >= 0:
+		if state, err = d.AtDepth(depth); err != nil {
+			return usageError(err)
+		}
+	}
+	errw := c.App.ErrWriter
+	for _, w := range d.Warnings {
+		fmt.Fprintf(errw, "esxsink: warning: %s\n", w)
+	}
+	if state != d {
+		fmt.Fprintf(errw, "esxsink: converting the state held by %s (%d layer(s))\n", state.Layers[0].Path, len(state.Layers))
+	}
+	opts := vmdk.ConvertOptions{Hashes: algs, Overwrite: c.Bool("force"), AllowEncrypted: c.Bool("allow-encrypted")}
+	if !c.Bool("quiet") {
+		p := newProgress(errw, out)
+		opts.Progress = p.update
+		defer p.finish()
+	}
+	res, err := vmdk.Convert(c.Context, state, out, opts)
+	if err != nil {
+		if errors.Is(err, vmdk.ErrEncrypted) {
+			return usageError(err)
+		}
+		return checkFailed(err.Error())
+	}
+	if c.Bool("json") {
+		return writeJSONTo(c.App.Writer, struct {
+			*vmdk.ConvertResult
+			Source   string   `json:"source"`
+			Warnings []string `json:"warnings,omitempty"`
+		}{res, state.Layers[0].Path, d.Warnings})
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "wrote %s: %d bytes (%s): %s data, %s left as holes\n", out, res.Size, humanBytes(res.Size), humanBytes(res.DataBytes), humanBytes(res.HoleBytes))
+	for _, a := range algs {
+		fmt.Fprintf(w, "%-7s %s  %s\n", a, res.Digest.Sums[a], out)
+	}
+	return nil
+}
+
+func vmdkVerifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "verify",
+		OnUsageError: vmdkUsageError,
+		Usage:        "walk every descriptor, header, grain directory and grain table of a disk and its chain, and report every inconsistency",
+		ArgsUsage:    "DISK.vmdk",
+		Description: `Reports out-of-range offsets, overlapping grains, bad stream markers, damaged
+compressed grains, redundant tables out of sync, CID mismatches and missing files,
+without stopping at the first. Exit status 1 when any error-level finding is made.`,
+		Flags: append(chainFlags(),
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+		),
+		Action: func(c *cli.Context) error {
+			if err := diskArg(c, 1, "verify [--json] DISK.vmdk"); err != nil {
+				return err
+			}
+			o, err := vmdkOptions(c, false)
+			if err != nil {
+				return usageError(err)
+			}
+			rep, err := vmdk.Verify(c.Context, c.Args().First(), o)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				err = writeJSONTo(c.App.Writer, rep)
+			} else {
+				err = rep.WriteText(c.App.Writer)
+			}
+			if err != nil {
+				return err
+			}
+			if !rep.OK() {
+				return checkFailed(fmt.Sprintf("%s is inconsistent: %d error(s)", c.Args().First(), rep.Errors()))
+			}
+			return nil
+		},
+	}
+}
+
+// progress prints conversion progress on stderr: one rewritten line on a
+// terminal, a plain line every few seconds otherwise (logs, CI).
+type progress struct {
+	mu       sync.Mutex
+	w        io.Writer
+	name     string
+	tty      bool
+	start    time.Time
+	last     time.Time
+	done     int64
+	total    int64
+	finished bool
+}
+
+func newProgress(w io.Writer, name string) *progress {
+	p := &progress{w: w, name: name, start: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done, p.total = done, total
+	every := 5 * time.Second
+	if p.tty {
+		every = 200 * time.Millisecond
+	}
+	if now := time.Now(); now.Sub(p.last) >= every || done == total {
+		p.last = now
+		p.print()
+	}
+}
+
+func (p *progress) print() {
+	pct := 100.0
+	if p.total > 0 {
+		pct = float64(p.done) * 100 / float64(p.total)
+	}
+	secs := time.Since(p.start).Seconds()
+	rate := ""
+	if secs > 0 {
+		rate = fmt.Sprintf(", %s/s", humanBytes(int64(float64(p.done)/secs)))
+	}
+	line := fmt.Sprintf("%s: %5.1f%% of %s%s", p.name, pct, humanBytes(p.total), rate)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r%s\x1b[K", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && !p.finished && !p.last.IsZero() {
+		fmt.Fprintln(p.w)
+	}
+	p.finished = true
+}
