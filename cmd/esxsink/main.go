@@ -45,6 +45,8 @@ func newApp() *cli.App {
 			statusCommand(),
 			verifyCommand(),
 			exportCommand(),
+			vmdkCommand(),
+			labCommand(),
 		},
 	}
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/esxsink/esxsink/esxsim"
+	"github.com/urfave/cli/v2"
+)
+
+func labCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "lab",
+		Usage: "run a simulated ESXi host over SSH for training and tests",
+		Description: `Starts a simulated ESXi host described by a scenario file (see examples/lab/):
+an SSH server with the ESXi shell, vim-cmd, esxcli, esxcfg-nas, vmkfstools and the
+busybox applets, datastores with VMs whose disks are generated on read, and NFS
+mounts that really connect to an evidence sink (esxsink serve). It prints how to
+connect and runs until interrupted (Ctrl-C). Every command typed is recorded, as in
+ESXi's /var/log/shell.log.
+
+   esxsink lab --scenario examples/lab/basic.yaml --listen 127.0.0.1:2222`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "scenario", Required: true, Usage: "scenario YAML file (examples/lab/basic.yaml, full.yaml, faults.yaml)"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "SSH address (port 0 picks a free port)"},
+			&cli.StringFlag{Name: "user", Usage: "login name (default: the scenario's, root)"},
+			&cli.StringFlag{Name: "password", Usage: "login password (default: the scenario's)"},
+			&cli.StringFlag{Name: "host-key", Usage: "SSH host key file, created on first use so the key survives restarts"},
+			&cli.StringSliceFlag{Name: "authorized-key", Usage: "public key file allowed to log in (repeatable)"},
+			&cli.IntFlag{Name: "nfs-portmap-port", Value: 111, Usage: "port where the simulated host's NFS client asks the sink's portmapper (match esxsink serve --portmap-port)"},
+			&cli.StringFlag{Name: "work-dir", Usage: "folder for files the host writes (snapshot deltas); default a temporary folder removed on exit"},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "diagnostic log level on stderr: debug, info, warn, error"},
+		},
+		Action: runLab,
+	}
+}
+
+func runLab(c *cli.Context) error {
+	logger, err := newLogger(c.String("log-level"), os.Stderr)
+	if err != nil {
+		return usageError(err)
+	}
+	sc, err := esxsim.LoadScenario(c.String("scenario"))
+	if err != nil {
+		return usageError(err)
+	}
+	cfg := esxsim.Config{
+		Listen: c.String("listen"), User: c.String("user"), Password: c.String("password"),
+		HostKeyFile: c.String("host-key"), PortmapPort: c.Int("nfs-portmap-port"),
+		WorkDir: c.String("work-dir"), Logger: logger,
+	}
+	for _, f := range c.StringSlice("authorized-key") {
+		keys, err := esxsim.ReadAuthorizedKeys(f)
+		if err != nil {
+			return usageError(err)
+		}
+		cfg.AuthorizedKeys = append(cfg.AuthorizedKeys, keys...)
+	}
+	h, err := esxsim.New(sc, cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := h.Start(ctx); err != nil {
+		h.Close()
+		return err
+	}
+	printLab(c.App.Writer, c.String("scenario"), h)
+	<-ctx.Done()
+	fmt.Fprintf(c.App.Writer, "stopping: %d commands were run on the simulated host\n", len(h.Footprint()))
+	return h.Close()
+}
+
+// printLab tells the user how to connect.
+func printLab(w io.Writer, scenario string, h *esxsim.Host) {
+	host, port, _ := net.SplitHostPort(h.Addr().String())
+	v := h.Scenario().Host
+	fmt.Fprintf(w, "simulated ESXi host %s (VMware ESXi %s build-%s) from %s\n", h.Hostname(), v.Version, v.Build, scenario)
+	fmt.Fprintf(w, "  host:     %s\n  port:     %s\n  user:     %s\n", host, port, h.User())
+	if h.Password() != "" {
+		fmt.Fprintf(w, "  password: %s\n", h.Password())
+	}
+	fmt.Fprintf(w, "  host key: %s (%s)\n", h.Fingerprint(), h.HostKey().Type())
+	fmt.Fprintf(w, "connect with:\n  ssh -p %s %s@%s\n", port, h.User(), host)
+	fmt.Fprintln(w, "press Ctrl-C to stop")
+}

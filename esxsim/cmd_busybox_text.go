@@ -1,0 +1,578 @@
+package esxsim
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"syscall"
+)
+
+// copyCtx copies until EOF, an error or the context's end.
+func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return n, werr
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// pipeStatus is a command's status after a write error: killed by
+// SIGPIPE (128+13) when the reader went away, else 1.
+func pipeStatus(err error) int {
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, os.ErrClosed) {
+		return 141
+	}
+	if errors.Is(err, context.Canceled) {
+		return 130
+	}
+	return 1
+}
+
+// openInput opens a named input or stdin for "-".
+func (e *env) openInput(name string) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(e.stdin), nil
+	}
+	f, err := e.h.openFile(e.abs(name), os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func hashCommand(newHash func() hash.Hash) commandFunc {
+	return func(e *env) int {
+		var files []string
+		check := false
+		for _, a := range e.args[1:] {
+			switch a {
+			case "-b", "-t":
+				continue
+			case "-c":
+				check = true
+				continue
+			}
+			files = append(files, a)
+		}
+		if len(files) == 0 {
+			files = []string{"-"}
+		}
+		if check {
+			return hashCheck(e, newHash, files)
+		}
+		code := 0
+		for _, f := range files {
+			r, err := e.openInput(f)
+			if err != nil {
+				e.errf("can't open '%s': %s", f, strerror(err))
+				code = 1
+				continue
+			}
+			h := newHash()
+			_, err = copyCtx(e.ctx, h, r)
+			r.Close()
+			if err != nil {
+				if errors.Is(err, context.Canceled) {
+					return 130
+				}
+				e.errf("%s: %s", f, strerror(err))
+				code = 1
+				continue
+			}
+			if _, err := fmt.Fprintf(e.stdout, "%x  %s\n", h.Sum(nil), f); err != nil {
+				return pipeStatus(err)
+			}
+		}
+		return code
+	}
+}
+
+func hashCheck(e *env, newHash func() hash.Hash, files []string) int {
+	code := 0
+	for _, f := range files {
+		r, err := e.openInput(f)
+		if err != nil {
+			e.errf("can't open '%s': %s", f, strerror(err))
+			code = 1
+			continue
+		}
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			want, name, ok := strings.Cut(sc.Text(), "  ")
+			if !ok {
+				continue
+			}
+			in, err := e.openInput(name)
+			if err != nil {
+				e.errf("can't open '%s': %s", name, strerror(err))
+				fmt.Fprintf(e.stdout, "%s: FAILED open or read\n", name)
+				code = 1
+				continue
+			}
+			h := newHash()
+			copyCtx(e.ctx, h, in)
+			in.Close()
+			if fmt.Sprintf("%x", h.Sum(nil)) == want {
+				fmt.Fprintf(e.stdout, "%s: OK\n", name)
+			} else {
+				fmt.Fprintf(e.stdout, "%s: FAILED\n", name)
+				code = 1
+			}
+		}
+		r.Close()
+	}
+	return code
+}
+
+func cmdTee(e *env) int {
+	appendMode := false
+	var names []string
+	for _, a := range e.args[1:] {
+		if a == "-a" {
+			appendMode = true
+			continue
+		}
+		if a == "-i" {
+			continue
+		}
+		names = append(names, a)
+	}
+	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if appendMode {
+		flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	type out struct {
+		name string
+		f    *file
+		bad  bool
+	}
+	var outs []*out
+	code := 0
+	for _, n := range names {
+		f, err := e.h.openFile(e.abs(n), flag, 0o644)
+		if err != nil {
+			e.errf("%s: %s", n, strerror(err))
+			code = 1
+			continue
+		}
+		outs = append(outs, &out{name: n, f: f})
+	}
+	buf := make([]byte, 256<<10)
+	stdoutOK := true
+	for {
+		if e.ctx.Err() != nil {
+			code = 130
+			break
+		}
+		k, rerr := e.stdin.Read(buf)
+		if k > 0 {
+			for _, o := range outs {
+				if !o.bad {
+					if _, err := o.f.Write(buf[:k]); err != nil {
+						o.bad = true
+					}
+				}
+			}
+			if stdoutOK {
+				if _, err := e.stdout.Write(buf[:k]); err != nil {
+					stdoutOK = false
+					if st := pipeStatus(err); st == 141 {
+						code = 141
+						break
+					}
+				}
+			}
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	for _, o := range outs {
+		if err := o.f.Close(); err != nil {
+			o.bad = true
+		}
+		if o.bad {
+			e.errf("%s: I/O error", o.name)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	return code
+}
+
+func cmdHead(e *env) int {
+	lines, bytes := int64(10), int64(-1)
+	var files []string
+	args := e.args[1:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case (a == "-n" || a == "-c") && i+1 < len(args):
+			var v int64
+			if _, err := fmt.Sscan(args[i+1], &v); err != nil {
+				e.errf("invalid number '%s'", args[i+1])
+				return 1
+			}
+			if a == "-n" {
+				lines = v
+			} else {
+				bytes = v
+			}
+			i++
+		case strings.HasPrefix(a, "-n") && len(a) > 2:
+			fmt.Sscan(a[2:], &lines)
+		case strings.HasPrefix(a, "-c") && len(a) > 2:
+			fmt.Sscan(a[2:], &bytes)
+		case len(a) > 1 && a[0] == '-' && a[1] >= '0' && a[1] <= '9':
+			fmt.Sscan(a[1:], &lines)
+		default:
+			files = append(files, a)
+		}
+	}
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	code := 0
+	for i, f := range files {
+		r, err := e.openInput(f)
+		if err != nil {
+			e.errf("%s: %s", f, strerror(err))
+			code = 1
+			continue
+		}
+		if len(files) > 1 {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			fmt.Fprintf(e.stdout, "==> %s <==\n", f)
+		}
+		if bytes >= 0 {
+			_, err = copyCtx(e.ctx, e.stdout, io.LimitReader(r, bytes))
+		} else {
+			br := bufio.NewReader(r)
+			for n := int64(0); n < lines; n++ {
+				line, rerr := br.ReadString('\n')
+				if line != "" {
+					if _, werr := io.WriteString(e.stdout, line); werr != nil {
+						err = werr
+						break
+					}
+				}
+				if rerr != nil {
+					break
+				}
+			}
+		}
+		r.Close()
+		if err != nil {
+			return pipeStatus(err)
+		}
+	}
+	return code
+}
+
+func cmdWc(e *env) int {
+	var doL, doW, doC bool
+	var files []string
+	for _, a := range e.args[1:] {
+		if len(a) > 1 && a[0] == '-' {
+			for _, c := range a[1:] {
+				switch c {
+				case 'l':
+					doL = true
+				case 'w':
+					doW = true
+				case 'c', 'm':
+					doC = true
+				}
+			}
+			continue
+		}
+		files = append(files, a)
+	}
+	if !doL && !doW && !doC {
+		doL, doW, doC = true, true, true
+	}
+	stdin := len(files) == 0
+	if stdin {
+		files = []string{"-"}
+	}
+	ncount := 0
+	for _, b := range []bool{doL, doW, doC} {
+		if b {
+			ncount++
+		}
+	}
+	var tl, tw, tc int64
+	code := 0
+	print := func(l, w, c int64, name string) {
+		var parts []string
+		pad := ncount > 1 || len(files) > 1
+		for i, v := range []int64{l, w, c} {
+			if ![]bool{doL, doW, doC}[i] {
+				continue
+			}
+			if pad {
+				parts = append(parts, fmt.Sprintf("%9d", v))
+			} else {
+				parts = append(parts, fmt.Sprint(v))
+			}
+		}
+		s := strings.Join(parts, " ")
+		if name != "-" || !stdin {
+			s += " " + name
+		}
+		fmt.Fprintln(e.stdout, s)
+	}
+	for _, f := range files {
+		r, err := e.openInput(f)
+		if err != nil {
+			e.errf("%s: %s", f, strerror(err))
+			code = 1
+			continue
+		}
+		var l, w, c int64
+		inWord := false
+		buf := make([]byte, 256<<10)
+		for {
+			k, rerr := r.Read(buf)
+			for _, b := range buf[:k] {
+				c++
+				if b == '\n' {
+					l++
+				}
+				space := b == ' ' || b == '\n' || b == '\t' || b == '\r' || b == '\v' || b == '\f'
+				if !space && !inWord {
+					w++
+				}
+				inWord = !space
+			}
+			if rerr != nil {
+				break
+			}
+		}
+		r.Close()
+		tl, tw, tc = tl+l, tw+w, tc+c
+		print(l, w, c, f)
+	}
+	if len(files) > 1 {
+		print(tl, tw, tc, "total")
+	}
+	return code
+}
+
+// bre2ere turns a basic regular expression into Go's syntax.
+func bre2ere(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '\\' && i+1 < len(p) {
+			n := p[i+1]
+			if strings.IndexByte("(){}|+?", n) >= 0 {
+				b.WriteByte(n)
+			} else {
+				b.WriteByte('\\')
+				b.WriteByte(n)
+			}
+			i++
+			continue
+		}
+		if strings.IndexByte("(){}|+?", c) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func cmdGrep(e *env) int {
+	var ignore, invert, quiet, count, list, number, ext, fixed, word, only, noName, withName, silent bool
+	var pats []string
+	var files []string
+	args := e.args[1:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			files = append(files, args[i+1:]...)
+			break
+		}
+		if len(a) > 1 && a[0] == '-' {
+			for j := 1; j < len(a); j++ {
+				switch a[j] {
+				case 'i':
+					ignore = true
+				case 'v':
+					invert = true
+				case 'q':
+					quiet = true
+				case 'c':
+					count = true
+				case 'l':
+					list = true
+				case 'n':
+					number = true
+				case 'E':
+					ext = true
+				case 'F':
+					fixed = true
+				case 'w':
+					word = true
+				case 'o':
+					only = true
+				case 'h':
+					noName = true
+				case 'H':
+					withName = true
+				case 's':
+					silent = true
+				case 'e':
+					if j+1 < len(a) {
+						pats = append(pats, a[j+1:])
+					} else if i+1 < len(args) {
+						pats = append(pats, args[i+1])
+						i++
+					}
+					j = len(a)
+				default:
+					e.errf("invalid option -- '%c'", a[j])
+					fmt.Fprintln(e.stderr, "BusyBox multi-call binary.\n\nUsage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...")
+					return 2
+				}
+			}
+			continue
+		}
+		if pats == nil {
+			pats = []string{a}
+			continue
+		}
+		files = append(files, a)
+	}
+	if pats == nil {
+		fmt.Fprintln(e.stderr, "BusyBox multi-call binary.\n\nUsage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...")
+		return 2
+	}
+	var alts []string
+	for _, p := range pats {
+		switch {
+		case fixed:
+			p = regexp.QuoteMeta(p)
+		case !ext:
+			p = bre2ere(p)
+		}
+		if word {
+			p = `\b(?:` + p + `)\b`
+		}
+		alts = append(alts, "(?:"+p+")")
+	}
+	expr := strings.Join(alts, "|")
+	if ignore {
+		expr = "(?i)" + expr
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		e.errf("bad regex '%s': %v", pats[0], err)
+		return 2
+	}
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	showName := (len(files) > 1 || withName) && !noName
+	matched := false
+	code := 1
+	for _, f := range files {
+		r, err := e.openInput(f)
+		if err != nil {
+			if !silent {
+				e.errf("%s: %s", f, strerror(err))
+			}
+			code = 2
+			continue
+		}
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		n, hits := 0, 0
+		for sc.Scan() {
+			n++
+			line := sc.Text()
+			if re.MatchString(line) == invert {
+				continue
+			}
+			hits++
+			matched = true
+			if quiet {
+				r.Close()
+				return 0
+			}
+			if count || list {
+				continue
+			}
+			prefix := ""
+			if showName {
+				name := f
+				if f == "-" {
+					name = "(standard input)"
+				}
+				prefix = name + ":"
+			}
+			if number {
+				prefix += fmt.Sprintf("%d:", n)
+			}
+			if only && !invert {
+				for _, m := range re.FindAllString(line, -1) {
+					fmt.Fprintln(e.stdout, prefix+m)
+				}
+				continue
+			}
+			if _, err := fmt.Fprintln(e.stdout, prefix+line); err != nil {
+				r.Close()
+				return pipeStatus(err)
+			}
+		}
+		r.Close()
+		if count {
+			if showName {
+				fmt.Fprintf(e.stdout, "%s:%d\n", f, hits)
+			} else {
+				fmt.Fprintln(e.stdout, hits)
+			}
+		}
+		if list && hits > 0 {
+			fmt.Fprintln(e.stdout, f)
+		}
+	}
+	if matched && code != 2 {
+		return 0
+	}
+	return code
+}
+
+var (
+	cmdMd5sum    = hashCommand(md5.New)
+	cmdSha1sum   = hashCommand(sha1.New)
+	cmdSha256sum = hashCommand(sha256.New)
+)

@@ -1,0 +1,205 @@
+package esxsim
+
+import (
+	"encoding/binary"
+	"io"
+	"sync"
+)
+
+// genBlock is the unit of generated content: each 64 KiB block is filled
+// from its own PRNG stream, so any offset can be read in O(1).
+const genBlock = 64 << 10
+
+// zeroRegion is the granularity of zero runs in generated disks.
+const zeroRegion = 1 << 20
+
+// genContent is a large file generated on read from a seed: data blocks
+// of pseudo-random bytes with runs of zeros, as a real disk has unused
+// space. Writes (a consolidation, a guest writing before any snapshot)
+// land in an in-memory overlay of 4 KiB blocks.
+type genContent struct {
+	size int64
+	seed uint64
+	// zeroPermille is the share (per mille) of 1 MiB regions that are all
+	// zeros.
+	zeroPermille uint64
+	// head is written at offset 0 (a boot sector, a label).
+	head []byte
+
+	mu      sync.RWMutex
+	overlay map[int64][]byte // 4 KiB block index -> data
+}
+
+const ovBlock = 4096
+
+func newGen(size int64, seed uint64, zeroPermille int, head []byte) *genContent {
+	return &genContent{size: size, seed: seed, zeroPermille: uint64(zeroPermille), head: head}
+}
+
+func (g *genContent) Size() int64 { return g.size }
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func (g *genContent) zeroAt(off int64) bool {
+	if g.zeroPermille == 0 || off < zeroRegion {
+		return false
+	}
+	return splitmix(g.seed^uint64(off/zeroRegion)*0x2545f4914f6cdd1d)%1000 < g.zeroPermille
+}
+
+// fillBlock writes the bytes of block b from in-block offset in into p.
+func (g *genContent) fillBlock(p []byte, b int64, in int) {
+	if g.zeroAt(b * genBlock) {
+		clear(p)
+		return
+	}
+	s := splitmix(g.seed ^ uint64(b)*0x9e3779b97f4a7c15)
+	// Skip to the word holding byte `in`; xorshift64* per 8 bytes.
+	word := in / 8
+	for range word {
+		s ^= s >> 12
+		s ^= s << 25
+		s ^= s >> 27
+	}
+	var tmp [8]byte
+	i := 0
+	if r := in % 8; r != 0 {
+		s ^= s >> 12
+		s ^= s << 25
+		s ^= s >> 27
+		binary.LittleEndian.PutUint64(tmp[:], s*0x2545f4914f6cdd1d)
+		i = copy(p, tmp[r:])
+	}
+	for ; i+8 <= len(p); i += 8 {
+		s ^= s >> 12
+		s ^= s << 25
+		s ^= s >> 27
+		binary.LittleEndian.PutUint64(p[i:], s*0x2545f4914f6cdd1d)
+	}
+	if i < len(p) {
+		s ^= s >> 12
+		s ^= s << 25
+		s ^= s >> 27
+		binary.LittleEndian.PutUint64(tmp[:], s*0x2545f4914f6cdd1d)
+		copy(p[i:], tmp[:])
+	}
+}
+
+func (g *genContent) ReadAt(p []byte, off int64) (int, error) {
+	if off >= g.size {
+		return 0, io.EOF
+	}
+	var err error
+	if int64(len(p)) > g.size-off {
+		p = p[:g.size-off]
+		err = io.EOF
+	}
+	for done := 0; done < len(p); {
+		pos := off + int64(done)
+		b, in := pos/genBlock, int(pos%genBlock)
+		n := min(len(p)-done, genBlock-in)
+		g.fillBlock(p[done:done+n], b, in)
+		done += n
+	}
+	if off < int64(len(g.head)) {
+		copy(p, g.head[off:])
+	}
+	g.mu.RLock()
+	if len(g.overlay) > 0 {
+		for blk := off / ovBlock; blk*ovBlock < off+int64(len(p)); blk++ {
+			if d, ok := g.overlay[blk]; ok {
+				s := blk * ovBlock
+				lo, hi := max(s, off), min(s+ovBlock, off+int64(len(p)))
+				copy(p[lo-off:hi-off], d[lo-s:hi-s])
+			}
+		}
+	}
+	g.mu.RUnlock()
+	return len(p), err
+}
+
+// WriteAt changes the disk: the bytes go to the overlay.
+func (g *genContent) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > g.size {
+		return 0, io.ErrShortWrite
+	}
+	for done := 0; done < len(p); {
+		pos := off + int64(done)
+		blk, in := pos/ovBlock, int(pos%ovBlock)
+		n := min(len(p)-done, ovBlock-in)
+		g.mu.Lock()
+		d, ok := g.overlay[blk]
+		g.mu.Unlock()
+		if !ok {
+			d = make([]byte, ovBlock)
+			g.ReadAt(d, blk*ovBlock)
+		}
+		copy(d[in:], p[done:done+n])
+		g.mu.Lock()
+		if g.overlay == nil {
+			g.overlay = map[int64][]byte{}
+		}
+		g.overlay[blk] = d
+		g.mu.Unlock()
+		done += n
+	}
+	return len(p), nil
+}
+
+// Truncate is refused: disks keep their size.
+func (g *genContent) Truncate(size int64) error {
+	if size == g.size {
+		return nil
+	}
+	return io.ErrShortWrite
+}
+
+// readerAtContent adapts an io.ReaderAt of known size (a delta file on
+// the host's work folder) to content.
+type readerAtContent struct {
+	r    io.ReaderAt
+	size func() int64
+}
+
+func (c readerAtContent) Size() int64 { return c.size() }
+func (c readerAtContent) ReadAt(p []byte, off int64) (int, error) {
+	sz := c.size()
+	if off >= sz {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > sz-off {
+		n, err := c.r.ReadAt(p[:sz-off], off)
+		if err == nil {
+			err = io.EOF
+		}
+		return n, err
+	}
+	return c.r.ReadAt(p, off)
+}
+
+// sliceContent shows a window of another content (a partition).
+type sliceContent struct {
+	c        content
+	off, len int64
+}
+
+func (s sliceContent) Size() int64 { return s.len }
+func (s sliceContent) ReadAt(p []byte, off int64) (int, error) {
+	if off >= s.len {
+		return 0, io.EOF
+	}
+	var err error
+	if int64(len(p)) > s.len-off {
+		p, err = p[:s.len-off], io.EOF
+	}
+	n, rerr := s.c.ReadAt(p, s.off+off)
+	if rerr != nil && rerr != io.EOF {
+		return n, rerr
+	}
+	return n, err
+}
