@@ -19,7 +19,6 @@ type COWDWriter struct {
 	gtSect map[int64]uint32   // table index -> sector
 	gts    map[int64][]uint32 // table index -> entries (sectors)
 	free   uint32             // next free sector
-	closed bool
 }
 
 // CreateCOWD creates a COWD extent at path for a disk of sectors sectors,
@@ -84,25 +83,10 @@ func (w *COWDWriter) allocate(g int64) (int64, error) {
 func (w *COWDWriter) mark(g int64, unmapped bool) bool { return false }
 
 // Flush writes the metadata so the file is complete as it stands.
-func (w *COWDWriter) Flush() error {
-	if w.closed {
-		return fmt.Errorf("vmdk: %s: flush after close", w.name)
-	}
-	return w.finish()
-}
+func (w *COWDWriter) Flush() error { return w.flushWith(w.finish) }
 
 // Close writes the grain tables, the directory and the header.
-func (w *COWDWriter) Close() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	err := w.finish()
-	if cerr := w.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("vmdk: close %s: %w", w.name, cerr)
-	}
-	return err
-}
+func (w *COWDWriter) Close() error { return w.closeWith(w.finish) }
 
 func (w *COWDWriter) finish() error {
 	if w.err != nil {

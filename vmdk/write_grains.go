@@ -51,6 +51,30 @@ type grainWriter struct {
 	crc     uint32 // CRC-32 over every operation, to derive a CID
 	ops     int64
 	err     error // sticky: after a failure the file is not trustworthy
+	closed  bool
+}
+
+// flushWith writes the extent's metadata with finish, so the file is
+// complete as it stands, and keeps it open for more writes.
+func (w *grainWriter) flushWith(finish func() error) error {
+	if w.closed {
+		return fmt.Errorf("vmdk: %s: flush after close", w.name)
+	}
+	return finish()
+}
+
+// closeWith writes the metadata with finish and closes the file; later
+// calls do nothing.
+func (w *grainWriter) closeWith(finish func() error) error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	err := finish()
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("vmdk: close %s: %w", w.name, cerr)
+	}
+	return err
 }
 
 func newGrainWriter(f *os.File, gb, size int64, parent io.ReaderAt, store grainStore) *grainWriter {

@@ -17,12 +17,11 @@ import (
 // sequence of calls.
 type SESparseWriter struct {
 	*grainWriter
-	hdr    seHeader
-	slot   map[int64]uint64   // table index -> slot
-	gts    map[int64][]uint64 // table index -> entries
-	order  []int64            // table indexes in slot order
-	next   uint64             // next grain index
-	closed bool
+	hdr   seHeader
+	slot  map[int64]uint64   // table index -> slot
+	gts   map[int64][]uint64 // table index -> entries
+	order []int64            // table indexes in slot order
+	next  uint64             // next grain index
 }
 
 // seRegion is the size, in sectors, of each fixed metadata region, as in
@@ -115,25 +114,10 @@ func (w *SESparseWriter) mark(g int64, unmapped bool) bool {
 func (w *SESparseWriter) Unmap(off, n int64) error { return w.zero(off, n, true) }
 
 // Flush writes the metadata so the file is complete as it stands.
-func (w *SESparseWriter) Flush() error {
-	if w.closed {
-		return fmt.Errorf("vmdk: %s: flush after close", w.name)
-	}
-	return w.finish()
-}
+func (w *SESparseWriter) Flush() error { return w.flushWith(w.finish) }
 
 // Close writes the grain tables, the directory and both headers.
-func (w *SESparseWriter) Close() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	err := w.finish()
-	if cerr := w.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("vmdk: close %s: %w", w.name, cerr)
-	}
-	return err
-}
+func (w *SESparseWriter) Close() error { return w.closeWith(w.finish) }
 
 func (w *SESparseWriter) finish() error {
 	if w.err != nil {

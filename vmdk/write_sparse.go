@@ -38,7 +38,6 @@ type SparseWriter struct {
 	gt      []uint32
 	free    int64 // next free sector
 	cid     uint32
-	closed  bool
 }
 
 const (
@@ -125,25 +124,10 @@ func (w *SparseWriter) mark(g int64, unmapped bool) bool {
 func (w *SparseWriter) Descriptor() *Descriptor { return w.desc }
 
 // Flush writes the metadata so the file is complete as it stands.
-func (w *SparseWriter) Flush() error {
-	if w.closed {
-		return fmt.Errorf("vmdk: %s: flush after close", w.name)
-	}
-	return w.finish()
-}
+func (w *SparseWriter) Flush() error { return w.flushWith(w.finish) }
 
 // Close writes the grain tables, directories, descriptor and header.
-func (w *SparseWriter) Close() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	err := w.finish()
-	if cerr := w.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("vmdk: close %s: %w", w.name, cerr)
-	}
-	return err
-}
+func (w *SparseWriter) Close() error { return w.closeWith(w.finish) }
 
 func (w *SparseWriter) finish() error {
 	if w.err != nil {
