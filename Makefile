@@ -26,18 +26,20 @@ lint:
 	$(GO) vet ./...
 
 # Runs every fuzz target briefly from its seed corpus (go test allows one
-# target per invocation). A failing target is run once more: a real crash
-# is saved under testdata/fuzz and fails again at once, while Go 1.26's
-# fuzz coordinator sometimes reports a bare "context deadline exceeded"
-# with no crasher (golang/go#75804).
+# target per invocation). A failing target gets up to two more runs: a real
+# crash is saved under testdata/fuzz and fails again at once, while Go
+# 1.26's fuzz coordinator sometimes reports a bare "context deadline
+# exceeded" with no crasher (golang/go#75804).
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
 	    echo "fuzz $$pkg $$t"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || \
-	      { echo "fuzz $$t failed; running it again to tell a crash from a coordinator timeout"; \
-	        $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; }; \
+	    for attempt in 1 2 3; do \
+	      if $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; then break; fi; \
+	      if [ $$attempt = 3 ]; then exit 1; fi; \
+	      echo "fuzz $$t failed (attempt $$attempt); running it again to tell a crash from a coordinator timeout"; \
+	    done; \
 	  done; \
 	done
 
