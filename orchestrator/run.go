@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,27 +74,40 @@ type Runner struct {
 	seq    int64
 }
 
-// NewRunner records into log and keeps outputs under outDir.
+// NewRunner records into log and keeps outputs under outDir. Numbering
+// goes on after the outputs an earlier run of the same case kept there.
 func NewRunner(conn *Conn, log Recorder, outDir string) (*Runner, error) {
+	r := &Runner{conn: conn, log: log, outDir: outDir}
 	if outDir != "" {
 		if err := os.MkdirAll(outDir, 0o750); err != nil {
 			return nil, fmt.Errorf("create command output folder: %w", err)
 		}
+		entries, err := os.ReadDir(outDir)
+		if err != nil {
+			return nil, fmt.Errorf("read command output folder: %w", err)
+		}
+		for _, e := range entries {
+			num, _, ok := strings.Cut(e.Name(), ".")
+			if n, err := strconv.ParseInt(num, 10, 64); ok && err == nil && n > r.seq {
+				r.seq = n
+			}
+		}
 	}
-	return &Runner{conn: conn, log: log, outDir: outDir}, nil
+	return r, nil
 }
 
 // Run runs cmd in a new session and waits for it. A non-zero exit status
 // is not an error: callers judge it. The error is for what prevented the
 // command from completing (lost connection, cancellation).
 func (r *Runner) Run(ctx context.Context, cmd string) (*CommandResult, error) {
-	res, runErr := r.conn.run(ctx, cmd)
+	conn := r.Conn()
+	res, runErr := conn.run(ctx, cmd)
 	r.mu.Lock()
 	r.seq++
 	seq := r.seq
 	r.mu.Unlock()
 	rec := CommandRecord{
-		Seq: seq, Host: r.conn.Addr(), Command: cmd, ExitStatus: res.ExitStatus,
+		Seq: seq, Host: conn.Addr(), Command: cmd, ExitStatus: res.ExitStatus,
 		Started: res.Started.UTC().Format(time.RFC3339Nano), DurationSec: res.Duration.Seconds(),
 		StdoutSHA256: sha256Hex(res.Stdout), StderrSHA256: sha256Hex(res.Stderr),
 		StdoutBytes: int64(len(res.Stdout)), StderrBytes: int64(len(res.Stderr)),
@@ -121,6 +136,23 @@ func (r *Runner) Run(ctx context.Context, cmd string) (*CommandResult, error) {
 	}
 	return res, runErr
 }
+
+// Conn is the connection commands run on.
+func (r *Runner) Conn() *Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn
+}
+
+// SetConn replaces a lost connection; numbering and recording go on.
+func (r *Runner) SetConn(conn *Conn) {
+	r.mu.Lock()
+	r.conn = conn
+	r.mu.Unlock()
+}
+
+// Lost reports why the runner's connection ended, or nil while it is up.
+func (r *Runner) Lost() error { return r.Conn().Lost() }
 
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)

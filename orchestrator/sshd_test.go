@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -313,9 +314,14 @@ func TestSSHPasswordAndKeyboardInteractive(t *testing.T) {
 }
 
 // recLog records command.run records for tests.
-type recLog struct{ recs []CommandRecord }
+type recLog struct {
+	mu   sync.Mutex
+	recs []CommandRecord
+}
 
 func (l *recLog) Append(typ string, data any) (hashlog.Record, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if rec, ok := data.(CommandRecord); ok && typ == TypeCommandRun {
 		l.recs = append(l.recs, rec)
 	}

@@ -47,6 +47,9 @@ func newApp() *cli.App {
 			exportCommand(),
 			vmdkCommand(),
 			labCommand(),
+			inventoryCommand(),
+			collectCommand(),
+			cleanupCommand(),
 		},
 	}
 }

@@ -1,0 +1,342 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/esxsink/esxsink/esxi"
+	"github.com/esxsink/esxsink/hashlog"
+)
+
+// Sink is the evidence sink the host writes to (a *nfssink.Sink).
+type Sink interface {
+	// Finalize syncs rel, completes and records its hashes; atRest
+	// re-reads the synced file.
+	Finalize(rel, reason string, expectedSize int64, atRest bool) (hashlog.FileFinalized, error)
+}
+
+// CollectOptions says where and how to acquire.
+type CollectOptions struct {
+	Runner Commander
+	Log    Recorder
+	Sink   Sink
+	// Host names the ESXi host in messages and records.
+	Host string
+	// SinkHost is the address the ESXi host mounts the sink from (the
+	// workstation's IP as the host sees it); Export the sink's export.
+	SinkHost, Export string
+	// EvidenceDir is the sink's local evidence folder, where the VM
+	// folders are created before the host writes into them.
+	EvidenceDir string
+	// RunID makes our datastore label and snapshot names unique: 8
+	// lowercase hex digits (default: random).
+	RunID string
+	// TwoPass hashes each source on the host before copying it and
+	// compares that with the hash of the copy's read: a source that
+	// changes between reads (a live LUN) is caught, at twice the reading.
+	TwoPass bool
+	// Retries is how often a file that does not verify is copied again.
+	Retries int
+	// BlockSize caps dd's bs (default 1 MiB).
+	BlockSize int64
+	// UnmountBackoff is the first wait before retrying a busy unmount
+	// (default 1 s, doubling).
+	UnmountBackoff time.Duration
+	// CleanupTimeout bounds cleanup after an error or cancellation
+	// (default 2 min).
+	CleanupTimeout time.Duration
+	// Redial, when set, opens a new connection to the host after the
+	// connection was lost, so that cleanup can still remove our snapshot
+	// and detach the mount. Runner must then be a *Runner.
+	Redial func(ctx context.Context) (*Conn, error)
+	// Resume lists files an earlier run verified (VerifiedInCase): a
+	// planned file with the same source and size is not copied again.
+	Resume map[string]Verified
+	// Progress, when set, is told about each file as it starts and ends.
+	Progress func(Progress)
+	Logger   *slog.Logger
+}
+
+// Progress is a file's state for a progress display.
+type Progress struct {
+	Item    PlanItem
+	Index   int // 1-based
+	Total   int
+	Done    bool
+	Result  *FileResult
+	Started time.Time
+}
+
+// FileResult is the outcome of one planned file.
+type FileResult struct {
+	Item PlanItem `json:"item"`
+	// Dest is where the reported attempt went, relative to
+	// CASE/evidence: Item.Dest, or Item.Dest.attemptN for a retry.
+	Dest       string            `json:"dest"`
+	HostHashes map[string]string `json:"host_hashes,omitempty"`
+	// PreHash is the source's md5 before the copy (two-pass only).
+	PreHash    string            `json:"pre_copy_md5,omitempty"`
+	SinkHashes map[string]string `json:"sink_hashes,omitempty"`
+	AtRest     map[string]string `json:"at_rest,omitempty"`
+	Size       int64             `json:"size"`
+	// Resumed says the file was verified by an earlier run.
+	Resumed bool `json:"resumed,omitempty"`
+	// ReadErrors are dd's read errors: each unreadable block became zeros
+	// in the copy (conv=noerror,sync), at its offset.
+	ReadErrors []string      `json:"read_errors,omitempty"`
+	Verified   bool          `json:"verified"`
+	Attempts   int           `json:"attempts"`
+	Duration   time.Duration `json:"duration"`
+	Error      string        `json:"error,omitempty"`
+}
+
+// Report is what a collect run did.
+type Report struct {
+	RunID   string       `json:"run_id"`
+	Label   string       `json:"label"`
+	Files   []FileResult `json:"files"`
+	Skipped []PlanItem   `json:"skipped,omitempty"`
+	// Cleanup lists what could not be undone (empty when the host was
+	// left as found).
+	Cleanup []string `json:"cleanup_errors,omitempty"`
+}
+
+// OK reports whether every planned file verified and cleanup succeeded.
+func (r *Report) OK() bool {
+	if len(r.Cleanup) > 0 {
+		return false
+	}
+	for _, f := range r.Files {
+		if !f.Verified {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrNotVerified is returned when some planned file did not verify.
+var ErrNotVerified = errors.New("not every planned file verified")
+
+type collector struct {
+	o       CollectOptions
+	label   string
+	logger  *slog.Logger
+	mounted bool
+	snaps   []*ourSnapshot
+	fifoN   int
+	hashes  []esxi.HashAlg
+	report  *Report
+}
+
+// NewRunID returns a short random id for labels and snapshot names.
+func NewRunID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Collect acquires the plan: it mounts the sink on the host, copies every
+// planned file (running VMs' disks under a snapshot of ours), verifies
+// host = sink = at rest, and always removes our snapshots and detaches the
+// mount, also when ctx is cancelled. The error is nil only when every
+// planned file verified and cleanup succeeded; the report is returned in
+// every case once the run started.
+func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error) {
+	if o.Runner == nil || o.Sink == nil || o.SinkHost == "" || o.EvidenceDir == "" {
+		return nil, errors.New("collect: runner, sink, sink address and evidence folder are required")
+	}
+	if o.RunID == "" {
+		o.RunID = NewRunID()
+	}
+	if !runIDPattern.MatchString(o.RunID) {
+		return nil, fmt.Errorf("collect: run id %q is not 8 lowercase hex digits (esxsink cleanup finds our leftovers by that form)", o.RunID)
+	}
+	if o.Export == "" {
+		o.Export = "/esxsink"
+	}
+	if o.BlockSize <= 0 {
+		o.BlockSize = 1 << 20
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = 2 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger}
+	c.report = &Report{RunID: o.RunID, Label: c.label}
+	for _, it := range plan.Items {
+		if it.Method == MethodSkip {
+			c.report.Skipped = append(c.report.Skipped, it)
+			c.record(TypeFileSkipped, StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Size: it.Size, Note: it.Note})
+		}
+	}
+	c.record(TypeAcquisitionStarted, StepRecord{Label: c.label, Files: plan.Files, Size: plan.Bytes})
+	runErr := c.run(ctx, plan)
+	c.cleanup(ctx)
+	failed := 0
+	for _, f := range c.report.Files {
+		if !f.Verified {
+			failed++
+		}
+	}
+	rec := StepRecord{Label: c.label, Files: len(c.report.Files), Failed: failed}
+	if runErr != nil {
+		rec.Error = runErr.Error()
+	}
+	c.record(TypeAcquisitionFinished, rec)
+	var cleanupErr error
+	for _, e := range c.report.Cleanup {
+		cleanupErr = errors.Join(cleanupErr, errors.New(e))
+	}
+	switch {
+	case runErr != nil || cleanupErr != nil:
+		return c.report, errors.Join(runErr, cleanupErr)
+	case failed > 0:
+		return c.report, fmt.Errorf("%w: %d of %d files failed", ErrNotVerified, failed, len(c.report.Files))
+	}
+	return c.report, nil
+}
+
+func (c *collector) run(ctx context.Context, plan *Plan) error {
+	copies := plan.Copies()
+	for _, it := range copies {
+		if err := os.MkdirAll(filepath.Join(c.o.EvidenceDir, filepath.FromSlash(filepath.ToSlash(filepath.Dir(it.Dest)))), 0o750); err != nil {
+			return fmt.Errorf("create the evidence folder for %s: %w", it.Dest, err)
+		}
+	}
+	if err := c.mount(ctx); err != nil {
+		return err
+	}
+	idx := 0
+	for _, vm := range plan.VMs {
+		var direct, frozen []PlanItem
+		for _, it := range copies {
+			if it.vm != vm {
+				continue
+			}
+			if v, ok := c.o.Resume[it.Source]; ok && v.Size == it.Size && !it.Live {
+				idx++
+				fr := FileResult{Item: it, Dest: v.Dest, Size: v.Size, SinkHashes: v.Hashes, Verified: true, Resumed: true}
+				c.report.Files = append(c.report.Files, fr)
+				c.record(TypeFileSkipped, StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: v.Dest, Size: v.Size, Note: "verified by an earlier run of this case (--resume)"})
+				continue
+			}
+			if it.Method == MethodSnapshot {
+				frozen = append(frozen, it)
+			} else {
+				direct = append(direct, it)
+			}
+		}
+		// Configuration and logs first: our snapshot rewrites the .vmx and
+		// .vmsd, and they must be collected as the owner left them.
+		for _, it := range direct {
+			idx++
+			if err := c.copyVerified(ctx, it, idx, len(copies)); err != nil {
+				return err
+			}
+		}
+		if len(frozen) == 0 {
+			continue
+		}
+		snap, err := c.snapshot(ctx, vm)
+		if err != nil {
+			for _, it := range frozen {
+				c.report.Files = append(c.report.Files, FileResult{Item: it, Error: "not copied: " + err.Error()})
+			}
+			idx += len(frozen)
+			c.fail(TypeFileFailed, err)
+			if ctx.Err() != nil {
+				return err
+			}
+			continue
+		}
+		for _, it := range frozen {
+			idx++
+			if err := c.copyVerified(ctx, it, idx, len(copies)); err != nil {
+				return err
+			}
+		}
+		if err := c.removeSnapshot(context.WithoutCancel(ctx), snap); err != nil {
+			return err
+		}
+	}
+	for _, it := range copies {
+		if it.vm != nil {
+			continue
+		}
+		idx++
+		if err := c.copyVerified(ctx, it, idx, len(copies)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cleanup removes our snapshots and detaches the mount, whatever happened.
+func (c *collector) cleanup(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.CleanupTimeout)
+	defer cancel()
+	if len(c.snaps) > 0 || c.mounted {
+		c.ensureConnected(cctx)
+	}
+	for _, s := range append([]*ourSnapshot(nil), c.snaps...) {
+		if err := c.removeSnapshot(cctx, s); err != nil {
+			c.report.Cleanup = append(c.report.Cleanup, err.Error())
+		}
+	}
+	if err := c.unmount(cctx); err != nil {
+		c.report.Cleanup = append(c.report.Cleanup, err.Error())
+	}
+}
+
+// record appends a custody record; a failing log is logged, not fatal here
+// (the runner's own records fail the commands).
+func (c *collector) record(typ string, r StepRecord) {
+	r.Host, r.RunID = c.o.Host, c.o.RunID
+	if c.o.Log == nil {
+		return
+	}
+	if _, err := c.o.Log.Append(typ, r); err != nil {
+		c.logger.Error("custody log append failed", "type", typ, "err", err)
+	}
+}
+
+// fail records err under typ and returns it.
+func (c *collector) fail(typ string, err error) error {
+	c.record(typ, StepRecord{Error: err.Error()})
+	c.logger.Error(err.Error())
+	return err
+}
+
+// ensureConnected redials a lost connection when the caller allows it.
+func (c *collector) ensureConnected(ctx context.Context) {
+	r, ok := c.o.Runner.(*Runner)
+	if !ok || c.o.Redial == nil || r.Lost() == nil {
+		return
+	}
+	lost := r.Lost()
+	delay := time.Second
+	for attempt := 1; attempt <= 5; attempt++ {
+		conn, err := c.o.Redial(ctx)
+		if err == nil {
+			r.SetConn(conn)
+			c.record(TypeNote, StepRecord{Note: fmt.Sprintf("reconnected to clean up after the connection was lost (%v)", lost), Attempt: attempt})
+			return
+		}
+		c.logger.Warn("reconnect for cleanup failed", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}

@@ -1,0 +1,213 @@
+package orchestrator
+
+import (
+	"context"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/esxsink/esxsink/esxi"
+	"github.com/esxsink/esxsink/hashlog"
+)
+
+// smallLab is basic.yaml with small disks, so a test copies megabytes.
+const smallLab = `
+host:
+  hostname: esx-small
+  version: 8.0.2
+  build: "22380479"
+  user: root
+  password: "Small-Lab-1!"
+datastores:
+  - name: datastore1
+    type: VMFS-6
+vms:
+  - id: 1
+    name: Ubuntu
+    guest_os: ubuntu64Guest
+    power: "on"
+    memory_mb: 16
+    logs: 2
+    disks:
+      - {size: 8MiB, kind: thin}
+  - id: 2
+    name: Unused server
+    guest_os: windows2019srvNext_64Guest
+    power: "off"
+    memory_mb: 16
+    logs: 1
+    disks:
+      - {size: 4MiB, kind: thick}
+`
+
+func collectAll(t *testing.T, e *simEnv, names []string, all, rdm bool) (*Plan, *Report, error) {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, err := SelectVMs(inv, names, all, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := MakePlan(vms, PlanOptions{SinkFree: -1, RDM: rdm})
+	rep, err := Collect(ctx, plan, CollectOptions{
+		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
+		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: 1,
+		UnmountBackoff: 50e6, Logger: quietLogger(),
+	})
+	return plan, rep, err
+}
+
+// assertClean checks that the host is left as found: no mount, no
+// snapshot of ours, the original snapshot counts.
+func assertClean(t *testing.T, e *simEnv, snapsBefore map[int]int) {
+	t.Helper()
+	st := e.host.State()
+	if len(st.Mounts) != 0 {
+		t.Errorf("mounts left on the host: %+v", st.Mounts)
+	}
+	for _, vm := range st.VMs {
+		for _, s := range vm.Snapshots {
+			if strings.HasPrefix(s.Name, "esxsink-") {
+				t.Errorf("our snapshot %q left on VM %s", s.Name, vm.Name)
+			}
+		}
+		if snapsBefore != nil && len(vm.Snapshots) != snapsBefore[vm.ID] {
+			t.Errorf("VM %s has %d snapshots, had %d", vm.Name, len(vm.Snapshots), snapsBefore[vm.ID])
+		}
+	}
+}
+
+func snapCounts(e *simEnv) map[int]int {
+	m := map[int]int{}
+	for _, vm := range e.host.State().VMs {
+		m[vm.ID] = len(vm.Snapshots)
+	}
+	return m
+}
+
+func TestCollectSmallLab(t *testing.T) {
+	e := startSim(t, smallLab)
+	before := snapCounts(e)
+	plan, rep, err := collectAll(t, e, nil, true, false)
+	if err != nil {
+		t.Fatalf("collect: %v\n%+v", err, rep)
+	}
+	if len(rep.Files) != plan.Files || plan.Files == 0 {
+		t.Fatalf("%d results for %d planned files", len(rep.Files), plan.Files)
+	}
+	for _, f := range rep.Files {
+		if !f.Verified || f.HostHashes["md5"] == "" || f.HostHashes["md5"] != f.AtRest["md5"] || f.SinkHashes["md5"] != f.AtRest["md5"] {
+			t.Errorf("%s: %+v", f.Item.Dest, f)
+		}
+	}
+	assertClean(t, e, before)
+	assertFootprint(t, e)
+}
+
+// assertFootprint checks that the host ran only commands of the kinds the
+// orchestrator plans: read-only discovery, our mount, our snapshot and
+// the copies onto our mount.
+func assertFootprint(t *testing.T, e *simEnv) {
+	t.Helper()
+	allowed := []string{"vmware -vl", "esxcli --formatter=csv ", "esxcli storage core device list", "lsusb", "vim-cmd vmsvc/getallvms", "vim-cmd vmsvc/get.config ",
+		"vim-cmd vmsvc/power.getstate ", "vim-cmd vmsvc/snapshot.get ", "head -c ", "cd '", "find '", "vmkfstools -q ",
+		"esxcfg-nas -a -o '127.0.0.1' -s '/esxsink' 'esxsink-", "esxcfg-nas -l", "esxcfg-nas -d 'esxsink-",
+		"vim-cmd vmsvc/snapshot.create ", "vim-cmd vmsvc/snapshot.remove ", "set -o pipefail || exit 125; ", "if [ -p '/tmp/esxsink-", twoPassHash}
+	for _, c := range e.host.Footprint() {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || strings.HasPrefix(c.Line, a)
+		}
+		if !ok {
+			t.Errorf("unplanned command on the host: %q", c.Line)
+		}
+		if strings.Contains(c.Line, "removeall") {
+			t.Errorf("removeall run: %q", c.Line)
+		}
+		if strings.HasPrefix(c.Line, "set -o pipefail") && !strings.Contains(c.Line, "of='/vmfs/volumes/esxsink-") && !strings.Contains(c.Line, "tee '/vmfs/volumes/esxsink-") {
+			t.Errorf("copy not onto our mount: %q", c.Line)
+		}
+	}
+}
+
+// full.yaml: every registered VM, with names holding spaces, brackets,
+// quotes and $, snapshot trees, a suspended VM, independent disks and RDMs.
+func TestCollectFullLab(t *testing.T) {
+	e := startSim(t, "examples/lab/full.yaml")
+	before := snapCounts(e)
+	plan, rep, err := collectAll(t, e, nil, true, true)
+	if err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	luns := map[string]bool{}
+	for _, f := range rep.Files {
+		if !f.Verified {
+			t.Errorf("%s: %s", f.Item.Dest, f.Error)
+		}
+		if f.Item.Kind == KindLUN {
+			luns[f.Item.VMName] = f.Item.Live
+		}
+	}
+	// Mail's physical RDM is copied live (with a warning), web01's
+	// virtual RDM under the snapshot.
+	if live, ok := luns["Mail [legacy]"]; !ok || !live {
+		t.Errorf("Mail's physical RDM LUN: collected %v, live %v", ok, live)
+	}
+	if live, ok := luns["web01"]; !ok || live {
+		t.Errorf("web01's virtual RDM LUN: collected %v, live %v", ok, live)
+	}
+	collected := map[string]int{}
+	for _, f := range rep.Files {
+		if f.Verified {
+			collected[f.Item.VMName]++
+		}
+	}
+	for _, vm := range e.host.State().VMs {
+		name := vm.Name
+		if !vm.Registered {
+			name = strings.TrimSuffix(path.Base(vm.VMX), ".vmx")
+		}
+		if collected[name] == 0 {
+			if vm.ID == 12 {
+				// esxsim expands a redirection target containing '\'' wrongly
+				// (head -c N < 'Tom'\''s ...' opens "Tom\'s ..."), so this
+				// VM's .vmx cannot be read in the simulator; real busybox
+				// reads it (TestCommandLinesUnderBusybox).
+				t.Logf("VM %q not collected: known simulator bug", vm.Name)
+				continue
+			}
+			t.Errorf("VM %q (vmid %d) not collected", vm.Name, vm.ID)
+		}
+	}
+	t.Logf("%d files, %d bytes, %d skipped", plan.Files, plan.Bytes, len(rep.Skipped))
+	for _, s := range rep.Skipped {
+		t.Logf("skipped %s: %s", s.Source, s.Note)
+	}
+	assertClean(t, e, before)
+	assertFootprint(t, e)
+}
+
+// A USB disk plugged into the host is found by discovery and copied whole.
+func TestCollectUSBDevice(t *testing.T) {
+	e := startSim(t, "examples/lab/full.yaml")
+	ctx := context.Background()
+	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, ok := inv.Device("mpx.vmhba32:C0:T0:L0")
+	if !ok || dev.SizeMB != 128 || len(inv.USB) == 0 {
+		t.Fatalf("USB disk: %+v %v, lsusb %+v, warnings %q", dev, ok, inv.USB, inv.Warnings)
+	}
+	plan := MakePlan(nil, PlanOptions{SinkFree: -1, Devices: []esxi.CoreDevice{dev}})
+	rep, err := Collect(ctx, plan, CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
+		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6})
+	if err != nil || len(rep.Files) != 1 || !rep.Files[0].Verified || rep.Files[0].Size != 128<<20 || rep.Files[0].Dest != "devices/mpx.vmhba32:C0:T0:L0.raw" {
+		t.Fatalf("collect: %v %+v", err, rep)
+	}
+	assertClean(t, e, nil)
+	assertFootprint(t, e)
+}

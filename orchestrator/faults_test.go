@@ -1,0 +1,331 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/esxsink/esxsink/hashlog"
+)
+
+func collectWith(ctx context.Context, t *testing.T, e *simEnv, names []string, progress func(Progress)) (*Report, error) {
+	t.Helper()
+	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, err := SelectVMs(inv, names, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Collect(ctx, MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
+		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
+		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: 1,
+		UnmountBackoff: 50e6, Logger: quietLogger(), Progress: progress,
+	})
+}
+
+// faults.yaml: the first mount is refused, then the first snapshot of
+// Ubuntu fails, and the first two unmounts are busy. Each run fails with a
+// clear error and leaves nothing behind.
+func TestCollectFaultsRefusedMountAndSnapshotFailure(t *testing.T) {
+	e := startSim(t, "examples/lab/faults.yaml")
+	before := snapCounts(e)
+	_, err := collectWith(context.Background(), t, e, []string{"Ubuntu"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "refused to mount") {
+		t.Fatalf("refused mount: got %v", err)
+	}
+	assertClean(t, e, before)
+
+	rep, err := collectWith(context.Background(), t, e, []string{"Ubuntu"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "not every planned file verified") {
+		t.Fatalf("snapshot failure: got %v", err)
+	}
+	failed := 0
+	for _, f := range rep.Files {
+		if !f.Verified {
+			failed++
+			if !strings.Contains(f.Error, "snapshot of VM") {
+				t.Errorf("%s: unclear error %q", f.Item.Dest, f.Error)
+			}
+		}
+	}
+	if failed == 0 {
+		t.Error("no file failed although the snapshot did")
+	}
+	if len(rep.Cleanup) != 0 {
+		t.Errorf("cleanup errors: %v", rep.Cleanup)
+	}
+	assertClean(t, e, before)
+	assertFootprint(t, e)
+}
+
+// Cancelling during a disk copy under our snapshot removes the snapshot
+// and detaches the mount.
+func TestCollectCancelMidCopy(t *testing.T) {
+	e := startSim(t, smallLab)
+	before := snapCounts(e)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sawSnapshot := false
+	_, err := collectWith(ctx, t, e, []string{"Ubuntu"}, func(p Progress) {
+		if !p.Done && p.Item.Method == MethodSnapshot {
+			for _, vm := range e.host.State().VMs {
+				for _, s := range vm.Snapshots {
+					sawSnapshot = sawSnapshot || strings.HasPrefix(s.Name, "esxsink-")
+				}
+			}
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want cancellation", err)
+	}
+	if !sawSnapshot {
+		t.Error("the copy under snapshot started without our snapshot")
+	}
+	assertClean(t, e, before)
+	assertFootprint(t, e)
+}
+
+// corruptingSink reports a wrong sink hash for the first finalization of
+// one file, as a damaged transfer would.
+type corruptingSink struct {
+	Sink
+	target string
+	done   bool
+}
+
+func (s *corruptingSink) Finalize(rel, reason string, expectedSize int64, atRest bool) (hashlog.FileFinalized, error) {
+	f, err := s.Sink.Finalize(rel, reason, expectedSize, atRest)
+	if rel == s.target && !s.done {
+		s.done = true
+		f.Hashes = map[string]string{"md5": "00000000000000000000000000000000"}
+	}
+	return f, err
+}
+
+// A file whose hashes disagree is copied again and then verifies; with no
+// retries left it is reported failed and the run fails.
+func TestCollectRetriesMismatch(t *testing.T) {
+	for _, retries := range []int{1, 0} {
+		e := startSim(t, smallLab)
+		inv, err := Discover(context.Background(), e.runner, e.conn.Addr(), quietLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		vms, _ := SelectVMs(inv, []string{"Unused server"}, false, false)
+		target := "Unused server/Unused server-flat.vmdk"
+		rep, err := Collect(context.Background(), MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
+			Runner: e.runner, Log: e.log, Sink: &corruptingSink{Sink: e.sink, target: target}, Host: e.conn.Addr(),
+			SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: retries, Logger: quietLogger(),
+		})
+		var got *FileResult
+		for i := range rep.Files {
+			if rep.Files[i].Item.Dest == target {
+				got = &rep.Files[i]
+			}
+		}
+		if got == nil {
+			t.Fatalf("retries %d: %s not in the report", retries, target)
+		}
+		if retries == 1 && (err != nil || !got.Verified || got.Attempts != 2 || got.Dest != target+".attempt2") {
+			t.Errorf("retries 1: err %v, result %+v", err, got)
+		}
+		if retries == 0 && (!errors.Is(err, ErrNotVerified) || got.Verified || !strings.Contains(got.Error, "mismatch")) {
+			t.Errorf("retries 0: err %v, result %+v", err, got)
+		}
+		assertClean(t, e, nil)
+	}
+}
+
+// The SSH connection drops during a copy under our snapshot: collect
+// reconnects, removes the snapshot and detaches the mount.
+func TestCollectConnectionLostCleansUp(t *testing.T) {
+	e := startSim(t, smallLab)
+	before := snapCounts(e)
+	inv, err := Discover(context.Background(), e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, _ := SelectVMs(inv, []string{"Ubuntu"}, false, false)
+	hk, _ := PinnedHostKey(e.host.Fingerprint())
+	pw := e.host.Password()
+	redials := 0
+	_, err = Collect(context.Background(), MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
+		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
+		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6,
+		Progress: func(p Progress) {
+			if !p.Done && p.Item.Kind == KindExtent {
+				e.conn.Close() // the drop
+			}
+		},
+		Redial: func(ctx context.Context) (*Conn, error) {
+			redials++
+			c, err := DialSSH(ctx, SSHOptions{Addr: e.host.Addr().String(), User: e.host.User(), HostKey: hk,
+				Password: func(context.Context, string, string, string) (string, error) { return pw, nil }})
+			if err == nil {
+				t.Cleanup(func() { c.Close() })
+			}
+			return c, err
+		},
+	})
+	if err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("got %v, want the lost connection", err)
+	}
+	if redials == 0 {
+		t.Error("no reconnect")
+	}
+	assertClean(t, e, before)
+}
+
+// faults.yaml's "Broken disk" has an unreadable 4 KiB at 5 MiB, and the
+// sink's volume fails one WRITE after 6 MiB: the copy that hits the
+// failed WRITE is copied again, the read error is recorded, and the image
+// verifies with zeros where the sectors could not be read.
+func TestCollectBadSectorsAndWriteError(t *testing.T) {
+	e := startSim(t, "examples/lab/faults.yaml")
+	// The first mount is refused by the scenario.
+	if _, err := collectWith(context.Background(), t, e, []string{"Broken disk"}, nil); err == nil {
+		t.Fatal("the refused mount went unnoticed")
+	}
+	// The scenario also slows every read of this VM's vmware.log, which
+	// dd reads a byte at a time (its size is odd): leave the logs out.
+	inv, err := Discover(context.Background(), e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, _ := SelectVMs(inv, []string{"Broken disk"}, false, false)
+	plan := MakePlan(vms, PlanOptions{SinkFree: -1})
+	for i := range plan.Items {
+		if plan.Items[i].Kind == KindLog {
+			plan.Items[i].Method = MethodSkip
+		}
+	}
+	rep, err := Collect(context.Background(), plan, CollectOptions{
+		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), Retries: 1,
+		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6,
+	})
+	if err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	var flat *FileResult
+	for i := range rep.Files {
+		if strings.HasSuffix(rep.Files[i].Item.Source, "-flat.vmdk") {
+			flat = &rep.Files[i]
+		}
+	}
+	if flat == nil || !flat.Verified || len(flat.ReadErrors) == 0 {
+		t.Fatalf("flat extent: %+v", flat)
+	}
+	t.Logf("attempts %d, read errors %q", flat.Attempts, flat.ReadErrors)
+	b, err := os.ReadFile(filepath.Join(hashlog.EvidenceDir(e.caseDir), filepath.FromSlash(flat.Dest)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) != flat.Item.Size {
+		t.Fatalf("image is %d bytes, source %d", len(b), flat.Item.Size)
+	}
+	assertClean(t, e, nil)
+}
+
+// faults.yaml's db01 has a physical RDM whose LUN changes between reads:
+// single pass copies it consistently (host = sink), --verify two-pass
+// catches the change.
+func TestCollectTwoPassCatchesChangingLUN(t *testing.T) {
+	e := startSim(t, "examples/lab/faults.yaml")
+	ctx := context.Background()
+	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, _ := SelectVMs(inv, []string{"db01"}, false, false)
+	lunOnly := func() *Plan {
+		p := MakePlan(vms, PlanOptions{SinkFree: -1, RDM: true})
+		for i := range p.Items {
+			if p.Items[i].Kind != KindLUN {
+				p.Items[i].Method = MethodSkip
+			}
+		}
+		return p
+	}
+	opts := CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1", Retries: 1,
+		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6}
+	if _, err := Collect(ctx, lunOnly(), opts); err == nil { // the scenario refuses the first mount
+		t.Fatal("refused mount went unnoticed")
+	}
+	rep, err := Collect(ctx, lunOnly(), opts)
+	if err != nil || len(rep.Files) != 1 || !rep.Files[0].Item.Live {
+		t.Fatalf("single pass: %v %+v", err, rep)
+	}
+	opts.TwoPass = true
+	rep, err = Collect(ctx, lunOnly(), opts)
+	if !errors.Is(err, ErrNotVerified) || len(rep.Files) != 1 || !strings.Contains(rep.Files[0].Error, "changed between the two reads") {
+		t.Fatalf("two-pass: %v %+v", err, rep.Files)
+	}
+	assertClean(t, e, nil)
+	assertFootprint(t, e)
+}
+
+// A run interrupted on the second VM is resumed: files verified before are
+// not copied again (the running VM's disks need no new snapshot), the
+// rest is collected, and everything verifies.
+func TestCollectResume(t *testing.T) {
+	e := startSim(t, smallLab)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := collectWith(ctx, t, e, []string{"Ubuntu", "Unused server"}, func(p Progress) {
+		if !p.Done && p.Item.VMName == "Unused server" && p.Item.Kind == KindExtent {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: %v", err)
+	}
+	assertClean(t, e, nil)
+	snapshotsTaken := func() int {
+		n := 0
+		for _, c := range e.host.Footprint() {
+			if strings.HasPrefix(c.Line, "vim-cmd vmsvc/snapshot.create") {
+				n++
+			}
+		}
+		return n
+	}
+	before := snapshotsTaken()
+	done, err := VerifiedInCase(e.caseDir, e.conn.Addr())
+	if err != nil || done["/vmfs/volumes/datastore1/Ubuntu/Ubuntu-flat.vmdk"].Size != 8<<20 {
+		t.Fatalf("verified in case: %v %+v", err, done)
+	}
+	inv, err := Discover(context.Background(), e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, _ := SelectVMs(inv, []string{"Ubuntu", "Unused server"}, false, false)
+	rep, err := Collect(context.Background(), MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
+		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
+		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6, Resume: done,
+	})
+	if err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	resumed := 0
+	for _, f := range rep.Files {
+		if f.Resumed {
+			resumed++
+		}
+		if f.Item.Source == "/vmfs/volumes/datastore1/Unused server/Unused server-flat.vmdk" && (f.Resumed || !f.Verified) {
+			t.Errorf("the interrupted file: %+v", f)
+		}
+	}
+	if resumed < 2 {
+		t.Errorf("%d files resumed", resumed)
+	}
+	if n := snapshotsTaken(); n != before {
+		t.Errorf("the resumed run took %d snapshots; the running VM's disks were already verified", n-before)
+	}
+	assertClean(t, e, nil)
+}

@@ -1,0 +1,473 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/esxsink/esxsink/esxi"
+	"github.com/esxsink/esxsink/vmdk"
+)
+
+// Commander runs one command on the host: a *Runner, which records it.
+type Commander interface {
+	Run(ctx context.Context, cmd string) (*CommandResult, error)
+}
+
+// Inventory is what discovery found on a host: identity, datastores and
+// every VM, registered or not, with its disks, snapshots and files.
+type Inventory struct {
+	Host       HostInfo          `json:"host"`
+	Datastores []esxi.Filesystem `json:"datastores"`
+	// NFS are the host's NAS datastores (esxcfg-nas -l).
+	NFS []esxi.NASMount `json:"nfs,omitempty"`
+	// Devices are the storage devices: local disks, LUNs, USB disks.
+	Devices  []esxi.CoreDevice `json:"devices,omitempty"`
+	USB      []esxi.USBDevice  `json:"usb,omitempty"`
+	VMs      []*VM             `json:"vms"`
+	Warnings []string          `json:"warnings,omitempty"`
+}
+
+// HostInfo identifies the host.
+type HostInfo struct {
+	Addr     string           `json:"address"`
+	Hostname string           `json:"hostname"`
+	Version  esxi.HostVersion `json:"version"`
+}
+
+// VM is one virtual machine found on the host.
+type VM struct {
+	// ID is the vmid; 0 for an unregistered VM.
+	ID         int    `json:"id,omitempty"`
+	Name       string `json:"name"`
+	Registered bool   `json:"registered"`
+	// Power is the power state ("" for an unregistered VM: off).
+	Power esxi.PowerState `json:"power,omitempty"`
+	// VMX is the absolute host path of the .vmx; Dir its folder.
+	VMX string `json:"vmx"`
+	Dir string `json:"dir"`
+	// Snapshots is the tree vim-cmd reports (nil: none or unregistered).
+	Snapshots *esxi.SnapshotTree `json:"snapshots,omitempty"`
+	Disks     []Disk             `json:"disks"`
+	Files     []File             `json:"files"`
+	Warnings  []string           `json:"warnings,omitempty"`
+}
+
+// Running reports whether the VM is powered on (its disks are written).
+func (v *VM) Running() bool { return v.Power == esxi.PoweredOn }
+
+// Disk is one virtual disk of a VM's .vmx.
+type Disk struct {
+	Node        string `json:"node"`
+	Descriptor  string `json:"descriptor"` // absolute host path
+	Mode        string `json:"mode,omitempty"`
+	Independent bool   `json:"independent,omitempty"`
+	CreateType  string `json:"create_type,omitempty"`
+	// Extents are the absolute host paths of the data files.
+	Extents []string `json:"extents,omitempty"`
+	// Parent is the parent descriptor of a delta (absolute), if any.
+	Parent string `json:"parent,omitempty"`
+	// RDM is set for a raw device mapping.
+	RDM *esxi.RDMInfo `json:"rdm,omitempty"`
+}
+
+// File is one regular file in a VM folder.
+type File struct {
+	Name string `json:"name"`
+	Path string `json:"path"` // absolute host path
+	Size int64  `json:"size"`
+	// Outside marks a disk file outside the VM folder.
+	Outside bool `json:"outside,omitempty"`
+}
+
+// maxSmallFile bounds reads of .vmx, .vmsd and descriptors.
+const maxSmallFile = 4 << 20
+
+// Discover inventories the host with read-only commands only.
+func Discover(ctx context.Context, r Commander, addr string, logger *slog.Logger) (*Inventory, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	inv := &Inventory{Host: HostInfo{Addr: addr}}
+	d := &discovery{r: r, inv: inv, log: logger}
+	if err := d.host(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.registered(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.unregistered(ctx); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+type discovery struct {
+	r   Commander
+	inv *Inventory
+	log *slog.Logger
+}
+
+// run runs cmd and fails on a non-zero exit status.
+func (d *discovery) run(ctx context.Context, what, cmd string) (string, error) {
+	res, err := d.r.Run(ctx, cmd)
+	if err != nil {
+		return "", fmt.Errorf("%s on %s: %w", what, d.inv.Host.Addr, err)
+	}
+	if res.ExitStatus != 0 {
+		msg := strings.TrimSpace(string(res.Stderr) + " " + string(res.Stdout))
+		cerr := esxi.Classify(msg)
+		if cerr == nil {
+			cerr = errors.New(clip(msg))
+		}
+		return string(res.Stdout), fmt.Errorf("%s on %s: %q exited with status %d: %w", what, d.inv.Host.Addr, cmd, res.ExitStatus, cerr)
+	}
+	return string(res.Stdout), nil
+}
+
+func (d *discovery) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	d.log.Warn(msg)
+	d.inv.Warnings = append(d.inv.Warnings, msg)
+}
+
+func (d *discovery) host(ctx context.Context) error {
+	out, err := d.run(ctx, "read the ESXi version", esxi.CmdVMwareVersion())
+	if err != nil {
+		return err
+	}
+	if d.inv.Host.Version, err = esxi.ParseVMwareVersion(out); err != nil {
+		return fmt.Errorf("parse the ESXi version of %s: %w", d.inv.Host.Addr, err)
+	}
+	if cmd, err := esxi.CmdEsxcli(esxi.FormatCSV, "system", "hostname", "get"); err == nil {
+		if out, err := d.run(ctx, "read the host name", cmd); err != nil {
+			d.warn("host name unknown: %v", err)
+		} else if recs, err := esxi.ParseCSV(out); err != nil {
+			d.warn("host name unknown: %v", err)
+		} else if h, err := esxi.SystemHostname(recs); err == nil {
+			d.inv.Host.Hostname = h.FQDN
+			if h.FQDN == "" {
+				d.inv.Host.Hostname = h.HostName
+			}
+		}
+	}
+	cmd, err := esxi.CmdEsxcli(esxi.FormatCSV, "storage", "filesystem", "list")
+	if err != nil {
+		return err
+	}
+	out, err = d.run(ctx, "list the datastores", cmd)
+	if err != nil {
+		return err
+	}
+	recs, err := esxi.ParseCSV(out)
+	if err != nil {
+		return fmt.Errorf("parse the datastore list of %s: %w", d.inv.Host.Addr, err)
+	}
+	if d.inv.Datastores, err = esxi.Filesystems(recs); err != nil {
+		return fmt.Errorf("parse the datastore list of %s: %w", d.inv.Host.Addr, err)
+	}
+	d.devices(ctx)
+	return nil
+}
+
+// devices lists NAS mounts, storage devices and USB devices; a failure
+// is a warning, not the end of discovery.
+func (d *discovery) devices(ctx context.Context) {
+	if out, err := d.run(ctx, "list NAS datastores", esxi.CmdNASList()); err != nil {
+		d.warn("NAS datastores unknown: %v", err)
+	} else if d.inv.NFS, err = esxi.ParseNASList(out); err != nil {
+		d.warn("NAS datastores unknown: %v", err)
+	}
+	// The default format: its title line is the device name, which the
+	// structured formats (csv, xml) do not carry on every version.
+	if cmd, err := esxi.CmdEsxcli(esxi.FormatDefault, "storage", "core", "device", "list"); err == nil {
+		if out, err := d.run(ctx, "list storage devices", cmd); err != nil {
+			d.warn("storage devices unknown: %v", err)
+		} else if recs, err := esxi.ParseEsxcliText(out); err != nil {
+			d.warn("storage devices unknown: %v", err)
+		} else if d.inv.Devices, err = esxi.CoreDevices(recs); err != nil {
+			d.warn("storage devices unknown: %v", err)
+		}
+	}
+	if out, err := d.run(ctx, "list USB devices", esxi.CmdLsusb()); err != nil {
+		d.warn("USB devices unknown: %v", err)
+	} else if d.inv.USB, err = esxi.ParseLsusb(out); err != nil {
+		d.warn("USB devices unknown: %v", err)
+	}
+}
+
+// Device returns the storage device named id (its device name or one of
+// its other names, such as a vml.* id).
+func (inv *Inventory) Device(id string) (esxi.CoreDevice, bool) {
+	for _, dev := range inv.Devices {
+		if dev.Device == id {
+			return dev, true
+		}
+		for _, o := range dev.OtherUIDs {
+			if o == id {
+				return dev, true
+			}
+		}
+	}
+	return esxi.CoreDevice{}, false
+}
+
+func (d *discovery) registered(ctx context.Context) error {
+	out, err := d.run(ctx, "list the registered VMs", esxi.CmdGetAllVMs())
+	if err != nil {
+		return err
+	}
+	list, err := esxi.ParseGetAllVMs(out)
+	if err != nil {
+		return fmt.Errorf("parse the VM list of %s: %w", d.inv.Host.Addr, err)
+	}
+	for _, id := range list.Invalid {
+		d.warn("vmid %d is registered but vim-cmd cannot read its configuration; look for its files among the unregistered VMs", id)
+	}
+	for _, id := range list.IDs() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		vm, err := d.registeredVM(ctx, id)
+		if err != nil {
+			d.warn("vmid %d: %v", id, err)
+			continue
+		}
+		d.inv.VMs = append(d.inv.VMs, vm)
+	}
+	return nil
+}
+
+func (d *discovery) registeredVM(ctx context.Context, id int) (*VM, error) {
+	out, err := d.run(ctx, "read a VM's configuration", esxi.CmdGetConfig(id))
+	if err != nil {
+		return nil, err
+	}
+	cf, err := esxi.ParseConfigFiles(out)
+	if err != nil {
+		return nil, fmt.Errorf("parse get.config: %w", err)
+	}
+	vmxPath, err := datastoreHostPath(cf.VMPathName, d.inv.Datastores)
+	if err != nil {
+		return nil, fmt.Errorf("parse the .vmx location %q: %w", cf.VMPathName, err)
+	}
+	vm := &VM{ID: id, Name: cf.Name, Registered: true, VMX: vmxPath}
+	vm.Dir = path.Dir(vm.VMX)
+	out, err = d.run(ctx, "read a VM's power state", esxi.CmdPowerGetState(id))
+	if err != nil {
+		return nil, err
+	}
+	if vm.Power, err = esxi.ParsePowerState(out); err != nil {
+		return nil, fmt.Errorf("parse the power state: %w", err)
+	}
+	out, err = d.run(ctx, "read a VM's snapshot tree", esxi.CmdSnapshotGet(id))
+	if err != nil {
+		vm.Warnings = append(vm.Warnings, err.Error())
+	} else if vm.Snapshots, err = esxi.ParseSnapshotTree(out); err != nil {
+		vm.Warnings = append(vm.Warnings, "snapshot tree: "+err.Error())
+	}
+	return vm, d.vmFiles(ctx, vm)
+}
+
+// vmFiles reads the .vmx, the disks' descriptors and lists the folder.
+func (d *discovery) vmFiles(ctx context.Context, vm *VM) error {
+	text, err := d.readSmall(ctx, vm.VMX)
+	if err != nil {
+		return err
+	}
+	vmx, err := esxi.ParseVMX(text)
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", vm.VMX, err)
+	}
+	if vm.Name == "" {
+		vm.Name = vmx.DisplayName
+	}
+	vm.Warnings = append(vm.Warnings, vmx.Warnings...)
+	for _, dev := range vmx.Disks() {
+		if !dev.Active() {
+			continue
+		}
+		disk := Disk{Node: dev.Node, Descriptor: dev.HostPath(vm.Dir), Mode: dev.Mode, Independent: dev.Independent()}
+		if err := d.describe(ctx, &disk); err != nil {
+			vm.Warnings = append(vm.Warnings, fmt.Sprintf("disk %s (%s): %v", dev.Node, disk.Descriptor, err))
+		}
+		vm.Disks = append(vm.Disks, disk)
+	}
+	cmd, err := esxi.CmdLsVMFolder(vm.Dir)
+	if err != nil {
+		return err
+	}
+	out, err := d.run(ctx, "list a VM folder", cmd)
+	if err != nil {
+		return err
+	}
+	entries, lenient, err := parseListing(out)
+	if err != nil {
+		return fmt.Errorf("parse the listing of %s: %w", vm.Dir, err)
+	}
+	if lenient {
+		vm.Warnings = append(vm.Warnings, "the host's stat did not report file types: every entry of the folder is taken as a file")
+	}
+	for _, e := range entries {
+		if !e.Mode.IsRegular() {
+			continue
+		}
+		vm.Files = append(vm.Files, File{Name: e.Name, Path: esxi.JoinHostPath(vm.Dir, e.Name), Size: e.Size})
+	}
+	sort.Slice(vm.Files, func(i, j int) bool { return vm.Files[i].Name < vm.Files[j].Name })
+	d.outsideFiles(ctx, vm)
+	return nil
+}
+
+// outsideFiles adds the disk files that live outside the VM folder (a
+// disk on another datastore, a descriptor in another VM's folder), found
+// by listing their folders.
+func (d *discovery) outsideFiles(ctx context.Context, vm *VM) {
+	want := map[string][]string{} // folder -> names
+	for _, disk := range vm.Disks {
+		for _, p := range append([]string{disk.Descriptor, disk.Parent}, disk.Extents...) {
+			if p != "" && path.Dir(p) != vm.Dir {
+				want[path.Dir(p)] = append(want[path.Dir(p)], path.Base(p))
+			}
+		}
+	}
+	dirs := make([]string, 0, len(want))
+	for dir := range want {
+		dirs = append(dirs, dir)
+	}
+	sort.Strings(dirs)
+	for _, dir := range dirs {
+		cmd, err := esxi.CmdLsVMFolder(dir)
+		if err != nil {
+			vm.Warnings = append(vm.Warnings, fmt.Sprintf("disk files in %s not collected: %v", dir, err))
+			continue
+		}
+		out, err := d.run(ctx, "list a disk's folder", cmd)
+		entries, lenient, perr := parseListing(out)
+		if err != nil || perr != nil {
+			vm.Warnings = append(vm.Warnings, fmt.Sprintf("disk files %q in %s not collected: listing failed: %v", want[dir], dir, errors.Join(err, perr)))
+			continue
+		}
+		found := map[string]bool{}
+		for _, e := range entries {
+			for _, n := range want[dir] {
+				if e.Name == n && !found[n] && (lenient || e.Mode.IsRegular()) {
+					found[n] = true
+					vm.Files = append(vm.Files, File{Name: n, Path: esxi.JoinHostPath(dir, n), Size: e.Size, Outside: true})
+				}
+			}
+		}
+		for _, n := range want[dir] {
+			if !found[n] {
+				vm.Warnings = append(vm.Warnings, fmt.Sprintf("disk file %s not found: not collected", esxi.JoinHostPath(dir, n)))
+			}
+		}
+	}
+}
+
+// describe reads a disk descriptor, its extents and, for an RDM, the device.
+func (d *discovery) describe(ctx context.Context, disk *Disk) error {
+	text, err := d.readSmall(ctx, disk.Descriptor)
+	if err != nil {
+		return err
+	}
+	desc, err := vmdk.ParseDescriptor(disk.Descriptor, text)
+	if err != nil {
+		return err
+	}
+	disk.CreateType = desc.CreateType
+	dir := path.Dir(disk.Descriptor)
+	rdm := false
+	for _, e := range desc.Extents {
+		if e.Type == vmdk.ExtentVMFSRDM || e.Type == vmdk.ExtentVMFSRaw {
+			rdm = true
+		}
+		if e.FileName != "" {
+			disk.Extents = append(disk.Extents, esxi.JoinHostPath(dir, e.FileName))
+		}
+	}
+	if desc.HasParent() && desc.ParentFileNameHint != "" {
+		disk.Parent = esxi.JoinHostPath(dir, desc.ParentFileNameHint)
+	}
+	if rdm || strings.Contains(strings.ToLower(desc.CreateType), "rawdevicemap") {
+		cmd, err := esxi.CmdVmkfstoolsQuery(disk.Descriptor)
+		if err != nil {
+			return err
+		}
+		out, err := d.run(ctx, "query a raw device mapping", cmd)
+		if err != nil {
+			return err
+		}
+		info, err := esxi.ParseVmkfstoolsQuery(out)
+		if err != nil {
+			return fmt.Errorf("parse vmkfstools -q: %w", err)
+		}
+		disk.RDM = &info
+	}
+	return nil
+}
+
+func (d *discovery) readSmall(ctx context.Context, p string) ([]byte, error) {
+	cmd, err := esxi.CmdReadFile(p, maxSmallFile)
+	if err != nil {
+		return nil, err
+	}
+	out, err := d.run(ctx, "read "+p, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(out), nil
+}
+
+// unregistered finds .vmx files on the VMFS datastores that no registered
+// VM uses.
+func (d *discovery) unregistered(ctx context.Context) error {
+	known := map[string]bool{}
+	for _, vm := range d.inv.VMs {
+		known[vm.VMX] = true
+	}
+	for _, ds := range d.inv.Datastores {
+		if !strings.HasPrefix(ds.Type, "VMFS") || ds.VolumeName == "" || !ds.Mounted {
+			continue
+		}
+		root := "/vmfs/volumes/" + ds.VolumeName
+		cmd, err := esxi.CmdFindVMX(root, 2)
+		if err != nil {
+			d.warn("datastore %q: %v", ds.VolumeName, err)
+			continue
+		}
+		out, err := d.run(ctx, "find .vmx files", cmd)
+		if err != nil {
+			d.warn("datastore %q: %v", ds.VolumeName, err)
+		}
+		paths, perr := esxi.ParseFindOutput(out)
+		if perr != nil {
+			d.warn("datastore %q: %v", ds.VolumeName, perr)
+			continue
+		}
+		for _, p := range paths {
+			if known[p] || (ds.MountPoint != "" && known[strings.Replace(p, ds.MountPoint, root, 1)]) {
+				continue
+			}
+			known[p] = true
+			vm := &VM{Name: strings.TrimSuffix(path.Base(p), ".vmx"), VMX: p, Dir: path.Dir(p)}
+			if err := d.vmFiles(ctx, vm); err != nil {
+				d.warn("unregistered VM %s: %v", p, err)
+				continue
+			}
+			d.inv.VMs = append(d.inv.VMs, vm)
+		}
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}

@@ -1,0 +1,340 @@
+package orchestrator
+
+import (
+	"fmt"
+
+	"github.com/esxsink/esxsink/esxi"
+	"path"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Kinds of planned files.
+const (
+	KindDescriptor = "descriptor"
+	KindExtent     = "extent"
+	KindDelta      = "delta"
+	KindRDM        = "rdm-mapping"
+	KindLUN        = "lun"
+	KindDevice     = "device"
+	KindConfig     = "config"
+	KindSnapshot   = "snapshot-state"
+	KindMemory     = "memory"
+	KindSuspend    = "suspend-state"
+	KindLog        = "log"
+	KindSwap       = "swap"
+	KindLock       = "lock"
+	KindOther      = "other"
+)
+
+// Methods say how a planned file is acquired.
+const (
+	// MethodCopy copies the file as it is (the VM is not running, or the
+	// file is not a disk).
+	MethodCopy = "copy"
+	// MethodSnapshot copies the file while our snapshot freezes it.
+	MethodSnapshot = "copy-under-snapshot"
+	// MethodSkip leaves the file; Note says why.
+	MethodSkip = "skip"
+)
+
+// PlanItem is one file of the plan.
+type PlanItem struct {
+	VMID   int    `json:"vmid,omitempty"`
+	VMName string `json:"vm"`
+	Source string `json:"source"` // absolute host path
+	Size   int64  `json:"size"`
+	Kind   string `json:"kind"`
+	Method string `json:"method"`
+	// Dest is the path relative to CASE/evidence.
+	Dest string `json:"dest,omitempty"`
+	Note string `json:"note,omitempty"`
+	// Live marks a file copied while the VM may write it.
+	Live bool `json:"live,omitempty"`
+	// SizeApprox says Size is an estimate: the copy's size is not checked
+	// against it.
+	SizeApprox bool `json:"size_approx,omitempty"`
+
+	vm *VM // nil for a host device
+}
+
+// Plan is what collect will do: every file of every chosen VM.
+type Plan struct {
+	VMs   []*VM      `json:"-"`
+	Items []PlanItem `json:"items"`
+	// Bytes is the total size of the files to copy.
+	Bytes int64 `json:"bytes"`
+	Files int   `json:"files"`
+	// SinkFree is the free space where the sink writes (-1 unknown).
+	SinkFree int64 `json:"sink_free"`
+}
+
+// Copies returns the items that are copied (not skipped).
+func (p *Plan) Copies() []PlanItem {
+	var out []PlanItem
+	for _, it := range p.Items {
+		if it.Method != MethodSkip {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// Fits reports whether the sink has room for the plan.
+func (p *Plan) Fits() bool { return p.SinkFree < 0 || p.SinkFree >= p.Bytes }
+
+// SelectVMs picks VMs by name or vmid (exact), or all registered ones
+// (and unregistered ones when unregistered is set).
+func SelectVMs(inv *Inventory, names []string, all, unregistered bool) ([]*VM, error) {
+	var out []*VM
+	seen := map[*VM]bool{}
+	add := func(v *VM) {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	for _, v := range inv.VMs {
+		if (all && v.Registered) || (unregistered && !v.Registered) {
+			add(v)
+		}
+	}
+	for _, n := range names {
+		var match []*VM
+		for _, v := range inv.VMs {
+			if v.Name == n || (v.ID != 0 && strconv.Itoa(v.ID) == n) || v.VMX == n {
+				match = append(match, v)
+			}
+		}
+		switch len(match) {
+		case 0:
+			return nil, fmt.Errorf("no VM named %q or with vmid %q on %s: run esxsink inventory to list them", n, n, inv.Host.Addr)
+		case 1:
+			add(match[0])
+		default:
+			return nil, fmt.Errorf("%d VMs are named %q on %s: choose one by vmid or .vmx path", len(match), n, inv.Host.Addr)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no VM chosen: give --vm NAME|VMID or --all")
+	}
+	return out, nil
+}
+
+// PlanOptions choose what beyond the VM folders is acquired.
+type PlanOptions struct {
+	// SinkFree is the sink's free space (-1 when unknown).
+	SinkFree int64
+	// RDM copies the LUN behind each raw device mapping from
+	// /vmfs/devices/disks/. A physical RDM is not frozen by a snapshot:
+	// it is copied live, with a warning.
+	RDM bool
+	// Devices are whole storage devices to copy from
+	// /vmfs/devices/disks/ (a USB disk plugged into the host): their
+	// sizes as esxcli reports them, in whole MiB, so the size is not
+	// checked against the copy.
+	Devices []esxi.CoreDevice
+}
+
+// MakePlan plans the acquisition of vms.
+func MakePlan(vms []*VM, o PlanOptions) *Plan {
+	p := &Plan{VMs: vms, SinkFree: o.SinkFree}
+	folders := map[string]bool{}
+	for _, vm := range vms {
+		folder := SafeName(path.Base(vm.Dir))
+		if folders[folder] {
+			folder = SafeName(fmt.Sprintf("%s (vmid %d)", path.Base(vm.Dir), vm.ID))
+			for i := 2; folders[folder]; i++ {
+				folder = SafeName(fmt.Sprintf("%s (%d)", path.Base(vm.Dir), i))
+			}
+		}
+		folders[folder] = true
+		roles := diskRoles(vm)
+		names := map[string]bool{}
+		for _, f := range vm.Files {
+			if !f.Outside {
+				names[SafeName(f.Name)] = true
+			}
+		}
+		for _, f := range vm.Files {
+			name := SafeName(f.Name)
+			if f.Outside {
+				// Named after its folder when the VM folder has a file of
+				// the same name.
+				for n := 1; names[name]; n++ {
+					name = SafeName(fmt.Sprintf("%s - %s", path.Base(path.Dir(f.Path)), f.Name))
+					if n > 1 {
+						name = SafeName(fmt.Sprintf("%s (%d) - %s", path.Base(path.Dir(f.Path)), n, f.Name))
+					}
+				}
+				names[name] = true
+			}
+			it := PlanItem{VMID: vm.ID, VMName: vm.Name, Source: f.Path, Size: f.Size,
+				Dest: folder + "/" + name, Method: MethodCopy, vm: vm}
+			it.Kind = fileKind(f.Name, roles[f.Path])
+			classify(vm, &it, roles[f.Path])
+			if it.Method != MethodSkip {
+				p.Bytes += it.Size
+				p.Files++
+			} else {
+				it.Dest = ""
+			}
+			p.Items = append(p.Items, it)
+		}
+		if o.RDM {
+			p.addLUNs(vm, folder)
+		}
+	}
+	for _, dev := range o.Devices {
+		src := dev.DevfsPath
+		if src == "" {
+			src = LUNPrefix + dev.Device
+		}
+		it := PlanItem{Source: src, Size: dev.SizeMB << 20, Kind: KindDevice, Method: MethodCopy,
+			Dest: "devices/" + SafeName(dev.Device+".raw"), SizeApprox: true,
+			Note: "whole device; its size is esxcli's, in whole MiB"}
+		p.Bytes += it.Size
+		p.Files++
+		p.Items = append(p.Items, it)
+	}
+	return p
+}
+
+// LUNPrefix is where ESXi exposes disks and LUNs.
+const LUNPrefix = "/vmfs/devices/disks/"
+
+// addLUNs plans the LUN behind each RDM of vm. Its size is the mapping
+// file's, which is the size of the LUN it maps.
+func (p *Plan) addLUNs(vm *VM, folder string) {
+	for _, d := range vm.Disks {
+		if d.RDM == nil || d.RDM.Device == "" || len(d.Extents) == 0 {
+			continue
+		}
+		size := int64(-1)
+		for _, f := range vm.Files {
+			if f.Path == d.Extents[0] {
+				size = f.Size
+			}
+		}
+		it := PlanItem{VMID: vm.ID, VMName: vm.Name, Source: LUNPrefix + d.RDM.Device, Size: size, Kind: KindLUN,
+			Method: MethodCopy, Dest: folder + "/" + SafeName(d.RDM.Device+".lun"), vm: vm}
+		switch {
+		case size < 0:
+			it.Method, it.Dest, it.Note = MethodSkip, "", "size of the LUN unknown: its mapping file is not in the VM folder"
+		case vm.Running() && (d.RDM.Passthrough || d.Independent):
+			it.Live = true
+			it.Note = "WARNING: physical RDM of a running VM: copied live, a snapshot does not freeze it"
+		case vm.Running():
+			it.Method = MethodSnapshot
+		}
+		if it.Method != MethodSkip {
+			p.Bytes += it.Size
+			p.Files++
+		}
+		p.Items = append(p.Items, it)
+	}
+}
+
+// diskRole is what a file is to the VM's disks.
+type diskRole struct {
+	disk  bool // descriptor or extent of a disk chain
+	rdm   bool // the RDM mapping file
+	indep bool // belongs to an independent disk
+	pRDM  bool // physical-compatibility RDM
+}
+
+func diskRoles(vm *VM) map[string]diskRole {
+	roles := map[string]diskRole{}
+	for _, d := range vm.Disks {
+		r := diskRole{disk: true, indep: d.Independent, pRDM: d.RDM != nil && d.RDM.Passthrough}
+		roles[d.Descriptor] = r
+		for _, e := range d.Extents {
+			er := r
+			er.rdm = d.RDM != nil
+			roles[e] = er
+		}
+	}
+	// Files of the snapshot chain that the .vmx does not name directly
+	// (parents, older deltas) are disk files too.
+	for _, f := range vm.Files {
+		if _, ok := roles[f.Path]; !ok && strings.HasSuffix(f.Name, ".vmdk") {
+			roles[f.Path] = diskRole{disk: true}
+		}
+	}
+	return roles
+}
+
+func fileKind(name string, r diskRole) string {
+	n := strings.ToLower(name)
+	switch {
+	case r.rdm:
+		return KindRDM
+	case strings.HasSuffix(n, "-flat.vmdk"):
+		return KindExtent
+	case strings.HasSuffix(n, "-sesparse.vmdk"), strings.HasSuffix(n, "-delta.vmdk"):
+		return KindDelta
+	case strings.HasSuffix(n, ".vmdk"):
+		return KindDescriptor
+	case strings.HasSuffix(n, ".lck"):
+		return KindLock
+	case strings.HasSuffix(n, ".vswp"):
+		return KindSwap
+	case strings.HasSuffix(n, ".vmsn"):
+		return KindSnapshot
+	case strings.HasSuffix(n, ".vmem"):
+		return KindMemory
+	case strings.HasSuffix(n, ".vmss"):
+		return KindSuspend
+	case strings.HasSuffix(n, ".log"):
+		return KindLog
+	case strings.HasSuffix(n, ".vmx"), strings.HasSuffix(n, ".vmsd"), strings.HasSuffix(n, ".vmxf"), strings.HasSuffix(n, ".nvram"):
+		return KindConfig
+	}
+	return KindOther
+}
+
+// classify sets the method (and a note) of a planned file.
+func classify(vm *VM, it *PlanItem, r diskRole) {
+	running := vm.Running()
+	switch {
+	case it.Kind == KindLock:
+		it.Method, it.Note = MethodSkip, "lock file, no content"
+	case it.Kind == KindRDM:
+		it.Method, it.Note = MethodSkip, "raw device mapping: reading it reads the LUN; the LUN is collected with --rdm"
+	case running && it.Kind == KindSwap:
+		it.Method, it.Note = MethodSkip, "swap file held open by the running VM"
+	case running && r.indep:
+		it.Method, it.Note = MethodSkip, "independent disk of a running VM: held open and not frozen by a snapshot"
+	case running && r.disk:
+		it.Method = MethodSnapshot
+	case running:
+		it.Method, it.Live = MethodCopy, true
+	}
+}
+
+// SafeName makes name acceptable to the sink's name policy (no '/', '\',
+// NUL or control characters, valid UTF-8, not "." or "..", at most 255
+// bytes) while keeping it readable: refused characters become '_'.
+func SafeName(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(name[i:], "\uFFFD"):
+			b.WriteByte('_')
+		case r < 0x20 || r == 0x7f || r == '/' || r == '\\':
+			b.WriteByte('_')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if s == "" || s == "." || s == ".." {
+		s = "_" + s
+	}
+	for len(s) > 255 {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}

@@ -1,0 +1,45 @@
+package orchestrator
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/esxsink/esxsink/hashlog"
+)
+
+// Verified is a file an earlier run of the case verified.
+type Verified struct {
+	Host, Source, Dest string
+	Size               int64
+	Hashes             map[string]string
+}
+
+// VerifiedInCase reads the case's custody log for files an earlier collect
+// from host (host:port as recorded; "" for any) verified and whose
+// evidence file is still there with the verified size, by source path.
+func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
+	recs, _, err := hashlog.ReadLog(hashlog.LogPath(caseDir))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	out := map[string]Verified{}
+	for _, r := range recs {
+		if r.Type != TypeFileVerified {
+			continue
+		}
+		var s StepRecord
+		if r.Decode(&s) != nil || s.Source == "" || s.Dest == "" || (host != "" && s.Host != host) {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(hashlog.EvidenceDir(caseDir), filepath.FromSlash(s.Dest)))
+		if err != nil || fi.Size() != s.Size {
+			continue
+		}
+		out[s.Source] = Verified{Host: s.Host, Source: s.Source, Dest: s.Dest, Size: s.Size, Hashes: s.Sink}
+	}
+	return out, nil
+}
