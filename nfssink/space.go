@@ -52,3 +52,10 @@ func (g *spaceGuard) admit(n int64) error {
 
 // isNoSpace reports whether err means the evidence disk is full.
 func isNoSpace(err error) bool { return errors.Is(err, errReserve) || osNoSpace(err) }
+
+// FreeSpace is the space available to unprivileged writers on the file
+// system holding dir, for planning an acquisition.
+func FreeSpace(dir string) (int64, error) {
+	sp, err := diskSpace(dir)
+	return int64(sp.avail), err
+}

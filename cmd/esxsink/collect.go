@@ -17,7 +17,6 @@ import (
 	"github.com/esxsink/esxsink/nfssink"
 	"github.com/esxsink/esxsink/orchestrator"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 )
 
 func collectCommand() *cli.Command {
@@ -220,9 +219,8 @@ func freeSpace(dir string) int64 {
 		return -1
 	}
 	for d := dir; ; d = filepath.Dir(d) {
-		var st unix.Statfs_t
-		if err := unix.Statfs(d, &st); err == nil {
-			return int64(st.Bavail) * int64(st.Bsize)
+		if n, err := nfssink.FreeSpace(d); err == nil {
+			return n
 		}
 		if d == filepath.Dir(d) {
 			return -1
