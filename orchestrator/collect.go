@@ -7,8 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/esxsink/esxsink/esxi"
@@ -59,7 +58,11 @@ type CollectOptions struct {
 	// Resume lists files an earlier run verified (VerifiedInCase): a
 	// planned file with the same source and size is not copied again.
 	Resume map[string]Verified
-	// Progress, when set, is told about each file as it starts and ends.
+	// Parallel is how many files are copied at once (default 1). Each
+	// copy is its own SSH session and its own stream into the sink.
+	Parallel int
+	// Progress, when set, is told about each file as it starts and ends;
+	// with Parallel > 1 it is called from several goroutines.
 	Progress func(Progress)
 	Logger   *slog.Logger
 }
@@ -125,9 +128,14 @@ func (r *Report) OK() bool {
 var ErrNotVerified = errors.New("not every planned file verified")
 
 type collector struct {
-	o       CollectOptions
-	label   string
-	logger  *slog.Logger
+	o      CollectOptions
+	label  string
+	logger *slog.Logger
+	// slots bounds the copies in flight to o.Parallel.
+	slots chan struct{}
+
+	// mu guards what parallel copies share below.
+	mu      sync.Mutex
 	mounted bool
 	snaps   []*ourSnapshot
 	fifoN   int
@@ -170,7 +178,10 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger}
+	if o.Parallel < 1 {
+		o.Parallel = 1
+	}
+	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger, slots: make(chan struct{}, o.Parallel)}
 	c.report = &Report{RunID: o.RunID, Label: c.label}
 	for _, it := range plan.Items {
 		if it.Method == MethodSkip {
@@ -205,89 +216,17 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 	return c.report, nil
 }
 
-func (c *collector) run(ctx context.Context, plan *Plan) error {
-	copies := plan.Copies()
-	for _, it := range copies {
-		if err := os.MkdirAll(filepath.Join(c.o.EvidenceDir, filepath.FromSlash(filepath.ToSlash(filepath.Dir(it.Dest)))), 0o750); err != nil {
-			return fmt.Errorf("create the evidence folder for %s: %w", it.Dest, err)
-		}
-	}
-	if err := c.mount(ctx); err != nil {
-		return err
-	}
-	idx := 0
-	for _, vm := range plan.VMs {
-		var direct, frozen []PlanItem
-		for _, it := range copies {
-			if it.vm != vm {
-				continue
-			}
-			if v, ok := c.o.Resume[it.Source]; ok && v.Size == it.Size && !it.Live {
-				idx++
-				fr := FileResult{Item: it, Dest: v.Dest, Size: v.Size, SinkHashes: v.Hashes, Verified: true, Resumed: true}
-				c.report.Files = append(c.report.Files, fr)
-				c.record(TypeFileSkipped, StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: v.Dest, Size: v.Size, Note: "verified by an earlier run of this case (--resume)"})
-				continue
-			}
-			if it.Method == MethodSnapshot {
-				frozen = append(frozen, it)
-			} else {
-				direct = append(direct, it)
-			}
-		}
-		// Configuration and logs first: our snapshot rewrites the .vmx and
-		// .vmsd, and they must be collected as the owner left them.
-		for _, it := range direct {
-			idx++
-			if err := c.copyVerified(ctx, it, idx, len(copies)); err != nil {
-				return err
-			}
-		}
-		if len(frozen) == 0 {
-			continue
-		}
-		snap, err := c.snapshot(ctx, vm)
-		if err != nil {
-			for _, it := range frozen {
-				c.report.Files = append(c.report.Files, FileResult{Item: it, Error: "not copied: " + err.Error()})
-			}
-			idx += len(frozen)
-			c.fail(TypeFileFailed, err)
-			if ctx.Err() != nil {
-				return err
-			}
-			continue
-		}
-		for _, it := range frozen {
-			idx++
-			if err := c.copyVerified(ctx, it, idx, len(copies)); err != nil {
-				return err
-			}
-		}
-		if err := c.removeSnapshot(context.WithoutCancel(ctx), snap); err != nil {
-			return err
-		}
-	}
-	for _, it := range copies {
-		if it.vm != nil {
-			continue
-		}
-		idx++
-		if err := c.copyVerified(ctx, it, idx, len(copies)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // cleanup removes our snapshots and detaches the mount, whatever happened.
 func (c *collector) cleanup(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.CleanupTimeout)
 	defer cancel()
-	if len(c.snaps) > 0 || c.mounted {
+	c.mu.Lock()
+	snaps := append([]*ourSnapshot(nil), c.snaps...)
+	c.mu.Unlock()
+	if len(snaps) > 0 || c.mounted {
 		c.ensureConnected(cctx)
 	}
-	for _, s := range append([]*ourSnapshot(nil), c.snaps...) {
+	for _, s := range snaps {
 		if err := c.removeSnapshot(cctx, s); err != nil {
 			c.report.Cleanup = append(c.report.Cleanup, err.Error())
 		}

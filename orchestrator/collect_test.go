@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/esxsink/esxsink/esxi"
@@ -42,6 +43,12 @@ vms:
 
 func collectAll(t *testing.T, e *simEnv, names []string, all, rdm bool) (*Plan, *Report, error) {
 	t.Helper()
+	return collectOpts(t, e, names, all, rdm, nil)
+}
+
+// collectOpts is collectAll with options changed by mod.
+func collectOpts(t *testing.T, e *simEnv, names []string, all, rdm bool, mod func(*CollectOptions)) (*Plan, *Report, error) {
+	t.Helper()
 	ctx := context.Background()
 	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
 	if err != nil {
@@ -52,11 +59,15 @@ func collectAll(t *testing.T, e *simEnv, names []string, all, rdm bool) (*Plan, 
 		t.Fatal(err)
 	}
 	plan := MakePlan(vms, PlanOptions{SinkFree: -1, RDM: rdm})
-	rep, err := Collect(ctx, plan, CollectOptions{
+	o := CollectOptions{
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
 		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: 1,
 		UnmountBackoff: 50e6, Logger: quietLogger(),
-	})
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	rep, err := Collect(ctx, plan, o)
 	return plan, rep, err
 }
 
@@ -101,6 +112,58 @@ func TestCollectSmallLab(t *testing.T) {
 	for _, f := range rep.Files {
 		if !f.Verified || f.HostHashes["md5"] == "" || f.HostHashes["md5"] != f.AtRest["md5"] || f.SinkHashes["md5"] != f.AtRest["md5"] {
 			t.Errorf("%s: %+v", f.Item.Dest, f)
+		}
+	}
+	assertClean(t, e, before)
+	assertFootprint(t, e)
+}
+
+func TestCollectParallel(t *testing.T) {
+	e := startSim(t, smallLab)
+	before := snapCounts(e)
+	const parallel = 3
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	plan, rep, err := collectOpts(t, e, nil, true, false, func(o *CollectOptions) {
+		o.Parallel = parallel
+		o.Progress = func(p Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			if p.Done {
+				inFlight--
+				return
+			}
+			inFlight++
+			most = max(most, inFlight)
+		}
+	})
+	if err != nil {
+		t.Fatalf("collect: %v\n%+v", err, rep)
+	}
+	if most < 2 || most > parallel {
+		t.Errorf("at most %d copies were in flight at once, want 2..%d", most, parallel)
+	}
+	copies := plan.Copies()
+	if len(rep.Files) != len(copies) {
+		t.Fatalf("%d results for %d planned copies", len(rep.Files), len(copies))
+	}
+	for i, f := range rep.Files {
+		if f.Item.Dest != copies[i].Dest {
+			t.Errorf("result %d is %s, plan order has %s", i, f.Item.Dest, copies[i].Dest)
+		}
+		if !f.Verified {
+			t.Errorf("%s: %s", f.Item.Dest, f.Error)
+		}
+	}
+	// The FIFOs of parallel copies must not collide.
+	seen := map[string]bool{}
+	for _, c := range e.host.Footprint() {
+		if i := strings.Index(c.Line, "/tmp/esxsink-"); i >= 0 && strings.HasPrefix(c.Line, "if [ -p") {
+			f := strings.Fields(c.Line[i:])[0]
+			if seen[f] {
+				t.Errorf("FIFO %s used twice", f)
+			}
+			seen[f] = true
 		}
 	}
 	assertClean(t, e, before)

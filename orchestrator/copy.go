@@ -47,7 +47,7 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 	} else {
 		c.record(TypeFileFailed, rec)
 	}
-	c.report.Files = append(c.report.Files, fr)
+	c.addResult(fr)
 	if c.o.Progress != nil {
 		c.o.Progress(Progress{Item: it, Index: idx, Total: total, Started: start, Done: true, Result: &fr})
 	}
@@ -61,12 +61,8 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 	// into the same case, goes next to it, and what is there stays as it
 	// was received.
 	fr := FileResult{Item: it, Dest: c.freeDest(it.Dest)}
-	c.fifoN++
-	fifo := fmt.Sprintf("/tmp/esxsink-%s-%d.fifo", c.o.RunID, c.fifoN)
+	fifo, hashes := c.copyTools()
 	dst := "/vmfs/volumes/" + c.label + "/" + fr.Dest
-	if c.hashes == nil {
-		c.hashes = hostHashes
-	}
 	pre := ""
 	if c.o.TwoPass {
 		var err error
@@ -85,7 +81,7 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 		// could pad the last one and grow the image.
 		bs = 512
 	}
-	cmd, err := esxi.CmdCopy(it.Source, dst, bs, esxi.CopyOptions{Hashes: c.hashes, FIFO: fifo})
+	cmd, err := esxi.CmdCopy(it.Source, dst, bs, esxi.CopyOptions{Hashes: hashes, FIFO: fifo})
 	if err != nil {
 		fr.Error = err.Error()
 		return fr, nil
@@ -103,10 +99,15 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 		}
 		return fr, fmt.Errorf("copy %s from %s: %w", it.Source, c.o.Host, err)
 	}
-	if res.ExitStatus != 0 && len(c.hashes) > 1 && errors.Is(esxi.Classify(string(res.Stderr)), esxi.ErrCommandNotFound) {
+	if res.ExitStatus != 0 && len(hashes) > 1 && errors.Is(esxi.Classify(string(res.Stderr)), esxi.ErrCommandNotFound) {
 		// The tool check failed before anything was read: hash once.
+		c.mu.Lock()
+		first := len(c.hashes) > 1
 		c.hashes = fallbackHashes
-		c.record(TypeNote, StepRecord{Note: "the host lacks a tool for two hashes in one pass (" + clip(strings.TrimSpace(string(res.Stderr))) + "): the host computes md5 only; the sink still computes all its hashes"})
+		c.mu.Unlock()
+		if first {
+			c.record(TypeNote, StepRecord{Note: "the host lacks a tool for two hashes in one pass (" + clip(strings.TrimSpace(string(res.Stderr))) + "): the host computes md5 only; the sink still computes all its hashes"})
+		}
 		return c.copyOnce(ctx, it)
 	}
 	if res.ExitStatus != 0 {
@@ -122,7 +123,7 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 		// the hashes cover those zeros on both sides.
 		fr.ReadErrors = dd.Errors
 	}
-	hh, err := esxi.CopyHashes(string(res.Stdout), c.hashes)
+	hh, err := esxi.CopyHashes(string(res.Stdout), hashes)
 	if err != nil {
 		fr.Error = fmt.Sprintf("read the host's hashes of %s: %v", it.Source, err)
 		return fr, nil
@@ -142,7 +143,7 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 	}
 	fr.Size, fr.SinkHashes, fr.AtRest = fin.Size, fin.Hashes, fin.AtRest
 	var bad []string
-	for _, a := range c.hashes {
+	for _, a := range hashes {
 		h := fr.HostHashes[string(a)]
 		if s, ok := fin.Hashes[string(a)]; ok && s != h {
 			bad = append(bad, fmt.Sprintf("%s host %s sink %s", a, h, s))
@@ -172,6 +173,18 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 	}
 	fr.Verified = true
 	return fr, nil
+}
+
+// copyTools returns a FIFO name of its own for the next copy and the
+// hashes the host computes.
+func (c *collector) copyTools() (fifo string, hashes []esxi.HashAlg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fifoN++
+	if c.hashes == nil {
+		c.hashes = hostHashes
+	}
+	return fmt.Sprintf("/tmp/esxsink-%s-%d.fifo", c.o.RunID, c.fifoN), c.hashes
 }
 
 // hashSource is the first read of --verify two-pass: the source's md5 on

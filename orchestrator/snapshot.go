@@ -37,7 +37,9 @@ func (c *collector) snapshot(ctx context.Context, vm *VM) (*ourSnapshot, error) 
 	id, findErr := c.findSnapshot(context.WithoutCancel(ctx), vm, s.name)
 	if id > 0 {
 		s.id = id
+		c.mu.Lock()
 		c.snaps = append(c.snaps, s)
+		c.mu.Unlock()
 	}
 	if createErr != nil {
 		return nil, fmt.Errorf("snapshot of VM %q (vmid %d) on %s failed: %w; its running disks cannot be copied consistently", vm.Name, vm.ID, c.o.Host, createErr)
@@ -102,6 +104,8 @@ func (c *collector) removeSnapshot(ctx context.Context, s *ourSnapshot) error {
 }
 
 func (c *collector) dropSnap(s *ourSnapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for i, x := range c.snaps {
 		if x == s {
 			c.snaps = append(c.snaps[:i], c.snaps[i+1:]...)

@@ -1,0 +1,195 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+)
+
+// job is a planned copy with its 1-based place in the plan.
+type job struct {
+	item PlanItem
+	idx  int
+}
+
+// run mounts the sink and copies the plan, up to o.Parallel files at once.
+// Each VM goes through its phases in order — configuration and logs, our
+// snapshot, the frozen disks, the snapshot's removal — and VMs proceed
+// side by side, so a VM waits in its snapshot only while its own disks
+// copy. A fatal error (cancellation, a lost connection) stops new copies;
+// the files not started are reported as not copied.
+func (c *collector) run(ctx context.Context, plan *Plan) error {
+	copies := plan.Copies()
+	for _, it := range copies {
+		if err := os.MkdirAll(filepath.Join(c.o.EvidenceDir, filepath.FromSlash(filepath.Dir(it.Dest))), 0o750); err != nil {
+			return fmt.Errorf("create the evidence folder for %s: %w", it.Dest, err)
+		}
+	}
+	if err := c.mount(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	total := len(copies)
+	byVM := map[*VM][]job{}
+	var loose []job
+	for i, it := range copies {
+		j := job{item: it, idx: i + 1}
+		if v, ok := c.o.Resume[it.Source]; ok && v.Size == it.Size && !it.Live {
+			c.addResult(FileResult{Item: it, Dest: v.Dest, Size: v.Size, SinkHashes: v.Hashes, Verified: true, Resumed: true})
+			c.record(TypeFileSkipped, StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: v.Dest, Size: v.Size, Note: "verified by an earlier run of this case (--resume)"})
+			continue
+		}
+		if it.vm == nil {
+			loose = append(loose, j)
+			continue
+		}
+		byVM[it.vm] = append(byVM[it.vm], j)
+	}
+	var (
+		wg     sync.WaitGroup
+		errMu  sync.Mutex
+		first  error
+		vmSlot = make(chan struct{}, c.o.Parallel)
+	)
+	fatal := func(err error) {
+		errMu.Lock()
+		if first == nil {
+			first = err
+		}
+		errMu.Unlock()
+		cancel(err)
+	}
+	for _, vm := range plan.VMs {
+		jobs := byVM[vm]
+		if len(jobs) == 0 {
+			continue
+		}
+		select {
+		case vmSlot <- struct{}{}:
+		case <-ctx.Done():
+			c.notStarted(jobs, context.Cause(ctx))
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-vmSlot }()
+			if err := c.collectVM(ctx, vm, jobs, total); err != nil {
+				fatal(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := c.copyAll(ctx, loose, total); err != nil {
+		fatal(err)
+	}
+	c.sortResults(copies)
+	return first
+}
+
+// collectVM copies one VM's files: what our snapshot would change first,
+// then the disks under our snapshot, which it removes afterwards.
+func (c *collector) collectVM(ctx context.Context, vm *VM, jobs []job, total int) error {
+	var direct, frozen []job
+	for _, j := range jobs {
+		if j.item.Method == MethodSnapshot {
+			frozen = append(frozen, j)
+		} else {
+			direct = append(direct, j)
+		}
+	}
+	// Our snapshot rewrites the .vmx and .vmsd: they are collected as the
+	// owner left them, before it is taken.
+	if err := c.copyAll(ctx, direct, total); err != nil {
+		c.notStarted(frozen, err)
+		return err
+	}
+	if len(frozen) == 0 {
+		return nil
+	}
+	snap, err := c.snapshot(ctx, vm)
+	if err != nil {
+		c.notStarted(frozen, err)
+		c.fail(TypeFileFailed, err)
+		if ctx.Err() != nil {
+			return err
+		}
+		return nil
+	}
+	copyErr := c.copyAll(ctx, frozen, total)
+	if err := c.removeSnapshot(context.WithoutCancel(ctx), snap); err != nil {
+		return err
+	}
+	return copyErr
+}
+
+// copyAll copies jobs through the shared copy slots and waits for them.
+// It returns the first fatal error; jobs not started by then are reported
+// as not copied.
+func (c *collector) copyAll(ctx context.Context, jobs []job, total int) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		if !c.takeSlot(ctx) {
+			c.notStarted(jobs[i:], context.Cause(ctx))
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-c.slots }()
+			if err := c.copyVerified(ctx, j.item, j.idx, total); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// takeSlot waits for a free copy slot; false when ctx ended first (and
+// then no slot is held).
+func (c *collector) takeSlot(ctx context.Context) bool {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	if ctx.Err() != nil {
+		<-c.slots
+		return false
+	}
+	return true
+}
+
+// notStarted reports jobs the run could not start, with why.
+func (c *collector) notStarted(jobs []job, why error) {
+	for _, j := range jobs {
+		c.addResult(FileResult{Item: j.item, Error: "not copied: " + why.Error()})
+	}
+}
+
+func (c *collector) addResult(fr FileResult) {
+	c.mu.Lock()
+	c.report.Files = append(c.report.Files, fr)
+	c.mu.Unlock()
+}
+
+// sortResults puts the report in plan order, whatever order parallel
+// copies finished in.
+func (c *collector) sortResults(copies []PlanItem) {
+	pos := make(map[string]int, len(copies))
+	for i, it := range copies {
+		pos[it.Dest] = i
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sort.SliceStable(c.report.Files, func(a, b int) bool {
+		return pos[c.report.Files[a].Item.Dest] < pos[c.report.Files[b].Item.Dest]
+	})
+}
