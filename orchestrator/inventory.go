@@ -283,7 +283,9 @@ func (d *discovery) vmFiles(ctx context.Context, vm *VM) error {
 	if err != nil {
 		return fmt.Errorf("parse %s: %w", vm.VMX, err)
 	}
-	if vm.Name == "" {
+	// The .vmx holds the name as the owner set it, with documented
+	// escapes (|22); get.config's dump escapes by undocumented rules.
+	if vmx.DisplayName != "" {
 		vm.Name = vmx.DisplayName
 	}
 	vm.Warnings = append(vm.Warnings, vmx.Warnings...)

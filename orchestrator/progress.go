@@ -2,53 +2,128 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/esxsink/esxsink/nfssink"
 )
 
-// LineProgress prints plain progress lines for a terminal or a log: one
-// line per finished file, and every Interval the bytes the sink has
-// received of the file being copied, with rate and ETA of the whole plan.
-// The numbers come from the sink's counters, not from the host.
-type LineProgress struct {
-	W        io.Writer
-	Status   func() nfssink.Status
-	Interval time.Duration
-	// Total is the plan's byte count.
-	Total int64
-
-	mu      sync.Mutex
-	done    int64 // bytes of finished files
-	current *Progress
-	start   time.Time
+// ProgressDisplay shows a collect run: the tracker calls it as files start
+// and finish and, every interval, with the bytes received so far.
+type ProgressDisplay interface {
+	Started(ev Progress)
+	Finished(ev Progress)
+	Update(v ProgressView)
 }
 
-// Event is a CollectOptions.Progress callback.
-func (p *LineProgress) Event(ev Progress) {
+// FileView is one file in flight.
+type FileView struct {
+	Dest     string  `json:"dest"`
+	Index    int     `json:"index"`
+	Total    int     `json:"total"`
+	Size     int64   `json:"size"`
+	Received int64   `json:"received"`
+	RateBps  float64 `json:"rate_bytes_per_second"`
+}
+
+// ProgressView is the run's state at one moment.
+type ProgressView struct {
+	Files []FileView `json:"files"`
+	// Done is the bytes of finished files; All adds what the sink has
+	// received of the files in flight.
+	Done    int64         `json:"done_bytes"`
+	All     int64         `json:"bytes"`
+	Total   int64         `json:"total_bytes"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	// ETA is 0 while the rate is unknown.
+	ETA time.Duration `json:"eta_ns"`
+}
+
+// ProgressTracker follows a collect run for a display. Which files are in
+// flight comes from CollectOptions.Progress events; how far each is comes
+// from the sink's counters, not from the host, so it counts bytes that
+// really arrived.
+type ProgressTracker struct {
+	Status   func() nfssink.Status
+	Total    int64
+	Display  ProgressDisplay
+	Interval time.Duration
+
+	mu       sync.Mutex
+	start    time.Time
+	done     int64
+	inFlight map[string]Progress // by planned dest
+}
+
+// Event is a CollectOptions.Progress callback; it is safe for parallel
+// copies.
+func (p *ProgressTracker) Event(ev Progress) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.start.IsZero() {
 		p.start = time.Now()
 	}
-	if !ev.Done {
-		p.current = &ev
+	if p.inFlight == nil {
+		p.inFlight = map[string]Progress{}
+	}
+	if ev.Done {
+		delete(p.inFlight, ev.Item.Dest)
+		if ev.Result != nil {
+			p.done += ev.Result.Size
+		}
+	} else {
+		p.inFlight[ev.Item.Dest] = ev
+	}
+	p.mu.Unlock()
+	if p.Display == nil {
 		return
 	}
-	p.current = nil
-	p.done += ev.Item.Size
-	state := "verified"
-	if !ev.Result.Verified {
-		state = "FAILED: " + ev.Result.Error
+	if ev.Done {
+		p.Display.Finished(ev)
+	} else {
+		p.Display.Started(ev)
 	}
-	fmt.Fprintf(p.W, "[%d/%d] %s  %d bytes  %s  %s\n", ev.Index, ev.Total, ev.Result.Dest, ev.Result.Size, ev.Result.Duration.Round(time.Millisecond), state)
 }
 
-// Run prints the sink's counters until ctx ends.
-func (p *LineProgress) Run(ctx context.Context) {
+// View reads the sink's counters for the files in flight.
+func (p *ProgressTracker) View() ProgressView {
+	p.mu.Lock()
+	v := ProgressView{Done: p.done, Total: p.Total}
+	if !p.start.IsZero() {
+		v.Elapsed = time.Since(p.start)
+	}
+	for _, ev := range p.inFlight {
+		v.Files = append(v.Files, FileView{Dest: ev.Item.Dest, Index: ev.Index, Total: ev.Total, Size: ev.Item.Size})
+	}
+	p.mu.Unlock()
+	sort.Slice(v.Files, func(a, b int) bool { return v.Files[a].Index < v.Files[b].Index })
+	var st nfssink.Status
+	if p.Status != nil && len(v.Files) > 0 {
+		st = p.Status()
+	}
+	v.All = v.Done
+	for i := range v.Files {
+		f := &v.Files[i]
+		for _, r := range st.Receiving {
+			// A retry goes to dest.attemptN.
+			if r.Path == f.Dest || strings.HasPrefix(r.Path, f.Dest+".attempt") {
+				f.Received, f.RateBps = r.Received, r.RateBps
+			}
+		}
+		v.All += f.Received
+	}
+	if s := v.Elapsed.Seconds(); s > 0 && v.All > 0 && v.Total > v.All {
+		v.ETA = time.Duration(float64(v.Total-v.All) / (float64(v.All) / s) * float64(time.Second))
+	}
+	return v
+}
+
+// Run updates the display every Interval until ctx ends.
+func (p *ProgressTracker) Run(ctx context.Context) {
 	iv := p.Interval
 	if iv <= 0 {
 		iv = 5 * time.Second
@@ -60,29 +135,93 @@ func (p *LineProgress) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			p.tick()
+			if p.Display != nil {
+				p.Display.Update(p.View())
+			}
 		}
 	}
 }
 
-func (p *LineProgress) tick() {
-	p.mu.Lock()
-	cur, done, start := p.current, p.done, p.start
-	p.mu.Unlock()
-	if cur == nil || p.Status == nil {
-		return
+// LineProgress prints plain lines, for a log or a terminal that is not
+// one: a line per finished file, and per update a line per file in flight.
+type LineProgress struct {
+	W  io.Writer
+	mu sync.Mutex
+}
+
+// Started prints nothing: the updates show files in flight.
+func (p *LineProgress) Started(Progress) {}
+
+// Finished prints the file's outcome.
+func (p *LineProgress) Finished(ev Progress) {
+	state := "verified"
+	if !ev.Result.Verified {
+		state = "FAILED: " + ev.Result.Error
 	}
-	st := p.Status()
-	for _, f := range st.Receiving {
-		if f.Path != cur.Item.Dest {
-			continue
-		}
-		all := done + f.Received
-		line := fmt.Sprintf("  %s: %d of %d bytes, %.1f MiB/s", f.Path, f.Received, cur.Item.Size, f.RateBps/(1<<20))
-		if el := time.Since(start).Seconds(); el > 0 && all > 0 && p.Total > all {
-			eta := time.Duration(float64(p.Total-all) / (float64(all) / el) * float64(time.Second))
-			line += fmt.Sprintf("; total %d of %d bytes, ETA %s", all, p.Total, eta.Round(time.Second))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.W, "[%d/%d] %s  %d bytes  %s  %s\n", ev.Index, ev.Total, ev.Result.Dest, ev.Result.Size, ev.Result.Duration.Round(time.Millisecond), state)
+}
+
+// Update prints the files in flight with the run's total and ETA.
+func (p *LineProgress) Update(v ProgressView) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range v.Files {
+		line := fmt.Sprintf("  %s: %d of %d bytes, %.1f MiB/s", f.Dest, f.Received, f.Size, f.RateBps/(1<<20))
+		if v.ETA > 0 {
+			line += fmt.Sprintf("; total %d of %d bytes, ETA %s", v.All, v.Total, v.ETA.Round(time.Second))
 		}
 		fmt.Fprintln(p.W, line)
 	}
+}
+
+// JSONProgress writes one JSON object per line for programs driving
+// esxsink (--json-events): file.started, file.finished and progress.
+type JSONProgress struct {
+	W  io.Writer
+	mu sync.Mutex
+}
+
+// JSONEvent is one line of --json-events.
+type JSONEvent struct {
+	Event    string        `json:"event"`
+	Time     time.Time     `json:"time"`
+	Index    int           `json:"index,omitempty"`
+	Total    int           `json:"total,omitempty"`
+	Source   string        `json:"source,omitempty"`
+	Dest     string        `json:"dest,omitempty"`
+	Size     int64         `json:"size,omitempty"`
+	Result   *FileResult   `json:"result,omitempty"`
+	Progress *ProgressView `json:"progress,omitempty"`
+	// Report, Case and Error end the stream (run.finished).
+	Report *Report `json:"report,omitempty"`
+	Case   string  `json:"case,omitempty"`
+	Error  string  `json:"error,omitempty"`
+}
+
+func (p *JSONProgress) write(ev JSONEvent) {
+	ev.Time = time.Now().UTC()
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, _ = p.W.Write(append(b, '\n'))
+}
+
+// Started writes a file.started event.
+func (p *JSONProgress) Started(ev Progress) {
+	p.write(JSONEvent{Event: "file.started", Index: ev.Index, Total: ev.Total, Source: ev.Item.Source, Dest: ev.Item.Dest, Size: ev.Item.Size})
+}
+
+// Finished writes a file.finished event with the file's result.
+func (p *JSONProgress) Finished(ev Progress) {
+	p.write(JSONEvent{Event: "file.finished", Index: ev.Index, Total: ev.Total, Source: ev.Item.Source, Dest: ev.Item.Dest, Size: ev.Item.Size, Result: ev.Result})
+}
+
+// Update writes a progress event.
+func (p *JSONProgress) Update(v ProgressView) {
+	p.write(JSONEvent{Event: "progress", Progress: &v})
 }

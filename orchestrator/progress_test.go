@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -9,25 +10,73 @@ import (
 	"github.com/esxsink/esxsink/nfssink"
 )
 
-func TestLineProgressFromSinkCounters(t *testing.T) {
+// sinkAt reports received bytes per path, as the sink's status does.
+func sinkAt(received map[string]int64) func() nfssink.Status {
+	return func() nfssink.Status {
+		var st nfssink.Status
+		for p, n := range received {
+			st.Receiving = append(st.Receiving, nfssink.FileStatus{Path: p, Received: n, RateBps: 10 << 20})
+		}
+		return st
+	}
+}
+
+func TestProgressTrackerParallelFiles(t *testing.T) {
+	a := PlanItem{Dest: "vm/a-flat.vmdk", Size: 100 << 20}
+	b := PlanItem{Dest: "vm/b-flat.vmdk", Size: 100 << 20}
 	var out bytes.Buffer
-	it := PlanItem{Dest: "vm/vm-flat.vmdk", Size: 100 << 20}
-	p := &LineProgress{W: &out, Total: 200 << 20, Status: func() nfssink.Status {
-		return nfssink.Status{Receiving: []nfssink.FileStatus{{Path: "vm/vm-flat.vmdk", Received: 50 << 20, RateBps: 10 << 20}}}
-	}}
-	p.Event(Progress{Item: it, Index: 1, Total: 2})
+	p := &ProgressTracker{Total: 300 << 20, Display: &LineProgress{W: &out},
+		// b is a retry: the sink receives it as .attempt2.
+		Status: sinkAt(map[string]int64{a.Dest: 50 << 20, b.Dest + ".attempt2": 25 << 20, "other/x": 1 << 30})}
+	p.Event(Progress{Item: b, Index: 2, Total: 3})
+	p.Event(Progress{Item: a, Index: 1, Total: 3})
 	p.start = time.Now().Add(-5 * time.Second)
-	p.tick()
-	p.Event(Progress{Item: it, Index: 1, Total: 2, Done: true, Result: &FileResult{Dest: it.Dest, Size: it.Size, Verified: true}})
-	p.tick() // nothing in flight: silent
+	v := p.View()
+	if len(v.Files) != 2 || v.Files[0].Dest != a.Dest || v.Files[1].Received != 25<<20 {
+		t.Fatalf("view %+v", v)
+	}
+	if v.All != 75<<20 {
+		t.Errorf("all %d, want %d", v.All, 75<<20)
+	}
+	// 75 MiB in 5 s: 225 MiB left at 15 MiB/s.
+	if v.ETA.Round(time.Second) != 15*time.Second {
+		t.Errorf("ETA %s", v.ETA)
+	}
+	p.Display.Update(v)
+	p.Event(Progress{Item: a, Index: 1, Total: 3, Done: true, Result: &FileResult{Dest: a.Dest, Size: a.Size, Verified: true}})
+	if v := p.View(); v.Done != a.Size || len(v.Files) != 1 {
+		t.Errorf("after a finished: %+v", v)
+	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("lines: %q", lines)
 	}
-	if !strings.Contains(lines[0], "52428800 of 104857600 bytes, 10.0 MiB/s") || !strings.Contains(lines[0], "ETA 15s") {
+	if !strings.Contains(lines[0], "vm/a-flat.vmdk: 52428800 of 104857600 bytes, 10.0 MiB/s") || !strings.Contains(lines[0], "ETA 15s") {
 		t.Errorf("progress line %q", lines[0])
 	}
-	if !strings.HasPrefix(lines[1], "[1/2] vm/vm-flat.vmdk  104857600 bytes") || !strings.HasSuffix(lines[1], "verified") {
-		t.Errorf("done line %q", lines[1])
+	if !strings.HasPrefix(lines[2], "[1/3] vm/a-flat.vmdk  104857600 bytes") || !strings.HasSuffix(lines[2], "verified") {
+		t.Errorf("done line %q", lines[2])
+	}
+}
+
+func TestJSONProgressEvents(t *testing.T) {
+	var out bytes.Buffer
+	a := PlanItem{Source: "/vmfs/volumes/ds/vm/a-flat.vmdk", Dest: "vm/a-flat.vmdk", Size: 4096}
+	p := &ProgressTracker{Total: 4096, Display: &JSONProgress{W: &out}, Status: sinkAt(map[string]int64{a.Dest: 512})}
+	p.Event(Progress{Item: a, Index: 1, Total: 1})
+	p.Display.Update(p.View())
+	p.Event(Progress{Item: a, Index: 1, Total: 1, Done: true, Result: &FileResult{Dest: a.Dest, Size: 4096, Verified: true, HostHashes: map[string]string{"md5": "x"}}})
+	var evs []JSONEvent
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev JSONEvent
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) != 3 || evs[0].Event != "file.started" || evs[0].Source != a.Source ||
+		evs[1].Event != "progress" || evs[1].Progress.Files[0].Received != 512 ||
+		evs[2].Event != "file.finished" || !evs[2].Result.Verified || evs[2].Result.HostHashes["md5"] != "x" {
+		t.Errorf("events %+v", evs)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/esxsink/esxsink/esxi"
 	"github.com/esxsink/esxsink/hashlog"
@@ -45,7 +47,10 @@ or grant cap_net_bind_service.`,
 			&cli.StringFlag{Name: "export", Value: "/esxsink", Usage: "the sink's export path"},
 			&cli.StringFlag{Name: "verify", Value: "single", Usage: "single: hash the one read of the copy; two-pass: also hash each source before copying it (twice the reading; catches a source that changes)"},
 			&cli.IntFlag{Name: "retries", Value: 2, Usage: "copy a file that does not verify again this many times"},
+			&cli.IntFlag{Name: "parallel", Value: 1, Usage: "copy this many files at once (each is its own SSH session and NFS stream; a single datastore disk is rarely faster with more than 2-4)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the plan or the report as JSON"},
+			&cli.BoolFlag{Name: "json-events", Usage: "print progress as JSON lines on stdout (file.started, progress, file.finished), for programs"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "diagnostic log level on stderr"},
 		),
 		Action: runCollect,
@@ -59,6 +64,9 @@ func runCollect(c *cli.Context) error {
 	}
 	if len(c.StringSlice("vm")) == 0 && !c.Bool("all") && !c.Bool("unregistered") && len(c.StringSlice("usb")) == 0 {
 		return usageError(errors.New("choose what to collect: --vm NAME|VMID (repeatable), --all, --unregistered or --usb DEVICE"))
+	}
+	if c.Int("parallel") < 1 {
+		return usageError(fmt.Errorf("--parallel %d: copy at least one file at a time", c.Int("parallel")))
 	}
 	if v := c.String("verify"); v != "single" && v != "two-pass" {
 		return usageError(fmt.Errorf("--verify %q: choose single or two-pass", v))
@@ -163,26 +171,39 @@ func runCollect(c *cli.Context) error {
 		return fmt.Errorf("start the embedded sink on %s: %w", sinkHost, err)
 	}
 	defer sink.Close("collect done")
-	prog := &orchestrator.LineProgress{W: c.App.ErrWriter, Status: sink.Status, Total: plan.Bytes}
-	pctx, pstop := context.WithCancel(ctx)
-	go prog.Run(pctx)
+	progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, plan.Bytes, sink.Status)
 	rep, err := orchestrator.Collect(ctx, plan, orchestrator.CollectOptions{
 		Runner: r, Log: log, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: c.String("export"),
 		EvidenceDir: hashlog.EvidenceDir(caseDir), Retries: c.Int("retries"), Logger: logger,
 		TwoPass:  c.String("verify") == "two-pass",
 		Resume:   onlyHost(resume, conn.Addr()),
-		Progress: prog.Event,
+		Progress: progress,
+		Parallel: c.Int("parallel"),
 		Redial:   func(ctx context.Context) (*orchestrator.Conn, error) { return dialHost(ctx, c) },
 	})
-	pstop()
-	if rep != nil {
-		if c.Bool("json") {
-			_ = writeJSONTo(w, rep)
-		} else {
-			printReport(w, rep)
+	stopProgress()
+	if err != nil && ctx.Err() != nil {
+		undone := "our snapshots were removed and the mount detached"
+		if rep != nil && len(rep.Cleanup) > 0 {
+			undone = "NOT everything was undone, see below; run esxsink cleanup on this host"
 		}
+		err = fmt.Errorf("interrupted (%w): %s; files verified so far are kept; run the same collect with --resume to go on", err, undone)
 	}
-	fmt.Fprintf(w, "case: %s\n", caseDir)
+	switch {
+	case c.Bool("json-events"):
+		ev := orchestrator.JSONEvent{Event: "run.finished", Report: rep, Case: caseDir, Time: time.Now().UTC()}
+		if err != nil {
+			ev.Error = err.Error()
+		}
+		_ = json.NewEncoder(w).Encode(ev)
+	case rep != nil && c.Bool("json"):
+		_ = writeJSONTo(w, rep)
+	case rep != nil:
+		printReport(w, rep)
+	}
+	if !c.Bool("json-events") {
+		fmt.Fprintf(w, "case: %s\n", caseDir)
+	}
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/esxsink/esxsink/orchestrator"
+)
+
+// cliLab is a small scenario for driving the binary: a running VM (our
+// snapshot is needed) and a powered-off one.
+const cliLab = `
+host:
+  hostname: esx-cli
+  version: 8.0.2
+  build: "22380479"
+  user: root
+  password: "Cli-Lab-1!"
+datastores:
+  - name: datastore1
+    type: VMFS-6
+vms:
+  - id: 1
+    name: Web "front" $(id) `+"`id`"+`
+    folder: Web front $(id)
+    file: Web front $(id).vmx
+    guest_os: ubuntu64Guest
+    power: "on"
+    memory_mb: 16
+    logs: 1
+    disks:
+      - {size: %s, kind: thin}
+  - id: 2
+    name: Unused server
+    guest_os: windows2019srvNext_64Guest
+    power: "off"
+    memory_mb: 16
+    logs: 1
+    disks:
+      - {size: 4MiB, kind: thick}
+`
+
+// runningLab is `esxsink lab` started as a trainer would, with what the
+// other commands need to reach it.
+type runningLab struct {
+	cmd                 *exec.Cmd
+	hostArgs            []string
+	env                 []string
+	nfsPort, portmapPor int
+}
+
+// startLab runs `esxsink lab` on a scenario with a first disk of diskSize.
+func startLab(t *testing.T, diskSize string) *runningLab {
+	t.Helper()
+	dir := t.TempDir()
+	scenario := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(scenario, []byte(fmt.Sprintf(cliLab, diskSize)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port, pm := freePort(t), freePort(t)
+	cmd := exec.Command(esxsinkBin, "lab", "--scenario", scenario, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--nfs-portmap-port", fmt.Sprint(pm))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var banner strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		banner.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "Ctrl-C") {
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	pw := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(banner.String())
+	fp := regexp.MustCompile(`(SHA256:[A-Za-z0-9+/]+)`).FindStringSubmatch(banner.String())
+	if pw == nil || fp == nil {
+		t.Fatalf("lab banner:\n%s", banner.String())
+	}
+	return &runningLab{cmd: cmd, hostArgs: []string{"--host", fmt.Sprintf("127.0.0.1:%d", port), "--host-key", fp[1]},
+		env: append(os.Environ(), "ESXSINK_PASSWORD="+pw[1]), nfsPort: freePort(t), portmapPor: pm}
+}
+
+// run runs esxsink with the lab's password in the environment.
+func (l *runningLab) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, esxsinkBin, args...)
+	cmd.Env = l.env
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func (l *runningLab) collectArgs(caseDir string, extra ...string) []string {
+	args := append([]string{"collect"}, l.hostArgs...)
+	args = append(args, "--case", caseDir, "--case-id", "CLI-1", "--examiner", "Test Examiner", "--nfs-port", fmt.Sprint(l.nfsPort), "--portmap-port", fmt.Sprint(l.portmapPor))
+	return append(args, extra...)
+}
+
+// assertHostClean asks the host, through esxsink cleanup --dry-run, for
+// leftovers of ours: there must be none.
+func (l *runningLab) assertHostClean(t *testing.T) {
+	t.Helper()
+	out, errOut, code := l.run(t, append(append([]string{"cleanup"}, l.hostArgs...), "--dry-run")...)
+	if code != 0 || !strings.Contains(out, "nothing of ours on the host") {
+		t.Errorf("cleanup --dry-run (exit %d) finds leftovers:\n%s%s", code, out, errOut)
+	}
+}
+
+func TestCollectCLIParallelJSONEvents(t *testing.T) {
+	lab := startLab(t, "16MiB")
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code := lab.run(t, lab.collectArgs(caseDir, "--all", "--parallel", "3", "--json-events")...)
+	if code != 0 {
+		t.Fatalf("collect exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	var started, finished int
+	var last orchestrator.JSONEvent
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev orchestrator.JSONEvent
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("stdout line is not JSON: %q: %v", line, err)
+		}
+		switch ev.Event {
+		case "file.started":
+			started++
+		case "file.finished":
+			finished++
+			if ev.Result == nil || !ev.Result.Verified || ev.Result.HostHashes["md5"] != ev.Result.AtRest["md5"] {
+				t.Errorf("file.finished not verified: %+v", ev.Result)
+			}
+		}
+		last = ev
+	}
+	if last.Event != "run.finished" || last.Report == nil || !last.Report.OK() || last.Case != caseDir || last.Error != "" {
+		t.Fatalf("last event %+v", last)
+	}
+	if started == 0 || started != finished || finished != len(last.Report.Files) {
+		t.Errorf("%d started, %d finished, %d in the report", started, finished, len(last.Report.Files))
+	}
+	// The VM whose name holds quotes and $(id) was collected under a safe
+	// folder name, and nothing ran id on the host.
+	found := false
+	for _, f := range last.Report.Files {
+		found = found || f.Item.VMName == "Web \"front\" $(id) `id`" && f.Verified
+	}
+	if !found {
+		for _, f := range last.Report.Files {
+			t.Logf("%q %s %v", f.Item.VMName, f.Item.Source, f.Verified)
+		}
+		t.Errorf("no file of the VM with quotes in its name in the report")
+	}
+	if o, c := esx(t, "", "verify", caseDir); c != 0 {
+		t.Errorf("verify exit %d:\n%s", c, o)
+	}
+	lab.assertHostClean(t)
+}
+
+// TestCollectCLIInterrupt sends SIGINT while the running VM's disk is
+// copied under our snapshot: the binary removes the snapshot, detaches the
+// mount and exits non-zero, and the host is left as found.
+func TestCollectCLIInterrupt(t *testing.T) {
+	lab := startLab(t, "2GiB")
+	caseDir := filepath.Join(t.TempDir(), "case")
+	cmd := exec.Command(esxsinkBin, lab.collectArgs(caseDir, "--vm", "1", "--json-events")...)
+	cmd.Env = lab.env
+	stdout, _ := cmd.StdoutPipe()
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var rest []string
+	interrupted := false
+	for sc.Scan() {
+		var ev orchestrator.JSONEvent
+		_ = json.Unmarshal(sc.Bytes(), &ev)
+		if !interrupted && ev.Event == "file.started" && strings.HasSuffix(ev.Source, "-flat.vmdk") {
+			time.Sleep(300 * time.Millisecond) // let the copy get under way
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			interrupted = true
+		}
+		rest = append(rest, sc.Text())
+	}
+	err := cmd.Wait()
+	if !interrupted {
+		t.Fatalf("the disk copy never started:\n%s\n%s", strings.Join(rest, "\n"), errOut.String())
+	}
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() == 0 {
+		t.Fatalf("collect after SIGINT: %v (want a non-zero exit)\n%s", err, errOut.String())
+	}
+	var last orchestrator.JSONEvent
+	if err := json.Unmarshal([]byte(rest[len(rest)-1]), &last); err != nil || last.Event != "run.finished" || last.Report == nil {
+		t.Fatalf("last line %q: %v", rest[len(rest)-1], err)
+	}
+	if !strings.Contains(last.Error, "interrupted") && !strings.Contains(last.Error, "canceled") {
+		t.Errorf("run.finished error %q does not say it was interrupted", last.Error)
+	}
+	t.Logf("stderr:\n%s", errOut.String())
+	if len(last.Report.Cleanup) != 0 {
+		t.Errorf("cleanup errors: %v", last.Report.Cleanup)
+	}
+	lab.assertHostClean(t)
+	// The custody log records the undo.
+	log, err := os.ReadFile(filepath.Join(caseDir, "custody.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{orchestrator.TypeSnapshotRemoved, orchestrator.TypeNASUnmounted} {
+		if !bytes.Contains(log, []byte(`"type":"`+typ+`"`)) {
+			t.Errorf("custody log lacks %s", typ)
+		}
+	}
+}
