@@ -54,6 +54,8 @@ var (
 
 // ParseVMSD parses a .vmsd. An empty file (a VM that never had a snapshot)
 // is valid: no snapshots. Malformed numbers are errors naming the line.
+// It is the one .vmsd parser: discovery uses it on the host's file, and
+// vmdk.ParseVMSD builds snapshot chains from it offline.
 func ParseVMSD(text []byte) (*VMSD, error) {
 	const src = ".vmsd"
 	d, err := ParseDict(src, text)

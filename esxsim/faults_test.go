@@ -27,7 +27,7 @@ func faultsHost(t *testing.T, kind string, withSink bool) (*testHost, *testSink)
 		return startHost(t, sc, nil), nil
 	}
 	ts := startSink(t)
-	return startHost(t, sc, func(c *Config) { c.PortmapPort = ts.pmPort; c.MountTimeout = 3 * time.Second }), ts
+	return startHost(t, sc, func(c *Config) { c.PortmapPort = ts.PortmapPort; c.MountTimeout = 3 * time.Second }), ts
 }
 
 const brokenFlat = "/vmfs/volumes/datastore1/Broken disk/Broken disk-flat.vmdk"

@@ -79,10 +79,10 @@ func TestNFSMountCopyUnmount(t *testing.T) {
 	if r := th.ssh("publickey", "ls /vmfs/volumes/esxsink", nil); r.code == 0 {
 		t.Fatal("the label still resolves after unmount")
 	}
-	if ts.log.count(hashlog.TypeMountAccepted) != 1 || ts.log.count(hashlog.TypeMountReleased) != 1 {
-		t.Fatalf("sink saw %d mounts and %d releases", ts.log.count(hashlog.TypeMountAccepted), ts.log.count(hashlog.TypeMountReleased))
+	if ts.Log.Count(hashlog.TypeMountAccepted) != 1 || ts.Log.Count(hashlog.TypeMountReleased) != 1 {
+		t.Fatalf("sink saw %d mounts and %d releases", ts.Log.Count(hashlog.TypeMountAccepted), ts.Log.Count(hashlog.TypeMountReleased))
 	}
-	fi, err := os.Stat(filepath.Join(ts.evidence, "Unused server", "Unused server-flat.vmdk"))
+	fi, err := os.Stat(filepath.Join(ts.Evidence, "Unused server", "Unused server-flat.vmdk"))
 	if err != nil || fi.Size() != size {
 		t.Fatalf("evidence file: %v %v", fi, err)
 	}

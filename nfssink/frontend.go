@@ -132,7 +132,7 @@ func (c *conn) refuseClient(h callHeader) {
 	})
 	if h.prog == progMount && h.vers == 3 && h.proc == mountProcMnt {
 		w := newReply(h.xid, acceptSuccess)
-		w.uint32(mnt3ErrAcces)
+		w.Uint32(mnt3ErrAcces)
 		c.send(w)
 		return
 	}
@@ -143,7 +143,7 @@ func (c *conn) send(w *xdrWriter) {
 	if w == nil {
 		return
 	}
-	rec := w.record()
+	rec := w.Record()
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if _, err := c.nc.Write(rec); err != nil {

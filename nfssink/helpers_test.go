@@ -13,45 +13,29 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/esxsink/esxsink/digest"
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/internal/memlog"
 	"github.com/esxsink/esxsink/internal/peer"
 )
 
-// memLog is an in-memory custody log for tests that inspect records.
-type memLog struct {
-	mu   sync.Mutex
-	recs []memRec
-}
+// memLog is the shared in-memory custody log (internal/memlog) under the
+// name these tests use.
+type memLog struct{ memlog.Log }
 
+// memRec is the part of a record tests look at; it prints well with %s.
 type memRec struct {
 	Type string
 	Data json.RawMessage
 }
 
-func (l *memLog) Append(typ string, data any) (hashlog.Record, error) {
-	b, err := json.Marshal(data)
-	if err != nil {
-		return hashlog.Record{}, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.recs = append(l.recs, memRec{typ, b})
-	return hashlog.Record{Type: typ, Data: b}, nil
-}
-
+// of returns the records of type typ, oldest first.
 func (l *memLog) of(typ string) []memRec {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []memRec
-	for _, r := range l.recs {
-		if r.Type == typ {
-			out = append(out, r)
-		}
+	for _, r := range l.Records(typ) {
+		out = append(out, memRec{r.Type, r.Data})
 	}
 	return out
 }

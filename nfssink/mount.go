@@ -37,7 +37,7 @@ func (c *conn) mountCall(h callHeader, args *xdrReader) *xdrWriter {
 	case mountProcNull:
 		return newReply(h.xid, acceptSuccess)
 	case mountProcMnt:
-		dir, err := args.string(maxMountPath)
+		dir, err := args.String(maxMountPath)
 		if err != nil {
 			return newReply(h.xid, acceptGarbageArgs)
 		}
@@ -45,28 +45,28 @@ func (c *conn) mountCall(h callHeader, args *xdrReader) *xdrWriter {
 		if !s.isExport(dir) {
 			c.log.Warn("refused mount of unknown export", "path", dir, "export", s.cfg.Export)
 			s.record(hashlog.TypeMountRefused, hashlog.Mount{Client: c.client.String(), Path: dir, Reason: "not the export path " + s.cfg.Export})
-			w.uint32(mnt3ErrNoEnt)
+			w.Uint32(mnt3ErrNoEnt)
 			return w
 		}
 		s.addMount(mountEntry{client: c.client.String(), dir: dir})
 		c.log.Info("mount accepted", "path", dir)
 		s.record(hashlog.TypeMountAccepted, hashlog.Mount{Client: c.client.String(), Path: dir})
-		w.uint32(mnt3OK)
-		w.opaque(s.handles.handle(""))
-		w.uint32(1) // one flavor:
-		w.uint32(authSys)
+		w.Uint32(mnt3OK)
+		w.Opaque(s.handles.handle(""))
+		w.Uint32(1) // one flavor:
+		w.Uint32(authSys)
 		return w
 	case mountProcDump:
 		w := newReply(h.xid, acceptSuccess)
 		for _, m := range s.mountList() {
-			w.bool(true)
-			w.string(m.client)
-			w.string(m.dir)
+			w.Bool(true)
+			w.String(m.client)
+			w.String(m.dir)
 		}
-		w.bool(false)
+		w.Bool(false)
 		return w
 	case mountProcUmnt:
-		dir, err := args.string(maxMountPath)
+		dir, err := args.String(maxMountPath)
 		if err != nil {
 			return newReply(h.xid, acceptGarbageArgs)
 		}
@@ -82,14 +82,14 @@ func (c *conn) mountCall(h callHeader, args *xdrReader) *xdrWriter {
 		return newReply(h.xid, acceptSuccess)
 	case mountProcExport:
 		w := newReply(h.xid, acceptSuccess)
-		w.bool(true)
-		w.string(s.cfg.Export)
+		w.Bool(true)
+		w.String(s.cfg.Export)
 		for _, g := range s.exportGroups() {
-			w.bool(true)
-			w.string(g)
+			w.Bool(true)
+			w.String(g)
 		}
-		w.bool(false) // end of groups
-		w.bool(false) // end of exports
+		w.Bool(false) // end of groups
+		w.Bool(false) // end of exports
 		return w
 	default:
 		return newReply(h.xid, acceptProcUnavail)

@@ -85,27 +85,27 @@ func attrsFromInfo(fi os.FileInfo, fileid uint64) attrs {
 }
 
 func putTime(w *xdrWriter, t time.Time) {
-	w.uint32(uint32(t.Unix()))
-	w.uint32(uint32(t.Nanosecond()))
+	w.Uint32(uint32(t.Unix()))
+	w.Uint32(uint32(t.Nanosecond()))
 }
 
 // putFattr writes a fattr3.
 func putFattr(w *xdrWriter, a attrs) {
 	if a.dir {
-		w.uint32(2) // NF3DIR
+		w.Uint32(2) // NF3DIR
 	} else {
-		w.uint32(1) // NF3REG
+		w.Uint32(1) // NF3REG
 	}
-	w.uint32(uint32(a.mode))
-	w.uint32(1) // nlink
-	w.uint32(0) // uid: ESXi expects root to own what it writes
-	w.uint32(0) // gid
-	w.uint64(a.size)
-	w.uint64(a.size) // used
-	w.uint32(0)      // rdev
-	w.uint32(0)
-	w.uint64(0) // fsid
-	w.uint64(a.fileid)
+	w.Uint32(uint32(a.mode))
+	w.Uint32(1) // nlink
+	w.Uint32(0) // uid: ESXi expects root to own what it writes
+	w.Uint32(0) // gid
+	w.Uint64(a.size)
+	w.Uint64(a.size) // used
+	w.Uint32(0)      // rdev
+	w.Uint32(0)
+	w.Uint64(0) // fsid
+	w.Uint64(a.fileid)
 	putTime(w, a.mtime) // atime
 	putTime(w, a.mtime)
 	putTime(w, a.mtime) // ctime
@@ -114,16 +114,16 @@ func putFattr(w *xdrWriter, a attrs) {
 // putPostOp writes post_op_attr; a nil a means "no attributes".
 func putPostOp(w *xdrWriter, a *attrs) {
 	if a == nil {
-		w.bool(false)
+		w.Bool(false)
 		return
 	}
-	w.bool(true)
+	w.Bool(true)
 	putFattr(w, *a)
 }
 
 // putWcc writes wcc_data with no pre-op attributes: clients then simply
 // take the post-op attributes, which costs us no stat per WRITE.
 func putWcc(w *xdrWriter, post *attrs) {
-	w.bool(false)
+	w.Bool(false)
 	putPostOp(w, post)
 }

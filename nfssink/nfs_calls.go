@@ -43,18 +43,18 @@ func procName(h callHeader) string {
 
 // diropArgs decodes diropargs3: a directory handle and a name.
 func diropArgs(args *xdrReader) (dir []byte, name string, err error) {
-	if dir, err = args.opaque(maxFileHandle); err != nil {
+	if dir, err = args.Opaque(maxFileHandle); err != nil {
 		return nil, "", err
 	}
 	// Names longer than maxName are decoded (up to a sane bound) so that
 	// they can be refused with NAMETOOLONG instead of GARBAGE_ARGS.
-	name, err = args.string(4096)
+	name, err = args.String(4096)
 	return dir, name, err
 }
 
 // statusReply starts a successful RPC reply carrying an NFS status.
 func statusReply(xid, status uint32) *xdrWriter {
 	w := newReply(xid, acceptSuccess)
-	w.uint32(status)
+	w.Uint32(status)
 	return w
 }

@@ -10,7 +10,7 @@ import (
 // syncing anything; here the reply is only sent after the sync succeeded,
 // with the verifier that tells the client whether to resend.
 func (c *conn) onCommit(h callHeader, args *xdrReader) *xdrWriter {
-	fh, err := args.opaque(maxFileHandle)
+	fh, err := args.Opaque(maxFileHandle)
 	if err != nil {
 		return newReply(h.xid, acceptGarbageArgs)
 	}
@@ -32,7 +32,7 @@ func (c *conn) onCommit(h callHeader, args *xdrReader) *xdrWriter {
 	}
 	w := statusReply(h.xid, nfs3OK)
 	putWcc(w, s.attrsOf(rel))
-	w.fixed(s.verifier[:])
+	w.Fixed(s.verifier[:])
 	return w
 }
 

@@ -24,7 +24,7 @@ func (c *conn) onCreate(h callHeader, args *xdrReader) *xdrWriter {
 	if err != nil {
 		return newReply(h.xid, acceptGarbageArgs)
 	}
-	how, err := args.uint32()
+	how, err := args.Uint32()
 	if err != nil {
 		return newReply(h.xid, acceptGarbageArgs)
 	}
@@ -36,10 +36,9 @@ func (c *conn) onCreate(h callHeader, args *xdrReader) *xdrWriter {
 			return newReply(h.xid, acceptGarbageArgs)
 		}
 	case createExclusive:
-		if args.remaining() < 8 {
+		if verf, err = args.Fixed(8); err != nil {
 			return newReply(h.xid, acceptGarbageArgs)
 		}
-		verf = args.b[args.off : args.off+8]
 	default:
 		return newReply(h.xid, acceptGarbageArgs)
 	}
@@ -100,8 +99,8 @@ func (c *conn) onCreate(h callHeader, args *xdrReader) *xdrWriter {
 		return dirFail(h.xid, nfs3ErrIO, dirAttrs)
 	}
 	w := statusReply(h.xid, nfs3OK)
-	w.bool(true)
-	w.opaque(s.handles.handle(rel))
+	w.Bool(true)
+	w.Opaque(s.handles.handle(rel))
 	putPostOp(w, s.attrsOf(rel))
 	putWcc(w, s.attrsOf(dir))
 	return w

@@ -3,7 +3,7 @@ package nfssink
 // onFSInfo advertises transfer sizes the front end can take in one record.
 // go-nfs advertises 1 GiB, which clients would use to size their buffers.
 func (c *conn) onFSInfo(h callHeader, args *xdrReader) *xdrWriter {
-	fh, err := args.opaque(maxFileHandle)
+	fh, err := args.Opaque(maxFileHandle)
 	if err != nil {
 		return newReply(h.xid, acceptGarbageArgs)
 	}
@@ -15,16 +15,16 @@ func (c *conn) onFSInfo(h callHeader, args *xdrReader) *xdrWriter {
 	}
 	w := statusReply(h.xid, nfs3OK)
 	putPostOp(w, c.s.attrsOf(rel))
-	w.uint32(maxWrite) // rtmax
-	w.uint32(maxWrite) // rtpref
-	w.uint32(4096)     // rtmult
-	w.uint32(maxWrite) // wtmax
-	w.uint32(maxWrite) // wtpref
-	w.uint32(4096)     // wtmult
-	w.uint32(64 << 10) // dtpref
-	w.uint64(1 << 62)  // maxfilesize
-	w.uint32(0)        // time_delta: 1 ns
-	w.uint32(1)
-	w.uint32(0x0008 | 0x0010) // FSF3_HOMOGENEOUS | FSF3_CANSETTIME; no links
+	w.Uint32(maxWrite) // rtmax
+	w.Uint32(maxWrite) // rtpref
+	w.Uint32(4096)     // rtmult
+	w.Uint32(maxWrite) // wtmax
+	w.Uint32(maxWrite) // wtpref
+	w.Uint32(4096)     // wtmult
+	w.Uint32(64 << 10) // dtpref
+	w.Uint64(1 << 62)  // maxfilesize
+	w.Uint32(0)        // time_delta: 1 ns
+	w.Uint32(1)
+	w.Uint32(0x0008 | 0x0010) // FSF3_HOMOGENEOUS | FSF3_CANSETTIME; no links
 	return w
 }

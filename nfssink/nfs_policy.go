@@ -21,7 +21,7 @@ func (c *conn) refuseChange(h callHeader, args *xdrReader) *xdrWriter {
 	s := c.s
 	switch h.proc {
 	case nfsProcLink:
-		fh, err := args.opaque(maxFileHandle)
+		fh, err := args.Opaque(maxFileHandle)
 		if err != nil {
 			return newReply(h.xid, acceptGarbageArgs)
 		}
@@ -104,7 +104,7 @@ func (c *conn) onMkdir(h callHeader, args *xdrReader) (*xdrWriter, bool) {
 // empty file already has are harmless and go to go-nfs, as do mode, owner
 // and time changes, which evidence files accept without applying.
 func (c *conn) onSetattr(h callHeader, args *xdrReader) (*xdrWriter, bool) {
-	fh, err := args.opaque(maxFileHandle)
+	fh, err := args.Opaque(maxFileHandle)
 	if err != nil {
 		return newReply(h.xid, acceptGarbageArgs), true
 	}

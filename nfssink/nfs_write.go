@@ -10,14 +10,14 @@ import (
 // onWrite is the evidence path: one positional write through the file's
 // cached descriptor, hashing in parallel, and an honest stability answer.
 func (c *conn) onWrite(h callHeader, args *xdrReader) *xdrWriter {
-	fh, err := args.opaque(maxFileHandle)
+	fh, err := args.Opaque(maxFileHandle)
 	if err != nil {
 		return newReply(h.xid, acceptGarbageArgs)
 	}
-	off, err1 := args.uint64()
-	count, err2 := args.uint32()
-	stable, err3 := args.uint32()
-	data, err4 := args.opaque(maxWrite)
+	off, err1 := args.Uint64()
+	count, err2 := args.Uint32()
+	stable, err3 := args.Uint32()
+	data, err4 := args.Opaque(maxWrite)
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return newReply(h.xid, acceptGarbageArgs)
 	}
@@ -77,9 +77,9 @@ func (c *conn) onWrite(h callHeader, args *xdrReader) *xdrWriter {
 	s.stats.written.Add(int64(n))
 	w := statusReply(h.xid, nfs3OK)
 	putWcc(w, &post)
-	w.uint32(uint32(n))
-	w.uint32(committed)
-	w.fixed(s.verifier[:])
+	w.Uint32(uint32(n))
+	w.Uint32(committed)
+	w.Fixed(s.verifier[:])
 	return w
 }
 
@@ -116,12 +116,12 @@ func (c *conn) writeLockFile(xid uint32, rel string, off int64, data []byte, sta
 	post := c.s.attrsOf(rel)
 	w := statusReply(xid, nfs3OK)
 	putWcc(w, post)
-	w.uint32(uint32(n))
+	w.Uint32(uint32(n))
 	if stable != unstable {
-		w.uint32(fileSync)
+		w.Uint32(fileSync)
 	} else {
-		w.uint32(unstable)
+		w.Uint32(unstable)
 	}
-	w.fixed(c.s.verifier[:])
+	w.Fixed(c.s.verifier[:])
 	return w
 }

@@ -2,13 +2,16 @@ package nfssink
 
 import (
 	"bytes"
-	"github.com/esxsink/esxsink/hashlog"
+	"errors"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/internal/nfsclient"
 )
 
 // TestWriteOncePolicy: remove, rename, rmdir, truncate, symlink, link and
@@ -18,7 +21,7 @@ func TestWriteOncePolicy(t *testing.T) {
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
-	if st := c.status(nfsProcMkdir, append(dirop(root, "vm1").b, make([]byte, 24)...)); st != nfs3OK {
+	if st := c.status(nfsProcMkdir, append(dirop(root, "vm1").Bytes(), make([]byte, 24)...)); st != nfs3OK {
 		t.Fatalf("mkdir: %d", st)
 	}
 	_, dir := c.lookup(root, "vm1")
@@ -31,53 +34,53 @@ func TestWriteOncePolicy(t *testing.T) {
 		proc uint32
 		args []byte
 	}{
-		{"remove", nfsProcRemove, dirop(dir, "disk-flat.vmdk").b},
-		{"rename", nfsProcRename, append(dirop(dir, "disk-flat.vmdk").b, dirop(dir, "x.vmdk").b...)},
-		{"rmdir", nfsProcRmdir, dirop(root, "vm1").b},
+		{"remove", nfsProcRemove, dirop(dir, "disk-flat.vmdk").Bytes()},
+		{"rename", nfsProcRename, append(dirop(dir, "disk-flat.vmdk").Bytes(), dirop(dir, "x.vmdk").Bytes()...)},
+		{"rmdir", nfsProcRmdir, dirop(root, "vm1").Bytes()},
 		{"symlink", nfsProcSymlink, func() []byte {
 			a := dirop(dir, "link")
 			emptySattr(a)
-			a.string("/etc/passwd")
-			return a.b
+			a.String("/etc/passwd")
+			return a.Bytes()
 		}()},
 		{"link", nfsProcLink, func() []byte {
 			a := &xdrWriter{}
-			a.opaque(fh)
-			a.b = append(a.b, dirop(dir, "hard").b...)
-			return a.b
+			a.Opaque(fh)
+			a.Raw(dirop(dir, "hard").Bytes())
+			return a.Bytes()
 		}()},
 		{"mknod", nfsProcMknod, func() []byte {
 			a := dirop(dir, "dev")
-			a.uint32(3) // NF3BLK
+			a.Uint32(3) // NF3BLK
 			emptySattr(a)
-			a.uint32(8)
-			a.uint32(0)
-			return a.b
+			a.Uint32(8)
+			a.Uint32(0)
+			return a.Bytes()
 		}()},
 		{"truncate", nfsProcSetattr, func() []byte {
 			a := &xdrWriter{}
-			a.opaque(fh)
-			a.bool(false)
-			a.bool(false)
-			a.bool(false)
-			a.bool(true)
-			a.uint64(0)
-			a.uint32(0)
-			a.uint32(0)
-			a.bool(false) // no guard
-			return a.b
+			a.Opaque(fh)
+			a.Bool(false)
+			a.Bool(false)
+			a.Bool(false)
+			a.Bool(true)
+			a.Uint64(0)
+			a.Uint32(0)
+			a.Uint32(0)
+			a.Bool(false) // no guard
+			return a.Bytes()
 		}()},
 		{"create-truncate", nfsProcCreate, func() []byte {
 			a := dirop(dir, "disk-flat.vmdk")
-			a.uint32(createUnchecked)
-			a.bool(false)
-			a.bool(false)
-			a.bool(false)
-			a.bool(true)
-			a.uint64(0)
-			a.uint32(0)
-			a.uint32(0)
-			return a.b
+			a.Uint32(createUnchecked)
+			a.Bool(false)
+			a.Bool(false)
+			a.Bool(false)
+			a.Bool(true)
+			a.Uint64(0)
+			a.Uint32(0)
+			a.Uint32(0)
+			return a.Bytes()
 		}()},
 	}
 	for _, r := range refusals {
@@ -101,7 +104,7 @@ func TestWriteOncePolicy(t *testing.T) {
 	if st, lfh := c.create(dir, ".lck-0000000000001234", createUnchecked); st != nfs3OK || lfh == nil {
 		t.Fatalf("lock file create: %d", st)
 	}
-	if st := c.status(nfsProcRemove, dirop(dir, ".lck-0000000000001234").b); st != nfs3OK {
+	if st := c.status(nfsProcRemove, dirop(dir, ".lck-0000000000001234").Bytes()); st != nfs3OK {
 		t.Fatalf("lock file remove: %d", st)
 	}
 	if _, err := os.Lstat(filepath.Join(ts.evidence, "vm1", ".lck-0000000000001234")); err == nil {
@@ -124,7 +127,7 @@ func TestHostileNames(t *testing.T) {
 		if st != want {
 			t.Errorf("create %q: status %d, want %d", name, st, want)
 		}
-		if st := c.status(nfsProcMkdir, append(dirop(root, name).b, make([]byte, 24)...)); st != want {
+		if st := c.status(nfsProcMkdir, append(dirop(root, name).Bytes(), make([]byte, 24)...)); st != want {
 			t.Errorf("mkdir %q: status %d, want %d", name, st, want)
 		}
 	}
@@ -166,11 +169,8 @@ func TestMountPolicy(t *testing.T) {
 	if st, _ := c2.mount("/esxsink"); st != mnt3ErrAcces {
 		t.Fatalf("mount from outside --allow: %d, want MNT3ERR_ACCES", st)
 	}
-	a := &xdrWriter{}
-	a.opaque(other.handles.handle(""))
-	res, err := c2.call(progNFS, 3, nfsProcGetattr, a.b)
-	if err != nil || !res.denied {
-		t.Fatalf("GETATTR from outside --allow not denied: %+v %v", res, err)
+	if _, err := c2.Getattr(c2.ctx, other.handles.handle("")); !errors.Is(err, nfsclient.ErrDenied) {
+		t.Fatalf("GETATTR from outside --allow not denied: %v", err)
 	}
 	if n := len(other.log.of(hashlog.TypePolicyRefused)); n != 1 {
 		t.Fatalf("%d refusal records for the stranger, want 1 (first per connection)", n)
@@ -185,34 +185,39 @@ func TestMountPolicy(t *testing.T) {
 func TestExportAndDump(t *testing.T) {
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
-	r := c.must(progMount, mountProcExport, nil)
-	if more, _ := r.bool(); !more {
-		t.Fatal("EXPORT lists nothing")
+	exports, err := c.Exports(c.ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if p, _ := r.string(1024); p != "/esxsink" {
-		t.Fatalf("export %q", p)
+	if len(exports) != 1 || exports[0].Dir != "/esxsink" || len(exports[0].Groups) != 1 || exports[0].Groups[0] != "127.0.0.0/8" {
+		t.Fatalf("EXPORT: %+v, want /esxsink for 127.0.0.0/8", exports)
 	}
-	if more, _ := r.bool(); !more {
-		t.Fatal("no groups")
-	}
-	if g, _ := r.string(1024); g != "127.0.0.0/8" {
-		t.Fatalf("group %q", g)
+	// DUMP is not in nfsclient: ESXi never asks for it.
+	dump := func() (mounts [][2]string) {
+		t.Helper()
+		r, err := c.Call(c.ctx, progMount, 3, mountProcDump, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for more, _ := r.Bool(); more; more, _ = r.Bool() {
+			host, _ := r.String(1024)
+			dir, _ := r.String(1024)
+			mounts = append(mounts, [2]string{host, dir})
+		}
+		if r.Err() != nil {
+			t.Fatal(r.Err())
+		}
+		return mounts
 	}
 	c.mount("/esxsink")
-	r = c.must(progMount, mountProcDump, nil)
-	if more, _ := r.bool(); !more {
-		t.Fatal("DUMP lists no mount")
+	if m := dump(); len(m) != 1 || m[0] != [2]string{"127.0.0.1", "/esxsink"} {
+		t.Fatalf("DUMP: %q, want one mount of /esxsink from 127.0.0.1", m)
 	}
-	host, _ := r.string(1024)
-	dir, _ := r.string(1024)
-	if host != "127.0.0.1" || dir != "/esxsink" {
-		t.Fatalf("DUMP: %q %q", host, dir)
+	if err := c.Umnt(c.ctx, "/esxsink"); err != nil {
+		t.Fatal(err)
 	}
-	a := &xdrWriter{}
-	a.string("/esxsink")
-	c.must(progMount, mountProcUmnt, a.b)
-	if more, _ := c.must(progMount, mountProcDump, nil).bool(); more {
-		t.Fatal("mount still listed after UMNT")
+	if m := dump(); len(m) != 0 {
+		t.Fatalf("mount still listed after UMNT: %q", m)
 	}
 }
 
@@ -220,31 +225,24 @@ func TestExportAndDump(t *testing.T) {
 func TestUnknownProgramsAndVersions(t *testing.T) {
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
-	if res, _ := c.call(100021, 4, 0, nil); res.accept != acceptProgUnavail {
-		t.Fatalf("NLM: accept %d", res.accept)
+	if _, err := c.Call(c.ctx, 100021, 4, 0, nil); !errors.Is(err, nfsclient.ProgUnavail) {
+		t.Fatalf("NLM: %v, want PROG_UNAVAIL", err)
 	}
-	res, _ := c.call(progNFS, 4, 0, nil)
-	if res.accept != acceptProgMismatch {
-		t.Fatalf("NFSv4: accept %d", res.accept)
+	_, err := c.Call(c.ctx, progNFS, 4, 0, nil)
+	var mm *nfsclient.MismatchError
+	if !errors.As(err, &mm) {
+		t.Fatalf("NFSv4: %v, want PROG_MISMATCH", err)
 	}
-	lo, _ := res.body.uint32()
-	hi, _ := res.body.uint32()
-	if lo != 3 || hi != 3 {
-		t.Fatalf("mismatch range %d-%d", lo, hi)
+	if mm.Low != 3 || mm.High != 3 {
+		t.Fatalf("mismatch range %d-%d", mm.Low, mm.High)
 	}
 	// FSINFO advertises what one record can carry.
 	_, root := c.mount("/esxsink")
-	a := &xdrWriter{}
-	a.opaque(root)
-	r := c.must(progNFS, nfsProcFSInfo, a.b)
-	if st, _ := r.uint32(); st != nfs3OK {
-		t.Fatal(st)
+	info, err := c.FSInfo(c.ctx, root)
+	if err != nil {
+		t.Fatal(err)
 	}
-	skipPostOp(r)
-	r.uint32()
-	r.uint32()
-	r.uint32()
-	if wtmax, _ := r.uint32(); wtmax != maxWrite {
-		t.Fatalf("wtmax %d", wtmax)
+	if info.WTMax != maxWrite {
+		t.Fatalf("wtmax %d", info.WTMax)
 	}
 }

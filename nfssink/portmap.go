@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/esxsink/esxsink/internal/xdr"
 )
 
 // PMAP v2 (RFC 1833 §3) procedures and protocol numbers.
@@ -117,7 +119,7 @@ func (p *portmapper) serveTCP(ctx context.Context) {
 				if reply == nil {
 					return
 				}
-				if _, err := c.Write(reply.record()); err != nil {
+				if _, err := c.Write(reply.Record()); err != nil {
 					return
 				}
 			}
@@ -134,7 +136,7 @@ func (p *portmapper) serveUDP() {
 			return
 		}
 		if reply := p.answer(buf[:n]); reply != nil {
-			p.udp.WriteTo(reply.record()[4:], from) // UDP carries no record mark
+			p.udp.WriteTo(reply.Record()[4:], from) // UDP carries no record mark
 		}
 	}
 }
@@ -162,31 +164,31 @@ func (p *portmapper) answer(rec []byte) *xdrWriter {
 	case pmapProcSet, pmapProcUnset:
 		// Others may not register with us: we are not a general rpcbind.
 		w := newReply(h.xid, acceptSuccess)
-		w.bool(false)
+		w.Bool(false)
 		return w
 	case pmapProcGetport:
 		var m mapping
 		var errs [4]error
-		m.prog, errs[0] = args.uint32()
-		m.vers, errs[1] = args.uint32()
-		m.prot, errs[2] = args.uint32()
-		_, errs[3] = args.uint32()
+		m.prog, errs[0] = args.Uint32()
+		m.vers, errs[1] = args.Uint32()
+		m.prot, errs[2] = args.Uint32()
+		_, errs[3] = args.Uint32()
 		if errors.Join(errs[:]...) != nil {
 			return newReply(h.xid, acceptGarbageArgs)
 		}
 		w := newReply(h.xid, acceptSuccess)
-		w.uint32(p.lookup(m))
+		w.Uint32(p.lookup(m))
 		return w
 	case pmapProcDump:
 		w := newReply(h.xid, acceptSuccess)
 		for _, m := range p.maps {
-			w.bool(true)
-			w.uint32(m.prog)
-			w.uint32(m.vers)
-			w.uint32(m.prot)
-			w.uint32(m.port)
+			w.Bool(true)
+			w.Uint32(m.prog)
+			w.Uint32(m.vers)
+			w.Uint32(m.prot)
+			w.Uint32(m.port)
 		}
-		w.bool(false)
+		w.Bool(false)
 		return w
 	}
 	return newReply(h.xid, acceptProcUnavail)
@@ -244,11 +246,11 @@ func pmapCall(addr string, proc uint32, m mapping) (bool, error) {
 	w := &xdrWriter{}
 	xid := uint32(time.Now().UnixNano())
 	for _, v := range []uint32{xid, rpcCall, 2, progPortmap, 2, proc, authNone, 0, authNone, 0, m.prog, m.vers, m.prot, m.port} {
-		w.uint32(v)
+		w.Uint32(v)
 	}
 	buf := make([]byte, 512)
 	for attempt := 0; attempt < 3; attempt++ {
-		if _, err := c.Write(w.b); err != nil {
+		if _, err := c.Write(w.Bytes()); err != nil {
 			return false, err
 		}
 		c.SetReadDeadline(time.Now().Add(time.Second))
@@ -256,18 +258,18 @@ func pmapCall(addr string, proc uint32, m mapping) (bool, error) {
 		if err != nil {
 			continue
 		}
-		r := &xdrReader{b: buf[:n]}
-		gotXid, _ := r.uint32()
+		r := xdr.NewDecoder(buf[:n])
+		gotXid, _ := r.Uint32()
 		if gotXid != xid {
 			continue
 		}
 		var hdr [4]uint32 // REPLY, MSG_ACCEPTED, verf flavor, verf len
 		for i := range hdr {
-			hdr[i], _ = r.uint32()
+			hdr[i], _ = r.Uint32()
 		}
-		r.off += int(hdr[3]+3) &^ 3
-		stat, _ := r.uint32()
-		res, err := r.uint32()
+		r.Fixed(int(hdr[3])) // verifier body
+		stat, _ := r.Uint32()
+		res, err := r.Uint32()
 		if hdr[1] != msgAccepted || stat != acceptSuccess || err != nil {
 			return false, fmt.Errorf("rpcbind rejected the call")
 		}

@@ -30,15 +30,11 @@ func TestBuiltinPortmap(t *testing.T) {
 	addr := ts.PortmapAddr().String()
 	c := dialRPC(t, addr)
 	for _, prog := range []uint32{progMount, progNFS} {
-		a := &xdrWriter{}
-		for _, v := range []uint32{prog, 3, ipprotoTCP, 0} {
-			a.uint32(v)
+		port, err := c.GetPort(c.ctx, prog, 3)
+		if err != nil {
+			t.Fatalf("GETPORT over TCP: %v", err)
 		}
-		res, err := c.call(progPortmap, 2, pmapProcGetport, a.b)
-		if err != nil || res.accept != acceptSuccess {
-			t.Fatalf("GETPORT over TCP: %v %+v", err, res)
-		}
-		if port, _ := res.body.uint32(); int(port) != ts.nfsPort {
+		if port != ts.nfsPort {
 			t.Fatalf("GETPORT(%d) = %d, want %d", prog, port, ts.nfsPort)
 		}
 	}
@@ -49,11 +45,17 @@ func TestBuiltinPortmap(t *testing.T) {
 	if ok, _ := pmapCall(addr, pmapProcGetport, mapping{progNFS, 3, ipprotoUDP, 0}); ok {
 		t.Fatal("GETPORT for NFS over UDP answered a port")
 	}
-	res, _ := c.call(progPortmap, 2, pmapProcDump, nil)
+	r, err := c.Call(c.ctx, progPortmap, 2, pmapProcDump, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := 0
-	for more, _ := res.body.bool(); more; more, _ = res.body.bool() {
-		res.body.off += 16
+	for more, _ := r.Bool(); more; more, _ = r.Bool() {
+		r.Fixed(16) // prog, vers, prot, port
 		n++
+	}
+	if r.Err() != nil {
+		t.Fatal(r.Err())
 	}
 	if n != 2 {
 		t.Fatalf("DUMP lists %d mappings, want 2", n)

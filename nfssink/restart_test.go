@@ -171,7 +171,7 @@ func TestHandlesAreStableAndScoped(t *testing.T) {
 	a := startTestSink(t, caseDir, &memLog{}, nil)
 	c := dialRPC(t, a.NFSAddr().String())
 	_, root := c.mount("/esxsink")
-	c.status(nfsProcMkdir, append(dirop(root, "vm").b, make([]byte, 24)...))
+	c.status(nfsProcMkdir, append(dirop(root, "vm").Bytes(), make([]byte, 24)...))
 	_, dir := c.lookup(root, "vm")
 	_, fh := c.create(dir, "d.bin", createGuarded)
 	c.write(fh, 0, []byte("data"), fileSync)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/esxsink/esxsink/internal/xdr"
 )
 
 // ONC RPC constants (RFC 5531).
@@ -103,46 +105,46 @@ var errNotCall = errors.New("rpc: not an RPC v2 call")
 // parseCall decodes the call header of rec and returns a reader positioned
 // at the procedure's arguments.
 func parseCall(rec []byte) (callHeader, *xdrReader, error) {
-	r := &xdrReader{b: rec}
+	r := xdr.NewDecoder(rec)
 	var h callHeader
 	var err error
-	if h.xid, err = r.uint32(); err != nil {
+	if h.xid, err = r.Uint32(); err != nil {
 		return h, nil, err
 	}
-	mt, err := r.uint32()
+	mt, err := r.Uint32()
 	if err != nil {
 		return h, nil, err
 	}
-	rpcvers, err := r.uint32()
+	rpcvers, err := r.Uint32()
 	if err != nil {
 		return h, nil, err
 	}
 	if mt != rpcCall {
 		return h, nil, errNotCall
 	}
-	if h.prog, err = r.uint32(); err != nil {
+	if h.prog, err = r.Uint32(); err != nil {
 		return h, nil, err
 	}
-	if h.vers, err = r.uint32(); err != nil {
+	if h.vers, err = r.Uint32(); err != nil {
 		return h, nil, err
 	}
-	if h.proc, err = r.uint32(); err != nil {
+	if h.proc, err = r.Uint32(); err != nil {
 		return h, nil, err
 	}
-	if h.credFlavor, err = r.uint32(); err != nil {
+	if h.credFlavor, err = r.Uint32(); err != nil {
 		return h, nil, err
 	}
-	cred, err := r.opaque(maxAuthBody)
+	cred, err := r.Opaque(maxAuthBody)
 	if err != nil {
 		return h, nil, err
 	}
 	if h.credFlavor == authSys {
 		h.uid, h.gid = parseAuthSys(cred)
 	}
-	if _, err = r.uint32(); err != nil { // verifier flavor
+	if _, err = r.Uint32(); err != nil { // verifier flavor
 		return h, nil, err
 	}
-	if _, err = r.opaque(maxAuthBody); err != nil {
+	if _, err = r.Opaque(maxAuthBody); err != nil {
 		return h, nil, err
 	}
 	if rpcvers != 2 {
@@ -156,15 +158,15 @@ var errRPCVersion = errors.New("rpc: version mismatch")
 // parseAuthSys extracts uid and gid from an AUTH_SYS credential body; a
 // malformed body yields nobody (65534), which only matters for logging.
 func parseAuthSys(b []byte) (uid, gid uint32) {
-	r := &xdrReader{b: b}
-	if _, err := r.uint32(); err != nil { // stamp
+	r := xdr.NewDecoder(b)
+	if _, err := r.Uint32(); err != nil { // stamp
 		return 65534, 65534
 	}
-	if _, err := r.opaque(255); err != nil { // machine name
+	if _, err := r.Opaque(255); err != nil { // machine name
 		return 65534, 65534
 	}
-	u, err1 := r.uint32()
-	g, err2 := r.uint32()
+	u, err1 := r.Uint32()
+	g, err2 := r.Uint32()
 	if err1 != nil || err2 != nil {
 		return 65534, 65534
 	}
@@ -174,40 +176,34 @@ func parseAuthSys(b []byte) (uid, gid uint32) {
 // newReply starts a reply record for xid with the given accept status and
 // leaves room for the record mark, which sendRecord fills in.
 func newReply(xid uint32, accept uint32) *xdrWriter {
-	w := &xdrWriter{b: make([]byte, 4, 256)}
-	w.uint32(xid)
-	w.uint32(rpcReply)
-	w.uint32(msgAccepted)
-	w.uint32(authNone) // verifier
-	w.uint32(0)
-	w.uint32(accept)
+	w := xdr.NewRecord(256)
+	w.Uint32(xid)
+	w.Uint32(rpcReply)
+	w.Uint32(msgAccepted)
+	w.Uint32(authNone) // verifier
+	w.Uint32(0)
+	w.Uint32(accept)
 	return w
 }
 
 // progMismatchReply tells the client which versions we serve.
 func progMismatchReply(xid, low, high uint32) *xdrWriter {
 	w := newReply(xid, acceptProgMismatch)
-	w.uint32(low)
-	w.uint32(high)
+	w.Uint32(low)
+	w.Uint32(high)
 	return w
 }
 
 // deniedReply refuses a call at the RPC level (wrong RPC version or a
 // client that is not on the allow-list), independent of the procedure.
 func deniedReply(xid uint32, reject uint32, detail ...uint32) *xdrWriter {
-	w := &xdrWriter{b: make([]byte, 4, 64)}
-	w.uint32(xid)
-	w.uint32(rpcReply)
-	w.uint32(msgDenied)
-	w.uint32(reject)
+	w := xdr.NewRecord(64)
+	w.Uint32(xid)
+	w.Uint32(rpcReply)
+	w.Uint32(msgDenied)
+	w.Uint32(reject)
 	for _, d := range detail {
-		w.uint32(d)
+		w.Uint32(d)
 	}
 	return w
-}
-
-// record finishes w as a single-fragment record and returns its bytes.
-func (w *xdrWriter) record() []byte {
-	binary.BigEndian.PutUint32(w.b[:4], uint32(len(w.b)-4)|1<<31)
-	return w.b
 }

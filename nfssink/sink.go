@@ -22,6 +22,7 @@ import (
 
 	"github.com/esxsink/esxsink/digest"
 	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/internal/durable"
 	"github.com/go-git/go-billy/v5/osfs"
 )
 
@@ -201,26 +202,10 @@ func loadCaseKey(stateDir string) ([8]byte, error) {
 	if _, err := rand.Read(key[:]); err != nil {
 		return key, err
 	}
-	if err := writeFileSync(p, []byte(hex.EncodeToString(key[:])+"\n")); err != nil {
+	if err := durable.WriteFile(p, []byte(hex.EncodeToString(key[:])+"\n")); err != nil {
 		return key, fmt.Errorf("write case state: %w", err)
 	}
 	return key, nil
-}
-
-func writeFileSync(p string, b []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // Verifier is this run's write verifier, in hex.

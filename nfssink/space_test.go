@@ -94,16 +94,11 @@ func TestFSStatReportsRealFreeSpace(t *testing.T) {
 	ts := newTestSink(t, func(c *Config) { c.SpaceReserve = 1 << 30 })
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
-	a := &xdrWriter{}
-	a.opaque(root)
-	r := c.must(progNFS, 18, a.b) // FSSTAT
-	if st, _ := r.uint32(); st != nfs3OK {
-		t.Fatalf("FSSTAT status %d", st)
+	fs, err := c.FSStat(c.ctx, root)
+	if err != nil {
+		t.Fatalf("FSSTAT: %v", err)
 	}
-	skipPostOp(r)
-	total, _ := r.uint64()
-	free, _ := r.uint64()
-	avail, _ := r.uint64()
+	total, free, avail := fs.TotalBytes, fs.FreeBytes, fs.AvailBytes
 	sp, err := diskSpace(ts.evidence)
 	if err != nil {
 		t.Fatal(err)

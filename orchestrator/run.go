@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/internal/durable"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -48,6 +49,11 @@ type CommandResult struct {
 	ExitStatus int // -1 when it did not finish (cancelled, connection lost)
 	Started    time.Time
 	Duration   time.Duration
+	// Seq and StdoutFile are the Runner's command.run record number and
+	// where it kept stdout (relative to the case), for records that
+	// refer to this output.
+	Seq        int64
+	StdoutFile string
 }
 
 // ErrCommandTimeout means a command was stopped because its context ended.
@@ -115,6 +121,7 @@ func (r *Runner) Run(ctx context.Context, cmd string) (*CommandResult, error) {
 	if runErr != nil {
 		rec.Error = runErr.Error()
 	}
+	defer func() { res.Seq, res.StdoutFile = seq, rec.StdoutFile }()
 	if r.outDir != "" {
 		for _, o := range []struct {
 			data []byte
@@ -122,7 +129,7 @@ func (r *Runner) Run(ctx context.Context, cmd string) (*CommandResult, error) {
 			name *string
 		}{{res.Stdout, "stdout", &rec.StdoutFile}, {res.Stderr, "stderr", &rec.StderrFile}} {
 			name := fmt.Sprintf("%05d.%s", seq, o.ext)
-			if err := writeDurable(filepath.Join(r.outDir, name), o.data); err != nil {
+			if err := durable.WriteFile(filepath.Join(r.outDir, name), o.data); err != nil {
 				runErr = errors.Join(runErr, fmt.Errorf("keep output of %q: %w", cmd, err))
 				continue
 			}
@@ -157,22 +164,6 @@ func (r *Runner) Lost() error { return r.Conn().Lost() }
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-func writeDurable(p string, b []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // run executes one command in its own session.

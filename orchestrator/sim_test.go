@@ -2,16 +2,14 @@ package orchestrator
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net"
-	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/esxsink/esxsink/esxsim"
 	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/internal/sinktest"
 	"github.com/esxsink/esxsink/nfssink"
 )
 
@@ -27,31 +25,23 @@ type simEnv struct {
 	runner  *Runner
 }
 
-// freeDualPort returns a port free for TCP and UDP a moment ago.
-func freeDualPort(t testing.TB) int {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", ln.Addr().String())
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger() *slog.Logger { return sinktest.Discard() }
 
 // startSim starts a sink and a host from scenario (a file, or YAML text
 // when it contains a newline) and connects to the host.
-func startSim(t *testing.T, scenario string) *simEnv {
+func startSim(t testing.TB, scenario string) *simEnv {
+	t.Helper()
+	sc := loadSimScenario(t, scenario)
+	e := newSimCase(t)
+	ts := sinktest.Start(t, sinktest.Options{CaseDir: e.caseDir, Log: e.log})
+	e.sink, e.pmPort = ts.Sink, ts.PortmapPort
+	e.startHost(t, sc, esxsim.Config{PortmapPort: e.pmPort})
+	return e
+}
+
+// loadSimScenario reads scenario: a .yaml file named from the repository
+// root, or YAML text.
+func loadSimScenario(t testing.TB, scenario string) *esxsim.Scenario {
 	t.Helper()
 	var sc *esxsim.Scenario
 	var err error
@@ -63,26 +53,35 @@ func startSim(t *testing.T, scenario string) *simEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &simEnv{caseDir: t.TempDir(), pmPort: freeDualPort(t)}
+	return sc
+}
+
+// newSimCase makes a case folder with its custody log; the sink and the
+// host are started on it next.
+func newSimCase(t testing.TB) *simEnv {
+	t.Helper()
+	e := &simEnv{caseDir: t.TempDir()}
+	var err error
 	if e.log, err = hashlog.Open(e.caseDir); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.log.Close() })
-	e.sink, err = nfssink.New(nfssink.Config{
-		EvidenceDir: hashlog.EvidenceDir(e.caseDir), StateDir: filepath.Join(e.caseDir, ".esxsink"),
-		Address: "127.0.0.1", NFSPortAuto: true, Portmap: "builtin", PortmapPort: e.pmPort,
-		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, IdleFinalize: -1,
-		Log: e.log, Logger: quietLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
+	return e
+}
+
+// startHost starts the simulated host for sc (cfg without Heartbeat or
+// Logger gets the tests' ones), connects to it over SSH as collect does,
+// and makes the Runner that logs every command into the case.
+func (e *simEnv) startHost(t testing.TB, sc *esxsim.Scenario, cfg esxsim.Config) {
+	t.Helper()
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 500 * time.Millisecond
 	}
-	if err := e.sink.Start(context.Background()); err != nil {
-		t.Fatal(err)
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
 	}
-	t.Cleanup(func() { e.sink.Close("test done") })
-	e.host, err = esxsim.New(sc, esxsim.Config{PortmapPort: e.pmPort, Heartbeat: 500 * time.Millisecond, Logger: quietLogger()})
-	if err != nil {
+	var err error
+	if e.host, err = esxsim.New(sc, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.host.Start(context.Background()); err != nil {
@@ -105,5 +104,4 @@ func startSim(t *testing.T, scenario string) *simEnv {
 	if e.runner, err = NewRunner(e.conn, e.log, filepath.Join(e.caseDir, "host-commands")); err != nil {
 		t.Fatal(err)
 	}
-	return e
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esxsink/esxsink/esxi"
 )
 
 // maxVMSDSize bounds a .vmsd; real ones are a few KiB.
@@ -66,147 +68,44 @@ func ReadVMSD(path string) (*VMSD, error) {
 }
 
 // ParseVMSD parses .vmsd text (key = "value" lines). name is used in
-// error messages.
+// error messages. The text format is esxi's (esxi.ParseVMSD, which also
+// serves discovery on the host); this keeps vmdk's view of it, and refuses
+// what a snapshot chain cannot be built from: a snapshot without a uid, or
+// a negative uid or count.
 func ParseVMSD(name string, b []byte) (*VMSD, error) {
 	if len(b) > maxVMSDSize {
 		return nil, fmt.Errorf("vmdk: %s is %d bytes, too large for a snapshot database", name, len(b))
 	}
-	v := &VMSD{}
-	snaps := map[int]*Snapshot{}
-	disks := map[[2]int]*SnapshotDisk{}
-	type timeParts struct{ hi, lo int64 }
-	times := map[int]*timeParts{}
-	snap := func(n int) *Snapshot {
-		if s, ok := snaps[n]; ok {
-			return s
-		}
-		s := &Snapshot{Slot: n}
-		snaps[n] = s
-		return s
+	e, err := esxi.ParseVMSD(b)
+	if err != nil {
+		return nil, fmt.Errorf("vmdk: %s: %w", name, err)
 	}
-	for i, raw := range strings.Split(string(b), "\n") {
-		line := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		key, val, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("vmdk: %s line %d: %q is not key = \"value\"", name, i+1, clip(line))
-		}
-		key = strings.ToLower(strings.TrimSpace(key))
-		val, err := unquote(strings.TrimSpace(val))
-		if err != nil {
-			return nil, fmt.Errorf("vmdk: %s line %d: %v", name, i+1, err)
-		}
-		bad := func(what string) error {
-			return fmt.Errorf("vmdk: %s line %d: %s %q is not %s", name, i+1, key, clip(val), what)
-		}
-		atoi := func() (int, error) {
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 0 {
-				return 0, bad("a number")
-			}
-			return n, nil
-		}
-		switch key {
-		case "snapshot.lastuid", "snapshot.current", "snapshot.numsnapshots":
-			n, err := atoi()
-			if err != nil {
-				return nil, err
-			}
-			switch key {
-			case "snapshot.lastuid":
-				v.LastUID = n
-			case "snapshot.current":
-				v.CurrentUID = n
-			default:
-				v.NumSnapshots = n
-			}
-			continue
-		case "snapshot.needconsolidate":
-			v.NeedConsolidate = strings.EqualFold(val, "true")
-			continue
-		}
-		rest, ok := strings.CutPrefix(key, "snapshot")
-		if !ok {
-			continue // .encoding, snapshot.mru*, and keys we do not need
-		}
-		num, field, ok := strings.Cut(rest, ".")
-		slot, err := strconv.Atoi(num)
-		if !ok || err != nil || slot < 0 || slot > 1<<16 {
-			continue
-		}
-		s := snap(slot)
-		if d, sub, isDisk := strings.Cut(field, "."); isDisk && strings.HasPrefix(d, "disk") {
-			m, err := strconv.Atoi(strings.TrimPrefix(d, "disk"))
-			if err != nil || m < 0 || m > 1<<16 {
-				continue
-			}
-			dk := disks[[2]int{slot, m}]
-			if dk == nil {
-				dk = &SnapshotDisk{}
-				disks[[2]int{slot, m}] = dk
-			}
-			switch sub {
-			case "filename":
-				dk.FileName = val
-			case "node":
-				dk.Node = val
-			}
-			continue
-		}
-		switch field {
-		case "uid":
-			if s.UID, err = atoi(); err != nil {
-				return nil, err
-			}
-		case "parent":
-			if s.ParentUID, err = atoi(); err != nil {
-				return nil, err
-			}
-		case "displayname":
-			s.DisplayName = val
-		case "description":
-			s.Description = val
-		case "filename":
-			s.FileName = val
-		case "type":
-			s.Type = val
-		case "createtimehigh", "createtimelow":
-			n, err := strconv.ParseInt(val, 10, 64)
-			if err != nil {
-				return nil, bad("a number")
-			}
-			tp := times[slot]
-			if tp == nil {
-				tp = &timeParts{}
-				times[slot] = tp
-			}
-			if field == "createtimehigh" {
-				tp.hi = n
-			} else {
-				tp.lo = n
-			}
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{"snapshot.lastUID", e.LastUID}, {"snapshot.current", e.CurrentUID}, {"snapshot.numSnapshots", e.NumSnapshots}} {
+		if f.n < 0 {
+			return nil, fmt.Errorf("vmdk: %s: %s is %d, not a number of 0 or more", name, f.key, f.n)
 		}
 	}
-	for slot, tp := range times {
-		// Microseconds since 1970 in two 32-bit halves; the low half is
-		// printed signed.
-		us := tp.hi<<32 + int64(uint32(tp.lo))
-		snaps[slot].CreateTime = time.UnixMicro(us).UTC()
-	}
-	for k, dk := range disks {
-		s := snap(k[0])
-		s.Disks = append(s.Disks, *dk)
-	}
-	for _, s := range snaps {
-		if s.UID == 0 {
-			return nil, fmt.Errorf("vmdk: %s: snapshot%d has no uid line", name, s.Slot)
+	v := &VMSD{LastUID: e.LastUID, CurrentUID: e.CurrentUID, NumSnapshots: e.NumSnapshots, NeedConsolidate: e.NeedConsolidate}
+	for _, es := range e.Snapshots {
+		if es.UID == 0 {
+			return nil, fmt.Errorf("vmdk: %s: snapshot%d has no uid line", name, es.Slot)
+		}
+		if es.UID < 0 || es.ParentUID < 0 {
+			return nil, fmt.Errorf("vmdk: %s: snapshot%d has uid %d and parent %d, not numbers of 0 or more", name, es.Slot, es.UID, es.ParentUID)
+		}
+		s := Snapshot{
+			Slot: es.Slot, UID: es.UID, ParentUID: es.ParentUID, DisplayName: es.DisplayName,
+			Description: es.Description, FileName: es.FileName, Type: es.Type, CreateTime: es.CreateTime,
+		}
+		for _, d := range es.Disks {
+			s.Disks = append(s.Disks, SnapshotDisk{Node: d.Node, FileName: d.FileName})
 		}
 		sort.Slice(s.Disks, func(i, j int) bool { return s.Disks[i].Node < s.Disks[j].Node })
-		v.Snapshots = append(v.Snapshots, *s)
+		v.Snapshots = append(v.Snapshots, s)
 	}
-	sort.Slice(v.Snapshots, func(i, j int) bool { return v.Snapshots[i].Slot < v.Snapshots[j].Slot })
 	return v, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/esxsink/esxsink/internal/xdr"
 )
 
 // Client makes NFSv3 calls over one RPC connection. It is safe for
@@ -18,7 +20,7 @@ func NewClient(c *Conn) *Client { return &Client{Conn: c} }
 // call makes an NFSv3 call and reads its status word; a failing status is
 // returned as the error, with the decoder positioned after it so the
 // failure body can be read.
-func (c *Client) call(ctx context.Context, proc uint32, what string, args *Encoder) (*Decoder, error) {
+func (c *Client) call(ctx context.Context, proc uint32, what string, args *xdr.Encoder) (*xdr.Decoder, error) {
 	var b []byte
 	if args != nil {
 		b = args.Bytes()
@@ -27,7 +29,7 @@ func (c *Client) call(ctx context.Context, proc uint32, what string, args *Encod
 	if err != nil {
 		return nil, fmt.Errorf("NFS %s: %w", what, err)
 	}
-	st := d.Uint32()
+	st := u32(d)
 	if d.Err() != nil {
 		return nil, fmt.Errorf("NFS %s: %w", what, d.Err())
 	}
@@ -37,7 +39,7 @@ func (c *Client) call(ctx context.Context, proc uint32, what string, args *Encod
 	return d, nil
 }
 
-func done(d *Decoder, what string) error {
+func done(d *xdr.Decoder, what string) error {
 	if d.Err() != nil {
 		return fmt.Errorf("NFS %s: %w", what, d.Err())
 	}
@@ -52,7 +54,7 @@ func (c *Client) Null(ctx context.Context) error {
 
 // Getattr returns a file's attributes.
 func (c *Client) Getattr(ctx context.Context, fh FileHandle) (Attr, error) {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.Opaque(fh)
 	d, err := c.call(ctx, ProcGetattr, "GETATTR", e)
 	if err != nil {
@@ -64,7 +66,7 @@ func (c *Client) Getattr(ctx context.Context, fh FileHandle) (Attr, error) {
 
 // Setattr changes a file's attributes.
 func (c *Client) Setattr(ctx context.Context, fh FileHandle, s SetAttr) error {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.Opaque(fh)
 	s.encode(e)
 	e.Bool(false) // no guard
@@ -72,8 +74,8 @@ func (c *Client) Setattr(ctx context.Context, fh FileHandle, s SetAttr) error {
 	return err
 }
 
-func dirop(dir FileHandle, name string) *Encoder {
-	e := &Encoder{}
+func dirop(dir FileHandle, name string) *xdr.Encoder {
+	e := &xdr.Encoder{}
 	e.Opaque(dir)
 	e.String(name)
 	return e
@@ -86,14 +88,14 @@ func (c *Client) Lookup(ctx context.Context, dir FileHandle, name string) (FileH
 	if err != nil {
 		return nil, nil, err
 	}
-	fh := FileHandle(clone(d.Opaque(MaxFileHandle)))
+	fh := FileHandle(clone(opaque(d, MaxFileHandle)))
 	a := postOpAttr(d)
 	return fh, a, done(d, what)
 }
 
 // Read reads up to count bytes at off; eof reports the end of the file.
 func (c *Client) Read(ctx context.Context, fh FileHandle, off uint64, count uint32) (data []byte, eof bool, err error) {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.Opaque(fh)
 	e.Uint64(off)
 	e.Uint32(count)
@@ -102,9 +104,9 @@ func (c *Client) Read(ctx context.Context, fh FileHandle, off uint64, count uint
 		return nil, false, err
 	}
 	postOpAttr(d)
-	n := d.Uint32()
-	eof = d.Bool()
-	data = d.Opaque(int(count))
+	n := u32(d)
+	eof = boolean(d)
+	data = opaque(d, int(count))
 	if err := done(d, "READ"); err != nil {
 		return nil, false, err
 	}
@@ -123,7 +125,7 @@ type WriteResult struct {
 
 // Write writes data at off with the given stability.
 func (c *Client) Write(ctx context.Context, fh FileHandle, off uint64, data []byte, stable Stable) (WriteResult, error) {
-	e := &Encoder{b: make([]byte, 0, len(data)+MaxFileHandle+32)}
+	e := xdr.NewEncoder(make([]byte, 0, len(data)+MaxFileHandle+32))
 	e.Opaque(fh)
 	e.Uint64(off)
 	e.Uint32(uint32(len(data)))
@@ -135,9 +137,9 @@ func (c *Client) Write(ctx context.Context, fh FileHandle, off uint64, data []by
 	}
 	skipWcc(d)
 	var r WriteResult
-	r.Count = d.Uint32()
-	r.Committed = Stable(d.Uint32())
-	copy(r.Verifier[:], d.Fixed(8))
+	r.Count = u32(d)
+	r.Committed = Stable(u32(d))
+	copy(r.Verifier[:], fixed(d, 8))
 	return r, done(d, "WRITE")
 }
 
@@ -225,7 +227,7 @@ func (c *Client) ReadDirPlus(ctx context.Context, dir FileHandle) ([]DirEntry, e
 	var cookie uint64
 	var verf [8]byte
 	for range 100000 {
-		e := &Encoder{}
+		e := &xdr.Encoder{}
 		e.Opaque(dir)
 		e.Uint64(cookie)
 		e.Fixed(verf[:])
@@ -236,12 +238,12 @@ func (c *Client) ReadDirPlus(ctx context.Context, dir FileHandle) ([]DirEntry, e
 			return nil, err
 		}
 		postOpAttr(d)
-		copy(verf[:], d.Fixed(8))
-		for d.Bool() {
+		copy(verf[:], fixed(d, 8))
+		for boolean(d) {
 			var de DirEntry
-			de.FileID = d.Uint64()
-			de.Name = d.String(255)
-			cookie = d.Uint64()
+			de.FileID = u64(d)
+			de.Name = str(d, 255)
+			cookie = u64(d)
 			de.Attr = postOpAttr(d)
 			de.Handle = postOpFH(d)
 			if d.Err() != nil {
@@ -249,7 +251,7 @@ func (c *Client) ReadDirPlus(ctx context.Context, dir FileHandle) ([]DirEntry, e
 			}
 			out = append(out, de)
 		}
-		eof := d.Bool()
+		eof := boolean(d)
 		if err := done(d, "READDIRPLUS"); err != nil {
 			return nil, err
 		}
@@ -262,7 +264,7 @@ func (c *Client) ReadDirPlus(ctx context.Context, dir FileHandle) ([]DirEntry, e
 
 // FSStat reports the file system's size and free space.
 func (c *Client) FSStat(ctx context.Context, fh FileHandle) (FSStat, error) {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.Opaque(fh)
 	d, err := c.call(ctx, ProcFSStat, "FSSTAT", e)
 	if err != nil {
@@ -270,15 +272,15 @@ func (c *Client) FSStat(ctx context.Context, fh FileHandle) (FSStat, error) {
 	}
 	postOpAttr(d)
 	var s FSStat
-	s.TotalBytes, s.FreeBytes, s.AvailBytes = d.Uint64(), d.Uint64(), d.Uint64()
-	s.TotalFiles, s.FreeFiles, s.AvailFiles = d.Uint64(), d.Uint64(), d.Uint64()
-	d.Uint32() // invarsec
+	s.TotalBytes, s.FreeBytes, s.AvailBytes = u64(d), u64(d), u64(d)
+	s.TotalFiles, s.FreeFiles, s.AvailFiles = u64(d), u64(d), u64(d)
+	u32(d) // invarsec
 	return s, done(d, "FSSTAT")
 }
 
 // FSInfo reports transfer sizes and limits.
 func (c *Client) FSInfo(ctx context.Context, fh FileHandle) (FSInfo, error) {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.Opaque(fh)
 	d, err := c.call(ctx, ProcFSInfo, "FSINFO", e)
 	if err != nil {
@@ -286,20 +288,20 @@ func (c *Client) FSInfo(ctx context.Context, fh FileHandle) (FSInfo, error) {
 	}
 	postOpAttr(d)
 	var i FSInfo
-	i.RTMax, i.RTPref, i.RTMult = d.Uint32(), d.Uint32(), d.Uint32()
-	i.WTMax, i.WTPref, i.WTMult = d.Uint32(), d.Uint32(), d.Uint32()
-	i.DTPref = d.Uint32()
-	i.MaxFileSize = d.Uint64()
-	d.Uint32()
-	d.Uint32()
-	i.Properties = d.Uint32()
+	i.RTMax, i.RTPref, i.RTMult = u32(d), u32(d), u32(d)
+	i.WTMax, i.WTPref, i.WTMult = u32(d), u32(d), u32(d)
+	i.DTPref = u32(d)
+	i.MaxFileSize = u64(d)
+	u32(d)
+	u32(d)
+	i.Properties = u32(d)
 	return i, done(d, "FSINFO")
 }
 
 // Commit asks the server to make [off, off+count) stable (count 0: the
 // whole file) and returns the write verifier.
 func (c *Client) Commit(ctx context.Context, fh FileHandle, off uint64, count uint32) ([8]byte, error) {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.Opaque(fh)
 	e.Uint64(off)
 	e.Uint32(count)
@@ -309,7 +311,7 @@ func (c *Client) Commit(ctx context.Context, fh FileHandle, off uint64, count ui
 		return v, err
 	}
 	skipWcc(d)
-	copy(v[:], d.Fixed(8))
+	copy(v[:], fixed(d, 8))
 	return v, done(d, "COMMIT")
 }
 

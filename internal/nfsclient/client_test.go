@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/internal/sinktest"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -29,7 +30,7 @@ func ctxT(t *testing.T) context.Context {
 func TestMountWriteReadAgainstSink(t *testing.T) {
 	ctx := ctxT(t)
 	ts := startSink(t)
-	m, err := MountExport(ctx, "127.0.0.1", "/esxsink", MountOptions{PortmapPort: ts.pmPort, Auth: root})
+	m, err := MountExport(ctx, "127.0.0.1", "/esxsink", MountOptions{PortmapPort: ts.PortmapPort, Auth: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestMountWriteReadAgainstSink(t *testing.T) {
 	if res.Hashes["md5"] != hex.EncodeToString(sum[:]) || len(res.Anomalies) != 0 {
 		t.Fatalf("sink md5 %s anomalies %v, want %x", res.Hashes["md5"], res.Anomalies, sum)
 	}
-	onDisk, err := os.ReadFile(filepath.Join(ts.evidence, "vm one", "disk-flat.vmdk"))
+	onDisk, err := os.ReadFile(filepath.Join(ts.Evidence, "vm one", "disk-flat.vmdk"))
 	if err != nil || !bytes.Equal(onDisk, data) {
 		t.Fatalf("file on the sink's disk differs (%v)", err)
 	}
@@ -117,7 +118,7 @@ func TestMountWriteReadAgainstSink(t *testing.T) {
 	if err := m.Unmount(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := ts.log.count(hashlog.TypeMountReleased); n != 1 {
+	if n := ts.Log.Count(hashlog.TypeMountReleased); n != 1 {
 		t.Fatalf("%d mount.released records after UMNT, want 1", n)
 	}
 	if err := m.Null(ctx); !errors.Is(err, ErrClosed) {
@@ -130,7 +131,7 @@ func TestMountWriteReadAgainstSink(t *testing.T) {
 func TestSinkPolicyRefusals(t *testing.T) {
 	ctx := ctxT(t)
 	ts := startSink(t)
-	m, err := MountExport(ctx, "127.0.0.1", "/esxsink", MountOptions{PortmapPort: ts.pmPort, Auth: root})
+	m, err := MountExport(ctx, "127.0.0.1", "/esxsink", MountOptions{PortmapPort: ts.PortmapPort, Auth: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,16 +163,16 @@ func TestSinkPolicyRefusals(t *testing.T) {
 func TestMountFailures(t *testing.T) {
 	ctx := ctxT(t)
 	ts := startSink(t)
-	_, err := MountExport(ctx, "127.0.0.1", "/elsewhere", MountOptions{PortmapPort: ts.pmPort, Auth: root})
+	_, err := MountExport(ctx, "127.0.0.1", "/elsewhere", MountOptions{PortmapPort: ts.PortmapPort, Auth: root})
 	var me *MountError
 	if !errors.As(err, &me) || me.Stage != StageMnt || !errors.Is(err, MntErrNoEnt) {
 		t.Fatalf("mount of an unknown export: %v", err)
 	}
-	_, err = MountExport(ctx, "127.0.0.1", "/esxsink", MountOptions{PortmapPort: freePort(t), Auth: root})
+	_, err = MountExport(ctx, "127.0.0.1", "/esxsink", MountOptions{PortmapPort: sinktest.FreePort(t), Auth: root})
 	if !errors.As(err, &me) || me.Stage != StagePortmap || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("mount with no portmapper: %v", err)
 	}
-	port, err := GetPort(ctx, "127.0.0.1:"+itoa(ts.pmPort), ProgMount, 1)
+	port, err := GetPort(ctx, "127.0.0.1:"+itoa(ts.PortmapPort), ProgMount, 1)
 	if !errors.Is(err, ErrNotRegistered) {
 		t.Fatalf("GETPORT for MOUNT v1: port %d, %v", port, err)
 	}

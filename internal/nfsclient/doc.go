@@ -9,6 +9,7 @@
 // WRITEs in flight on one connection, as ESXi's NFS client does.
 //
 // The package speaks ONC RPC (RFC 5531) with record marking and AUTH_SYS
-// credentials, and carries its own XDR (RFC 4506) code. It is used by the
-// simulated ESXi host (esxsim) to mount the evidence sink, and by tests.
+// credentials, and shares its XDR (RFC 4506) coder, internal/xdr, with the
+// sink. It is used by the simulated ESXi host (esxsim) to mount the
+// evidence sink, and by tests.
 package nfsclient

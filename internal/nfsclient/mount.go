@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+
+	"github.com/esxsink/esxsink/internal/xdr"
 )
 
 // MOUNT v3 procedures.
@@ -66,16 +68,16 @@ type Export struct {
 
 // Mnt asks mountd on this connection for the root handle of path.
 func (c *Conn) Mnt(ctx context.Context, path string) (FileHandle, error) {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.String(path)
 	d, err := c.Call(ctx, ProgMount, mountVers, mountProcMnt, e.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("MOUNT MNT %s: %w", path, err)
 	}
-	if st := d.Uint32(); st != 0 {
+	if st := u32(d); st != 0 {
 		return nil, fmt.Errorf("MOUNT MNT %s: %w", path, MountStatus(st))
 	}
-	fh := clone(d.Opaque(MaxFileHandle))
+	fh := clone(opaque(d, MaxFileHandle))
 	if d.Err() != nil {
 		return nil, fmt.Errorf("MOUNT MNT %s: %w", path, d.Err())
 	}
@@ -84,7 +86,7 @@ func (c *Conn) Mnt(ctx context.Context, path string) (FileHandle, error) {
 
 // Umnt tells mountd the client no longer uses path.
 func (c *Conn) Umnt(ctx context.Context, path string) error {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.String(path)
 	if _, err := c.Call(ctx, ProgMount, mountVers, mountProcUmnt, e.Bytes()); err != nil {
 		return fmt.Errorf("MOUNT UMNT %s: %w", path, err)
@@ -100,10 +102,10 @@ func (c *Conn) Exports(ctx context.Context) ([]Export, error) {
 		return nil, fmt.Errorf("MOUNT EXPORT: %w", err)
 	}
 	var out []Export
-	for d.Bool() {
-		x := Export{Dir: d.String(maxPath)}
-		for d.Bool() {
-			x.Groups = append(x.Groups, d.String(255))
+	for boolean(d) {
+		x := Export{Dir: str(d, maxPath)}
+		for boolean(d) {
+			x.Groups = append(x.Groups, str(d, 255))
 		}
 		out = append(out, x)
 		if len(out) > 4096 {

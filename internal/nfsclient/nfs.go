@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/esxsink/esxsink/internal/xdr"
 )
 
 // NFSv3 procedure numbers (RFC 1813).
@@ -176,25 +178,25 @@ func (a Attr) FileMode() fs.FileMode {
 	return m
 }
 
-func decodeTime(d *Decoder) time.Time {
-	s := d.Uint32()
-	ns := d.Uint32()
+func decodeTime(d *xdr.Decoder) time.Time {
+	s := u32(d)
+	ns := u32(d)
 	return time.Unix(int64(s), int64(ns)).UTC()
 }
 
-func decodeAttr(d *Decoder) Attr {
+func decodeAttr(d *xdr.Decoder) Attr {
 	var a Attr
-	a.Type = FileType(d.Uint32())
-	a.Mode = d.Uint32()
-	a.Nlink = d.Uint32()
-	a.UID = d.Uint32()
-	a.GID = d.Uint32()
-	a.Size = d.Uint64()
-	a.Used = d.Uint64()
-	a.Rdev[0] = d.Uint32()
-	a.Rdev[1] = d.Uint32()
-	a.FSID = d.Uint64()
-	a.FileID = d.Uint64()
+	a.Type = FileType(u32(d))
+	a.Mode = u32(d)
+	a.Nlink = u32(d)
+	a.UID = u32(d)
+	a.GID = u32(d)
+	a.Size = u64(d)
+	a.Used = u64(d)
+	a.Rdev[0] = u32(d)
+	a.Rdev[1] = u32(d)
+	a.FSID = u64(d)
+	a.FileID = u64(d)
 	a.Atime = decodeTime(d)
 	a.Mtime = decodeTime(d)
 	a.Ctime = decodeTime(d)
@@ -202,8 +204,8 @@ func decodeAttr(d *Decoder) Attr {
 }
 
 // postOpAttr decodes post_op_attr; nil when absent.
-func postOpAttr(d *Decoder) *Attr {
-	if !d.Bool() {
+func postOpAttr(d *xdr.Decoder) *Attr {
+	if !boolean(d) {
 		return nil
 	}
 	a := decodeAttr(d)
@@ -211,22 +213,22 @@ func postOpAttr(d *Decoder) *Attr {
 }
 
 // skipWcc skips wcc_data.
-func skipWcc(d *Decoder) {
-	if d.Bool() {
-		d.Uint64()
-		d.Uint64()
-		d.Uint64()
-		d.Uint64()
-		d.Uint64()
+func skipWcc(d *xdr.Decoder) {
+	if boolean(d) {
+		u64(d)
+		u64(d)
+		u64(d)
+		u64(d)
+		u64(d)
 	}
 	postOpAttr(d)
 }
 
-func postOpFH(d *Decoder) FileHandle {
-	if !d.Bool() {
+func postOpFH(d *xdr.Decoder) FileHandle {
+	if !boolean(d) {
 		return nil
 	}
-	return FileHandle(clone(d.Opaque(MaxFileHandle)))
+	return FileHandle(clone(opaque(d, MaxFileHandle)))
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
@@ -240,7 +242,7 @@ type SetAttr struct {
 	Mtime *time.Time // set to this time (client time)
 }
 
-func (s SetAttr) encode(e *Encoder) {
+func (s SetAttr) encode(e *xdr.Encoder) {
 	for _, v := range []*uint32{s.Mode, s.UID, s.GID} {
 		e.Bool(v != nil)
 		if v != nil {

@@ -3,13 +3,14 @@ package nfsclient
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"net"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/esxsink/esxsink/internal/xdr"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -37,21 +38,20 @@ func reverseServer(t *testing.T, n int) string {
 			if err != nil {
 				return
 			}
-			d := NewDecoder(rec)
-			xid := d.Uint32()
-			d.Uint32()
-			d.Uint32()
-			d.Uint32()
-			d.Uint32()
-			calls = append(calls, call{xid, d.Uint32()})
+			d := xdr.NewDecoder(rec)
+			xid := u32(d)
+			d.Uint32() // CALL
+			d.Uint32() // RPC version
+			d.Uint32() // program
+			d.Uint32() // version
+			calls = append(calls, call{xid, u32(d)})
 		}
 		for i := len(calls) - 1; i >= 0; i-- {
-			e := &Encoder{b: make([]byte, 4)}
+			e := xdr.NewRecord(32)
 			for _, v := range []uint32{calls[i].xid, msgReply, replyAccepted, authNone, 0, 0, calls[i].proc * 10} {
 				e.Uint32(v)
 			}
-			binary.BigEndian.PutUint32(e.b, 0x80000000|uint32(len(e.b)-4))
-			nc.Write(e.b)
+			nc.Write(e.Record())
 		}
 		time.Sleep(time.Second)
 	}()
@@ -77,7 +77,7 @@ func TestRepliesMatchedByXID(t *testing.T) {
 				errs <- err
 				return
 			}
-			if got := d.Uint32(); got != uint32(i)*10 {
+			if got := u32(d); got != uint32(i)*10 {
 				errs <- errors.New("call " + itoa(i) + " got the reply for " + itoa(int(got)/10))
 			}
 		}()
@@ -110,7 +110,7 @@ func TestCallContext(t *testing.T) {
 	// The second call completes the server's batch of two; its reply
 	// must still reach it, and the late reply to the first is dropped.
 	d, err := c.Call(ctx, 400000, 1, 2, nil)
-	if err != nil || d.Uint32() != 20 {
+	if err != nil || u32(d) != 20 {
 		t.Fatalf("call after a cancelled one: %v", err)
 	}
 }

@@ -3,6 +3,8 @@ package nfsclient
 import (
 	"context"
 	"fmt"
+
+	"github.com/esxsink/esxsink/internal/xdr"
 )
 
 // PMAP v2 procedure and protocol numbers (RFC 1833).
@@ -30,7 +32,7 @@ func GetPort(ctx context.Context, addr string, prog, vers uint32) (int, error) {
 // GetPort asks the portmapper on this connection for the TCP port of
 // prog/vers.
 func (c *Conn) GetPort(ctx context.Context, prog, vers uint32) (int, error) {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.Uint32(prog)
 	e.Uint32(vers)
 	e.Uint32(ProtoTCP)
@@ -39,7 +41,7 @@ func (c *Conn) GetPort(ctx context.Context, prog, vers uint32) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("portmapper GETPORT %d v%d: %w", prog, vers, err)
 	}
-	port := d.Uint32()
+	port := u32(d)
 	if d.Err() != nil {
 		return 0, fmt.Errorf("portmapper GETPORT %d v%d: %w", prog, vers, d.Err())
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/esxsink/esxsink/internal/xdr"
 )
 
 // ONC RPC program numbers.
@@ -65,6 +67,18 @@ func (a AcceptStat) Error() string {
 	return fmt.Sprintf("rpc: accept status %d", uint32(a))
 }
 
+// MismatchError is a PROG_MISMATCH reply: the server serves the program,
+// but only versions Low to High. errors.Is(err, ProgMismatch) matches it.
+type MismatchError struct {
+	Low, High uint32
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%v: server supports versions %d to %d", ProgMismatch, e.Low, e.High)
+}
+
+func (e *MismatchError) Unwrap() error { return ProgMismatch }
+
 // ErrDenied means the server rejected a call (RPC version or
 // authentication).
 var ErrDenied = errors.New("rpc: call denied")
@@ -81,7 +95,7 @@ type Auth struct {
 }
 
 func (a Auth) encode() []byte {
-	e := &Encoder{}
+	e := &xdr.Encoder{}
 	e.Uint32(uint32(time.Now().Unix()))
 	e.String(a.Machine)
 	e.Uint32(a.UID)
@@ -224,17 +238,19 @@ func readRecord(r *bufio.Reader) ([]byte, error) {
 // Call sends one call and waits for its reply, returning a decoder
 // positioned at the procedure's results. A context that ends abandons the
 // wait (a late reply is dropped); the connection stays usable.
-func (c *Conn) Call(ctx context.Context, prog, vers, proc uint32, args []byte) (*Decoder, error) {
+func (c *Conn) Call(ctx context.Context, prog, vers, proc uint32, args []byte) (*xdr.Decoder, error) {
 	xid := c.xid.Add(1)
-	hdr := &Encoder{b: make([]byte, 4, 128)}
+	hdr := xdr.NewRecord(128)
 	for _, v := range []uint32{xid, msgCall, 2, prog, vers, proc, authSys} {
 		hdr.Uint32(v)
 	}
 	hdr.Opaque(c.cred)
 	hdr.Uint32(authNone)
 	hdr.Uint32(0)
-	total := len(hdr.b) - 4 + len(args)
-	binary.BigEndian.PutUint32(hdr.b, 0x80000000|uint32(total))
+	// The record mark covers args too, which go out as a second buffer
+	// so that WRITE data is not copied again.
+	rec := hdr.Bytes()
+	binary.BigEndian.PutUint32(rec, 0x80000000|uint32(len(rec)-4+len(args)))
 
 	ch := make(chan []byte, 1)
 	c.mu.Lock()
@@ -255,7 +271,7 @@ func (c *Conn) Call(ctx context.Context, prog, vers, proc uint32, args []byte) (
 	}
 	c.calls.Add(1)
 
-	if err := c.send(ctx, hdr.b, args); err != nil {
+	if err := c.send(ctx, rec, args); err != nil {
 		c.forget(xid)
 		return nil, err
 	}
@@ -301,24 +317,32 @@ func (c *Conn) send(ctx context.Context, hdr, args []byte) error {
 	return nil
 }
 
-func parseReply(rec []byte) (*Decoder, error) {
-	d := NewDecoder(rec)
-	d.Uint32() // xid
-	if d.Uint32() != msgReply {
+func parseReply(rec []byte) (*xdr.Decoder, error) {
+	d := xdr.NewDecoder(rec)
+	u32(d) // xid
+	if u32(d) != msgReply {
 		return nil, errors.New("rpc: message is not a reply")
 	}
-	switch d.Uint32() {
+	switch u32(d) {
 	case replyAccepted:
 	case replyDenied:
 		return nil, ErrDenied
 	default:
 		return nil, errors.New("rpc: malformed reply")
 	}
-	d.Uint32()
-	d.Opaque(maxAuthBody)
-	st := d.Uint32()
+	u32(d)
+	opaque(d, maxAuthBody)
+	st := u32(d)
 	if d.Err() != nil {
 		return nil, d.Err()
+	}
+	if st == uint32(ProgMismatch) {
+		// The version range tells the caller what to retry with.
+		m := &MismatchError{Low: u32(d), High: u32(d)}
+		if d.Err() != nil {
+			return nil, ProgMismatch
+		}
+		return nil, m
 	}
 	if st != 0 {
 		return nil, AcceptStat(st)
