@@ -25,6 +25,25 @@ type CopyOptions struct {
 	// /tmp/esxsink-<id>.fifo. It must not exist (mkfifo fails rather than
 	// reuse a file); the command removes it when done.
 	FIFO string
+	// Parts, when set, read the source as these consecutive dd runs (see
+	// [RescueParts]); bs and Size are then not used for reading.
+	Parts []ReadPart
+	// StopFile, with Size or Parts, makes the copy stoppable from another
+	// session: the read goes in runs of at most [StopChunk] bytes and ends
+	// early, with a failing status, once this host path exists (create
+	// it with [CmdStopCopies]). Killing the SSH session does not stop a
+	// pipeline on the host: without this a cancelled copy reads on to the
+	// end and keeps the sink's mount busy.
+	StopFile string
+	// StopChunk is the most one dd run reads when StopFile is set
+	// (default [StopChunk]).
+	StopChunk int64
+	// Size is the source's exact size in bytes, or 0 when unknown. With it,
+	// bs need not divide the size: the copy reads Size/bs whole blocks and
+	// then the rest in 512-byte and 1-byte blocks, all conv=noerror,sync,
+	// and stops at Size (a log that grows meanwhile is copied as it was
+	// when listed, not padded). Without it, bs must divide the size.
+	Size int64
 }
 
 // maxBlockSize bounds dd's bs= so a typo cannot ask a small host for a huge
@@ -64,10 +83,37 @@ func CmdCopy(src, dst string, bs int64, opts CopyOptions) (string, error) {
 			return "", argErr(cmd, "hash", string(a), "is not md5, sha1, sha256 or sha512")
 		}
 	}
+	if opts.Size < 0 {
+		return "", argErr(cmd, "size", strconv.FormatInt(opts.Size, 10), "is negative")
+	}
 	blocks := " bs=" + strconv.FormatInt(bs, 10) + " conv=noerror,sync"
 	dd := "dd if=" + qs + blocks
+	stop := ""
+	if opts.StopFile != "" {
+		if stop, err = quotePath(cmd, "stop file", opts.StopFile); err != nil {
+			return "", err
+		}
+	}
+	parts := opts.Parts
+	if len(parts) == 0 && opts.Size > 0 && (opts.Size%bs != 0 || stop != "") {
+		parts = RescueParts(opts.Size, bs, nil)
+	}
+	split := len(parts) > 0
+	if split {
+		if err := checkParts(cmd, parts); err != nil {
+			return "", err
+		}
+		chunk := opts.StopChunk
+		if chunk <= 0 {
+			chunk = StopChunk
+		}
+		dd = readParts(qs, parts, stop, chunk)
+	}
 	switch len(opts.Hashes) {
 	case 0:
+		if split {
+			return dd + " > " + qd, nil
+		}
 		return "dd if=" + qs + " of=" + qd + blocks, nil
 	case 1:
 		return pipefail + toolCheck("dd", "tee", opts.Hashes[0].Tool()) +
@@ -132,7 +178,9 @@ func CmdHash(alg HashAlg, path string) (string, error) {
 // CopyBlockSize returns the largest power of two no bigger than max that
 // divides size, for dd's bs=: with conv=sync a bs that does not divide the
 // size pads the last block and the copy no longer matches the source. A
-// size of 0 (an empty file) gets max.
+// size of 0 (an empty file) gets max. An odd size gets 1, a syscall per
+// byte: when the exact size is known, give [CmdCopy] CopyOptions.Size and
+// CopyBlockSize(0, max) instead.
 func CopyBlockSize(size, max int64) int64 {
 	if max < 1 {
 		return 1

@@ -1,6 +1,7 @@
 package esxi
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,11 +26,16 @@ var (
 )
 
 // ParseDDStatus parses dd's standard error. Both record lines must be there:
-// without them dd did not finish (it was killed, or never started).
+// without them dd did not finish (it was killed, or never started). A copy
+// split into parts ([CmdCopy] with a size bs does not divide) runs dd
+// several times in a row; their counts are added up, and Bytes is their sum
+// when every part printed it.
 func ParseDDStatus(stderr string) (DDStatus, error) {
 	const src = "dd status"
 	st := DDStatus{Bytes: -1}
-	var seenIn, seenOut bool
+	var seenIn, seenOut, open bool
+	var bytes int64
+	runs, withBytes := 0, 0
 	for i, line := range lines(stderr) {
 		t := strings.TrimSpace(line)
 		if m := ddRecords.FindStringSubmatch(t); m != nil {
@@ -39,24 +45,32 @@ func ParseDDStatus(stderr string) (DDStatus, error) {
 				return st, parseErr(src, i+1, "record count %q out of range", clip(t))
 			}
 			if m[3] == "in" {
-				if seenIn {
-					return st, parseErr(src, i+1, "second \"records in\" line: two dd runs in one output")
+				if open {
+					return st, parseErr(src, i+1, "second \"records in\" line before \"records out\": two dd runs mixed in one output")
 				}
-				st.FullIn, st.PartialIn, seenIn = full, part, true
+				if st.FullIn > math.MaxInt64-full || st.PartialIn > math.MaxInt64-part {
+					return st, parseErr(src, i+1, "record counts add up past the range")
+				}
+				st.FullIn, st.PartialIn, seenIn, open = st.FullIn+full, st.PartialIn+part, true, true
 			} else {
-				if seenOut {
-					return st, parseErr(src, i+1, "second \"records out\" line: two dd runs in one output")
+				if !open {
+					return st, parseErr(src, i+1, "\"records out\" without a \"records in\" line before it")
 				}
-				st.FullOut, st.PartialOut, seenOut = full, part, true
+				if st.FullOut > math.MaxInt64-full || st.PartialOut > math.MaxInt64-part {
+					return st, parseErr(src, i+1, "record counts add up past the range")
+				}
+				st.FullOut, st.PartialOut, seenOut, open = st.FullOut+full, st.PartialOut+part, true, false
+				runs++
 			}
 			continue
 		}
-		if m := ddBytes.FindStringSubmatch(t); m != nil && seenOut {
+		if m := ddBytes.FindStringSubmatch(t); m != nil && seenOut && !open {
 			n, err := strconv.ParseInt(m[1], 10, 64)
-			if err != nil {
+			if err != nil || bytes > math.MaxInt64-n {
 				return st, parseErr(src, i+1, "byte count %q out of range", clip(t))
 			}
-			st.Bytes = n
+			bytes += n
+			withBytes++
 			continue
 		}
 		switch {
@@ -67,7 +81,10 @@ func ParseDDStatus(stderr string) (DDStatus, error) {
 			st.Other = append(st.Other, t)
 		}
 	}
-	if !seenIn || !seenOut {
+	if withBytes > 0 && withBytes == runs {
+		st.Bytes = bytes
+	}
+	if !seenIn || !seenOut || open {
 		return st, parseErr(src, 0, "no \"records in\" and \"records out\" lines: dd did not finish")
 	}
 	return st, nil

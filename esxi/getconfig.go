@@ -2,6 +2,8 @@ package esxi
 
 import (
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -11,21 +13,85 @@ type DatastorePath struct {
 	Path      string // relative to the datastore root; may be ""
 }
 
-// ParseDatastorePath splits "[DATASTORE] PATH".
+// ParseDatastorePath splits "[DATASTORE] PATH". A datastore name may hold
+// brackets and spaces ("[Old SAN [LUN 5]] vm/vm.vmx"), and so may the path,
+// so the name ends at the "] " (or the final "]") that closes the leading
+// "[" with the brackets between balanced. When no such "]" exists and more
+// than one would do, the split is ambiguous and an error says so; pass the
+// host's datastore names to [ParseDatastorePathIn] to settle it.
 func ParseDatastorePath(s string) (DatastorePath, error) {
+	return ParseDatastorePathIn(s, nil)
+}
+
+// ParseDatastorePathIn is [ParseDatastorePath] that first tries the given
+// datastore names (esxcli storage filesystem list), longest first, which
+// settles names with unbalanced brackets such as "[a]b] x.vmx".
+func ParseDatastorePathIn(s string, datastores []string) (DatastorePath, error) {
 	const src = "datastore path"
 	if !strings.HasPrefix(s, "[") {
 		return DatastorePath{}, parseErr(src, 0, "%q does not start with [datastore]", clip(s))
 	}
-	end := strings.IndexByte(s, ']')
-	if end < 0 {
-		return DatastorePath{}, parseErr(src, 0, "%q has no closing ]", clip(s))
+	var cands []int // indexes of a "]" that can end the name
+	for i := 1; i < len(s); i++ {
+		if s[i] == ']' && (i+1 == len(s) || s[i+1] == ' ') && validDatastoreName(s[1:i]) {
+			cands = append(cands, i)
+		}
 	}
-	ds := s[1:end]
-	if ds == "" || strings.ContainsAny(ds, "/\x00") {
-		return DatastorePath{}, parseErr(src, 0, "datastore name %q is empty or contains '/'", clip(ds))
+	if len(cands) == 0 {
+		return DatastorePath{}, parseErr(src, 0, "%q has no \"] \" after a datastore name (not empty, no '/')", clip(s))
 	}
-	return DatastorePath{Datastore: ds, Path: strings.TrimPrefix(s[end+1:], " ")}, nil
+	split := func(i int) DatastorePath {
+		p := DatastorePath{Datastore: s[1:i]}
+		if i+2 <= len(s) {
+			p.Path = s[i+2:]
+		}
+		return p
+	}
+	best := -1
+	for _, i := range cands {
+		if slices.Contains(datastores, s[1:i]) {
+			best = i // later candidates are longer names
+		}
+	}
+	if best >= 0 {
+		return split(best), nil
+	}
+	// At most one candidate has balanced brackets: the "]" of a balanced
+	// name drives any longer name below zero.
+	for _, i := range cands {
+		if bracketsBalanced(s[1:i]) {
+			return split(i), nil
+		}
+	}
+	if len(cands) == 1 {
+		return split(cands[0]), nil
+	}
+	names := make([]string, len(cands))
+	for k, i := range cands {
+		names[k] = strconv.Quote(s[1:i])
+	}
+	return DatastorePath{}, parseErr(src, 0, "%q is ambiguous: the datastore may be any of %s; pass the host's datastore names to tell", clip(s), strings.Join(names, ", "))
+}
+
+func validDatastoreName(n string) bool {
+	return n != "" && !strings.ContainsAny(n, "/\x00")
+}
+
+// bracketsBalanced reports whether every "]" in s closes an earlier "[".
+func bracketsBalanced(s string) bool {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			depth--
+			if depth < 0 {
+				return false
+			}
+		}
+	}
+	return depth == 0
 }
 
 // HostPath is the path in the host's shell: /vmfs/volumes/DATASTORE/PATH.

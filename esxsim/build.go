@@ -54,6 +54,9 @@ func (h *Host) build() error {
 	h.fs.put("/dev/zero", &node{mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, mtime: boot, data: zeroDev{}})
 	h.fs.put("/dev/urandom", &node{mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, mtime: boot, data: newGen(1<<40, uint64(time.Now().UnixNano()), 0, nil)})
 	for name := range commands {
+		if sc.Options.missing(name) {
+			continue
+		}
 		p := "/bin/" + name
 		if sbinCommands[name] {
 			p = "/sbin/" + name
@@ -127,6 +130,7 @@ func (h *Host) build() error {
 			return err
 		}
 	}
+	h.buildTriageFiles(boot)
 	for _, f := range sc.Files {
 		h.put(h.canonPath(f.Path), 0o644, boot, []byte(f.Content))
 	}

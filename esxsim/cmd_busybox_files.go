@@ -190,17 +190,7 @@ func cmdStat(e *env) int {
 			fmt.Fprintln(e.stdout, statFormat(format, f, fi))
 			continue
 		}
-		kind := "regular file"
-		switch {
-		case fi.IsDir():
-			kind = "directory"
-		case fi.mode&fs.ModeSymlink != 0:
-			kind = "symbolic link"
-		case fi.mode&fs.ModeCharDevice != 0:
-			kind = "character special file"
-		case fi.size == 0:
-			kind = "regular empty file"
-		}
+		kind := fileKind(fi)
 		name := f
 		if fi.mode&fs.ModeSymlink != 0 {
 			name = fmt.Sprintf("'%s' -> '%s'", f, fi.target)
@@ -238,16 +228,17 @@ func statFormat(format, name string, fi *fileInfo) string {
 		case 'A':
 			b.WriteString(modeString(fi))
 		case 'F':
-			switch {
-			case fi.IsDir():
-				b.WriteString("directory")
-			case fi.mode&fs.ModeSymlink != 0:
-				b.WriteString("symbolic link")
-			case fi.size == 0:
-				b.WriteString("regular empty file")
-			default:
-				b.WriteString("regular file")
-			}
+			b.WriteString(fileKind(fi))
+		case 'f':
+			fmt.Fprintf(&b, "%x", rawMode(fi.mode))
+		case 'o':
+			b.WriteString("4096")
+		case 'd':
+			b.WriteString("16")
+		case 'D':
+			b.WriteString("10")
+		case 't', 'T':
+			b.WriteString("0")
 		case 'Y', 'Z', 'X':
 			fmt.Fprint(&b, fi.mtime.Unix())
 		case 'y', 'z', 'x':

@@ -284,7 +284,7 @@ func esxcliDeviceList(e *env, args []string) (esxResult, error) {
 		if s.Kind == "local" {
 			plugin = "HPP"
 		}
-		res.list = append(res.list, esxStruct{typeName: "ScsiDevice", header: s.ID, fields: []esxField{
+		res.list = append(res.list, esxStruct{typeName: "ScsiDevice", header: s.ID, headerKey: "Device", fields: []esxField{
 			{"Display Name", d.displayName()}, {"Has Settable Display Name", !usb}, {"Size", int64(s.Size >> 20)},
 			{"Device Type", "Direct-Access"}, {"Multipath Plugin", plugin}, {"Devfs Path", "/vmfs/devices/disks/" + s.ID},
 			{"Vendor", s.Vendor}, {"Model", s.Model}, {"Revision", "0001"}, {"SCSI Level", int64(6)},

@@ -37,11 +37,27 @@ type esxStruct struct {
 	// header is shown above the fields by the default list formatter
 	// (the VM's name, the device's id).
 	header string
+	// headerKey, when set, names a field holding header that only the
+	// structured formatters (csv, keyvalue, xml) show: real esxcli prints a
+	// device's id as the title of its block and as the Device field.
+	headerKey string
+}
+
+// structured is the struct's fields as csv, keyvalue and xml show them:
+// sorted by key, with the header field if it has one.
+func (s esxStruct) structured() []esxField {
+	fs := s.fields
+	if s.headerKey != "" {
+		fs = append(append([]esxField(nil), fs...), esxField{s.headerKey, s.header})
+	}
+	return sortedFields(fs)
 }
 
 // esxResult is what an esxcli command returns before formatting.
 type esxResult struct {
-	kind string // "struct", "list", "none"
+	kind string // "struct", "list", "string", "none"
+	// str is a "string" result (software acceptance get).
+	str  string
 	one  esxStruct
 	list []esxStruct
 	// table selects the default formatter for lists: a table (filesystem
@@ -57,6 +73,14 @@ func sortedFields(fs []esxField) []esxField {
 
 // render writes the result in the chosen formatter's layout.
 func (r esxResult) render(w io.Writer, formatter string) error {
+	if r.kind == "string" {
+		if formatter == "xml" {
+			fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<output xmlns=\"http://www.vmware.com/Products/ESX/5.0/esxcli\">\n<root>\n   <string>%s</string>\n</root>\n</output>\n", xmlEscape(r.str))
+			return nil
+		}
+		fmt.Fprintln(w, r.str)
+		return nil
+	}
 	switch formatter {
 	case "", "default":
 		r.renderDefault(w)
@@ -158,13 +182,13 @@ func (r esxResult) renderCSV(w io.Writer) {
 		return
 	}
 	var hdr strings.Builder
-	for _, f := range sortedFields(rows[0].fields) {
+	for _, f := range rows[0].structured() {
 		hdr.WriteString(f.key() + ",")
 	}
 	fmt.Fprintln(w, hdr.String())
 	for _, s := range rows {
 		var b strings.Builder
-		for _, f := range sortedFields(s.fields) {
+		for _, f := range s.structured() {
 			b.WriteString(csvCell(f.text()) + ",")
 		}
 		fmt.Fprintln(w, b.String())
@@ -175,13 +199,13 @@ func (r esxResult) renderCSV(w io.Writer) {
 // list elements prefixed structure[N].
 func (r esxResult) renderKeyValue(w io.Writer) {
 	if r.kind == "struct" {
-		for _, f := range sortedFields(r.one.fields) {
+		for _, f := range r.one.structured() {
 			fmt.Fprintf(w, "%s.%s.%s=%s\n", r.one.typeName, f.key(), f.typ(), f.text())
 		}
 		return
 	}
 	for i, s := range r.list {
-		for _, f := range sortedFields(s.fields) {
+		for _, f := range s.structured() {
 			fmt.Fprintf(w, "structure[%d].%s.%s.%s=%s\n", i, s.typeName, f.key(), f.typ(), f.text())
 		}
 	}
@@ -193,7 +217,7 @@ func (r esxResult) renderXML(w io.Writer) {
 	fmt.Fprintln(w, `<root>`)
 	structXML := func(s esxStruct, ind string) {
 		fmt.Fprintf(w, "%s<structure typeName=\"%s\">\n", ind, s.typeName)
-		for _, f := range sortedFields(s.fields) {
+		for _, f := range s.structured() {
 			fmt.Fprintf(w, "%s   <field name=\"%s\">\n%s      <%s>%s</%s>\n%s   </field>\n", ind, f.key(), ind, f.typ(), xmlEscape(f.text()), f.typ(), ind)
 		}
 		fmt.Fprintf(w, "%s</structure>\n", ind)

@@ -2,6 +2,7 @@ package esxsim
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -209,5 +210,25 @@ func TestFaultChangingData(t *testing.T) {
 	ls := lines(r.stdout)
 	if len(ls) != 2 || ls[0][:32] != ls[1][:32] {
 		t.Fatalf("single pass: %q", r.stdout)
+	}
+}
+
+// A read error of a file redirected into a command (md5sum < FILE) fails
+// the command, as on a real host: the shell library turns it into end of
+// file, which would hash a prefix and exit 0.
+func TestRedirectedReadErrorFailsTheCommand(t *testing.T) {
+	th := startSFTPHost(t)
+	if err := th.AddFault(Fault{Kind: FaultBadSectors, Path: sftpOffDisk, Offset: 3 << 20, Length: 4096}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"md5sum < '" + sftpOffDisk + "'", "sha256sum < '" + sftpOffDisk + "'", "md5sum '" + sftpOffDisk + "'"} {
+		stdout, stderr, code := th.Exec(context.Background(), cmd)
+		if code == 0 || !strings.Contains(stderr, "I/O error") && !strings.Contains(stderr, "Input/output error") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", cmd, code, stdout, stderr)
+		}
+	}
+	// The error is the command's own: the next command is not blamed.
+	if _, stderr, code := th.Exec(context.Background(), "md5sum < /etc/hosts"); code != 0 {
+		t.Errorf("md5sum < /etc/hosts after the failure: exit %d %q", code, stderr)
 	}
 }

@@ -25,6 +25,8 @@ type file struct {
 	done func()
 	// dev marks devices such as /dev/null whose writes vanish.
 	discard bool
+	// fifo is the open end of a named pipe, read and written as a stream.
+	fifo *fifoEnd
 }
 
 // openFile opens p (absolute) with os.O_* flags, as open(2) would on the
@@ -67,6 +69,13 @@ func (h *Host) openFile(p string, flag int, perm fs.FileMode) (*file, error) {
 	}
 	if n.busy {
 		return nil, pathErr("open", p, syscall.EBUSY)
+	}
+	if fc, ok := n.data.(*fifoContent); ok {
+		end, err := fc.open(h.ctx, flag&(os.O_WRONLY|os.O_RDWR) != 0)
+		if err != nil {
+			return nil, pathErr("open", p, errnoOf(err))
+		}
+		return &file{h: h, path: p, name: n.name, flag: flag, fifo: end}, nil
 	}
 	f := &file{h: h, path: p, name: n.name, flag: flag, r: n.data}
 	if f.r == nil {
@@ -133,6 +142,12 @@ func (f *file) Size() int64 {
 }
 
 func (f *file) Read(p []byte) (int, error) {
+	if f.fifo != nil {
+		if f.fifo.write {
+			return 0, pathErr("read", f.path, syscall.EBADF)
+		}
+		return f.fifo.Read(p)
+	}
 	n, err := f.ReadAt(p, f.pos)
 	f.pos += int64(n)
 	if err == io.EOF && n > 0 {
@@ -153,6 +168,16 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (f *file) Write(p []byte) (int, error) {
+	if f.fifo != nil {
+		if !f.fifo.write {
+			return 0, pathErr("write", f.path, syscall.EBADF)
+		}
+		n, err := f.fifo.Write(p)
+		if err != nil {
+			err = pathErr("write", f.path, syscall.EPIPE)
+		}
+		return n, err
+	}
 	n, err := f.WriteAt(p, f.pos)
 	f.pos += int64(n)
 	return n, err
@@ -216,6 +241,9 @@ func (f *file) Truncate(size int64) error {
 func (f *file) Close() error {
 	var err error
 	f.once.Do(func() {
+		if f.fifo != nil {
+			f.fifo.Close()
+		}
 		if f.nw != nil {
 			if cerr := f.nw.close(); cerr != nil {
 				err = pathErr("close", f.path, errnoOf(cerr))

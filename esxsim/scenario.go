@@ -39,6 +39,19 @@ type Scenario struct {
 type ScenarioFlags struct {
 	// DDThirdStatusLine adds busybox dd's "N bytes (X) copied" line.
 	DDThirdStatusLine bool `yaml:"dd_third_status_line"`
+	// MissingCommands are left out of this host ("sh: X: not found"), to
+	// stand for builds without esxcfg-nas, sha256sum or mkfifo.
+	MissingCommands []string `yaml:"missing_commands"`
+}
+
+// missing reports whether the scenario leaves command name out.
+func (f ScenarioFlags) missing(name string) bool {
+	for _, m := range f.MissingCommands {
+		if m == name {
+			return true
+		}
+	}
+	return false
 }
 
 // HostSpec is the host's identity and login.

@@ -264,6 +264,21 @@ func (c *sshConn) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 				ch.CloseWrite()
 				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
 			}()
+		case "subsystem":
+			var p struct{ Name string }
+			if started || ssh.Unmarshal(req.Payload, &p) != nil || p.Name != sftpSubsystem {
+				req.Reply(false, nil)
+				continue
+			}
+			req.Reply(true, nil)
+			started = true
+			s.kind = "subsystem"
+			go func() {
+				defer close(done)
+				code := c.serveSFTP(ctx, s, ch)
+				ch.CloseWrite()
+				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+			}()
 		default:
 			if req.WantReply {
 				req.Reply(false, nil)

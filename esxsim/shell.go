@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,25 @@ type session struct {
 	pty    bool
 	term   string
 	width  int
+	// redirErr is a read error of a file redirected into a command
+	// (< FILE). The interpreter copies such a file into a pipe and turns
+	// any error into end of file; the command that read the pipe takes
+	// the error from here, so md5sum < BAD fails as on a real host.
+	redirErr atomic.Pointer[error]
+}
+
+// redirReader records a redirected file's read errors in its session.
+type redirReader struct {
+	io.ReadWriteCloser
+	s *session
+}
+
+func (r redirReader) Read(p []byte) (int, error) {
+	n, err := r.ReadWriteCloser.Read(p)
+	if err != nil && err != io.EOF {
+		r.s.redirErr.Store(&err)
+	}
+	return n, err
 }
 
 // env is what a command implementation gets: its words, the session's
@@ -85,8 +105,15 @@ func (s *session) newRunner(ctx context.Context, stdin io.Reader, stdout, stderr
 	)
 }
 
+// commandV is the internal name call gives `command -v`: the
+// interpreter's own would search the workstation's PATH, not the host's.
+const commandV = "\x00command -v"
+
 // call adjusts builtins whose messages differ from ash's.
 func (s *session) call(ctx context.Context, args []string) ([]string, error) {
+	if args[0] == "command" && len(args) > 2 && args[1] == "-v" {
+		return append([]string{commandV}, args[2:]...), nil
+	}
 	if args[0] == "cd" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
 		hc := interp.HandlerCtx(ctx)
 		p := absPath(hc.Dir, args[1])
@@ -114,6 +141,9 @@ func (s *session) exec(ctx context.Context, args []string) error {
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
+	if name == commandV {
+		return s.commandV(hc.Dir, hc.Stdout, args[1:])
+	}
 	cmd := name
 	if strings.Contains(name, "/") {
 		p := absPath(hc.Dir, name)
@@ -137,12 +167,16 @@ func (s *session) exec(ctx context.Context, args []string) error {
 		return nil
 	}
 	impl, ok := commands[cmd]
-	if !ok {
+	if !ok || s.h.sc.Options.missing(cmd) {
 		fmt.Fprintf(hc.Stderr, "sh: %s: not found\n", name)
 		return interp.NewExitStatus(127)
 	}
 	e := &env{ctx: ctx, h: s.h, s: s, name: cmd, args: args, dir: hc.Dir, stdin: stdin, stdout: hc.Stdout, stderr: hc.Stderr}
 	code := impl(e)
+	if perr := s.redirErr.Swap(nil); perr != nil && code == 0 {
+		fmt.Fprintf(hc.Stderr, "%s: standard input: %s\n", cmd, strerror(*perr))
+		code = 1
+	}
 	if code != 0 {
 		return interp.NewExitStatus(uint8(code))
 	}
@@ -172,6 +206,9 @@ func (s *session) open(ctx context.Context, p string, flag int, perm os.FileMode
 	f, err := s.h.openFile(ap, flag, perm)
 	if err != nil {
 		return nil, shellOpenError(p, flag, err)
+	}
+	if flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+		return redirReader{f, s}, nil
 	}
 	return f, nil
 }
@@ -259,5 +296,36 @@ func (s *session) runWith(ctx context.Context, r *interp.Runner, line string, st
 		fmt.Fprintf(stderr, "sh: syntax error: %s\n", syntaxMessage(err))
 		return 2
 	}
+	unescapeLiterals(prog)
 	return exitOf(r.Run(ctx, prog))
+}
+
+// commandV prints where each name is found on the host, as ash's
+// command -v does: builtins by name, commands by path; status 1 when the
+// last is not found.
+func (s *session) commandV(dir string, stdout io.Writer, names []string) error {
+	found := false
+	for _, n := range names {
+		found = false
+		if interp.IsBuiltin(n) {
+			fmt.Fprintln(stdout, n)
+			found = true
+			continue
+		}
+		cands := []string{"/bin/" + n, "/sbin/" + n}
+		if strings.Contains(n, "/") {
+			cands = []string{absPath(dir, n)}
+		}
+		for _, p := range cands {
+			if fi, err := s.h.stat(p, true); err == nil && !fi.IsDir() && fi.mode&0o111 != 0 {
+				fmt.Fprintln(stdout, p)
+				found = true
+				break
+			}
+		}
+	}
+	if !found {
+		return interp.NewExitStatus(1)
+	}
+	return nil
 }
