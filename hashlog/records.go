@@ -28,6 +28,7 @@ const (
 	TypeFileResumed    = "file.resumed"   // FileResumed
 	TypeWriteError     = "write.error"    // WriteAnomaly: the write failed
 	TypeTornTail       = "log.torn_tail"  // TornTail; written only by Open
+	TypeCaseVerified   = "case.verified"  // CaseVerified: what esxsink verify found
 	reservedTypePrefix = "log."           // types only this package writes
 )
 
@@ -45,6 +46,9 @@ type CaseOpened struct {
 	ToolVersion string `json:"tool_version"`
 	SinkHost    string `json:"sink_host"`
 	OS          string `json:"os"`
+	// UTCOffset is the examiner machine's offset from UTC when the case
+	// was opened ("+09:00"): records are in UTC, a court reads local time.
+	UTCOffset string `json:"utc_offset,omitempty"`
 }
 
 // SinkStarted records the sink's effective configuration. WriteVerifier is

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+
+	"github.com/esxsink/esxsink/hashlog"
 )
 
 // Client talks to a running sink's control API.
@@ -67,6 +69,19 @@ func (c *Client) Finalize(ctx context.Context, req FinalizeRequest) (FileResult,
 	var res FileResult
 	err := c.do(ctx, http.MethodPost, "/v1/finalize", req, &res)
 	return res, err
+}
+
+// Append asks the sink to append a custody record of type typ; data is
+// marshalled to JSON. It makes the client a custody log for an
+// orchestrator working with a running serve, which holds the log's lock.
+func (c *Client) Append(ctx context.Context, typ string, data any) (hashlog.Record, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return hashlog.Record{}, err
+	}
+	var rec hashlog.Record
+	err = c.do(ctx, http.MethodPost, "/v1/record", RecordRequest{Type: typ, Data: b}, &rec)
+	return rec, err
 }
 
 // Events streams events to fn until ctx ends or fn returns an error.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/esxsink/esxsink/hashlog"
 )
 
 // The control API is HTTP over a unix socket in the case folder, so only
@@ -48,6 +50,23 @@ type FinalizeRequest struct {
 	Path         string `json:"path"`
 	ExpectedSize *int64 `json:"expected_size,omitempty"`
 	AtRest       bool   `json:"at_rest"`
+}
+
+// RecordRequest asks the sink to append a record of another part of
+// esxsink (an orchestrator using a running serve) to the custody log the
+// sink holds open.
+type RecordRequest struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// sinkRecordTypes are written by the sink alone: another process may not
+// speak for it.
+var sinkRecordTypes = map[string]bool{
+	hashlog.TypeCaseOpened: true, hashlog.TypeSinkStarted: true, hashlog.TypeSinkStopped: true,
+	hashlog.TypeMountAccepted: true, hashlog.TypeMountRefused: true, hashlog.TypeMountReleased: true,
+	hashlog.TypeFileCreated: true, hashlog.TypeFileFinalized: true, hashlog.TypeDirCreated: true,
+	hashlog.TypePolicyRefused: true, hashlog.TypeWriteAnomaly: true, hashlog.TypeNoSpace: true,
 }
 
 // Status reports the sink's current state.
@@ -143,6 +162,23 @@ func (s *Sink) controlMux() *http.ServeMux {
 			return
 		}
 		writeJSON(w, http.StatusOK, res)
+	})
+	mux.HandleFunc("POST /v1/record", func(w http.ResponseWriter, r *http.Request) {
+		var req RecordRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil || req.Type == "" || len(req.Data) == 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {\"type\": ..., \"data\": {...}}"})
+			return
+		}
+		if sinkRecordTypes[req.Type] {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "record type " + req.Type + " is the sink's own"})
+			return
+		}
+		rec, err := s.cfg.Log.Append(req.Type, req.Data)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, rec)
 	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
 		ch, cancel := s.events.subscribe()

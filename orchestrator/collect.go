@@ -58,9 +58,17 @@ type CollectOptions struct {
 	// Resume lists files an earlier run verified (VerifiedInCase): a
 	// planned file with the same source and size is not copied again.
 	Resume map[string]Verified
+	// Memory snapshots running VMs with their memory and collects the
+	// .vmem and .vmsn our snapshot writes: the RAM at that moment.
+	Memory bool
 	// Parallel is how many files are copied at once (default 1). Each
 	// copy is its own SSH session and its own stream into the sink.
 	Parallel int
+	// Transport is how files travel: TransportNFS (default: the host
+	// mounts the sink and dd writes into it) or TransportSFTP (the
+	// orchestrator reads each file over SFTP into a StreamSink; no mount,
+	// SinkHost and Export unused).
+	Transport string
 	// Progress, when set, is told about each file as it starts and ends;
 	// with Parallel > 1 it is called from several goroutines.
 	Progress func(Progress)
@@ -93,7 +101,13 @@ type FileResult struct {
 	Resumed bool `json:"resumed,omitempty"`
 	// ReadErrors are dd's read errors: each unreadable block became zeros
 	// in the copy (conv=noerror,sync), at its offset.
-	ReadErrors []string      `json:"read_errors,omitempty"`
+	ReadErrors []string `json:"read_errors,omitempty"`
+	// BadSectors are the source's unreadable sectors, found by reading
+	// the failed blocks again sector by sector: only these are zeros.
+	BadSectors []SectorRange `json:"bad_sectors,omitempty"`
+	// Superseded are earlier copies of this file kept on the sink (a
+	// copy with whole blocks zeroed, before the sector-level re-read).
+	Superseded []string      `json:"superseded,omitempty"`
 	Verified   bool          `json:"verified"`
 	Attempts   int           `json:"attempts"`
 	Duration   time.Duration `json:"duration"`
@@ -137,10 +151,13 @@ type collector struct {
 	// mu guards what parallel copies share below.
 	mu      sync.Mutex
 	mounted bool
-	snaps   []*ourSnapshot
-	fifoN   int
-	hashes  []esxi.HashAlg
-	report  *Report
+	// copied says a stoppable copy was started on the host.
+	copied bool
+	nas    nasTool
+	snaps  []*ourSnapshot
+	fifoN  int
+	hashes []esxi.HashAlg
+	report *Report
 }
 
 // NewRunID returns a short random id for labels and snapshot names.
@@ -157,7 +174,10 @@ func NewRunID() string {
 // planned file verified and cleanup succeeded; the report is returned in
 // every case once the run started.
 func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error) {
-	if o.Runner == nil || o.Sink == nil || o.SinkHost == "" || o.EvidenceDir == "" {
+	if err := checkTransport(&o); err != nil {
+		return nil, err
+	}
+	if o.Runner == nil || o.Sink == nil || (o.SinkHost == "" && o.Transport == TransportNFS) || o.EvidenceDir == "" {
 		return nil, errors.New("collect: runner, sink, sink address and evidence folder are required")
 	}
 	if o.RunID == "" {
@@ -191,7 +211,7 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 	}
 	c.record(TypeAcquisitionStarted, StepRecord{Label: c.label, Files: plan.Files, Size: plan.Bytes})
 	runErr := c.run(ctx, plan)
-	c.cleanup(ctx)
+	c.cleanup(ctx, runErr)
 	failed := 0
 	for _, f := range c.report.Files {
 		if !f.Verified {
@@ -217,14 +237,21 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 }
 
 // cleanup removes our snapshots and detaches the mount, whatever happened.
-func (c *collector) cleanup(ctx context.Context) {
+func (c *collector) cleanup(ctx context.Context, runErr error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.CleanupTimeout)
 	defer cancel()
 	c.mu.Lock()
 	snaps := append([]*ourSnapshot(nil), c.snaps...)
+	stop := c.copied && runErr != nil
 	c.mu.Unlock()
-	if len(snaps) > 0 || c.mounted {
+	if len(snaps) > 0 || c.mounted || stop {
 		c.ensureConnected(cctx)
+	}
+	if stop {
+		// A copy whose session we closed goes on reading on the host and
+		// keeps our mount busy: stop it before undoing anything.
+		c.stopCopies(cctx)
+		defer c.clearStop(cctx)
 	}
 	for _, s := range snaps {
 		if err := c.removeSnapshot(cctx, s); err != nil {

@@ -178,7 +178,8 @@ func assertFootprint(t *testing.T, e *simEnv) {
 	allowed := []string{"vmware -vl", "esxcli --formatter=csv ", "esxcli storage core device list", "lsusb", "vim-cmd vmsvc/getallvms", "vim-cmd vmsvc/get.config ",
 		"vim-cmd vmsvc/power.getstate ", "vim-cmd vmsvc/snapshot.get ", "head -c ", "cd '", "find '", "vmkfstools -q ",
 		"esxcfg-nas -a -o '127.0.0.1' -s '/esxsink' 'esxsink-", "esxcfg-nas -l", "esxcfg-nas -d 'esxsink-",
-		"vim-cmd vmsvc/snapshot.create ", "vim-cmd vmsvc/snapshot.remove ", "set -o pipefail || exit 125; ", "if [ -p '/tmp/esxsink-", twoPassHash}
+		"vim-cmd vmsvc/snapshot.create ", "vim-cmd vmsvc/snapshot.remove ", "set -o pipefail || exit 125; ", "if [ -p '/tmp/esxsink-", twoPassHash,
+		"for c in dd tee md5sum sha256sum mkfifo esxcfg-nas esxcli; do if command -v", "printf '%s\\n' 'esxsink mount check, run ", ": > '/tmp/esxsink-", "if [ -f '/tmp/esxsink-"}
 	for _, c := range e.host.Footprint() {
 		ok := false
 		for _, a := range allowed {

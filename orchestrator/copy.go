@@ -38,10 +38,15 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 		}
 		c.logger.Warn("file did not verify", "file", it.Source, "attempt", attempt, "err", fr.Error)
 	}
+	if fatal == nil && len(fr.ReadErrors) > 0 && c.o.Transport != TransportSFTP && !it.Live && !it.SizeApprox {
+		n := fr.Attempts
+		fr, fatal = c.rescue(ctx, it, fr)
+		fr.Attempts = n + 1
+	}
 	fr.Duration = time.Since(start)
 	rec := StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: fr.Dest, Size: fr.Size,
 		Host1: fr.HostHashes, Sink: fr.SinkHashes, AtRest: fr.AtRest, Attempt: fr.Attempts, Error: fr.Error,
-		ReadErrors: fr.ReadErrors}
+		ReadErrors: fr.ReadErrors, BadSectors: fr.BadSectors, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note}
 	if fr.Verified {
 		c.record(TypeFileVerified, rec)
 	} else {
@@ -57,35 +62,34 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 // copyOnce runs the single-pass copy and compares host, sink and at-rest
 // hashes.
 func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, error) {
+	if c.o.Transport == TransportSFTP {
+		return c.copyOnceSFTP(ctx, it)
+	}
 	// The sink keeps a finalized file read-only: a retry, or a second run
 	// into the same case, goes next to it, and what is there stays as it
 	// was received.
 	fr := FileResult{Item: it, Dest: c.freeDest(it.Dest)}
 	fifo, hashes := c.copyTools()
 	dst := "/vmfs/volumes/" + c.label + "/" + fr.Dest
-	pre := ""
-	if c.o.TwoPass {
-		var err error
-		if pre, err = c.hashSource(ctx, it.Source); err != nil {
-			fr.Error = err.Error()
-			if ctx.Err() != nil {
-				return fr, fmt.Errorf("hash %s on %s interrupted: %w", it.Source, c.o.Host, ctx.Err())
-			}
-			return fr, nil
-		}
-		fr.PreHash = pre
+	if done, err := c.firstPass(ctx, &fr); done {
+		return fr, err
 	}
-	bs := esxi.CopyBlockSize(it.Size, c.o.BlockSize)
+	// With the exact size, CmdCopy reads a tail bs does not divide in
+	// small blocks, so an odd-sized log still copies at the full bs.
+	bs, exact := esxi.CopyBlockSize(0, c.o.BlockSize), it.Size
 	if it.SizeApprox {
 		// The real size is only known to be whole sectors: a larger block
 		// could pad the last one and grow the image.
-		bs = 512
+		bs, exact = 512, 0
 	}
-	cmd, err := esxi.CmdCopy(it.Source, dst, bs, esxi.CopyOptions{Hashes: hashes, FIFO: fifo})
+	cmd, err := esxi.CmdCopy(it.Source, dst, bs, esxi.CopyOptions{Hashes: hashes, FIFO: fifo, Size: exact, Parts: it.rescue, StopFile: c.stopFile()})
 	if err != nil {
 		fr.Error = err.Error()
 		return fr, nil
 	}
+	c.mu.Lock()
+	c.copied = true
+	c.mu.Unlock()
 	res, err := c.o.Runner.Run(ctx, cmd)
 	if err != nil {
 		fr.Error = fmt.Sprintf("copy %s: %v", it.Source, err)
@@ -132,47 +136,7 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 	for a, h := range hh {
 		fr.HostHashes[string(a)] = h
 	}
-	expected := it.Size
-	if it.Live || it.SizeApprox {
-		expected = -1 // a live log may grow while it is copied
-	}
-	fin, err := c.o.Sink.Finalize(fr.Dest, "api", expected, true)
-	if err != nil {
-		fr.Error = fmt.Sprintf("finalize %s on the sink: %v", fr.Dest, err)
-		return fr, nil
-	}
-	fr.Size, fr.SinkHashes, fr.AtRest = fin.Size, fin.Hashes, fin.AtRest
-	var bad []string
-	for _, a := range hashes {
-		h := fr.HostHashes[string(a)]
-		if s, ok := fin.Hashes[string(a)]; ok && s != h {
-			bad = append(bad, fmt.Sprintf("%s host %s sink %s", a, h, s))
-		}
-		if s, ok := fin.AtRest[string(a)]; ok && s != h {
-			bad = append(bad, fmt.Sprintf("%s host %s at rest %s", a, h, s))
-		}
-	}
-	if fin.Hashes[string(esxi.MD5)] == "" && fin.Hashes[string(esxi.SHA256)] == "" {
-		bad = append(bad, "the sink computed neither md5 nor sha256")
-	}
-	if len(fin.AtRest) == 0 {
-		bad = append(bad, "the sink did not re-read the file at rest")
-	}
-	if pre != "" && pre != fr.HostHashes[string(esxi.MD5)] {
-		bad = append(bad, fmt.Sprintf("the source changed between the two reads: md5 %s before the copy, %s during it", pre, fr.HostHashes[string(esxi.MD5)]))
-	}
-	if len(fin.Anomalies) > 0 {
-		bad = append(bad, "sink anomalies: "+strings.Join(fin.Anomalies, "; "))
-	}
-	if !it.Live && !it.SizeApprox && fin.Size != it.Size {
-		bad = append(bad, fmt.Sprintf("size %d, planned %d", fin.Size, it.Size))
-	}
-	if len(bad) > 0 {
-		fr.Error = "mismatch: " + strings.Join(bad, "; ")
-		return fr, nil
-	}
-	fr.Verified = true
-	return fr, nil
+	return c.verifyCopy(fr, hashes), nil
 }
 
 // copyTools returns a FIFO name of its own for the next copy and the
@@ -185,6 +149,25 @@ func (c *collector) copyTools() (fifo string, hashes []esxi.HashAlg) {
 		c.hashes = hostHashes
 	}
 	return fmt.Sprintf("/tmp/esxsink-%s-%d.fifo", c.o.RunID, c.fifoN), c.hashes
+}
+
+// firstPass is --verify two-pass's first read: the source's md5 before
+// the copy, in fr.PreHash. done says the copy must not go on: the file
+// failed (fr.Error), or the run stops (the error).
+func (c *collector) firstPass(ctx context.Context, fr *FileResult) (done bool, err error) {
+	if !c.o.TwoPass {
+		return false, nil
+	}
+	pre, err := c.hashSource(ctx, fr.Item.Source)
+	if err != nil {
+		fr.Error = err.Error()
+		if ctx.Err() != nil {
+			return true, fmt.Errorf("hash %s on %s interrupted: %w", fr.Item.Source, c.o.Host, ctx.Err())
+		}
+		return true, nil
+	}
+	fr.PreHash = pre
+	return false, nil
 }
 
 // hashSource is the first read of --verify two-pass: the source's md5 on

@@ -1,13 +1,18 @@
 package orchestrator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/esxsink/esxsink/esxsim"
 	"github.com/esxsink/esxsink/hashlog"
 )
 
@@ -229,6 +234,25 @@ func TestCollectBadSectorsAndWriteError(t *testing.T) {
 	if int64(len(b)) != flat.Item.Size {
 		t.Fatalf("image is %d bytes, source %d", len(b), flat.Item.Size)
 	}
+	// Only the 8 unreadable sectors at 5 MiB are zeros; the rest of the
+	// 1 MiB block dd zeroed in the first copy was read sector by sector.
+	want := []SectorRange{{First: 5 << 20 / 512, Count: 8}}
+	if !reflect.DeepEqual(flat.BadSectors, want) {
+		t.Errorf("bad sectors %+v, want %+v", flat.BadSectors, want)
+	}
+	zero := make([]byte, 512)
+	for s := int64(5 << 20 / 512); s < 6<<20/512; s++ {
+		isZero := bytes.Equal(b[s*512:(s+1)*512], zero)
+		if bad := s >= want[0].First && s < want[0].First+want[0].Count; isZero != bad {
+			t.Fatalf("sector %d: zero %v, unreadable %v", s, isZero, bad)
+		}
+	}
+	if len(flat.Superseded) != 1 || flat.Superseded[0] == flat.Dest {
+		t.Errorf("first copy not named as superseded: %q (dest %s)", flat.Superseded, flat.Dest)
+	}
+	if n := custodyCount(t, e, TypeNote, "8 unreadable sectors found: sectors 10240-10247"); n != 1 {
+		t.Errorf("%d custody notes name the bad sectors", n)
+	}
 	assertClean(t, e, nil)
 }
 
@@ -328,4 +352,88 @@ func TestCollectResume(t *testing.T) {
 		t.Errorf("the resumed run took %d snapshots; the running VM's disks were already verified", n-before)
 	}
 	assertClean(t, e, nil)
+}
+
+// A cancelled copy does not read on to the end on the host: cleanup
+// creates our stop file, the copy ends within one run of dd, and the
+// stop file is removed again.
+func TestCollectCancelStopsHostCopy(t *testing.T) {
+	e := startSim(t, strings.Replace(smallLab, "size: 8MiB", "size: 2GiB", 1))
+	before := snapCounts(e)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var flat PlanItem
+	_, err := collectWith(ctx, t, e, []string{"Ubuntu"}, func(p Progress) {
+		if !p.Done && strings.HasSuffix(p.Item.Source, "-flat.vmdk") {
+			flat = p.Item
+			go func() {
+				time.Sleep(200 * time.Millisecond)
+				cancel()
+			}()
+		}
+	})
+	if !errors.Is(err, context.Canceled) || flat.Size != 2<<30 {
+		t.Fatalf("got %v (flat %+v), want cancellation during the disk copy", err, flat)
+	}
+	assertClean(t, e, before)
+	var copyCmd *esxsim.Command
+	for deadline := time.Now().Add(time.Minute); copyCmd == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, c := range e.host.Footprint() {
+			if strings.HasPrefix(c.Line, "set -o pipefail") && strings.Contains(c.Line, "Ubuntu-flat.vmdk") {
+				copyCmd = &c
+			}
+		}
+	}
+	if copyCmd == nil {
+		t.Fatal("the copy never ended on the host")
+	}
+	if copyCmd.Exit == 0 {
+		t.Errorf("the stopped copy exited 0")
+	}
+	fi, err := os.Stat(filepath.Join(hashlog.EvidenceDir(e.caseDir), filepath.FromSlash(flat.Dest)))
+	if err != nil || fi.Size() >= flat.Size {
+		t.Errorf("the sink holds %v bytes of %d (%v): the copy read on after the stop", fi.Size(), flat.Size, err)
+	}
+	// The stop itself: created before the snapshot is removed and the
+	// mount detached (a real host's copy reads on after its session is
+	// closed; that the copy obeys is TestStoppableCopyUnderBusybox's),
+	// then removed.
+	stopFile := "/tmp/esxsink-" + runIDOf(t, e) + ".stop"
+	var order []string
+	for _, c := range e.host.Footprint() {
+		switch {
+		case c.Line == ": > '"+stopFile+"'":
+			order = append(order, "stop")
+		case strings.HasPrefix(c.Line, "vim-cmd vmsvc/snapshot.remove "):
+			order = append(order, "remove")
+		case strings.HasPrefix(c.Line, "esxcfg-nas -d "):
+			order = append(order, "unmount")
+		case strings.HasPrefix(c.Line, "if [ -f '"+stopFile+"' ]; then rm -f"):
+			order = append(order, "clear")
+		}
+	}
+	if len(order) < 4 || order[0] != "stop" || order[len(order)-1] != "clear" {
+		t.Errorf("cleanup order %v, want stop first and clear last", order)
+	}
+	if _, err := e.host.ReadFile(stopFile); err == nil {
+		t.Error("the stop file was left on the host")
+	}
+	if n := custodyCount(t, e, TypeNote, "asked the copies still running on the host to stop"); n != 1 {
+		t.Errorf("%d custody notes of the stop", n)
+	}
+	assertFootprint(t, e)
+}
+
+// runIDOf reads the run id from the custody log's acquisition record.
+func runIDOf(t *testing.T, e *simEnv) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.caseDir, "custody.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`"run_id":"([0-9a-f]{8})"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no run id in the custody log")
+	}
+	return string(m[1])
 }

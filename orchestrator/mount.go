@@ -2,6 +2,8 @@ package orchestrator
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,10 +15,16 @@ import (
 // mount attaches the sink's export as NFS datastore label and checks that
 // the host lists it as mounted.
 func (c *collector) mount(ctx context.Context) error {
+	if c.o.Transport == TransportSFTP {
+		return c.startSFTP(ctx) // nothing is mounted on the host
+	}
+	if c.nas == "" {
+		c.nas = nasEsxcfg
+	}
 	// The host refuses a second label for a share it already mounts: say
 	// which label holds it instead of failing on esxcfg-nas -a.
-	if res, err := c.o.Runner.Run(ctx, esxi.CmdNASList()); err == nil && res.ExitStatus == 0 {
-		if mounts, err := esxi.ParseNASList(string(res.Stdout)); err == nil {
+	if res, err := c.o.Runner.Run(ctx, c.nas.list()); err == nil && res.ExitStatus == 0 {
+		if mounts, err := c.nas.parseList(string(res.Stdout)); err == nil {
 			for _, m := range mounts {
 				if m.Host == c.o.SinkHost && strings.TrimRight(m.Share, "/") == strings.TrimRight(c.o.Export, "/") {
 					return c.fail(TypeCleanupFailed, fmt.Errorf("the host %s already mounts the sink %s:%s as datastore %q (status %q): a leftover of an earlier run? detach it with esxcfg-nas -d %s and run collect again",
@@ -25,7 +33,7 @@ func (c *collector) mount(ctx context.Context) error {
 			}
 		}
 	}
-	cmd, err := esxi.CmdNASAdd(c.o.SinkHost, c.o.Export, c.label)
+	cmd, err := c.nas.add(c.o.SinkHost, c.o.Export, c.label)
 	if err != nil {
 		return fmt.Errorf("build the mount command: %w", err)
 	}
@@ -34,7 +42,7 @@ func (c *collector) mount(ctx context.Context) error {
 		return c.fail(TypeCleanupFailed, fmt.Errorf("mount the sink %s:%s as %q on %s: %w", c.o.SinkHost, c.o.Export, c.label, c.o.Host, err))
 	}
 	out := string(res.Stdout) + string(res.Stderr)
-	if cerr := esxi.CheckNASAdd(out, c.label); cerr != nil || res.ExitStatus != 0 {
+	if cerr := c.nas.checkAdd(out, c.label); cerr != nil || res.ExitStatus != 0 {
 		if cerr == nil {
 			cerr = fmt.Errorf("exit status %d: %s", res.ExitStatus, clip(strings.TrimSpace(out)))
 		}
@@ -43,11 +51,11 @@ func (c *collector) mount(ctx context.Context) error {
 		return fmt.Errorf("the host %s refused to mount the sink %s:%s as %q: %w; check that the host can reach the workstation on TCP 111 and the NFS port, and the firewall", c.o.Host, c.o.SinkHost, c.o.Export, c.label, cerr)
 	}
 	c.mounted = true
-	res, err = c.o.Runner.Run(ctx, esxi.CmdNASList())
+	res, err = c.o.Runner.Run(ctx, c.nas.list())
 	if err != nil {
 		return fmt.Errorf("list NAS datastores on %s: %w", c.o.Host, err)
 	}
-	mounts, err := esxi.ParseNASList(string(res.Stdout))
+	mounts, err := c.nas.parseList(string(res.Stdout))
 	if err != nil {
 		return fmt.Errorf("parse the NAS list of %s: %w", c.o.Host, err)
 	}
@@ -55,7 +63,40 @@ func (c *collector) mount(ctx context.Context) error {
 	if !ok || !m.Mounted {
 		return fmt.Errorf("the host %s does not list datastore %q as mounted after esxcfg-nas -a (status %q)", c.o.Host, c.label, m.Status)
 	}
-	c.record(TypeNASMounted, StepRecord{Label: c.label, Note: c.o.SinkHost + ":" + c.o.Export})
+	c.record(TypeNASMounted, StepRecord{Label: c.label, Note: c.o.SinkHost + ":" + c.o.Export + " with " + string(c.nas)})
+	return c.checkWritable(ctx)
+}
+
+// checkWritable proves the whole path before the first copy: the host
+// writes a line onto the fresh mount and the sink's hash of what arrived
+// must be the hash of that line. A read-only export still mounts (ESXi
+// does not say), and a sink that drops data would otherwise only show at
+// the first disk's verification.
+func (c *collector) checkWritable(ctx context.Context) error {
+	rel := "esxsink-mount-check-" + c.o.RunID + ".txt"
+	text := "esxsink mount check, run " + c.o.RunID + ", host " + c.o.Host
+	cmd, err := esxi.CmdWriteText("/vmfs/volumes/"+c.label+"/"+rel, text)
+	if err != nil {
+		return err
+	}
+	res, err := c.o.Runner.Run(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("write a check file onto the mounted sink on %s: %w", c.o.Host, err)
+	}
+	if res.ExitStatus != 0 {
+		return c.fail(TypeNote, fmt.Errorf("the host %s mounted the sink as %q but cannot write to it (exit status %d: %s): check that the sink allows this host and has free space",
+			c.o.Host, c.label, res.ExitStatus, clip(strings.TrimSpace(string(res.Stderr)))))
+	}
+	fin, err := c.o.Sink.Finalize(rel, "mount check", int64(len(text)+1), false)
+	if err != nil {
+		return fmt.Errorf("the host %s wrote a check file onto the sink, but the sink cannot finalize it: %w", c.o.Host, err)
+	}
+	sum := md5.Sum([]byte(text + "\n"))
+	if want := hex.EncodeToString(sum[:]); fin.Hashes[string(esxi.MD5)] != want {
+		return c.fail(TypeNote, fmt.Errorf("the check file the host %s wrote arrived changed on the sink (md5 %s, want %s): do not trust this path; check the network and the sink",
+			c.o.Host, fin.Hashes[string(esxi.MD5)], want))
+	}
+	c.record(TypeNote, StepRecord{Label: c.label, Dest: rel, Note: "the host wrote a check line onto the mount and the sink received it intact"})
 	return nil
 }
 
@@ -65,7 +106,10 @@ func (c *collector) unmount(ctx context.Context) error {
 	if !c.mounted {
 		return nil
 	}
-	cmd, err := esxi.CmdNASRemove(c.label)
+	if c.nas == "" {
+		c.nas = nasEsxcfg
+	}
+	cmd, err := c.nas.remove(c.label)
 	if err != nil {
 		return err
 	}
@@ -81,7 +125,7 @@ func (c *collector) unmount(ctx context.Context) error {
 			c.ensureConnected(ctx)
 		} else {
 			out := string(res.Stdout) + string(res.Stderr)
-			last = esxi.CheckNASRemove(out, c.label)
+			last = c.nas.checkRemove(out, c.label)
 			if last == nil && res.ExitStatus != 0 {
 				last = fmt.Errorf("exit status %d: %s", res.ExitStatus, clip(strings.TrimSpace(out)))
 			}
@@ -92,8 +136,8 @@ func (c *collector) unmount(ctx context.Context) error {
 			}
 			if !errors.Is(last, esxi.ErrUnmountBusy) {
 				// Gone already counts as detached.
-				if lres, lerr := c.o.Runner.Run(ctx, esxi.CmdNASList()); lerr == nil {
-					if mounts, perr := esxi.ParseNASList(string(lres.Stdout)); perr == nil {
+				if lres, lerr := c.o.Runner.Run(ctx, c.nas.list()); lerr == nil {
+					if mounts, perr := c.nas.parseList(string(lres.Stdout)); perr == nil {
 						if _, ok := esxi.FindNASMount(mounts, c.label); !ok {
 							c.mounted = false
 							c.record(TypeNASUnmounted, StepRecord{Label: c.label, Attempt: attempt, Note: "not listed any more"})

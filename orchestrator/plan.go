@@ -57,6 +57,9 @@ type PlanItem struct {
 	SizeApprox bool `json:"size_approx,omitempty"`
 
 	vm *VM // nil for a host device
+	// rescue reads the source in these parts instead of whole blocks
+	// (a second copy around bad sectors).
+	rescue []esxi.ReadPart
 }
 
 // Plan is what collect will do: every file of every chosen VM.

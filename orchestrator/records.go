@@ -13,6 +13,7 @@ const (
 	TypeFileSkipped         = "file.skipped"
 	TypeCleanupFailed       = "cleanup.failed"
 	TypeNote                = "acquisition.note"
+	TypeHostIdentified      = "host.identified" // HostIdentified
 )
 
 // StepRecord is the data of the orchestrator's custody records.
@@ -33,8 +34,15 @@ type StepRecord struct {
 	Attempt  int               `json:"attempt,omitempty"`
 	// ReadErrors are the source's unreadable blocks, written as zeros.
 	ReadErrors []string `json:"read_errors,omitempty"`
-	Files      int      `json:"files,omitempty"`
-	Failed     int      `json:"failed,omitempty"`
-	Note       string   `json:"note,omitempty"`
-	Error      string   `json:"error,omitempty"`
+	// BadSectors are the unreadable sectors, zeros in the copy.
+	BadSectors []SectorRange `json:"bad_sectors,omitempty"`
+	Files      int           `json:"files,omitempty"`
+	Failed     int           `json:"failed,omitempty"`
+	Note       string        `json:"note,omitempty"`
+	Error      string        `json:"error,omitempty"`
+	// Kind and Method are the plan's (PlanItem); Live marks a file copied
+	// while its VM was running, outside any snapshot.
+	Kind   string `json:"kind,omitempty"`
+	Method string `json:"method,omitempty"`
+	Live   bool   `json:"live,omitempty"`
 }

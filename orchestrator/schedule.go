@@ -28,6 +28,9 @@ func (c *collector) run(ctx context.Context, plan *Plan) error {
 			return fmt.Errorf("create the evidence folder for %s: %w", it.Dest, err)
 		}
 	}
+	if err := c.probeHost(ctx); err != nil {
+		return err
+	}
 	if err := c.mount(ctx); err != nil {
 		return err
 	}
@@ -120,11 +123,19 @@ func (c *collector) collectVM(ctx context.Context, vm *VM, jobs []job, total int
 		}
 		return nil
 	}
-	copyErr := c.copyAll(ctx, frozen, total)
-	if err := c.removeSnapshot(context.WithoutCancel(ctx), snap); err != nil {
+	if c.o.Memory {
+		mem, err := c.memoryJobs(ctx, vm, frozen[0].item, total)
+		if err != nil {
+			c.fail(TypeNote, err)
+		}
+		frozen = append(frozen, mem...)
+	}
+	if err := c.copyAll(ctx, frozen, total); err != nil {
+		// The run stops: cleanup stops the copies still reading on the
+		// host before it removes our snapshot under them.
 		return err
 	}
-	return copyErr
+	return c.removeSnapshot(context.WithoutCancel(ctx), snap)
 }
 
 // copyAll copies jobs through the shared copy slots and waits for them.
@@ -189,7 +200,11 @@ func (c *collector) sortResults(copies []PlanItem) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sort.SliceStable(c.report.Files, func(a, b int) bool {
-		return pos[c.report.Files[a].Item.Dest] < pos[c.report.Files[b].Item.Dest]
-	})
+	at := func(i int) int {
+		if p, ok := pos[c.report.Files[i].Item.Dest]; ok {
+			return p
+		}
+		return len(copies) // found during the run (--memory)
+	}
+	sort.SliceStable(c.report.Files, func(a, b int) bool { return at(a) < at(b) })
 }

@@ -20,7 +20,7 @@ type ourSnapshot struct {
 // created anyway is removed.
 func (c *collector) snapshot(ctx context.Context, vm *VM) (*ourSnapshot, error) {
 	s := &ourSnapshot{vm: vm, name: c.label + "-vm" + fmt.Sprint(vm.ID)}
-	cmd, err := esxi.CmdSnapshotCreate(vm.ID, s.name, "esxsink forensic acquisition "+c.o.RunID+"; removed when the copy is done", false, false)
+	cmd, err := esxi.CmdSnapshotCreate(vm.ID, s.name, "esxsink forensic acquisition "+c.o.RunID+"; removed when the copy is done", c.o.Memory, false)
 	if err != nil {
 		return nil, err
 	}

@@ -347,6 +347,10 @@ func (c *Conn) Addr() string { return c.addr }
 // an embedded sink should listen on and tell the host to mount.
 func (c *Conn) LocalAddr() net.Addr { return c.client.LocalAddr() }
 
+// SSHClient is the underlying client, for protocols that open their own
+// channels on the connection (the SFTP transport).
+func (c *Conn) SSHClient() *ssh.Client { return c.client }
+
 // Close ends the connection.
 func (c *Conn) Close() error {
 	c.markLost(errors.New("closed"))

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,10 +40,14 @@ or grant cap_net_bind_service.`,
 			&cli.BoolFlag{Name: "all", Usage: "collect every registered VM"},
 			&cli.BoolFlag{Name: "unregistered", Usage: "also collect VMs found on datastores but not registered"},
 			&cli.StringSliceFlag{Name: "usb", Usage: "also copy this whole storage device, e.g. a USB disk plugged into the host (mpx.vmhba32:C0:T0:L0; see esxsink inventory) (repeatable)"},
+			&cli.BoolFlag{Name: "host-artifacts", Usage: "also triage the host itself: its logs, /etc (local.sh, ssh, passwd, shadow), root's crontab and shell history copied like VM files, and the outputs of esxcli/vim-cmd/ps commands kept and hashed (see esxsink triage)"},
+			&cli.BoolFlag{Name: "memory", Usage: "also collect running VMs' RAM: our snapshot saves memory, and its .vmem and .vmsn are copied before it is removed (the VM pauses briefly while its memory is written)"},
 			&cli.BoolFlag{Name: "rdm", Usage: "also copy the LUN behind each raw device mapping (a physical RDM of a running VM is copied live)"},
 			&cli.BoolFlag{Name: "resume", Usage: "skip files an earlier collect into this --case verified from the same host (running VMs' logs and config are copied again)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and change nothing on the host"},
+			&cli.StringFlag{Name: "sink", Usage: "use the running esxsink serve on this case folder (or unix://CASE/.esxsink/control.sock) instead of an embedded sink; --case may be left out"},
 			&cli.StringFlag{Name: "sink-address", Usage: "address the host mounts the sink from (default: our address on the SSH connection)"},
+			&cli.StringFlag{Name: "transport", Value: "nfs", Usage: "nfs: the host mounts the embedded sink and dd copies into it; sftp: read each file over SFTP on the SSH connection, with no mount and no NFS port bound (for hosts that may not mount NFS, or a workstation that cannot bind 111/2049; unreadable sectors fail the file instead of being zero-filled)"},
 			&cli.IntFlag{Name: "nfs-port", Value: 2049, Usage: "TCP port of the embedded sink's NFS server"},
 			&cli.IntFlag{Name: "portmap-port", Value: 111, Usage: "port of the embedded sink's portmapper (ESXi asks 111)"},
 			&cli.StringFlag{Name: "export", Value: "/esxsink", Usage: "the sink's export path"},
@@ -62,16 +68,32 @@ func runCollect(c *cli.Context) error {
 	if err != nil {
 		return usageError(err)
 	}
-	if len(c.StringSlice("vm")) == 0 && !c.Bool("all") && !c.Bool("unregistered") && len(c.StringSlice("usb")) == 0 {
-		return usageError(errors.New("choose what to collect: --vm NAME|VMID (repeatable), --all, --unregistered or --usb DEVICE"))
+	if len(c.StringSlice("vm")) == 0 && !c.Bool("all") && !c.Bool("unregistered") && len(c.StringSlice("usb")) == 0 && !c.Bool("host-artifacts") {
+		return usageError(errors.New("choose what to collect: --vm NAME|VMID (repeatable), --all, --unregistered, --usb DEVICE or --host-artifacts"))
 	}
 	if c.Int("parallel") < 1 {
 		return usageError(fmt.Errorf("--parallel %d: copy at least one file at a time", c.Int("parallel")))
+	}
+	if t := c.String("transport"); t != orchestrator.TransportNFS && t != orchestrator.TransportSFTP {
+		return usageError(fmt.Errorf("--transport %q: choose nfs or sftp", t))
 	}
 	if v := c.String("verify"); v != "single" && v != "two-pass" {
 		return usageError(fmt.Errorf("--verify %q: choose single or two-pass", v))
 	}
 	caseDir := c.String("case")
+	if v := c.String("sink"); v != "" {
+		if c.String("transport") == orchestrator.TransportSFTP {
+			return usageError(errors.New("--transport sftp writes through the embedded sink: leave out --sink"))
+		}
+		dir, err := sinkCaseDir(v)
+		if err != nil {
+			return usageError(err)
+		}
+		if caseDir != "" && !sameDir(caseDir, dir) {
+			return usageError(fmt.Errorf("--case %s and --sink %s name different cases", caseDir, dir))
+		}
+		caseDir = dir
+	}
 	if caseDir == "" && !c.Bool("dry-run") {
 		return usageError(errors.New("--case is required (where the evidence and the custody log go)"))
 	}
@@ -90,34 +112,50 @@ func runCollect(c *cli.Context) error {
 			return fmt.Errorf("--resume: read the custody log of %s: %w", caseDir, err)
 		}
 	}
-	var log *hashlog.Log
-	if !c.Bool("dry-run") {
-		if log, err = openCase(caseDir, c.String("case-id"), c.String("examiner")); err != nil {
+	// custody is the case's log: opened here, or held by a running serve
+	// and written through its control API.
+	var custody orchestrator.Recorder
+	var remote *remoteSink
+	var remoteStatus nfssink.Status
+	switch {
+	case c.Bool("dry-run"):
+	case c.String("sink") != "":
+		if remote, remoteStatus, err = connectSink(ctx, caseDir); err != nil {
+			return err
+		}
+		custody = remote
+	default:
+		log, err := openCase(caseDir, c.String("case-id"), c.String("examiner"))
+		if err != nil {
 			return err
 		}
 		defer log.Close()
+		custody = log
 	}
 	conn, err := dialHost(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	var rec orchestrator.Recorder
 	outDir := ""
-	if log != nil {
-		rec = log
+	if custody != nil {
 		outDir = filepath.Join(caseDir, "host-commands")
-		if _, err := log.Append(hashlog.TypeNote, hashlog.Note{Text: fmt.Sprintf("connected to %s as %s, host key %s", conn.Addr(), c.String("user"), conn.HostKeyFingerprint())}); err != nil {
+		if _, err := custody.Append(hashlog.TypeNote, hashlog.Note{Text: fmt.Sprintf("connected to %s as %s, host key %s", conn.Addr(), c.String("user"), conn.HostKeyFingerprint())}); err != nil {
 			return err
 		}
 	}
-	r, err := orchestrator.NewRunner(conn, rec, outDir)
+	r, err := orchestrator.NewRunner(conn, custody, outDir)
 	if err != nil {
 		return err
 	}
 	inv, err := orchestrator.Discover(ctx, r, conn.Addr(), logger)
 	if err != nil {
 		return err
+	}
+	if custody != nil {
+		if _, err := custody.Append(orchestrator.TypeHostIdentified, orchestrator.IdentifyHost(conn, c.String("user"), inv)); err != nil {
+			return err
+		}
 	}
 	var vms []*orchestrator.VM
 	if len(c.StringSlice("vm")) > 0 || c.Bool("all") || c.Bool("unregistered") {
@@ -134,6 +172,10 @@ func runCollect(c *cli.Context) error {
 		devices = append(devices, dev)
 	}
 	plan := orchestrator.MakePlan(vms, orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Devices: devices})
+	tri, err := hostArtifacts(ctx, c, r, custody, plan, conn.Addr(), logger)
+	if err != nil {
+		return err
+	}
 	w := c.App.Writer
 	if c.Bool("dry-run") {
 		if c.Bool("json") {
@@ -156,30 +198,33 @@ func runCollect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Int("nfs-port") != 2049 || c.Int("portmap-port") != 111 {
-		fmt.Fprintf(c.App.ErrWriter, "note: the sink is on ports %d/%d; a real ESXi host only finds it on 111 and 2049\n", c.Int("portmap-port"), c.Int("nfs-port"))
+	var sink orchestrator.Sink
+	var status func() nfssink.Status
+	export := c.String("export")
+	if remote != nil {
+		sink, status, export = remote, remote.Status, remoteStatus.Export
+		if !strings.HasSuffix(remoteStatus.NFS, ":2049") || !strings.HasSuffix(remoteStatus.Portmap, ":111") {
+			fmt.Fprintf(c.App.ErrWriter, "note: the running sink serves NFS on %s and the portmapper on %q; a real ESXi host only finds it on 111 and 2049\n", remoteStatus.NFS, remoteStatus.Portmap)
+		}
+	} else {
+		embedded, err := startEmbeddedSink(ctx, c, caseDir, sinkHost, hostIP, custody, logger)
+		if err != nil {
+			return err
+		}
+		defer embedded.Close("collect done")
+		sink, status = embedded, embedded.Status
 	}
-	sink, err := nfssink.New(nfssink.Config{
-		EvidenceDir: hashlog.EvidenceDir(caseDir), StateDir: stateDir(caseDir), Address: sinkHost,
-		NFSPort: c.Int("nfs-port"), Portmap: "builtin", PortmapPort: c.Int("portmap-port"), Export: c.String("export"),
-		Allow: []netip.Prefix{netip.PrefixFrom(hostIP, hostIP.BitLen())}, IdleFinalize: -1, Log: log, Logger: logger,
-	})
-	if err != nil {
-		return err
-	}
-	if err := sink.Start(ctx); err != nil {
-		return fmt.Errorf("start the embedded sink on %s: %w", sinkHost, err)
-	}
-	defer sink.Close("collect done")
-	progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, plan.Bytes, sink.Status)
+	progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, plan.Bytes, status)
 	rep, err := orchestrator.Collect(ctx, plan, orchestrator.CollectOptions{
-		Runner: r, Log: log, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: c.String("export"),
+		Runner: r, Log: custody, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: export,
 		EvidenceDir: hashlog.EvidenceDir(caseDir), Retries: c.Int("retries"), Logger: logger,
-		TwoPass:  c.String("verify") == "two-pass",
-		Resume:   onlyHost(resume, conn.Addr()),
-		Progress: progress,
-		Parallel: c.Int("parallel"),
-		Redial:   func(ctx context.Context) (*orchestrator.Conn, error) { return dialHost(ctx, c) },
+		TwoPass:   c.String("verify") == "two-pass",
+		Transport: c.String("transport"),
+		Resume:    onlyHost(resume, conn.Addr()),
+		Progress:  progress,
+		Parallel:  c.Int("parallel"),
+		Memory:    c.Bool("memory"),
+		Redial:    func(ctx context.Context) (*orchestrator.Conn, error) { return dialHost(ctx, c) },
 	})
 	stopProgress()
 	if err != nil && ctx.Err() != nil {
@@ -200,6 +245,7 @@ func runCollect(c *cli.Context) error {
 		_ = writeJSONTo(w, rep)
 	case rep != nil:
 		printReport(w, rep)
+		printTriage(w, tri)
 	}
 	if !c.Bool("json-events") {
 		fmt.Fprintf(w, "case: %s\n", caseDir)
@@ -208,6 +254,38 @@ func runCollect(c *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	return nil
+}
+
+// startEmbeddedSink starts collect's own sink on the case, allowing only
+// the host to mount it; for the SFTP transport it binds no port.
+func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost string, hostIP netip.Addr, custody nfssink.CustodyLog, logger *slog.Logger) (*nfssink.Sink, error) {
+	sftp := c.String("transport") == orchestrator.TransportSFTP
+	if !sftp && (c.Int("nfs-port") != 2049 || c.Int("portmap-port") != 111) {
+		fmt.Fprintf(c.App.ErrWriter, "note: the sink is on ports %d/%d; a real ESXi host only finds it on 111 and 2049\n", c.Int("portmap-port"), c.Int("nfs-port"))
+	}
+	sink, err := nfssink.New(nfssink.Config{
+		EvidenceDir: hashlog.EvidenceDir(caseDir), StateDir: stateDir(caseDir), Address: sinkHost,
+		NFSPort: c.Int("nfs-port"), Portmap: "builtin", PortmapPort: c.Int("portmap-port"), Export: c.String("export"),
+		Allow: []netip.Prefix{netip.PrefixFrom(hostIP, hostIP.BitLen())}, IdleFinalize: -1, Log: custody, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	start := sink.Start
+	if sftp {
+		start = sink.StartReceiver // binds no NFS, MOUNT or portmap port
+	}
+	if err := start(ctx); err != nil {
+		return nil, fmt.Errorf("start the embedded sink on %s: %w", sinkHost, err)
+	}
+	return sink, nil
+}
+
+// sameDir reports whether a and b name the same folder.
+func sameDir(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // onlyHost keeps the resumable files verified from host.
@@ -269,7 +347,7 @@ func printPlan(w io.Writer, p *orchestrator.Plan) {
 }
 
 func printReport(w io.Writer, rep *orchestrator.Report) {
-	fmt.Fprintf(w, "%-8s %10s  %-32s  %s\n", "result", "size", "md5", "file")
+	fmt.Fprintf(w, "%-8s %10s %8s  %-22s  %s\n", "result", "size", "time", "host = sink = at rest", "file")
 	for _, f := range rep.Files {
 		state := "ok"
 		switch {
@@ -278,19 +356,39 @@ func printReport(w io.Writer, rep *orchestrator.Report) {
 		case f.Resumed:
 			state = "resumed"
 		}
-		fmt.Fprintf(w, "%-8s %10s  %-32s  %s\n", state, humanBytes(f.Size), f.SinkHashes["md5"], f.Dest)
-		if f.Error != "" {
-			fmt.Fprintf(w, "         %s\n", f.Error)
+		var agreed []string
+		for _, a := range []string{"md5", "sha256"} {
+			if h := f.HostHashes[a]; h != "" && h == f.SinkHashes[a] && h == f.AtRest[a] {
+				agreed = append(agreed, a)
+			}
 		}
-		for _, e := range f.ReadErrors {
-			fmt.Fprintf(w, "         read error, zeros in the image: %s\n", e)
+		same := strings.Join(agreed, ", ")
+		if same == "" {
+			same = "-"
+		}
+		fmt.Fprintf(w, "%-8s %10s %8s  %-22s  %s\n", state, humanBytes(f.Size), f.Duration.Round(100*time.Millisecond), same, f.Dest)
+		for _, a := range []string{"md5", "sha256"} {
+			if h := f.SinkHashes[a]; h != "" {
+				fmt.Fprintf(w, "%9s%-7s %s\n", "", a, h)
+			}
+		}
+		if f.Error != "" {
+			fmt.Fprintf(w, "%9s%s\n", "", f.Error)
+		}
+		for _, r := range f.BadSectors {
+			fmt.Fprintf(w, "%9sunreadable, zeros in the image: %s\n", "", r)
+		}
+		if len(f.BadSectors) == 0 {
+			for _, e := range f.ReadErrors {
+				fmt.Fprintf(w, "%9sread error, zeros in the image: %s\n", "", e)
+			}
 		}
 		if f.Item.Live && f.Item.Note != "" {
-			fmt.Fprintf(w, "         %s\n", f.Item.Note)
+			fmt.Fprintf(w, "%9s%s\n", "", f.Item.Note)
 		}
 	}
 	for _, s := range rep.Skipped {
-		fmt.Fprintf(w, "%-8s %10s  %-32s  %s (%s)\n", "skipped", humanBytes(s.Size), "", s.Source, s.Note)
+		fmt.Fprintf(w, "%-8s %10s %8s  %-22s  %s (%s)\n", "skipped", humanBytes(s.Size), "", "", s.Source, s.Note)
 	}
 	for _, e := range rep.Cleanup {
 		fmt.Fprintf(w, "CLEANUP FAILED: %s\n", e)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esxsink/esxsink/nfssink"
 	"github.com/esxsink/esxsink/orchestrator"
 )
 
@@ -32,7 +33,7 @@ datastores:
     type: VMFS-6
 vms:
   - id: 1
-    name: Web "front" $(id) `+"`id`"+`
+    name: Web "front" $(id) ` + "`id`" + `
     folder: Web front $(id)
     file: Web front $(id).vmx
     guest_os: ubuntu64Guest
@@ -226,7 +227,7 @@ func TestCollectCLIInterrupt(t *testing.T) {
 	if !strings.Contains(last.Error, "interrupted") && !strings.Contains(last.Error, "canceled") {
 		t.Errorf("run.finished error %q does not say it was interrupted", last.Error)
 	}
-	t.Logf("stderr:\n%s", errOut.String())
+
 	if len(last.Report.Cleanup) != 0 {
 		t.Errorf("cleanup errors: %v", last.Report.Cleanup)
 	}
@@ -240,5 +241,57 @@ func TestCollectCLIInterrupt(t *testing.T) {
 		if !bytes.Contains(log, []byte(`"type":"`+typ+`"`)) {
 			t.Errorf("custody log lacks %s", typ)
 		}
+	}
+}
+
+// TestCollectCLIThroughRunningServe: collect --sink drives a running
+// esxsink serve through its control API; the serve's custody log holds
+// collect's records too, and the case verifies.
+func TestCollectCLIThroughRunningServe(t *testing.T) {
+	lab := startLab(t, "8MiB")
+	caseDir := filepath.Join(t.TempDir(), "served case")
+	serve := exec.Command(esxsinkBin, "serve", "--case", caseDir, "--case-id", "SRV-1", "--examiner", "Test Examiner",
+		"--address", "127.0.0.1", "--nfs-port", fmt.Sprint(lab.nfsPort), "--portmap", "builtin", "--portmap-port", fmt.Sprint(lab.portmapPor),
+		"--allow", "127.0.0.1")
+	stdout, _ := serve.StdoutPipe()
+	var serveErr bytes.Buffer
+	serve.Stderr = &serveErr
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { serve.Process.Kill(); serve.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.Contains(sc.Text(), "press Ctrl-C") {
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	args := append([]string{"collect"}, lab.hostArgs...)
+	args = append(args, "--sink", caseDir, "--vm", "Unused server", "--quiet")
+	out, errOut, code := lab.run(t, args...)
+	if code != 0 {
+		t.Fatalf("collect --sink exit %d\n%s\n%s\nserve: %s", code, out, errOut, serveErr.String())
+	}
+	// The serve refuses records that only it may write.
+	cl := nfssink.NewClient(stateDir(caseDir))
+	if _, err := cl.Append(context.Background(), "file.finalized", map[string]string{"path": "x"}); err == nil || !strings.Contains(err.Error(), "the sink's own") {
+		t.Errorf("a file.finalized record from outside the sink: %v", err)
+	}
+	serve.Process.Signal(syscall.SIGINT)
+	if err := serve.Wait(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, serveErr.String())
+	}
+	log, err := os.ReadFile(filepath.Join(caseDir, "custody.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"case.opened", "command.run", orchestrator.TypeNASMounted, orchestrator.TypeFileVerified, "file.finalized", orchestrator.TypeNASUnmounted, "sink.stopped"} {
+		if !bytes.Contains(log, []byte(`"type":"`+typ+`"`)) {
+			t.Errorf("custody log lacks %s", typ)
+		}
+	}
+	if o, c := esx(t, "", "verify", caseDir); c != 0 {
+		t.Errorf("verify exit %d:\n%s", c, o)
 	}
 }

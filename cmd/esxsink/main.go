@@ -49,7 +49,9 @@ func newApp() *cli.App {
 			labCommand(),
 			inventoryCommand(),
 			collectCommand(),
+			triageCommand(),
 			cleanupCommand(),
+			reportCommand(),
 		},
 	}
 }

@@ -196,7 +196,7 @@ func openCase(caseDir, caseID, examiner string) (*hashlog.Log, error) {
 	if isNew {
 		if _, err := log.Append(hashlog.TypeCaseOpened, hashlog.CaseOpened{
 			CaseID: caseID, Examiner: examiner, ToolVersion: "esxsink " + version,
-			SinkHost: host, OS: runtime.GOOS + "/" + runtime.GOARCH,
+			SinkHost: host, OS: runtime.GOOS + "/" + runtime.GOARCH, UTCOffset: time.Now().Format("-07:00"),
 		}); err != nil {
 			log.Close()
 			return nil, err

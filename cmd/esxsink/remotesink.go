@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/nfssink"
+)
+
+// remoteSink is a running `esxsink serve`, driven through its control API:
+// it finalizes files and, because serve holds the case's custody log,
+// appends collect's records to it.
+type remoteSink struct {
+	ctx    context.Context
+	client *nfssink.Client
+}
+
+// sinkCaseDir resolves --sink: the case folder a serve runs on, or
+// unix://PATH of its control socket (CASE/.esxsink/control.sock).
+func sinkCaseDir(v string) (string, error) {
+	if p, ok := strings.CutPrefix(v, "unix://"); ok {
+		if filepath.Base(p) != filepath.Base(nfssink.ControlSocketPath(stateDir("x"))) {
+			return "", fmt.Errorf("--sink %s: a unix:// URL names the control socket of a serve, CASE/.esxsink/control.sock", v)
+		}
+		return filepath.Dir(filepath.Dir(p)), nil
+	}
+	if fi, err := os.Stat(v); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("--sink %s: give the case folder a running esxsink serve uses (or unix://CASE/.esxsink/control.sock)", v)
+	}
+	return v, nil
+}
+
+// connectSink checks that a serve answers on caseDir's control socket.
+func connectSink(ctx context.Context, caseDir string) (*remoteSink, nfssink.Status, error) {
+	s := &remoteSink{ctx: ctx, client: nfssink.NewClient(stateDir(caseDir))}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := s.client.Status(cctx)
+	if err != nil {
+		return nil, st, fmt.Errorf("--sink %s: %w", caseDir, err)
+	}
+	return s, st, nil
+}
+
+// Finalize asks the serve to finalize rel; it survives the collect's
+// cancellation, as cleanup does.
+func (s *remoteSink) Finalize(rel, _ string, expectedSize int64, atRest bool) (hashlog.FileFinalized, error) {
+	req := nfssink.FinalizeRequest{Path: rel, AtRest: atRest}
+	if expectedSize >= 0 {
+		req.ExpectedSize = &expectedSize
+	}
+	return s.client.Finalize(context.WithoutCancel(s.ctx), req)
+}
+
+// Append writes a custody record through the serve.
+func (s *remoteSink) Append(typ string, data any) (hashlog.Record, error) {
+	return s.client.Append(context.WithoutCancel(s.ctx), typ, data)
+}
+
+// Status is the serve's state for the progress display; a failed call
+// shows nothing rather than stopping the copy.
+func (s *remoteSink) Status() nfssink.Status {
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	st, err := s.client.Status(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return nfssink.Status{}
+	}
+	return st
+}

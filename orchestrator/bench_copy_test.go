@@ -1,0 +1,113 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/esxsink/esxsink/esxi"
+	"github.com/esxsink/esxsink/hashlog"
+)
+
+// collectBenchDisk collects the bench VM in a fresh simulator and sink and
+// returns the disk's result (the largest file).
+func collectBenchDisk(b *testing.B, size string, mod func(*CollectOptions)) FileResult {
+	b.Helper()
+	e := startSim(b, fmt.Sprintf(benchDiskLab, size))
+	ctx := context.Background()
+	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	vms, err := SelectVMs(inv, []string{"Bench"}, false, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
+		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50 * time.Millisecond}
+	if mod != nil {
+		mod(&o)
+	}
+	rep, err := Collect(ctx, MakePlan(vms, PlanOptions{SinkFree: -1}), o)
+	if err != nil {
+		b.Fatalf("collect: %v", err)
+	}
+	var disk FileResult
+	for _, f := range rep.Files {
+		if f.Size > disk.Size {
+			disk = f
+		}
+	}
+	if !disk.Verified {
+		b.Fatalf("the disk did not verify: %s", disk.Error)
+	}
+	return disk
+}
+
+// manualSequence is the procedure examiners type by hand, timed on a
+// fresh simulator and sink: mount, md5sum of the source, dd onto the
+// mount, md5sum of the copy read back over NFS, unmount.
+func manualSequence(b *testing.B, size string) (time.Duration, string) {
+	b.Helper()
+	e := startSim(b, fmt.Sprintf(benchDiskLab, size))
+	ctx := context.Background()
+	src := "/vmfs/volumes/datastore1/Bench/Bench-flat.vmdk"
+	run := func(cmd string) string {
+		res, err := e.runner.Run(ctx, cmd)
+		if err != nil || res.ExitStatus != 0 {
+			b.Fatalf("%s: %v %s", cmd, err, res.Stderr)
+		}
+		return string(res.Stdout)
+	}
+	add, _ := esxi.CmdNASAdd("127.0.0.1", "/esxsink", "manual")
+	rm, _ := esxi.CmdNASRemove("manual")
+	hashSrc, _ := esxi.CmdHash(esxi.MD5, src)
+	hashCopy, _ := esxi.CmdHash(esxi.MD5, "/vmfs/volumes/manual/Bench-flat.vmdk")
+	copyCmd, _ := esxi.CmdCopy(src, "/vmfs/volumes/manual/Bench-flat.vmdk", 1<<20, esxi.CopyOptions{})
+	run(add)
+	start := time.Now()
+	before := run(hashSrc)
+	run(copyCmd)
+	after := run(hashCopy)
+	d := time.Since(start)
+	run(rm)
+	if strings.Fields(before)[0] != strings.Fields(after)[0] {
+		b.Fatalf("manual sequence: source md5 %s, copy %s", before, after)
+	}
+	return d, strings.Fields(before)[0]
+}
+
+// BenchmarkSinglePassVsTwoPassVsManual times one simulated disk
+// (ESXSINK_BENCH_DISK, default 4GiB) three ways in the same run: collect's
+// single pass (dd | tee | md5sum + sha256sum, the sink hashing as it
+// receives, then its at-rest re-read), --verify two-pass (md5sum of the
+// source first), and the manual sequence (md5sum, dd, md5sum of the copy
+// over NFS). The ratios are what matter on a shared machine.
+func BenchmarkSinglePassVsTwoPassVsManual(b *testing.B) {
+	size := os.Getenv("ESXSINK_BENCH_DISK")
+	if size == "" {
+		size = "4GiB"
+	}
+	var single, two, manual time.Duration
+	for range b.N {
+		s := collectBenchDisk(b, size, nil)
+		t := collectBenchDisk(b, size, func(o *CollectOptions) { o.TwoPass = true })
+		m, md5 := manualSequence(b, size)
+		if s.HostHashes["md5"] != md5 || t.HostHashes["md5"] != md5 {
+			b.Fatalf("the three disagree: single %s, two-pass %s, manual %s", s.HostHashes["md5"], t.HostHashes["md5"], md5)
+		}
+		single += s.Duration
+		two += t.Duration
+		manual += m
+	}
+	b.ReportMetric(single.Seconds()/float64(b.N), "single_s")
+	b.ReportMetric(two.Seconds()/float64(b.N), "twopass_s")
+	b.ReportMetric(manual.Seconds()/float64(b.N), "manual_s")
+	b.ReportMetric(single.Seconds()/manual.Seconds(), "single/manual")
+	b.ReportMetric(two.Seconds()/manual.Seconds(), "twopass/manual")
+	b.Logf("disk %s: single pass %.1fs, two-pass %.1fs, manual %.1fs; single/manual %.2f (target <= 0.55), two-pass/manual %.2f",
+		size, single.Seconds(), two.Seconds(), manual.Seconds(), single.Seconds()/manual.Seconds(), two.Seconds()/manual.Seconds())
+}

@@ -1,0 +1,430 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/orchestrator"
+)
+
+// TypeTriageOutput is the record type host triage writes for each command
+// output it keeps; the report lists such records under host artifacts.
+const TypeTriageOutput = "triage.output"
+
+// ArtifactPrefix starts the evidence paths of files copied from the host
+// itself (logs, configuration) rather than from a VM.
+const ArtifactPrefix = "host-artifacts/"
+
+// Load reads the case in caseDir and builds its report. It reads the
+// custody log only; evidence is neither opened nor hashed. A log whose
+// chain is damaged still loads: the damage is part of the report.
+func Load(caseDir string) (*Report, error) {
+	logPath := hashlog.LogPath(caseDir)
+	if fi, err := os.Stat(logPath); err != nil || !fi.Mode().IsRegular() {
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", caseDir, hashlog.ErrNotCase)
+		}
+		return nil, fmt.Errorf("custody log %s: %w", logPath, err)
+	}
+	recs, findings, err := hashlog.ReadLog(logPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("custody log %s holds no readable record: nothing to report (run esxsink verify %s to see why)", logPath, caseDir)
+	}
+	l := newLoader()
+	for _, rec := range recs {
+		if err := l.add(rec); err != nil {
+			// One unreadable record must not hide the rest: it is listed.
+			l.event(rec, KindFailure, fmt.Sprintf("record not understood: %v", err))
+		}
+	}
+	r := &Report{Generated: time.Now().UTC(), CaseDir: caseDir}
+	if abs, err := filepath.Abs(caseDir); err == nil {
+		r.CaseDir = abs // the report names the folder wherever it is read
+	}
+	last := recs[len(recs)-1]
+	r.Log = LogState{Path: logPath, Records: len(recs), HeadSeq: last.Seq, Head: last.Hash, ChainOK: true, Findings: findings}
+	for _, f := range findings {
+		if f.Severity == hashlog.Failure {
+			r.Log.ChainOK = false
+		}
+	}
+	l.finish(r, recs)
+	return r, nil
+}
+
+// loader accumulates what the records say, in log order.
+type loader struct {
+	c         Case
+	hosts     []Host
+	hostIdx   map[string]int
+	runs      []Run
+	runIdx    map[string]int
+	files     []*File
+	fileIdx   map[string]*File // by evidence path
+	finalized map[string]finalized
+	finOrder  []string
+	skipped   []Skipped
+	snaps     []Snapshot
+	artifacts []Artifact
+	commands  []Command
+	events    []Event
+	notes     []Event
+	verifies  []Verify
+}
+
+type finalized struct {
+	hashlog.FileFinalized
+	rec hashlog.Record
+}
+
+func newLoader() *loader {
+	return &loader{hostIdx: map[string]int{}, runIdx: map[string]int{}, fileIdx: map[string]*File{}, finalized: map[string]finalized{}}
+}
+
+// add takes one record into the model; unknown types are left out.
+func (l *loader) add(rec hashlog.Record) error {
+	switch rec.Type {
+	case hashlog.TypeCaseOpened:
+		var d hashlog.CaseOpened
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		if l.c.ID != "" {
+			return nil // a reopened case keeps its first record
+		}
+		l.c = Case{ID: d.CaseID, Examiner: d.Examiner, ToolVersion: d.ToolVersion, SinkHost: d.SinkHost, OS: d.OS, Opened: rec.Time, UTCOffset: d.UTCOffset}
+	case orchestrator.TypeHostIdentified:
+		var d orchestrator.HostIdentified
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		h := l.host(d.Address)
+		*h = Host{Address: d.Address, User: d.User, HostKey: d.HostKey, HostKeyType: d.HostKeyType, Hostname: d.Hostname,
+			Product: d.Product, Version: d.Version, Build: d.Build, Update: d.Update, Patch: d.Patch, Identified: rec.Time, Recorded: true}
+	case orchestrator.TypeCommandRun:
+		var d orchestrator.CommandRecord
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.host(d.Host)
+		started, err := time.Parse(time.RFC3339Nano, d.Started)
+		if err != nil {
+			started = rec.Time
+		}
+		cmd := Command{N: len(l.commands) + 1, Host: d.Host, Command: d.Command, ExitStatus: d.ExitStatus, Started: started.UTC(),
+			Seconds: d.DurationSec, StdoutSHA256: d.StdoutSHA256, StdoutBytes: d.StdoutBytes, StdoutFile: d.StdoutFile,
+			StderrSHA256: d.StderrSHA256, StderrBytes: d.StderrBytes, StderrFile: d.StderrFile, Error: d.Error, Line: rec.Line}
+		cmd.Status = commandStatus(cmd)
+		l.commands = append(l.commands, cmd)
+	case hashlog.TypeFileFinalized:
+		var d hashlog.FileFinalized
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		if _, seen := l.finalized[d.Path]; !seen {
+			l.finOrder = append(l.finOrder, d.Path)
+		}
+		l.finalized[d.Path] = finalized{d, rec}
+		for _, a := range d.Anomalies {
+			l.event(rec, KindAnomaly, fmt.Sprintf("%s: the sink noted while receiving it: %s", d.Path, a))
+		}
+	case TypeTriageOutput:
+		return l.addArtifact(rec)
+	case hashlog.TypeCaseVerified:
+		var d hashlog.CaseVerified
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.verifies = append(l.verifies, Verify{Time: rec.Time, Line: rec.Line, Seq: rec.Seq, OK: d.OK, HeadSeq: d.HeadSeq, Head: d.Head,
+			Files: d.Files, Verified: d.Verified, FailedFiles: d.FailedFiles, Failures: d.Failures, ToolVersion: d.ToolVersion})
+	default:
+		if isStep(rec.Type) {
+			var d orchestrator.StepRecord
+			if err := rec.Decode(&d); err != nil {
+				return err
+			}
+			l.addStep(rec, d)
+			return nil
+		}
+		return l.addSinkEvent(rec)
+	}
+	return nil
+}
+
+func isStep(typ string) bool {
+	switch typ {
+	case orchestrator.TypeAcquisitionStarted, orchestrator.TypeAcquisitionFinished, orchestrator.TypeNASMounted,
+		orchestrator.TypeNASUnmounted, orchestrator.TypeSnapshotCreated, orchestrator.TypeSnapshotRemoved,
+		orchestrator.TypeFileVerified, orchestrator.TypeFileFailed, orchestrator.TypeFileSkipped,
+		orchestrator.TypeCleanupFailed, orchestrator.TypeNote:
+		return true
+	}
+	return false
+}
+
+// host returns the host with address addr, adding one known only by its
+// address if no record identified it yet.
+func (l *loader) host(addr string) *Host {
+	i, ok := l.hostIdx[addr]
+	if !ok {
+		i = len(l.hosts)
+		l.hostIdx[addr] = i
+		l.hosts = append(l.hosts, Host{Address: addr, Update: -1, Patch: -1})
+	}
+	return &l.hosts[i]
+}
+
+// run returns the acquisition run id, adding it on first sight.
+func (l *loader) run(id, host string) *Run {
+	i, ok := l.runIdx[id]
+	if !ok {
+		i = len(l.runs)
+		l.runIdx[id] = i
+		l.runs = append(l.runs, Run{ID: id, Host: host})
+	}
+	return &l.runs[i]
+}
+
+func (l *loader) event(rec hashlog.Record, kind, text string) {
+	l.events = append(l.events, Event{Time: rec.Time, Line: rec.Line, Type: rec.Type, Kind: kind, Text: text})
+}
+
+func (l *loader) note(rec hashlog.Record, text string) {
+	l.notes = append(l.notes, Event{Time: rec.Time, Line: rec.Line, Type: rec.Type, Kind: KindNotice, Text: text})
+}
+
+// addStep takes an orchestrator record.
+func (l *loader) addStep(rec hashlog.Record, d orchestrator.StepRecord) {
+	if d.Host != "" {
+		l.host(d.Host)
+	}
+	var run *Run
+	if d.RunID != "" {
+		run = l.run(d.RunID, d.Host)
+	}
+	switch rec.Type {
+	case orchestrator.TypeAcquisitionStarted:
+		if run != nil {
+			run.Started, run.Label, run.Planned, run.Bytes = rec.Time, d.Label, d.Files, d.Size
+		}
+	case orchestrator.TypeAcquisitionFinished:
+		if run != nil {
+			run.Finished, run.Files, run.Failed, run.Error = rec.Time, d.Files, d.Failed, d.Error
+		}
+		if d.Error != "" {
+			l.event(rec, KindFailure, "the acquisition run ended with an error: "+d.Error)
+		}
+	case orchestrator.TypeNASMounted:
+		if run != nil {
+			run.Mounted, run.Share = rec.Time, d.Note
+		}
+	case orchestrator.TypeNASUnmounted:
+		if run != nil {
+			run.Unmounted = rec.Time
+		}
+	case orchestrator.TypeSnapshotCreated:
+		l.snaps = append(l.snaps, Snapshot{VM: d.VM, VMID: d.VMID, Host: d.Host, Name: d.Snapshot, ID: d.SnapID, Created: rec.Time})
+	case orchestrator.TypeSnapshotRemoved:
+		if s := l.snapshot(d); s != nil {
+			s.Removed = rec.Time
+		} else {
+			l.event(rec, KindAnomaly, fmt.Sprintf("snapshot %q (id %d) of VM %q removed, but its creation is not in the log", d.Snapshot, d.SnapID, d.VM))
+		}
+	case orchestrator.TypeCleanupFailed:
+		l.event(rec, KindFailure, "cleanup failed: "+d.Error)
+		for i := range l.snaps {
+			s := &l.snaps[i]
+			if s.Removed.IsZero() && s.Name != "" && strings.Contains(d.Error, fmt.Sprintf("%q", s.Name)) {
+				s.CleanupError = d.Error
+			}
+		}
+	case orchestrator.TypeFileSkipped:
+		l.skipped = append(l.skipped, Skipped{VM: d.VM, Source: d.Source, Size: d.Size, Why: d.Note, Time: rec.Time, Line: rec.Line})
+	case orchestrator.TypeNote:
+		l.note(rec, d.Note)
+		if d.Dest != "" && d.Source == "" {
+			// A file the tool itself wrote through the mount (the mount
+			// check), whose content the tool knew and compared.
+			f := &File{Path: d.Dest, Host: d.Host, RunID: d.RunID, Kind: KindCheck, Source: "(written by esxsink on the host)",
+				Note: d.Note, Time: rec.Time, Line: rec.Line, Verdict: Verified}
+			l.addFile(f)
+		}
+	case orchestrator.TypeFileVerified, orchestrator.TypeFileFailed:
+		f := &File{Path: d.Dest, Source: d.Source, VM: d.VM, VMID: d.VMID, Host: d.Host, RunID: d.RunID, Kind: d.Kind, Method: d.Method,
+			Live: d.Live, Note: d.Note, Size: d.Size, HostHashes: d.Host1, Arrival: d.Sink, AtRest: d.AtRest, ReadErrors: countSame(d.ReadErrors), BadSectors: d.BadSectors,
+			Attempts: d.Attempt, Time: rec.Time, Line: rec.Line}
+		f.Verdict, f.Reason = stepVerdict(rec.Type == orchestrator.TypeFileVerified, d)
+		if rec.Type == orchestrator.TypeFileFailed {
+			l.event(rec, KindFailure, fmt.Sprintf("%s (from %s) did not verify: %s", orDash(d.Dest), d.Source, d.Error))
+		}
+		l.addFile(f)
+	}
+}
+
+// addFile adds an evidence file; a later record about the same evidence
+// path supersedes the earlier one.
+func (l *loader) addFile(f *File) {
+	if f.Path != "" {
+		if old, ok := l.fileIdx[f.Path]; ok {
+			*old = *f
+			return
+		}
+		l.fileIdx[f.Path] = f
+	}
+	l.files = append(l.files, f)
+}
+
+// snapshot finds the created snapshot that d removes.
+func (l *loader) snapshot(d orchestrator.StepRecord) *Snapshot {
+	for i := len(l.snaps) - 1; i >= 0; i-- {
+		s := &l.snaps[i]
+		if s.Host == d.Host && s.VMID == d.VMID && s.Name == d.Snapshot && s.ID == d.SnapID && s.Removed.IsZero() {
+			return s
+		}
+	}
+	return nil
+}
+
+// addSinkEvent takes the sink's records that a court must hear about.
+func (l *loader) addSinkEvent(rec hashlog.Record) error {
+	switch rec.Type {
+	case hashlog.TypeMountRefused:
+		var d hashlog.Mount
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.event(rec, KindRefusal, fmt.Sprintf("mount of %s by %s refused: %s", d.Path, d.Client, d.Reason))
+	case hashlog.TypePolicyRefused:
+		var d hashlog.PolicyRefused
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		what := strings.TrimSpace(d.Path + " " + d.Name)
+		l.event(rec, KindRefusal, fmt.Sprintf("%s %s by %s refused by the write-once policy: %s", d.Procedure, what, d.Client, d.Reason))
+	case hashlog.TypeWriteAnomaly, hashlog.TypeWriteError:
+		var d hashlog.WriteAnomaly
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.event(rec, KindAnomaly, fmt.Sprintf("%s: %s, %d bytes at offset %d", d.Path, d.Kind, d.Length, d.Offset))
+	case hashlog.TypeNoSpace:
+		var d hashlog.NoSpace
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.event(rec, KindFailure, fmt.Sprintf("%s: write of %d bytes at offset %d refused, evidence disk full (%d bytes free)", d.Path, d.Length, d.Offset, d.FreeBytes))
+	case hashlog.TypeTornTail:
+		var d hashlog.TornTail
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.event(rec, KindNotice, fmt.Sprintf("custody log: %d bytes of an interrupted write at offset %d were closed off (sha256 %s)", d.Length, d.Offset, d.SHA256))
+	case hashlog.TypeFileResumed:
+		var d hashlog.FileResumed
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.event(rec, KindNotice, fmt.Sprintf("%s: taken up again with %d bytes already on disk (%s); its hashes were computed from disk", d.Path, d.SizeOnDisk, d.Reason))
+	case hashlog.TypeNote:
+		var d hashlog.Note
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.note(rec, d.Text)
+	case hashlog.TypeSinkStopped:
+		var d hashlog.SinkStopped
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.note(rec, "sink stopped: "+d.Reason)
+	}
+	return nil
+}
+
+// addArtifact reads a triage.output record by field name: the triage
+// code may grow fields the report does not need to know.
+func (l *loader) addArtifact(rec hashlog.Record) error {
+	var d map[string]any
+	if err := rec.Decode(&d); err != nil {
+		return err
+	}
+	str := func(keys ...string) string {
+		for _, k := range keys {
+			if s, ok := d[k].(string); ok && s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	a := Artifact{Name: str("name"), Command: str("command"), Why: str("why"), Note: str("note", "error"),
+		Output: str("stdout_file", "output_file", "output", "file", "path"), Time: rec.Time, Line: rec.Line}
+	if n, ok := d["exit_status"].(float64); ok {
+		i := int(n)
+		a.ExitStatus = &i
+	}
+	if ran, ok := d["ran"].(bool); ok && !ran {
+		a.NotRun = true
+		a.ExitStatus = nil
+	}
+	a.Hashes = map[string]string{}
+	if h, ok := d["hashes"].(map[string]any); ok {
+		for k, v := range h {
+			if s, ok := v.(string); ok {
+				a.Hashes[k] = s
+			}
+		}
+	}
+	for _, k := range []string{"md5", "sha256", "sha1"} {
+		if s := str(k, k+"_hash", "output_"+k, "stdout_"+k); s != "" {
+			a.Hashes[k] = s
+		}
+	}
+	l.artifacts = append(l.artifacts, a)
+	return nil
+}
+
+func commandStatus(c Command) string {
+	switch {
+	case c.Error != "" && c.ExitStatus < 0:
+		return "did not finish"
+	case c.ExitStatus == 0:
+		return "ok"
+	case c.ExitStatus < 0:
+		return "did not finish"
+	}
+	return fmt.Sprintf("exit %d", c.ExitStatus)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// countSame folds repeated messages into one with a count: dd repeats
+// the same line for every failed block.
+func countSame(msgs []string) []string {
+	var out []string
+	n := map[string]int{}
+	for _, m := range msgs {
+		if n[m] == 0 {
+			out = append(out, m)
+		}
+		n[m]++
+	}
+	for i, m := range out {
+		if n[m] > 1 {
+			out[i] = fmt.Sprintf("%s (%d times)", m, n[m])
+		}
+	}
+	return out
+}
