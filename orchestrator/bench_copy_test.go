@@ -12,11 +12,10 @@ import (
 	"github.com/esxsink/esxsink/hashlog"
 )
 
-// collectBenchDisk collects the bench VM in a fresh simulator and sink and
-// returns the disk's result (the largest file).
-func collectBenchDisk(b *testing.B, size string, mod func(*CollectOptions)) FileResult {
+// collectBenchDisk collects the bench VM from e and returns the disk's
+// result (the largest file).
+func collectBenchDisk(b *testing.B, e *simEnv, mod func(*CollectOptions)) FileResult {
 	b.Helper()
-	e := startSim(b, fmt.Sprintf(benchDiskLab, size))
 	ctx := context.Background()
 	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
 	if err != nil {
@@ -93,8 +92,9 @@ func BenchmarkSinglePassVsTwoPassVsManual(b *testing.B) {
 	}
 	var single, two, manual time.Duration
 	for range b.N {
-		s := collectBenchDisk(b, size, nil)
-		t := collectBenchDisk(b, size, func(o *CollectOptions) { o.TwoPass = true })
+		lab := fmt.Sprintf(benchDiskLab, size)
+		s := collectBenchDisk(b, startSim(b, lab), nil)
+		t := collectBenchDisk(b, startSim(b, lab), func(o *CollectOptions) { o.TwoPass = true })
 		m, md5 := manualSequence(b, size)
 		if s.HostHashes["md5"] != md5 || t.HostHashes["md5"] != md5 {
 			b.Fatalf("the three disagree: single %s, two-pass %s, manual %s", s.HostHashes["md5"], t.HostHashes["md5"], md5)

@@ -1,13 +1,10 @@
 package orchestrator
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"testing"
 	"time"
-
-	"github.com/esxsink/esxsink/hashlog"
 )
 
 // benchDiskLab is one powered-off VM whose single disk dominates the
@@ -19,36 +16,12 @@ vms:
   - {id: 1, name: Bench, power: "off", memory_mb: 16, logs: 1, disks: [{size: %s, kind: thick}]}
 `
 
-// collectDisk collects the VM over transport and returns the disk's
-// result (the largest file).
+// collectDisk collects the bench VM over transport from a fresh simulator
+// and sink and returns the disk's result.
 func collectDisk(b *testing.B, size, transport string) FileResult {
 	b.Helper()
 	e := startSimWith(b, fmt.Sprintf(benchDiskLab, size), transport)
-	ctx := context.Background()
-	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	vms, err := SelectVMs(inv, []string{"Bench"}, false, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	o := CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
-		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50 * time.Millisecond, Transport: transport}
-	rep, err := Collect(ctx, MakePlan(vms, PlanOptions{SinkFree: -1}), o)
-	if err != nil {
-		b.Fatalf("%s collect: %v", transport, err)
-	}
-	var disk FileResult
-	for _, f := range rep.Files {
-		if f.Size > disk.Size {
-			disk = f
-		}
-	}
-	if !disk.Verified {
-		b.Fatalf("%s: the disk did not verify: %s", transport, disk.Error)
-	}
-	return disk
+	return collectBenchDisk(b, e, func(o *CollectOptions) { o.Transport = transport })
 }
 
 // BenchmarkTransportSFTPvsNFS copies the same simulated disk with each

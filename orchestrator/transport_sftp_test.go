@@ -27,25 +27,13 @@ func startSimSFTP(t *testing.T, scenario string) *simEnv {
 // connects to the host; it takes a testing.TB for benchmarks.
 func startSimWith(tb testing.TB, scenario, transport string) *simEnv {
 	tb.Helper()
-	var sc *esxsim.Scenario
-	var err error
-	if filepath.Ext(scenario) == ".yaml" {
-		sc, err = esxsim.LoadScenario(filepath.Join("..", scenario))
-	} else {
-		sc, err = esxsim.ParseScenario([]byte(scenario))
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	e := &simEnv{caseDir: tb.TempDir()}
-	if e.log, err = hashlog.Open(e.caseDir); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { e.log.Close() })
+	sc := loadSimScenario(tb, scenario)
+	e := newSimCase(tb)
 	if transport == TransportNFS {
 		ts := sinktest.Start(tb, sinktest.Options{CaseDir: e.caseDir, Log: e.log})
 		e.sink, e.pmPort = ts.Sink, ts.PortmapPort
 	} else {
+		var err error
 		e.sink, err = nfssink.New(nfssink.Config{
 			EvidenceDir: hashlog.EvidenceDir(e.caseDir), StateDir: filepath.Join(e.caseDir, ".esxsink"),
 			Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, IdleFinalize: -1, Log: e.log, Logger: quietLogger(),
@@ -59,30 +47,7 @@ func startSimWith(tb testing.TB, scenario, transport string) *simEnv {
 		tb.Cleanup(func() { e.sink.Close("test done") })
 		e.pmPort = sinktest.FreePort(tb)
 	}
-	e.host, err = esxsim.New(sc, esxsim.Config{PortmapPort: e.pmPort, Heartbeat: 500 * time.Millisecond, Logger: quietLogger(), MountTimeout: 2 * time.Second})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := e.host.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { e.host.Close() })
-	hk, err := PinnedHostKey(e.host.Fingerprint())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pw := e.host.Password()
-	e.conn, err = DialSSH(context.Background(), SSHOptions{
-		Addr: e.host.Addr().String(), User: e.host.User(), HostKey: hk,
-		Password: func(context.Context, string, string, string) (string, error) { return pw, nil },
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { e.conn.Close() })
-	if e.runner, err = NewRunner(e.conn, e.log, filepath.Join(e.caseDir, "host-commands")); err != nil {
-		tb.Fatal(err)
-	}
+	e.startHost(tb, sc, esxsim.Config{PortmapPort: e.pmPort, MountTimeout: 2 * time.Second})
 	return e
 }
 

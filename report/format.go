@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esxsink/esxsink/internal/units"
 )
 
 // timeLayout is how every time in the report is shown: UTC, to the second.
@@ -78,18 +80,7 @@ func size(n int64) string {
 	return fmt.Sprintf("%s (%s)", exact, humanBytes(n))
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return units.HumanBytes(n) }
 
 // groupDigits writes 1234567 as 1,234,567.
 func groupDigits(n int64) string {

@@ -107,8 +107,7 @@ func (l *loader) add(rec hashlog.Record) error {
 			return err
 		}
 		h := l.host(d.Address)
-		*h = Host{Address: d.Address, User: d.User, HostKey: d.HostKey, HostKeyType: d.HostKeyType, Hostname: d.Hostname,
-			Product: d.Product, Version: d.Version, Build: d.Build, Update: d.Update, Patch: d.Patch, Identified: rec.Time, Recorded: true}
+		*h = Host{HostIdentified: d, Identified: rec.Time, Recorded: true}
 	case orchestrator.TypeCommandRun:
 		var d orchestrator.CommandRecord
 		if err := rec.Decode(&d); err != nil {
@@ -177,7 +176,7 @@ func (l *loader) host(addr string) *Host {
 	if !ok {
 		i = len(l.hosts)
 		l.hostIdx[addr] = i
-		l.hosts = append(l.hosts, Host{Address: addr, Update: -1, Patch: -1})
+		l.hosts = append(l.hosts, Host{HostIdentified: orchestrator.HostIdentified{Address: addr, Update: -1, Patch: -1}})
 	}
 	return &l.hosts[i]
 }

@@ -95,17 +95,8 @@ type Summary struct {
 
 // Host is an ESXi host the examiner connected to.
 type Host struct {
-	Address     string    `json:"address"`
-	User        string    `json:"user,omitempty"`
-	HostKey     string    `json:"host_key,omitempty"`
-	HostKeyType string    `json:"host_key_type,omitempty"`
-	Hostname    string    `json:"hostname,omitempty"`
-	Product     string    `json:"product,omitempty"`
-	Version     string    `json:"version,omitempty"`
-	Build       int64     `json:"build,omitempty"`
-	Update      int       `json:"update"`
-	Patch       int       `json:"patch"`
-	Identified  time.Time `json:"identified,omitzero"`
+	orchestrator.HostIdentified
+	Identified time.Time `json:"identified,omitzero"`
 	// Recorded is false for a host only known from other records (a case
 	// collected before host.identified existed).
 	Recorded bool `json:"recorded"`

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,26 +62,43 @@ type runningLab struct {
 	nfsPort, portmapPor int
 }
 
-// startLab runs `esxsink lab` on a scenario with a first disk of diskSize.
+// startLab runs `esxsink lab` on cliLab with a first disk of diskSize.
 func startLab(t *testing.T, diskSize string) *runningLab {
+	t.Helper()
+	return startLabScenario(t, fmt.Sprintf(cliLab, diskSize))
+}
+
+// startLabScenario runs `esxsink lab` on the scenario text.
+func startLabScenario(t *testing.T, yaml string) *runningLab {
 	t.Helper()
 	dir := t.TempDir()
 	scenario := filepath.Join(dir, "lab.yaml")
-	if err := os.WriteFile(scenario, []byte(fmt.Sprintf(cliLab, diskSize)), 0o644); err != nil {
+	if err := os.WriteFile(scenario, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port, pm := freePort(t), freePort(t)
-	cmd := exec.Command(esxsinkBin, "lab", "--scenario", scenario, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--nfs-portmap-port", fmt.Sprint(pm))
+	cmd := exec.Command(esxsinkBin, "lab", "--scenario", scenario, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--nfs-portmap-port", fmt.Sprint(pm),
+		"--work-dir", filepath.Join(dir, "host"))
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var banner strings.Builder
+	_, pw, fp := readLabBanner(t, stdout)
+	return &runningLab{cmd: cmd, hostArgs: []string{"--host", fmt.Sprintf("127.0.0.1:%d", port), "--host-key", fp},
+		env: append(os.Environ(), "ESXSINK_PASSWORD="+pw), nfsPort: freePort(t), portmapPor: pm}
+}
+
+// readLabBanner reads what `esxsink lab` prints up to its Ctrl-C line and
+// the password and host-key fingerprint in it; the rest of stdout is
+// drained so the lab never blocks on it.
+func readLabBanner(t *testing.T, stdout io.Reader) (banner, password, fingerprint string) {
+	t.Helper()
+	var b strings.Builder
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
-		banner.WriteString(sc.Text() + "\n")
+		b.WriteString(sc.Text() + "\n")
 		if strings.Contains(sc.Text(), "Ctrl-C") {
 			break
 		}
@@ -89,13 +107,12 @@ func startLab(t *testing.T, diskSize string) *runningLab {
 		for sc.Scan() {
 		}
 	}()
-	pw := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(banner.String())
-	fp := regexp.MustCompile(`(SHA256:[A-Za-z0-9+/]+)`).FindStringSubmatch(banner.String())
+	pw := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(b.String())
+	fp := regexp.MustCompile(`(SHA256:[A-Za-z0-9+/]+)`).FindStringSubmatch(b.String())
 	if pw == nil || fp == nil {
-		t.Fatalf("lab banner:\n%s", banner.String())
+		t.Fatalf("lab banner lacks password or fingerprint:\n%s", b.String())
 	}
-	return &runningLab{cmd: cmd, hostArgs: []string{"--host", fmt.Sprintf("127.0.0.1:%d", port), "--host-key", fp[1]},
-		env: append(os.Environ(), "ESXSINK_PASSWORD="+pw[1]), nfsPort: freePort(t), portmapPor: pm}
+	return b.String(), pw[1], fp[1]
 }
 
 // run runs esxsink with the lab's password in the environment.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os/exec"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,19 +25,9 @@ func TestLabCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var banner strings.Builder
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		banner.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "Ctrl-C") {
-			break
-		}
-	}
-	text := banner.String()
-	pw := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(text)
-	fp := regexp.MustCompile(`(SHA256:[A-Za-z0-9+/]+)`).FindStringSubmatch(text)
-	if pw == nil || fp == nil || !strings.Contains(text, fmt.Sprint(port)) {
-		t.Fatalf("lab banner lacks password, fingerprint or port:\n%s", text)
+	text, pw, fp := readLabBanner(t, stdout)
+	if !strings.Contains(text, fmt.Sprint(port)) {
+		t.Fatalf("lab banner lacks the port:\n%s", text)
 	}
 	// The fingerprint printed is the one the server presents.
 	ks, err := exec.Command(keyscan, "-p", fmt.Sprint(port), "127.0.0.1").Output()
@@ -49,10 +37,10 @@ func TestLabCommand(t *testing.T) {
 	fpr := exec.Command("ssh-keygen", "-lf", "-")
 	fpr.Stdin = strings.NewReader(string(ks))
 	prints, _ := fpr.Output()
-	if !strings.Contains(string(prints), fp[1]) {
-		t.Fatalf("printed fingerprint %s is not the server's:\n%s", fp[1], prints)
+	if !strings.Contains(string(prints), fp) {
+		t.Fatalf("printed fingerprint %s is not the server's:\n%s", fp, prints)
 	}
-	out, err := exec.Command(sshpass, "-p", pw[1], ssh, "-p", fmt.Sprint(port), "-o", "StrictHostKeyChecking=no",
+	out, err := exec.Command(sshpass, "-p", pw, ssh, "-p", fmt.Sprint(port), "-o", "StrictHostKeyChecking=no",
 		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", "vim-cmd vmsvc/getallvms").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Ubuntu") || !strings.Contains(string(out), "Vmid") {
 		t.Fatalf("ssh into the lab: %v\n%s", err, out)

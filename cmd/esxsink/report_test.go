@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"html"
 	"io/fs"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,55 +64,13 @@ faults:
 func collectLabCase(t *testing.T) string {
 	t.Helper()
 	work := t.TempDir()
-	scenario := filepath.Join(work, "report.yaml")
-	if err := os.WriteFile(scenario, []byte(reportScenario), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sshPort, pmPort, nfsPort := freePort(t), freePort(t), freePort(t)
-	lab := exec.Command(esxsinkBin, "lab", "--scenario", scenario, "--listen", fmt.Sprintf("127.0.0.1:%d", sshPort),
-		"--nfs-portmap-port", fmt.Sprint(pmPort), "--work-dir", filepath.Join(work, "host"))
-	stdout, err := lab.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		lab.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { lab.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			lab.Process.Kill()
-			<-done
-		}
-	})
-	var banner strings.Builder
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		banner.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "Ctrl-C") {
-			break
-		}
-	}
-	go func() { // keep the pipe drained until the lab exits
-		for sc.Scan() {
-		}
-	}()
-	pw := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(banner.String())
-	fp := regexp.MustCompile(`(SHA256:[A-Za-z0-9+/]+)`).FindStringSubmatch(banner.String())
-	if pw == nil || fp == nil {
-		t.Fatalf("lab banner lacks the password or the host key:\n%s", banner.String())
-	}
+	lab := startLabScenario(t, reportScenario)
 	caseDir := filepath.Join(work, "case 2026-R-014")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, esxsinkBin, "collect", "--host", fmt.Sprintf("127.0.0.1:%d", sshPort), "--host-key", fp[1], "--all",
-		"--case", caseDir, "--case-id", "2026-R-014", "--examiner", "Ann Examiner",
-		"--nfs-port", fmt.Sprint(nfsPort), "--portmap-port", fmt.Sprint(pmPort))
-	cmd.Env = append(os.Environ(), "ESXSINK_PASSWORD="+pw[1], "TZ=Asia/Seoul")
+	args := append(lab.collectArgs(caseDir, "--all"), "--case-id", "2026-R-014", "--examiner", "Ann Examiner")
+	cmd := exec.CommandContext(ctx, esxsinkBin, args...)
+	cmd.Env = append(lab.env, "TZ=Asia/Seoul")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("esxsink collect: %v\n%s", err, out)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/esxsink/esxsink/internal/units"
 )
 
 // usageError marks an error as the user's (exit status 2).
@@ -37,19 +39,7 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// humanBytes formats n in binary units for tables.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return units.HumanBytes(n) }
 
 func writeJSONTo(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
