@@ -32,39 +32,16 @@ func (c *conn) onWrite(h callHeader, args *xdrReader) *xdrWriter {
 	if off > 1<<62 {
 		return writeFail(h.xid, nfs3ErrFBig, nil)
 	}
-	var t *tracker
-	var n int
-	var anomaly string
-	var werr error
-	for attempt := 0; attempt < 2; attempt++ {
-		var status uint32
-		t, status = s.trackerFor(rel)
-		if status != nfs3OK {
-			return writeFail(h.xid, status, nil)
-		}
-		if t == nil { // an ESXi lock file: not evidence, written plainly
-			return c.writeLockFile(h.xid, rel, int64(off), data, stable)
-		}
-		// The idle timer may finalize the file between the lookup and the
-		// write; then the write takes the file up again.
-		if n, anomaly, werr = t.write(int64(off), data); !errors.Is(werr, errFinalized) {
-			break
-		}
+	t, n, status, werr := s.evidenceWrite(rel, int64(off), data)
+	if status == nfs3OK && t == nil { // an ESXi lock file: not evidence, written plainly
+		return c.writeLockFile(h.xid, rel, int64(off), data, stable)
 	}
-	if anomaly != "" {
-		c.log.Warn("write anomaly", "path", rel, "offset", off, "anomaly", anomaly)
-		s.record(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: anomaly})
+	if t == nil {
+		return writeFail(h.xid, status, nil)
 	}
 	post := s.trackerAttrs(t)
 	if werr != nil {
-		if isNoSpace(werr) {
-			c.log.Error("evidence disk full", "path", rel, "offset", off)
-			s.record(hashlog.TypeNoSpace, hashlog.NoSpace{Path: rel, Offset: int64(off), Length: int64(len(data)), Written: int64(n), FreeBytes: uint64(max(s.freeBytes(), 0))})
-			return writeFail(h.xid, nfs3ErrNoSpc, &post)
-		}
-		c.log.Error("write failed", "path", rel, "offset", off, "err", werr)
-		s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: werr.Error()})
-		return writeFail(h.xid, nfs3ErrIO, &post)
+		return writeFail(h.xid, status, &post)
 	}
 	committed := uint32(unstable)
 	if stable != unstable {
@@ -81,6 +58,40 @@ func (c *conn) onWrite(h callHeader, args *xdrReader) *xdrWriter {
 	w.Uint32(committed)
 	w.Fixed(s.verifier[:])
 	return w
+}
+
+// evidenceWrite writes data at off into rel's tracker, for NFS WRITE and
+// Receive alike, and records what went wrong: an anomaly, a full disk, a
+// write error. t is nil with status nfs3OK for a file that is not
+// evidence (an ESXi lock file); with another status the file cannot be
+// written. A write error comes back with its NFS status (NOSPC or IO).
+func (s *Sink) evidenceWrite(rel string, off int64, data []byte) (t *tracker, n int, status uint32, err error) {
+	var anomaly string
+	for attempt := 0; attempt < 2; attempt++ {
+		if t, status = s.trackerFor(rel); status != nfs3OK || t == nil {
+			return nil, 0, status, nil
+		}
+		// The idle timer may finalize the file between the lookup and the
+		// write; then the write takes the file up again.
+		if n, anomaly, err = t.write(off, data); !errors.Is(err, errFinalized) {
+			break
+		}
+	}
+	if anomaly != "" {
+		s.log.Warn("write anomaly", "path", rel, "offset", off, "anomaly", anomaly)
+		s.record(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: rel, Offset: off, Length: int64(len(data)), Kind: anomaly})
+	}
+	switch {
+	case err == nil:
+		return t, n, nfs3OK, nil
+	case isNoSpace(err):
+		s.log.Error("evidence disk full", "path", rel, "offset", off)
+		s.record(hashlog.TypeNoSpace, hashlog.NoSpace{Path: rel, Offset: off, Length: int64(len(data)), Written: int64(n), FreeBytes: uint64(max(s.freeBytes(), 0))})
+		return t, n, nfs3ErrNoSpc, err
+	}
+	s.log.Error("write failed", "path", rel, "offset", off, "err", err)
+	s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Offset: off, Length: int64(len(data)), Kind: err.Error()})
+	return t, n, nfs3ErrIO, err
 }
 
 func writeFail(xid, status uint32, post *attrs) *xdrWriter {

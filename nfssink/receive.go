@@ -128,35 +128,17 @@ func (s *Sink) createForStream(rel, from string) error {
 // file's tracker, taking the file up again if the idle timer finalized it,
 // with the same anomaly, no-space and error records.
 func (s *Sink) writeStream(rel string, off int64, data []byte) error {
-	var t *tracker
-	var n int
-	var anomaly string
-	var werr error
-	for attempt := 0; attempt < 2; attempt++ {
-		var status uint32
-		if t, status = s.trackerFor(rel); status != nfs3OK || t == nil {
-			return fmt.Errorf("receive %s: the file is no longer open for writing (NFS status %d)", rel, status)
-		}
-		if n, anomaly, werr = t.write(off, data); !errors.Is(werr, errFinalized) {
-			break
-		}
-	}
-	if anomaly != "" {
-		s.log.Warn("write anomaly", "path", rel, "offset", off, "anomaly", anomaly)
-		s.record(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: rel, Offset: off, Length: int64(len(data)), Kind: anomaly})
-	}
-	s.stats.written.Add(int64(n))
-	if werr == nil {
+	t, n, status, err := s.evidenceWrite(rel, off, data)
+	switch {
+	case t == nil:
+		return fmt.Errorf("receive %s: the file is no longer open for writing (NFS status %d)", rel, status)
+	case err == nil:
+		s.stats.written.Add(int64(n))
 		return nil
+	case status == nfs3ErrNoSpc:
+		return fmt.Errorf("receive %s at offset %d: the evidence disk is full: free space on %s and collect again: %w", rel, off, s.cfg.EvidenceDir, err)
 	}
-	if isNoSpace(werr) {
-		s.log.Error("evidence disk full", "path", rel, "offset", off)
-		s.record(hashlog.TypeNoSpace, hashlog.NoSpace{Path: rel, Offset: off, Length: int64(len(data)), Written: int64(n), FreeBytes: uint64(max(s.freeBytes(), 0))})
-		return fmt.Errorf("receive %s at offset %d: the evidence disk is full: free space on %s and collect again: %w", rel, off, s.cfg.EvidenceDir, werr)
-	}
-	s.log.Error("write failed", "path", rel, "offset", off, "err", werr)
-	s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Offset: off, Length: int64(len(data)), Kind: werr.Error()})
-	return fmt.Errorf("receive %s at offset %d: %w", rel, off, werr)
+	return fmt.Errorf("receive %s at offset %d: %w", rel, off, err)
 }
 
 func (s *Sink) refuseStream(from, rel, reason string) {
