@@ -136,3 +136,9 @@ func digestString(s string) (string, error) {
 	r, err := digest.Reader(strings.NewReader(s), []string{"sha256"}, 0)
 	return r.Sums["sha256"], err
 }
+
+// atRestMatches checks a finalization's at-rest hash: the strongest hash
+// (sha256), recomputed from disk, equal to want's.
+func atRestMatches(res FileResult, want map[string]string) bool {
+	return len(res.AtRest) == 1 && res.AtRest["sha256"] != "" && res.AtRest["sha256"] == want["sha256"]
+}

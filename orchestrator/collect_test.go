@@ -111,7 +111,7 @@ func TestCollectSmallLab(t *testing.T) {
 		t.Fatalf("%d results for %d planned files", len(rep.Files), plan.Files)
 	}
 	for _, f := range rep.Files {
-		if !f.Verified || f.HostHashes["md5"] == "" || f.HostHashes["md5"] != f.AtRest["md5"] || f.SinkHashes["md5"] != f.AtRest["md5"] {
+		if !f.Verified || f.HostHashes["md5"] == "" || f.HostHashes["md5"] != f.SinkHashes["md5"] || f.HostHashes["sha256"] != f.AtRest["sha256"] {
 			t.Errorf("%s: %+v", f.Item.Dest, f)
 		}
 	}

@@ -114,7 +114,7 @@ func TestCollectFullLabSFTPMatchesNFS(t *testing.T) {
 		m := map[string]sums{}
 		for _, f := range r.Files {
 			if f.Verified {
-				m[f.Item.Dest] = sums{f.AtRest["md5"], f.AtRest["sha256"]}
+				m[f.Item.Dest] = sums{f.SinkHashes["md5"], f.AtRest["sha256"]}
 			}
 		}
 		return m

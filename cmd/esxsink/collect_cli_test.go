@@ -168,7 +168,7 @@ func TestCollectCLIParallelJSONEvents(t *testing.T) {
 			started++
 		case "file.finished":
 			finished++
-			if ev.Result == nil || !ev.Result.Verified || ev.Result.HostHashes["md5"] != ev.Result.AtRest["md5"] {
+			if ev.Result == nil || !ev.Result.Verified || ev.Result.HostHashes["md5"] != ev.Result.SinkHashes["md5"] || ev.Result.HostHashes["sha256"] != ev.Result.AtRest["sha256"] {
 				t.Errorf("file.finished not verified: %+v", ev.Result)
 			}
 		}

@@ -43,7 +43,7 @@ func TestCollectCLITransportSFTP(t *testing.T) {
 		t.Fatalf("report not OK: %+v", rep)
 	}
 	for _, f := range rep.Files {
-		if f.HostHashes["md5"] == "" || f.HostHashes["md5"] != f.AtRest["md5"] || f.HostHashes["sha256"] != f.AtRest["sha256"] {
+		if f.HostHashes["md5"] == "" || f.HostHashes["md5"] != f.SinkHashes["md5"] || f.HostHashes["sha256"] != f.AtRest["sha256"] {
 			t.Errorf("%s: host %v at rest %v", f.Dest, f.HostHashes, f.AtRest)
 		}
 	}
