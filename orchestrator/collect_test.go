@@ -267,7 +267,7 @@ func TestCollectUSBDevice(t *testing.T) {
 	plan := MakePlan(nil, PlanOptions{SinkFree: -1, Devices: []esxi.CoreDevice{dev}})
 	rep, err := Collect(ctx, plan, CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
 		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6})
-	if err != nil || len(rep.Files) != 1 || !rep.Files[0].Verified || rep.Files[0].Size != 128<<20 || rep.Files[0].Dest != "devices/mpx.vmhba32:C0:T0:L0.raw" {
+	if err != nil || len(rep.Files) != 1 || !rep.Files[0].Verified || rep.Files[0].Size != 128<<20 || rep.Files[0].Dest != "devices/mpx.vmhba32_C0_T0_L0.raw" {
 		t.Fatalf("collect: %v %+v", err, rep)
 	}
 	assertClean(t, e, nil)

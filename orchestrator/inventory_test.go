@@ -136,7 +136,10 @@ func TestPlanBasicDryRun(t *testing.T) {
 
 func TestSafeName(t *testing.T) {
 	for in, want := range map[string]string{
-		"Tom's lab $HOME": "Tom's lab $HOME", "a/b": "a_b", `a\b`: "a_b", "..": "_..", "": "_",
+		"Tom's lab $HOME": "Tom's lab $HOME", "a/b": "a_b", `a\b`: "a_b", "..": "_.._", "": "_",
+		"mpx.vmhba32:C0:T0:L0.raw": "mpx.vmhba32_C0_T0_L0.raw", `Web "front" a?b*<c>|`: "Web _front_ a_b__c__",
+		"CON": "_CON", "nul.txt": "_nul.txt", "com1.vmdk": "_com1.vmdk", "console.log": "console.log",
+		"name.": "name._", "name ": "name _",
 		"x\ny": "x_y", "bad\xffutf8": "bad_utf8", "Mail [legacy]": "Mail [legacy]",
 		strings.Repeat("é", 200): strings.Repeat("é", 127),
 	} {

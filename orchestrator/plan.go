@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"fmt"
+	"regexp"
 
 	"github.com/esxsink/esxsink/esxi"
 	"path"
@@ -318,14 +319,18 @@ func classify(vm *VM, it *PlanItem, r diskRole) {
 
 // SafeName makes name acceptable to the sink's name policy (no '/', '\',
 // NUL or control characters, valid UTF-8, not "." or "..", at most 255
-// bytes) while keeping it readable: refused characters become '_'.
+// bytes) and portable to the file systems a case is carried to: Windows
+// refuses : * ? " < > |, names ending in a dot or a space, and device
+// names such as CON or COM1 (an ESXi device is mpx.vmhba32:C0:T0:L0).
+// It keeps the name readable: refused characters become '_'. The plan
+// records each file's source path beside its name in the case.
 func SafeName(name string) string {
 	var b strings.Builder
 	for i, r := range name {
 		switch {
 		case r == utf8.RuneError && !strings.HasPrefix(name[i:], "\uFFFD"):
 			b.WriteByte('_')
-		case r < 0x20 || r == 0x7f || r == '/' || r == '\\':
+		case r < 0x20 || r == 0x7f || strings.ContainsRune(`/\:*?"<>|`, r):
 			b.WriteByte('_')
 		default:
 			b.WriteRune(r)
@@ -335,9 +340,19 @@ func SafeName(name string) string {
 	if s == "" || s == "." || s == ".." {
 		s = "_" + s
 	}
+	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, " ") {
+		s += "_"
+	}
+	if base, _, _ := strings.Cut(s, "."); windowsDevice.MatchString(base) {
+		s = "_" + s
+	}
 	for len(s) > 255 {
 		_, size := utf8.DecodeLastRuneInString(s)
 		s = s[:len(s)-size]
 	}
 	return s
 }
+
+// windowsDevice matches the names Windows keeps for devices, with any
+// extension.
+var windowsDevice = regexp.MustCompile(`(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])$`)

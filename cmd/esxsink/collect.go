@@ -356,14 +356,20 @@ func printReport(w io.Writer, rep *orchestrator.Report) {
 		case f.Resumed:
 			state = "resumed"
 		}
+		// Each hash the host computed equals the sink's on arrival, and the
+		// at-rest re-read (one strong hash) equals them too.
 		var agreed []string
+		atRest := false
 		for _, a := range []string{"md5", "sha256"} {
-			if h := f.HostHashes[a]; h != "" && h == f.SinkHashes[a] && h == f.AtRest[a] {
-				agreed = append(agreed, a)
+			h := f.HostHashes[a]
+			if h == "" || h != f.SinkHashes[a] || (f.AtRest[a] != "" && f.AtRest[a] != h) {
+				continue
 			}
+			agreed = append(agreed, a)
+			atRest = atRest || f.AtRest[a] == h
 		}
 		same := strings.Join(agreed, ", ")
-		if same == "" {
+		if same == "" || !atRest {
 			same = "-"
 		}
 		fmt.Fprintf(w, "%-8s %10s %8s  %-22s  %s\n", state, humanBytes(f.Size), f.Duration.Round(100*time.Millisecond), same, f.Dest)
