@@ -363,14 +363,26 @@ func TestCollectCancelStopsHostCopy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var flat PlanItem
-	_, err := collectWith(ctx, t, e, []string{"Ubuntu"}, func(p Progress) {
-		if !p.Done && strings.HasSuffix(p.Item.Source, "-flat.vmdk") {
-			flat = p.Item
-			go func() {
-				time.Sleep(200 * time.Millisecond)
-				cancel()
-			}()
-		}
+	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, _ := SelectVMs(inv, []string{"Ubuntu"}, false, false)
+	// The stopped copy ends within one run of dd (esxi.StopChunk): on a
+	// loaded machine that can take seconds, which the unmount's retries
+	// (0.3 s doubling, six tries) cover.
+	_, err = Collect(ctx, MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
+		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
+		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 300 * time.Millisecond,
+		Progress: func(p Progress) {
+			if !p.Done && strings.HasSuffix(p.Item.Source, "-flat.vmdk") {
+				flat = p.Item
+				go func() {
+					time.Sleep(200 * time.Millisecond)
+					cancel()
+				}()
+			}
+		},
 	})
 	if !errors.Is(err, context.Canceled) || flat.Size != 2<<30 {
 		t.Fatalf("got %v (flat %+v), want cancellation during the disk copy", err, flat)
