@@ -44,8 +44,12 @@ echo "== esxsink collect --all: snapshot, mount, copy, verify, clean up =="
 
 echo "== esxsink verify: re-hash at rest, re-walk the custody log =="
 "$bin" verify "$case_dir"
+
+echo "== esxsink report: the acquisition report, from the case folder alone =="
+"$bin" report "$case_dir"
 echo
-echo "case folder: $case_dir"
+echo "case folder: $case_dir (about 9 GiB: rm -rf it when done)"
 echo "  custody log:   $case_dir/custody.jsonl"
 echo "  evidence:      $case_dir/evidence"
 echo "  host commands: $case_dir/host-commands"
+echo "  report:        $case_dir/report.html"
