@@ -12,13 +12,9 @@ import (
 	"github.com/esxsink/esxsink/orchestrator"
 )
 
-// TypeTriageOutput is the record type host triage writes for each command
-// output it keeps; the report lists such records under host artifacts.
-const TypeTriageOutput = "triage.output"
-
 // ArtifactPrefix starts the evidence paths of files copied from the host
 // itself (logs, configuration) rather than from a VM.
-const ArtifactPrefix = "host-artifacts/"
+const ArtifactPrefix = orchestrator.TriageFolder + "/"
 
 // Load reads the case in caseDir and builds its report. It reads the
 // custody log only; evidence is neither opened nor hashed. A log whose
@@ -135,7 +131,7 @@ func (l *loader) add(rec hashlog.Record) error {
 		for _, a := range d.Anomalies {
 			l.event(rec, KindAnomaly, fmt.Sprintf("%s: the sink noted while receiving it: %s", d.Path, a))
 		}
-	case TypeTriageOutput:
+	case orchestrator.TypeTriageOutput:
 		return l.addArtifact(rec)
 	case hashlog.TypeCaseVerified:
 		var d hashlog.CaseVerified
@@ -348,43 +344,19 @@ func (l *loader) addSinkEvent(rec hashlog.Record) error {
 	return nil
 }
 
-// addArtifact reads a triage.output record by field name: the triage
-// code may grow fields the report does not need to know.
+// addArtifact reads a triage.output record.
 func (l *loader) addArtifact(rec hashlog.Record) error {
-	var d map[string]any
+	var d orchestrator.TriageOutput
 	if err := rec.Decode(&d); err != nil {
 		return err
 	}
-	str := func(keys ...string) string {
-		for _, k := range keys {
-			if s, ok := d[k].(string); ok && s != "" {
-				return s
-			}
-		}
-		return ""
+	a := Artifact{Name: d.Name, Command: d.Command, Why: d.Why, Note: d.Note, Output: d.StdoutFile, Time: rec.Time, Line: rec.Line,
+		NotRun: !d.Ran, Hashes: map[string]string{}}
+	if d.Ran {
+		a.ExitStatus = &d.ExitStatus
 	}
-	a := Artifact{Name: str("name"), Command: str("command"), Why: str("why"), Note: str("note", "error"),
-		Output: str("stdout_file", "output_file", "output", "file", "path"), Time: rec.Time, Line: rec.Line}
-	if n, ok := d["exit_status"].(float64); ok {
-		i := int(n)
-		a.ExitStatus = &i
-	}
-	if ran, ok := d["ran"].(bool); ok && !ran {
-		a.NotRun = true
-		a.ExitStatus = nil
-	}
-	a.Hashes = map[string]string{}
-	if h, ok := d["hashes"].(map[string]any); ok {
-		for k, v := range h {
-			if s, ok := v.(string); ok {
-				a.Hashes[k] = s
-			}
-		}
-	}
-	for _, k := range []string{"md5", "sha256", "sha1"} {
-		if s := str(k, k+"_hash", "output_"+k, "stdout_"+k); s != "" {
-			a.Hashes[k] = s
-		}
+	if d.StdoutSHA256 != "" {
+		a.Hashes["sha256"] = d.StdoutSHA256
 	}
 	l.artifacts = append(l.artifacts, a)
 	return nil

@@ -93,8 +93,8 @@ func acquisition(t *testing.T) *caseLog {
 	c.finalized("manual/notes.txt", 3, md5C, "")
 	c.add(hashlog.TypePolicyRefused, hashlog.PolicyRefused{Client: "10.1.2.3", Procedure: "REMOVE", Path: "web", Name: "vmware.log", Reason: "evidence is write-once"})
 	c.add(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: "web/web-flat.vmdk", Offset: 4096, Length: 512, Kind: "rewrite"})
-	c.add(TypeTriageOutput, map[string]any{"name": "shell.log", "command": "cat /var/log/shell.log", "exit_status": 0, "ran": true, "stdout_file": "host-artifacts/shell.log.txt", "stdout_sha256": shaA})
-	c.add(TypeTriageOutput, map[string]any{"name": "lsof", "command": "lsof", "exit_status": -1, "ran": false, "note": "the host has no lsof"})
+	c.add(orchestrator.TypeTriageOutput, map[string]any{"name": "shell.log", "command": "cat /var/log/shell.log", "exit_status": 0, "ran": true, "stdout_file": "host-artifacts/shell.log.txt", "stdout_sha256": shaA})
+	c.add(orchestrator.TypeTriageOutput, map[string]any{"name": "lsof", "command": "lsof", "exit_status": -1, "ran": false, "note": "the host has no lsof"})
 	c.finalized("host-artifacts/hosts", 100, md5A, shaA)
 	c.step(orchestrator.TypeFileVerified, orchestrator.StepRecord{Source: "/etc/hosts", Dest: "host-artifacts/hosts", Size: 100, Host1: map[string]string{"md5": md5A},
 		Sink: map[string]string{"md5": md5A}, AtRest: map[string]string{"md5": md5A}})
