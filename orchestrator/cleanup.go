@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/esxsink/esxsink/esxi"
@@ -19,11 +20,16 @@ var (
 	runIDPattern    = regexp.MustCompile(`^[0-9a-f]{8}$`)
 	ourLabelPattern = regexp.MustCompile(`^esxsink-[0-9a-f]{8}$`)
 	ourSnapPattern  = regexp.MustCompile(`^esxsink-[0-9a-f]{8}-vm([0-9]+)$`)
+	// ourTmpPattern: a copy's FIFO and a run's stop file in /tmp.
+	ourTmpPattern = regexp.MustCompile(`^esxsink-([0-9a-f]{8})(-[0-9]+\.fifo|\.stop)$`)
 )
 
-// Leftover is a mount or snapshot an earlier esxsink run left on the host.
+// Leftover is a mount, snapshot or /tmp file an earlier esxsink run left
+// on the host.
 type Leftover struct {
-	Kind     string `json:"kind"` // "mount" or "snapshot"
+	Kind string `json:"kind"` // "mount", "snapshot" or "file"
+	// Path is a leftover file: a copy's FIFO or a run's stop file.
+	Path     string `json:"path,omitempty"`
 	Label    string `json:"label,omitempty"`
 	Share    string `json:"share,omitempty"`
 	VMID     int    `json:"vmid,omitempty"`
@@ -64,6 +70,16 @@ func FindLeftovers(ctx context.Context, r Commander, inv *Inventory) ([]Leftover
 			out = append(out, Leftover{Kind: "mount", Label: m.Label, Share: m.Host + ":" + m.Share})
 		}
 	}
+	cmd, _ := esxi.CmdLsVMFolder("/tmp")
+	if res, err := r.Run(ctx, cmd); err == nil && res.ExitStatus == 0 {
+		if entries, _, err := parseListing(string(res.Stdout)); err == nil {
+			for _, e := range entries {
+				if ourTmpPattern.MatchString(e.Name) {
+					out = append(out, Leftover{Kind: "file", Path: "/tmp/" + e.Name})
+				}
+			}
+		}
+	}
 	return out, nil
 }
 
@@ -83,10 +99,22 @@ func UndoLeftovers(ctx context.Context, lefts []Leftover, o CleanupOptions) erro
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	newCollector := func(runID string) *collector {
+		return &collector{o: CollectOptions{Runner: o.Runner, Log: o.Log, Host: o.Host, UnmountBackoff: o.UnmountBackoff, RunID: runID},
+			logger: o.Logger, report: &Report{}}
+	}
+	// A run that left its mount may have left copies reading into it:
+	// stop them first, so neither the snapshot nor the mount is busy.
+	stopped := map[string]bool{}
+	for _, l := range lefts {
+		if id, ok := strings.CutPrefix(l.Label, "esxsink-"); ok && l.Kind == "mount" && !stopped[id] {
+			stopped[id] = true
+			newCollector(id).stopCopies(ctx)
+		}
+	}
 	var errs error
 	for _, l := range lefts {
-		c := &collector{o: CollectOptions{Runner: o.Runner, Log: o.Log, Host: o.Host, UnmountBackoff: o.UnmountBackoff, RunID: "cleanup"},
-			logger: o.Logger, report: &Report{}}
+		c := newCollector("cleanup")
 		switch l.Kind {
 		case "snapshot":
 			vm := &VM{ID: l.VMID, Name: l.VM}
@@ -94,6 +122,31 @@ func UndoLeftovers(ctx context.Context, lefts []Leftover, o CleanupOptions) erro
 		case "mount":
 			c.label, c.mounted = l.Label, true
 			errs = errors.Join(errs, c.unmount(ctx))
+		}
+	}
+	// Files last: a stop file removed early would let a copy go on.
+	for id := range stopped {
+		newCollector(id).clearStop(ctx)
+	}
+	for _, l := range lefts {
+		if l.Kind != "file" {
+			continue
+		}
+		var cmd string
+		var err error
+		if strings.HasSuffix(l.Path, ".fifo") {
+			cmd, err = esxi.CmdRemoveFIFO(l.Path)
+		} else {
+			cmd, err = esxi.CmdClearStop(l.Path)
+		}
+		if err == nil {
+			var res *CommandResult
+			if res, err = o.Runner.Run(ctx, cmd); err == nil && res.ExitStatus != 0 {
+				err = fmt.Errorf("exit status %d: %s", res.ExitStatus, clip(string(res.Stderr)))
+			}
+		}
+		if err != nil {
+			errs = errors.Join(errs, fmt.Errorf("remove %s on %s: %w", l.Path, o.Host, err))
 		}
 	}
 	return errs

@@ -29,6 +29,11 @@ func TestCleanupLeftovers(t *testing.T) {
 	run(esxi.CmdNASAdd("127.0.0.1", "/esxsink", "esxsink-0badc0de"))
 	run(esxi.CmdSnapshotCreate(13, "esxsink-0badc0de-vm13", "left over", false, false))
 	run(esxi.CmdSnapshotCreate(13, "esxsink-notours", "the owner's", false, false))
+	// Its stop file and a copy's FIFO in /tmp; a regular file named like a
+	// FIFO of ours and a look-alike stop file stay.
+	for _, cmd := range []string{": > /tmp/esxsink-0badc0de.stop", "mkfifo /tmp/esxsink-0badc0de-1.fifo", ": > /tmp/esxsink-0badc0de-2.fifo", ": > /tmp/esxsink-notours.stop"} {
+		run(cmd, nil)
+	}
 	// A new run refuses to mount the share a second time, and says why.
 	if _, err := collectWith(ctx, t, e, []string{"Orphan-2019"}, nil); err == nil || !strings.Contains(err.Error(), `already mounts the sink 127.0.0.1:/esxsink as datastore "esxsink-0badc0de"`) {
 		t.Errorf("second mount of the share: %v", err)
@@ -41,11 +46,17 @@ func TestCleanupLeftovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lefts) != 2 {
+	if len(lefts) != 5 {
 		t.Fatalf("leftovers: %+v", lefts)
 	}
 	if err := UndoLeftovers(ctx, lefts, CleanupOptions{Runner: e.runner, Log: e.log, Host: e.conn.Addr(), UnmountBackoff: 50e6}); err != nil {
 		t.Fatal(err)
+	}
+	for p, stays := range map[string]bool{"/tmp/esxsink-0badc0de.stop": false, "/tmp/esxsink-0badc0de-1.fifo": false,
+		"/tmp/esxsink-0badc0de-2.fifo": true, "/tmp/esxsink-notours.stop": true} {
+		if _, _, code := e.host.Exec(ctx, "[ -e "+esxi.Quote(p)+" ]"); (code == 0) != stays {
+			t.Errorf("%s: there %v, want %v", p, code == 0, stays)
+		}
 	}
 	st := e.host.State()
 	if len(st.Mounts) != 0 {

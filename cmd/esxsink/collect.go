@@ -456,9 +456,12 @@ func runCleanup(c *cli.Context) error {
 		return nil
 	}
 	for _, l := range lefts {
-		if l.Kind == "snapshot" {
+		switch l.Kind {
+		case "snapshot":
 			fmt.Fprintf(w, "snapshot %q (id %d) of VM %q (vmid %d)\n", l.Snapshot, l.SnapID, l.VM, l.VMID)
-		} else {
+		case "file":
+			fmt.Fprintf(w, "file %s\n", l.Path)
+		default:
 			fmt.Fprintf(w, "datastore %q (%s)\n", l.Label, l.Share)
 		}
 	}
