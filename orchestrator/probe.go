@@ -45,7 +45,7 @@ func (c *collector) probeHost(ctx context.Context) error {
 	c.record(TypeNote, StepRecord{Note: note})
 	switch {
 	case !have["pipefail"]:
-		return fmt.Errorf("the shell on %s lacks set -o pipefail, so a failing dd inside dd | tee | md5sum would go unnoticed: esxsink needs ESXi's busybox ash (ESXi 5.0 or later)", c.o.Host)
+		return fmt.Errorf("the shell on %s lacks set -o pipefail, so a failing dd inside dd | tee | md5sum would go unnoticed and collect cannot vouch for a copy there: use the manual procedure (esxsink serve, then dd and md5sum by hand, see README)", c.o.Host)
 	case !have["dd"] || !have["tee"]:
 		return fmt.Errorf("%s lacks dd or tee, which every copy uses (%s)", c.o.Host, note)
 	}
