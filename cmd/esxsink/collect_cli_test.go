@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esxsink/esxsink/esxi"
+	"github.com/esxsink/esxsink/internal/peer"
 	"github.com/esxsink/esxsink/nfssink"
 	"github.com/esxsink/esxsink/orchestrator"
 )
@@ -310,5 +312,35 @@ func TestCollectCLIThroughRunningServe(t *testing.T) {
 	}
 	if o, c := esx(t, "", "verify", caseDir); c != 0 {
 		t.Errorf("verify exit %d:\n%s", c, o)
+	}
+}
+
+// TestCollectCLIProgressBarsOnATerminal runs collect on a pseudo-terminal
+// (util-linux script) so the progress bars are drawn: a total bar with
+// rate and ETA, and each finished file printed above the bars.
+func TestCollectCLIProgressBarsOnATerminal(t *testing.T) {
+	script := peer.Require(t, "script")
+	lab := startLab(t, "256MiB")
+	caseDir := filepath.Join(t.TempDir(), "case")
+	var quoted []string
+	for _, a := range append([]string{esxsinkBin}, lab.collectArgs(caseDir, "--vm", "1")...) {
+		quoted = append(quoted, esxi.Quote(a))
+	}
+	// A new pseudo-terminal has no size until someone sets it, as a
+	// terminal emulator does.
+	cmd := exec.Command(script, "-qfec", "stty cols 120 rows 40; exec "+strings.Join(quoted, " "), "/dev/null")
+	cmd.Env = append(lab.env, "TERM=xterm", "COLUMNS=120")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("collect on a terminal: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{"total", "ETA", "MiB", "Web front $(id)-flat.vmdk", "verified"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("terminal output lacks %q:\n%s", want, text)
+		}
+	}
+	if !strings.Contains(text, "\x1b[") {
+		t.Errorf("no terminal control sequences: the bars were not drawn:\n%s", text)
 	}
 }

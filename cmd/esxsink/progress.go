@@ -111,8 +111,12 @@ func chooseProgress(jsonEvents, quiet bool, errOut io.Writer) progressMode {
 	case quiet:
 		return progressNone
 	}
+	// Bars need a terminal that knows its width; without one (a new
+	// pseudo-terminal, some Windows consoles) they would not be drawn.
 	if f, ok := errOut.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return progressBars
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return progressBars
+		}
 	}
 	return progressLines
 }
