@@ -84,7 +84,11 @@ func (h *Host) build() error {
 		if d.VML == "" {
 			d.VML = vmlOf(d.ID)
 		}
-		dev := &device{spec: *d, data: newGen(int64(d.Size), d.Seed, 500, nil)}
+		data, err := h.deviceGen(*d)
+		if err != nil {
+			return err
+		}
+		dev := &device{spec: *d, data: data}
 		h.devs = append(h.devs, dev)
 		base := "/vmfs/devices/disks/" + d.ID
 		h.fs.put(base, &node{mode: 0o600, mtime: boot, data: dev.data, blockDev: true})

@@ -282,10 +282,20 @@ func (h *Host) guestActivity(l *deltaLayer, seed uint64) error {
 	}
 	buf := make([]byte, 64<<10)
 	g := newGen(int64(len(buf)), seed, 0, nil)
+	// The writes land past the guest file system's structures and files
+	// (in its free clusters or beyond the partition), so every state of
+	// the chain still opens in fls.
+	lo := int64(0)
+	if l.d.baseW != nil {
+		lo = (l.d.baseW.fixedEnd() + ovBlock - 1) / ovBlock * ovBlock
+	}
+	if l.d.size-lo < 64<<10 {
+		lo = 0
+	}
 	for i := range 6 {
 		s := splitmix(seed + uint64(i))
 		n := int64(ovBlock * (1 + s%16))
-		off := int64(splitmix(s)%uint64(l.d.size/ovBlock)) * ovBlock
+		off := lo + int64(splitmix(s)%uint64((l.d.size-lo)/ovBlock))*ovBlock
 		n = min(n, l.d.size-off)
 		g.ReadAt(buf[:n], 0)
 		if err := l.write(buf[:n], off); err != nil {

@@ -23,8 +23,10 @@ type genContent struct {
 	// zeroPermille is the share (per mille) of 1 MiB regions that are all
 	// zeros.
 	zeroPermille uint64
-	// head is written at offset 0 (a boot sector, a label).
-	head []byte
+	// extents are fixed bytes laid over the generated data: a boot
+	// sector, a guest's partition table and file system. Sorted by
+	// offset, never overlapping, set before the disk is first read.
+	extents []extent
 
 	mu      sync.RWMutex
 	overlay map[int64][]byte // 4 KiB block index -> data
@@ -32,8 +34,31 @@ type genContent struct {
 
 const ovBlock = 4096
 
+// extent is a run of fixed bytes at an offset of a generated disk.
+type extent struct {
+	off  int64
+	data []byte
+}
+
+// newGen makes a generated disk; head, when given, is laid at offset 0
+// (a boot sector, a label).
 func newGen(size int64, seed uint64, zeroPermille int, head []byte) *genContent {
-	return &genContent{size: size, seed: seed, zeroPermille: uint64(zeroPermille), head: head}
+	g := &genContent{size: size, seed: seed, zeroPermille: uint64(zeroPermille)}
+	if len(head) > 0 {
+		g.extents = []extent{{0, head}}
+	}
+	return g
+}
+
+// fixedEnd is the offset just past the last fixed extent: the guest's
+// file-system structures and files lie below it, so the simulated guest's
+// later writes go above it and leave the file system consistent.
+func (g *genContent) fixedEnd() int64 {
+	if len(g.extents) == 0 {
+		return 0
+	}
+	last := g.extents[len(g.extents)-1]
+	return last.off + int64(len(last.data))
 }
 
 func (g *genContent) Size() int64 { return g.size }
@@ -106,8 +131,17 @@ func (g *genContent) ReadAt(p []byte, off int64) (int, error) {
 		g.fillBlock(p[done:done+n], b, in)
 		done += n
 	}
-	if off < int64(len(g.head)) {
-		copy(p, g.head[off:])
+	end := off + int64(len(p))
+	for _, e := range g.extents {
+		eEnd := e.off + int64(len(e.data))
+		if e.off >= end {
+			break
+		}
+		if eEnd <= off {
+			continue
+		}
+		lo, hi := max(e.off, off), min(eEnd, end)
+		copy(p[lo-off:hi-off], e.data[lo-e.off:hi-e.off])
 	}
 	g.mu.RLock()
 	if len(g.overlay) > 0 {

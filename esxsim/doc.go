@@ -26,7 +26,9 @@
 // deltas with the vmdk package, the running VM's writes go to the active
 // delta, and snapshot.remove consolidates. Running VMs hold locks: the
 // extent they write, their swap files and the .vmx lock answer "Device or
-// resource busy".
+// resource busy". VM disks and LUN and USB devices start with a partition
+// table and a FAT16 file system holding a guest's usual files and the
+// scenario's planted ones (guestdisk.go), so The Sleuth Kit lists them.
 //
 // NFS datastores are real: esxcfg-nas -a asks the portmapper at the server
 // for mountd, mounts over NFSv3/TCP with internal/nfsclient, sends GETATTR

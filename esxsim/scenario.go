@@ -128,6 +128,9 @@ type DiskSpec struct {
 	// ZeroPermille is the share of 1 MiB regions that are zero.
 	ZeroPermille *int   `yaml:"zero_permille"`
 	Adapter      string `yaml:"adapter"`
+	// Files are planted in the disk's file system, beside the guest's
+	// default files (see guestdisk.go).
+	Files []GuestFile `yaml:"files"`
 }
 
 // SnapshotSpec is a snapshot in a VM's tree.
@@ -154,6 +157,8 @@ type DeviceSpec struct {
 	Partitions []Size `yaml:"partitions"`
 	SSD        bool   `yaml:"ssd"`
 	Display    string `yaml:"display_name"`
+	// Files are planted in the file system of a lun or usb device.
+	Files []GuestFile `yaml:"files"`
 }
 
 // USBSpec is a device lsusb lists.
@@ -394,6 +399,9 @@ func (sc *Scenario) normalize() error {
 				if d.Device == "" {
 					return fmt.Errorf("vm %q disk %s: an RDM needs device:", v.Name, d.Name)
 				}
+				if len(d.Files) > 0 {
+					return fmt.Errorf("vm %q disk %s: an RDM shows its LUN's bytes: plant files: on device %s instead", v.Name, d.Name, d.Device)
+				}
 			default:
 				return fmt.Errorf("vm %q disk %s: kind %q (want thick, thin, rdm, rdmp, independent-persistent, independent-nonpersistent)", v.Name, d.Name, d.Kind)
 			}
@@ -404,6 +412,9 @@ func (sc *Scenario) normalize() error {
 				d.Seed = stableHash("disk", v.Name, d.Name)
 			}
 			def(&d.Adapter, "lsilogic")
+			if err := checkGuestFiles(fmt.Sprintf("vm %q disk %s", v.Name, d.Name), d.Files); err != nil {
+				return err
+			}
 		}
 	}
 	for i := range sc.Devices {
@@ -423,6 +434,9 @@ func (sc *Scenario) normalize() error {
 		def(&d.Vendor, "DGC")
 		def(&d.Model, map[string]string{"usb": "Ultra Fit", "local": "Virtual disk"}[d.Kind])
 		def(&d.Model, "VRAID")
+		if err := checkGuestFiles(fmt.Sprintf("device %s", d.ID), d.Files); err != nil {
+			return err
+		}
 	}
 	for _, v := range sc.VMs {
 		for _, d := range v.Disks {

@@ -170,7 +170,10 @@ func (h *Host) buildDisk(v *vm, d *vdisk, i int) error {
 		desc.Extents = []vmdk.ExtentLine{{Access: vmdk.AccessRW, Sectors: d.size / 512, Type: vmdk.ExtentVMFSRDM, FileName: mapName}}
 		d.flatNode = h.fs.put(v.path(mapName), &node{mode: fileMode, mtime: old, data: dev.data})
 	default:
-		g := newGen(d.size, d.spec.Seed, zp, bootSector(d.spec.Seed))
+		g, err := h.guestDiskGen(v.spec, d.spec, i, d.size, zp)
+		if err != nil {
+			return err
+		}
 		d.base, d.baseW = g, g
 		desc.CreateType = "vmfs"
 		flat := d.stem() + "-flat.vmdk"
@@ -196,23 +199,6 @@ func (h *Host) buildDisk(v *vm, d *vdisk, i int) error {
 func ddbUUID(h uint64) string {
 	out := spacedUUID("6000c2" + hexOf(h, 26))
 	return "60 00 C2" + out[8:]
-}
-
-// bootSector is the first sector of a generated disk: an MBR with one
-// Linux partition, so tools see a partitioned disk.
-func bootSector(seed uint64) []byte {
-	b := make([]byte, 512)
-	copy(b[3:], "ESXSIM  generated disk, seed "+fmt.Sprint(seed))
-	e := b[446:]
-	e[4] = 0x83
-	putLE32(e[8:], 2048)
-	putLE32(e[12:], 0x7fffff)
-	b[510], b[511] = 0x55, 0xaa
-	return b
-}
-
-func putLE32(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
 
 func vmxfText(v *vm) string {

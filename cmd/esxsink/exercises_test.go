@@ -264,7 +264,7 @@ func (r *exerciseRun) environ() []string {
 // expect block must appear in what they print.
 func TestExercises(t *testing.T) {
 	tools := map[string]string{}
-	for _, p := range []string{"ssh", "sshpass", "ssh-keyscan", "ssh-keygen", "md5sum", "cmp", "qemu-img", "mmls", "fls"} {
+	for _, p := range []string{"ssh", "sshpass", "ssh-keyscan", "ssh-keygen", "md5sum", "cmp", "qemu-img", "mmls", "fls", "icat", "mactime"} {
 		tools[p] = peer.Require(t, p)
 	}
 	files, err := filepath.Glob(filepath.Join(exercisesDir, "[0-9][0-9]-*.md"))
