@@ -225,9 +225,9 @@ func cmdTee(e *env) int {
 	return code
 }
 
-func cmdHead(e *env) int {
-	lines, bytes := int64(10), int64(-1)
-	var files []string
+// countArgs reads head's and tail's options: -n N, -c N, -nN, -cN, -N.
+func countArgs(e *env) (lines, bytes int64, files []string, ok bool) {
+	lines, bytes = 10, -1
 	args := e.args[1:]
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -236,7 +236,7 @@ func cmdHead(e *env) int {
 			var v int64
 			if _, err := fmt.Sscan(args[i+1], &v); err != nil {
 				e.errf("invalid number '%s'", args[i+1])
-				return 1
+				return 0, 0, nil, false
 			}
 			if a == "-n" {
 				lines = v
@@ -257,6 +257,12 @@ func cmdHead(e *env) int {
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
+	return lines, bytes, files, true
+}
+
+// eachInput runs fn on every input file with busybox's "==> F <==" headers
+// between several, and returns the exit status.
+func eachInput(e *env, files []string, fn func(r io.Reader) error) int {
 	code := 0
 	for i, f := range files {
 		r, err := e.openInput(f)
@@ -271,29 +277,88 @@ func cmdHead(e *env) int {
 			}
 			fmt.Fprintf(e.stdout, "==> %s <==\n", f)
 		}
-		if bytes >= 0 {
-			_, err = copyCtx(e.ctx, e.stdout, io.LimitReader(r, bytes))
-		} else {
-			br := bufio.NewReader(r)
-			for n := int64(0); n < lines; n++ {
-				line, rerr := br.ReadString('\n')
-				if line != "" {
-					if _, werr := io.WriteString(e.stdout, line); werr != nil {
-						err = werr
-						break
-					}
-				}
-				if rerr != nil {
-					break
-				}
-			}
-		}
+		err = fn(r)
 		r.Close()
 		if err != nil {
 			return pipeStatus(err)
 		}
 	}
 	return code
+}
+
+func cmdHead(e *env) int {
+	lines, bytes, files, ok := countArgs(e)
+	if !ok {
+		return 1
+	}
+	return eachInput(e, files, func(r io.Reader) error {
+		if bytes >= 0 {
+			_, err := copyCtx(e.ctx, e.stdout, io.LimitReader(r, bytes))
+			return err
+		}
+		br := bufio.NewReader(r)
+		for n := int64(0); n < lines; n++ {
+			line, rerr := br.ReadString('\n')
+			if line != "" {
+				if _, werr := io.WriteString(e.stdout, line); werr != nil {
+					return werr
+				}
+			}
+			if rerr != nil {
+				break
+			}
+		}
+		return nil
+	})
+}
+
+// cmdTail prints the last lines (or bytes) of each input, keeping only
+// those in memory: the input is read to its end once.
+func cmdTail(e *env) int {
+	lines, bytes, files, ok := countArgs(e)
+	if !ok {
+		return 1
+	}
+	return eachInput(e, files, func(r io.Reader) error {
+		if bytes >= 0 {
+			keep := make([]byte, 0, min(bytes, 1<<20))
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := r.Read(buf)
+				keep = append(keep, buf[:n]...)
+				if int64(len(keep)) > bytes {
+					keep = append(keep[:0], keep[int64(len(keep))-bytes:]...)
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+			}
+			_, err := e.stdout.Write(keep)
+			return err
+		}
+		var last []string
+		br := bufio.NewReader(r)
+		for {
+			line, err := br.ReadString('\n')
+			if line != "" {
+				last = append(last, line)
+				if int64(len(last)) > lines {
+					last = last[1:]
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+		_, err := io.WriteString(e.stdout, strings.Join(last, ""))
+		return err
+	})
 }
 
 func cmdWc(e *env) int {

@@ -22,6 +22,7 @@ func init() {
 		"sha256sum":  cmdSha256sum,
 		"tee":        cmdTee,
 		"head":       cmdHead,
+		"tail":       cmdTail,
 		"wc":         cmdWc,
 		"grep":       cmdGrep,
 		"mkdir":      cmdMkdir,

@@ -222,3 +222,35 @@ func TestCopyWithFIFOComputesTwoHashes(t *testing.T) {
 		t.Errorf("ls -l of a FIFO: %q", out)
 	}
 }
+
+// tail (used by the exercises) and head print what busybox prints for the
+// same file, including several files with headers.
+func TestHeadTailMatchBusybox(t *testing.T) {
+	bb := peer.Require(t, "busybox")
+	h, err := New(loadScenario(t, "full.yaml"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	dir := t.TempDir()
+	for _, name := range []string{"passwd", "hosts"} {
+		b, err := h.ReadFile("/etc/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range []string{"tail -n 2 passwd", "tail -3 passwd", "tail -c 20 passwd", "tail passwd hosts", "head -n 2 passwd", "head -c 7 hosts"} {
+		c := exec.Command(bb, strings.Fields(args)...) // busybox's own applet
+		c.Dir = dir
+		want, err := c.Output()
+		if err != nil {
+			t.Fatalf("busybox %s: %v", args, err)
+		}
+		if got := simExec(t, h, "cd /etc && "+args); got != string(want) {
+			t.Errorf("%s: simulator %q, busybox %q", args, got, want)
+		}
+	}
+}

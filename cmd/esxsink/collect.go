@@ -53,6 +53,7 @@ or grant cap_net_bind_service.`,
 			&cli.StringFlag{Name: "export", Value: "/esxsink", Usage: "the sink's export path"},
 			&cli.StringFlag{Name: "verify", Value: "single", Usage: "single: hash the one read of the copy; two-pass: also hash each source before copying it (twice the reading; catches a source that changes)"},
 			&cli.IntFlag{Name: "retries", Value: 2, Usage: "copy a file that does not verify again this many times"},
+			&cli.StringFlag{Name: "piece", Value: "256MiB", Usage: "piecewise hash window of the embedded sink, which locates damage found later by esxsink verify (e.g. 16MiB, 1GiB)"},
 			&cli.IntFlag{Name: "parallel", Value: 1, Usage: "copy this many files at once (each is its own SSH session and NFS stream; a single datastore disk is rarely faster with more than 2-4)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the plan or the report as JSON"},
 			&cli.BoolFlag{Name: "json-events", Usage: "print progress as JSON lines on stdout (file.started, progress, file.finished), for programs"},
@@ -73,6 +74,10 @@ func runCollect(c *cli.Context) error {
 	}
 	if c.Int("parallel") < 1 {
 		return usageError(fmt.Errorf("--parallel %d: copy at least one file at a time", c.Int("parallel")))
+	}
+	piece, err := parseSize(c.String("piece"))
+	if err != nil || piece <= 0 {
+		return usageError(fmt.Errorf("--piece %q: want a size such as 16MiB or 1GiB", c.String("piece")))
 	}
 	if t := c.String("transport"); t != orchestrator.TransportNFS && t != orchestrator.TransportSFTP {
 		return usageError(fmt.Errorf("--transport %q: choose nfs or sftp", t))
@@ -259,6 +264,10 @@ func runCollect(c *cli.Context) error {
 // startEmbeddedSink starts collect's own sink on the case, allowing only
 // the host to mount it; for the SFTP transport it binds no port.
 func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost string, hostIP netip.Addr, custody nfssink.CustodyLog, logger *slog.Logger) (*nfssink.Sink, error) {
+	piece, err := parseSize(c.String("piece"))
+	if err != nil {
+		return nil, fmt.Errorf("--piece: %w", err)
+	}
 	sftp := c.String("transport") == orchestrator.TransportSFTP
 	if !sftp && (c.Int("nfs-port") != 2049 || c.Int("portmap-port") != 111) {
 		fmt.Fprintf(c.App.ErrWriter, "note: the sink is on ports %d/%d; a real ESXi host only finds it on 111 and 2049\n", c.Int("portmap-port"), c.Int("nfs-port"))
@@ -266,7 +275,7 @@ func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost st
 	sink, err := nfssink.New(nfssink.Config{
 		EvidenceDir: hashlog.EvidenceDir(caseDir), StateDir: stateDir(caseDir), Address: sinkHost,
 		NFSPort: c.Int("nfs-port"), Portmap: "builtin", PortmapPort: c.Int("portmap-port"), Export: c.String("export"),
-		Allow: []netip.Prefix{netip.PrefixFrom(hostIP, hostIP.BitLen())}, IdleFinalize: -1, Log: custody, Logger: logger,
+		Allow: []netip.Prefix{netip.PrefixFrom(hostIP, hostIP.BitLen())}, IdleFinalize: -1, Log: custody, Logger: logger, PieceSize: piece,
 	})
 	if err != nil {
 		return nil, err

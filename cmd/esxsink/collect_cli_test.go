@@ -154,7 +154,7 @@ func (l *runningLab) assertHostClean(t *testing.T) {
 func TestCollectCLIParallelJSONEvents(t *testing.T) {
 	lab := startLab(t, "16MiB")
 	caseDir := filepath.Join(t.TempDir(), "case")
-	out, errOut, code := lab.run(t, lab.collectArgs(caseDir, "--all", "--parallel", "3", "--json-events")...)
+	out, errOut, code := lab.run(t, lab.collectArgs(caseDir, "--all", "--parallel", "3", "--json-events", "--piece", "1MiB")...)
 	if code != 0 {
 		t.Fatalf("collect exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -198,6 +198,17 @@ func TestCollectCLIParallelJSONEvents(t *testing.T) {
 		t.Errorf("verify exit %d:\n%s", c, o)
 	}
 	lab.assertHostClean(t)
+	// --piece 1MiB: a changed byte is located to its MiB.
+	var flat string
+	for _, f := range last.Report.Files {
+		if strings.HasSuffix(f.Dest, "-flat.vmdk") && f.Size == 16<<20 {
+			flat = f.Dest
+		}
+	}
+	flip(t, filepath.Join(caseDir, "evidence", filepath.FromSlash(flat)), 5<<20+123)
+	if o, c := esx(t, "", "verify", caseDir); c != 1 || !strings.Contains(o, "piece 5") {
+		t.Errorf("verify after a changed byte at 5 MiB: exit %d:\n%s", c, o)
+	}
 }
 
 // TestCollectCLIInterrupt sends SIGINT while the running VM's disk is
