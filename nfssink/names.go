@@ -26,6 +26,27 @@ func validName(name string) error {
 			return fmt.Errorf("name %q contains control character %U", name, r)
 		}
 	}
+	return platformName(name)
+}
+
+// windowsNameProblem says why Windows cannot store name: the characters
+// : * ? " < > |, a trailing dot or space (Windows drops them, so two
+// names would become one), or a device name such as CON or COM1. A sink
+// on a Windows laptop refuses such names with a clear error instead of
+// failing inside the file system; collect never sends them.
+func windowsNameProblem(name string) error {
+	if i := strings.IndexAny(name, `:*?"<>|`); i >= 0 {
+		return fmt.Errorf("name %q contains %q, which Windows does not allow in file names", name, name[i])
+	}
+	if strings.HasSuffix(name, ".") || strings.HasSuffix(name, " ") {
+		return fmt.Errorf("name %q ends in a dot or a space, which Windows drops", name)
+	}
+	base, _, _ := strings.Cut(name, ".")
+	switch b := strings.ToUpper(base); {
+	case b == "CON" || b == "PRN" || b == "AUX" || b == "NUL",
+		len(b) == 4 && (strings.HasPrefix(b, "COM") || strings.HasPrefix(b, "LPT")) && b[3] >= '0' && b[3] <= '9':
+		return fmt.Errorf("name %q is a Windows device name", name)
+	}
 	return nil
 }
 

@@ -246,3 +246,16 @@ func TestUnknownProgramsAndVersions(t *testing.T) {
 		t.Fatalf("wtmax %d", info.WTMax)
 	}
 }
+
+// The names a sink on Windows refuses (tested here on any OS).
+func TestWindowsNameProblem(t *testing.T) {
+	for name, bad := range map[string]bool{
+		"web01-flat.vmdk": false, "Tom's lab $HOME.vmx": false, "console.log": false, "com10.txt": false,
+		"mpx.vmhba32:C0:T0:L0": true, `a"b`: true, "a|b": true, "x?": true, "name.": true, "name ": true,
+		"CON": true, "nul.txt": true, "Com1.vmdk": true, "lpt9": true,
+	} {
+		if err := windowsNameProblem(name); (err != nil) != bad {
+			t.Errorf("%q: %v, want refused %v", name, err, bad)
+		}
+	}
+}
