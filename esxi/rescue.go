@@ -19,7 +19,8 @@ import (
 const SectorSize = 512
 
 // ReadPart is one dd run of a copy read as consecutive runs:
-// dd bs=BS skip=Skip count=Count (Skip and Count in BS units).
+// dd bs=BS skip=Skip count=Count (Skip and Count in BS units). A negative
+// Count in the last part reads to the end of the source.
 type ReadPart struct {
 	BS, Skip, Count int64
 }
@@ -69,6 +70,18 @@ func RescueParts(size, bs int64, bad []int64) []ReadPart {
 // stop takes effect within this many bytes.
 const StopChunk = 256 << 20
 
+// DeviceParts reads a device whose size is only known roughly (esxcli's
+// whole MiB): the reported size less one MiB in bs blocks, then 512-byte
+// sectors up to the device's end, wherever that is. conv=sync pads only a
+// short last block, and a device ends on a whole sector.
+func DeviceParts(approxSize, bs int64) []ReadPart {
+	full := (approxSize - 1<<20) / bs
+	if bs%SectorSize != 0 || full < 1 {
+		return []ReadPart{{BS: SectorSize, Count: -1}}
+	}
+	return []ReadPart{{BS: bs, Count: full}, {BS: SectorSize, Skip: full * (bs / SectorSize), Count: -1}}
+}
+
 // readParts is the shell group that reads the quoted source as the
 // consecutive parts, each with conv=noerror,sync; its status is non-zero
 // when any part failed or the copy was stopped, and each dd run prints its
@@ -91,7 +104,10 @@ func readParts(qs string, parts []ReadPart, stop string, chunk int64) string {
 		if p.Skip > 0 {
 			d += " skip=" + strconv.FormatInt(p.Skip, 10)
 		}
-		s = append(s, d+" count="+strconv.FormatInt(p.Count, 10)+" conv=noerror,sync || ddrc=1")
+		if p.Count >= 0 {
+			d += " count=" + strconv.FormatInt(p.Count, 10)
+		}
+		s = append(s, d+" conv=noerror,sync || ddrc=1")
 	}
 	return "{ ddrc=0; " + strings.Join(s, "; ") + "; [ $ddrc -eq 0 ]; }"
 }
@@ -118,7 +134,10 @@ func CmdClearStop(stopFile string) (string, error) {
 }
 
 func checkParts(cmd string, parts []ReadPart) error {
-	for _, p := range parts {
+	for i, p := range parts {
+		if p.Count < 0 && i == len(parts)-1 {
+			p.Count = 1 // the last part may read to the end
+		}
 		if p.BS < 1 || p.BS > maxBlockSize || p.Skip < 0 || p.Count < 1 {
 			return argErr(cmd, "read part", strconv.FormatInt(p.BS, 10)+"/"+strconv.FormatInt(p.Skip, 10)+"/"+strconv.FormatInt(p.Count, 10), "needs 1 <= bs <= 1 GiB, skip >= 0 and count >= 1")
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -194,5 +195,40 @@ func TestStoppableCopyUnderBusybox(t *testing.T) {
 	}
 	if _, err := os.Stat(stop); err == nil {
 		t.Error("the stop file is still there")
+	}
+}
+
+// A device read with DeviceParts comes out exactly as long as the device,
+// whether esxcli's whole MiB is below or above its real size.
+func TestDevicePartsUnderBusybox(t *testing.T) {
+	bb := peer.Require(t, "busybox")
+	dir := t.TempDir()
+	for _, tc := range []struct{ real, reported int64 }{
+		{3<<20 + 1536, 3 << 20}, // esxcli rounds down
+		{3<<20 + 512, 4 << 20},  // or up
+		{5 << 20, 5 << 20},
+		{512 * 7, 0}, // tiny: sectors only
+	} {
+		src := filepath.Join(dir, fmt.Sprintf("dev-%d", tc.real))
+		data := make([]byte, tc.real)
+		for i := range data {
+			data[i] = byte(i*7 + i>>9)
+		}
+		if err := os.WriteFile(src, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dst := src + ".raw"
+		cmd, err := CmdCopy(src, dst, 1<<20, CopyOptions{Hashes: []HashAlg{MD5}, Parts: DeviceParts(tc.reported, 1<<20)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := exec.Command(bb, "sh", "-c", cmd)
+		c.Env = []string{"PATH=" + busyboxPath(t, bb)}
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+			t.Errorf("device of %d bytes reported as %d: copy has %d bytes, differs %v", tc.real, tc.reported, len(got), len(got) == len(data))
+		}
 	}
 }

@@ -76,13 +76,17 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 	}
 	// With the exact size, CmdCopy reads a tail bs does not divide in
 	// small blocks, so an odd-sized log still copies at the full bs.
-	bs, exact := esxi.CopyBlockSize(0, c.o.BlockSize), it.Size
+	bs, exact, parts := esxi.CopyBlockSize(0, c.o.BlockSize), it.Size, it.rescue
 	if it.SizeApprox {
-		// The real size is only known to be whole sectors: a larger block
-		// could pad the last one and grow the image.
-		bs, exact = 512, 0
+		// A device's size is esxcli's, in whole MiB: all but the last
+		// MiB it reports is read in full blocks, the rest in sectors to
+		// its end, so the last block is never padded.
+		exact = 0
+		if parts == nil {
+			parts = esxi.DeviceParts(it.Size, bs)
+		}
 	}
-	cmd, err := esxi.CmdCopy(it.Source, dst, bs, esxi.CopyOptions{Hashes: hashes, FIFO: fifo, Size: exact, Parts: it.rescue, StopFile: c.stopFile()})
+	cmd, err := esxi.CmdCopy(it.Source, dst, bs, esxi.CopyOptions{Hashes: hashes, FIFO: fifo, Size: exact, Parts: parts, StopFile: c.stopFile()})
 	if err != nil {
 		fr.Error = err.Error()
 		return fr, nil
