@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,21 +13,36 @@ import (
 // probedTools are the host commands an acquisition may use.
 var probedTools = []string{"dd", "tee", "md5sum", "sha256sum", "mkfifo", "esxcfg-nas", "esxcli"}
 
+// errNoToolAnswer marks a tool probe that ran but whose output was not
+// an answer.
+var errNoToolAnswer = errors.New("the tool probe gave no answer")
+
+// askTools asks host which of tools it has (esxi.CmdProbeTools) and
+// whether its shell knows pipefail. An answer that does not parse is
+// errNoToolAnswer; any other error means the command did not run.
+func askTools(ctx context.Context, r Commander, host string, tools []string) (map[string]bool, error) {
+	cmd, err := esxi.CmdProbeTools(tools...)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Run(ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("ask %s which tools it has: %w", host, err)
+	}
+	have, err := esxi.ParseProbeTools(string(res.Stdout))
+	if err != nil {
+		return nil, fmt.Errorf("ask %s which tools it has: %w: %w (stderr: %s)", host, errNoToolAnswer, err, clip(strings.TrimSpace(string(res.Stderr))))
+	}
+	return have, nil
+}
+
 // probeHost asks the host which tools it has before relying on any, and
 // chooses the host-side hashes and the mount command from the answer. The
 // answer is a custody note: it explains why a host hashed md5 only.
 func (c *collector) probeHost(ctx context.Context) error {
-	cmd, err := esxi.CmdProbeTools(probedTools...)
+	have, err := askTools(ctx, c.o.Runner, c.o.Host, probedTools)
 	if err != nil {
 		return err
-	}
-	res, err := c.o.Runner.Run(ctx, cmd)
-	if err != nil {
-		return fmt.Errorf("ask %s which tools it has: %w", c.o.Host, err)
-	}
-	have, err := esxi.ParseProbeTools(string(res.Stdout))
-	if err != nil {
-		return fmt.Errorf("ask %s which tools it has: %w (stderr: %s)", c.o.Host, err, clip(strings.TrimSpace(string(res.Stderr))))
 	}
 	var yes, no []string
 	for t, ok := range have {

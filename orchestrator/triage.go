@@ -146,15 +146,14 @@ func runTriageCommands(ctx context.Context, o TriageOptions, res *TriageResult) 
 			tools = append(tools, c.Tool)
 		}
 	}
-	var have map[string]bool
-	if probe, err := esxi.CmdProbeTools(tools...); err != nil {
-		return fmt.Errorf("triage: %w", err)
-	} else if r, err := o.Runner.Run(ctx, probe); err != nil {
-		return fmt.Errorf("ask %s which triage tools it has: %w", o.Host, err)
-	} else if have, err = esxi.ParseProbeTools(string(r.Stdout)); err != nil {
+	have, err := askTools(ctx, o.Runner, o.Host, tools)
+	switch {
+	case errors.Is(err, errNoToolAnswer):
 		// Run everything: a missing tool then shows as "not found".
-		res.Notes = append(res.Notes, fmt.Sprintf("the tool probe gave no answer (%v): every command is tried", err))
+		res.Notes = append(res.Notes, fmt.Sprintf("%v: every command is tried", err))
 		have = nil
+	case err != nil:
+		return fmt.Errorf("triage: %w", err)
 	}
 	for _, c := range o.Commands {
 		out := TriageOutput{Host: o.Host, RunID: o.RunID, Name: c.Name, Command: c.Line, Why: c.Why, ExitStatus: -1}
