@@ -37,11 +37,7 @@ func (c *collector) memoryJobs(ctx context.Context, vm *VM, like PlanItem, idx i
 		if known[e.Name] || !e.Mode.IsRegular() || (ext != ".vmem" && ext != ".vmsn") {
 			continue
 		}
-		kind := KindMemory
-		if ext == ".vmsn" {
-			kind = KindSnapshot
-		}
-		it := PlanItem{VMID: vm.ID, VMName: vm.Name, Source: esxi.JoinHostPath(vm.Dir, e.Name), Size: e.Size, Kind: kind,
+		it := PlanItem{VMID: vm.ID, VMName: vm.Name, Source: esxi.JoinHostPath(vm.Dir, e.Name), Size: e.Size, Kind: fileKind(e.Name, diskRole{}),
 			Method: MethodCopy, Dest: folder + "/" + SafeName(e.Name), vm: vm,
 			Note: "written by our snapshot with memory (--memory): the VM's RAM at " + strings.TrimSuffix(e.Name, ext)}
 		jobs = append(jobs, job{item: it, idx: idx})
