@@ -113,10 +113,7 @@ func (c *collector) unmount(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	delay := c.o.UnmountBackoff
-	if delay <= 0 {
-		delay = time.Second
-	}
+	delay := c.backoff()
 	var last error
 	for attempt := 1; attempt <= 6; attempt++ {
 		res, err := c.o.Runner.Run(ctx, cmd)

@@ -28,7 +28,7 @@ func (c *collector) stopCopies(ctx context.Context) {
 	// The copies notice the stop file between runs of dd.
 	select {
 	case <-ctx.Done():
-	case <-time.After(c.stopWait()):
+	case <-time.After(c.backoff()):
 	}
 }
 
@@ -39,9 +39,11 @@ func (c *collector) clearStop(ctx context.Context) {
 	}
 }
 
-func (c *collector) stopWait() time.Duration {
-	if c.o.UnmountBackoff > 0 && c.o.UnmountBackoff < time.Second {
-		return c.o.UnmountBackoff // tests
+// backoff is the first wait for the host to let go of our mount: before
+// retrying a busy unmount, and after asking copies to stop.
+func (c *collector) backoff() time.Duration {
+	if c.o.UnmountBackoff > 0 {
+		return c.o.UnmountBackoff
 	}
 	return time.Second
 }
