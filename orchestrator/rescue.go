@@ -2,11 +2,13 @@ package orchestrator
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/esxsink/esxsink/esxi"
@@ -49,17 +51,24 @@ func (c *collector) rescue(ctx context.Context, it PlanItem, first FileResult) (
 	if err != nil {
 		return first, err
 	}
-	var blocks []esxi.BlockRun
+	// A failed run of one block is a bad block; longer runs are probed
+	// again block by block.
+	var blocks, single []esxi.BlockRun
 	for _, r := range badRuns {
+		if r.Count == 1 {
+			blocks = append(blocks, r)
+			continue
+		}
 		for b := r.First; b < r.First+r.Count; b++ {
-			blocks = append(blocks, esxi.BlockRun{First: b, Count: 1})
+			single = append(single, esxi.BlockRun{First: b, Count: 1})
 		}
 	}
-	if len(badRuns) == 1 && badRuns[0].Count == 1 {
-		blocks = badRuns
-	} else if blocks, err = c.probe(ctx, it.Source, bs, blocks); err != nil {
+	more, err := c.probe(ctx, it.Source, bs, single)
+	if err != nil {
 		return first, err
 	}
+	blocks = append(blocks, more...)
+	slices.SortFunc(blocks, func(a, b esxi.BlockRun) int { return cmp.Compare(a.First, b.First) })
 	if len(blocks) == 0 {
 		c.record(TypeNote, StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: first.Dest,
 			Note: fmt.Sprintf("dd reported %d read errors, but every zeroed block reads now: the errors did not recur; copying again", len(first.ReadErrors))})
