@@ -212,7 +212,7 @@ func runCollect(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "note: the running sink serves NFS on %s and the portmapper on %q; a real ESXi host only finds it on 111 and 2049\n", remoteStatus.NFS, remoteStatus.Portmap)
 		}
 	} else {
-		embedded, err := startEmbeddedSink(ctx, c, caseDir, sinkHost, hostIP, custody, logger)
+		embedded, err := startEmbeddedSink(ctx, c, caseDir, sinkHost, hostIP, piece, custody, logger)
 		if err != nil {
 			return err
 		}
@@ -263,11 +263,7 @@ func runCollect(c *cli.Context) error {
 
 // startEmbeddedSink starts collect's own sink on the case, allowing only
 // the host to mount it; for the SFTP transport it binds no port.
-func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost string, hostIP netip.Addr, custody nfssink.CustodyLog, logger *slog.Logger) (*nfssink.Sink, error) {
-	piece, err := parseSize(c.String("piece"))
-	if err != nil {
-		return nil, fmt.Errorf("--piece: %w", err)
-	}
+func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost string, hostIP netip.Addr, piece int64, custody nfssink.CustodyLog, logger *slog.Logger) (*nfssink.Sink, error) {
 	sftp := c.String("transport") == orchestrator.TransportSFTP
 	if !sftp && (c.Int("nfs-port") != 2049 || c.Int("portmap-port") != 111) {
 		fmt.Fprintf(c.App.ErrWriter, "note: the sink is on ports %d/%d; a real ESXi host only finds it on 111 and 2049\n", c.Int("portmap-port"), c.Int("nfs-port"))

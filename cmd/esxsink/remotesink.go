@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,7 +68,7 @@ func (s *remoteSink) Status() nfssink.Status {
 	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 	defer cancel()
 	st, err := s.client.Status(ctx)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil {
 		return nfssink.Status{}
 	}
 	return st
