@@ -65,12 +65,12 @@ func (c *collector) probeHost(ctx context.Context) error {
 	case !have["dd"] || !have["tee"]:
 		return fmt.Errorf("%s lacks dd or tee, which every copy uses (%s)", c.o.Host, note)
 	}
+	// A second hash in the same pass reads a FIFO.
 	var hashes []esxi.HashAlg
-	if have["md5sum"] {
-		hashes = append(hashes, esxi.MD5)
-	}
-	if have["sha256sum"] && (len(hashes) == 0 || have["mkfifo"]) {
-		hashes = append(hashes, esxi.SHA256)
+	for _, a := range hostHashes {
+		if have[a.Tool()] && (len(hashes) == 0 || have["mkfifo"]) {
+			hashes = append(hashes, a)
+		}
 	}
 	if len(hashes) == 0 {
 		return fmt.Errorf("%s has neither md5sum nor sha256sum: the host could not hash what it reads, and nothing could be verified on both sides", c.o.Host)
