@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
 )
 
 // TestNFSMountCopyUnmount is the acquisition path end to end: esxcfg-nas
@@ -79,8 +79,8 @@ func TestNFSMountCopyUnmount(t *testing.T) {
 	if r := th.ssh("publickey", "ls /vmfs/volumes/esxsink", nil); r.code == 0 {
 		t.Fatal("the label still resolves after unmount")
 	}
-	if ts.Log.Count(hashlog.TypeMountAccepted) != 1 || ts.Log.Count(hashlog.TypeMountReleased) != 1 {
-		t.Fatalf("sink saw %d mounts and %d releases", ts.Log.Count(hashlog.TypeMountAccepted), ts.Log.Count(hashlog.TypeMountReleased))
+	if ts.Log.Count(custody.TypeMountAccepted) != 1 || ts.Log.Count(custody.TypeMountReleased) != 1 {
+		t.Fatalf("sink saw %d mounts and %d releases", ts.Log.Count(custody.TypeMountAccepted), ts.Log.Count(custody.TypeMountReleased))
 	}
 	fi, err := os.Stat(filepath.Join(ts.Evidence, "Unused server", "Unused server-flat.vmdk"))
 	if err != nil || fi.Size() != size {

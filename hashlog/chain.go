@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // MaxLineSize bounds one custody log line. A file.finalized record of a
@@ -30,10 +32,10 @@ type entry struct {
 
 // chain is the result of reading and walking a custody log.
 type chain struct {
-	records  []Record  // readable records outside torn lines, in file order
-	findings []Finding // chain problems, in line order
-	lines    int       // complete lines
-	size     int64     // bytes read
+	records  []custody.Record  // readable records outside torn lines, in file order
+	findings []custody.Finding // chain problems, in line order
+	lines    int               // complete lines
+	size     int64             // bytes read
 	// headSeq and headHash describe where the next record attaches: the
 	// seq of the last readable record and the hash of the last complete
 	// line that is not torn.
@@ -62,7 +64,7 @@ func readLogFile(path string) (*chain, error) {
 // returns the readable records (torn lines left out) and the chain's
 // findings; the error is only for I/O. The report package uses it to read
 // a case without re-hashing anything.
-func ReadLog(path string) ([]Record, []Finding, error) {
+func ReadLog(path string) ([]custody.Record, []custody.Finding, error) {
 	c, err := readLogFile(path)
 	if err != nil {
 		return nil, nil, err
@@ -103,7 +105,7 @@ func readChain(r io.Reader) (*chain, error) {
 		raw, complete, err := readLine(br)
 		if errors.Is(err, errLineTooLong) {
 			c.truncated = true
-			c.findings = append(c.findings, Finding{Severity: Failure, Line: len(entries) + 1,
+			c.findings = append(c.findings, custody.Finding{Severity: custody.Failure, Line: len(entries) + 1,
 				What: fmt.Sprintf("line at byte offset %d is longer than %d bytes; the rest of the log was not read", off, MaxLineSize)})
 			break
 		}
@@ -130,7 +132,7 @@ func readChain(r io.Reader) (*chain, error) {
 	if n := len(entries); n > 0 && !entries[n-1].complete {
 		c.tail = entries[n-1]
 		entries = entries[:n-1]
-		c.findings = append(c.findings, Finding{Severity: Notice, Line: c.tail.num,
+		c.findings = append(c.findings, custody.Finding{Severity: custody.Notice, Line: c.tail.num,
 			What: fmt.Sprintf("log ends with %d bytes without a newline at offset %d (an interrupted write, or a writer is appending right now); they are not part of the chain, and the next Open records them as a torn tail", len(c.tail.raw), c.tail.off)})
 	}
 	c.walk(markTorn(entries, c))
@@ -142,12 +144,12 @@ func readChain(r io.Reader) (*chain, error) {
 // lines that take part in the chain.
 func markTorn(entries []*entry, c *chain) []*entry {
 	for i, e := range entries {
-		if e.rec == nil || e.rec.Type != TypeTornTail {
+		if e.rec == nil || e.rec.Type != custody.TypeTornTail {
 			continue
 		}
-		var tt TornTail
+		var tt custody.TornTail
 		if err := json.Unmarshal(e.rec.Data, &tt); err != nil {
-			c.findings = append(c.findings, Finding{Severity: Failure, Line: e.num,
+			c.findings = append(c.findings, custody.Finding{Severity: custody.Failure, Line: e.num,
 				What: fmt.Sprintf("log.torn_tail data unreadable: %v", err)})
 			continue
 		}
@@ -155,13 +157,13 @@ func markTorn(entries []*entry, c *chain) []*entry {
 			entries[i-1].torn = true
 			continue
 		}
-		c.findings = append(c.findings, Finding{Severity: Failure, Line: e.num,
+		c.findings = append(c.findings, custody.Finding{Severity: custody.Failure, Line: e.num,
 			What: fmt.Sprintf("log.torn_tail names %d bytes at offset %d that are not the line before it", tt.Length, tt.Offset)})
 	}
 	var out []*entry
 	for _, e := range entries {
 		if e.torn {
-			c.findings = append(c.findings, Finding{Severity: Notice, Line: e.num,
+			c.findings = append(c.findings, custody.Finding{Severity: custody.Notice, Line: e.num,
 				What: fmt.Sprintf("torn line of %d bytes at offset %d from an interrupted write; recorded by log.torn_tail at line %d and left out of the chain", len(e.raw), e.off, e.num+1)})
 			continue
 		}
@@ -171,7 +173,7 @@ func markTorn(entries []*entry, c *chain) []*entry {
 }
 
 // vouches reports whether tt names exactly the bytes of line e.
-func vouches(tt TornTail, e *entry) bool {
+func vouches(tt custody.TornTail, e *entry) bool {
 	s := sha256.Sum256(e.raw)
 	return tt.Offset == e.off && tt.Length == int64(len(e.raw)) && tt.SHA256 == hex.EncodeToString(s[:])
 }
@@ -187,7 +189,7 @@ func (c *chain) walk(ch []*entry) {
 		}
 	}
 	fail := func(line int, format string, args ...any) {
-		c.findings = append(c.findings, Finding{Severity: Failure, Line: line, What: fmt.Sprintf(format, args...)})
+		c.findings = append(c.findings, custody.Finding{Severity: custody.Failure, Line: line, What: fmt.Sprintf(format, args...)})
 	}
 	blamed := map[int]bool{} // lines already reported as altered
 	var lastSeq int64
@@ -200,7 +202,7 @@ func (c *chain) walk(ch []*entry) {
 		w := e.rec
 		c.records = append(c.records, toRecord(w, e.num, e.off, e.hash))
 		if lastTime != "" && w.Time < lastTime {
-			c.findings = append(c.findings, Finding{Severity: Notice, Line: e.num,
+			c.findings = append(c.findings, custody.Finding{Severity: custody.Notice, Line: e.num,
 				What: fmt.Sprintf("time %s is earlier than the record before it (%s): the clock was set back", w.Time, lastTime)})
 		}
 		lastTime = w.Time

@@ -44,7 +44,7 @@
 // Editing, deleting, inserting or reordering any line except the last one
 // breaks a link and is reported with the line number. Changing or removing
 // the LAST line cannot be detected by the chain alone, and neither can a
-// log rebuilt from scratch by someone with write access. Record the head
+// log rebuilt from scratch by someone with write access. custody.Record the head
 // (Log.Head, Report.HeadSeq/HeadHash) outside the case folder — in the
 // examiner's notes, the signed report or the case-management system — and
 // compare it later.

@@ -7,13 +7,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/digest"
 )
 
 // finalEntry is the last file.finalized record for one path.
 type finalEntry struct {
-	FileFinalized
-	rec Record
+	custody.FileFinalized
+	rec custody.Record
 	// piecesOK is false when the record's piece hashes are inconsistent
 	// with its size, so only the whole-file hashes can be compared.
 	piecesOK bool
@@ -25,32 +27,32 @@ var hexLen = map[string]int{"md5": 32, "sha1": 40, "sha256": 64}
 // lastFinalized picks the last file.finalized record of every path, in
 // path order, and the line of the last file.created record of every path.
 // Records that cannot be used are reported as failures.
-func lastFinalized(records []Record) (files []*finalEntry, created map[string]int, findings []Finding) {
+func lastFinalized(records []custody.Record) (files []*finalEntry, created map[string]int, findings []custody.Finding) {
 	byPath := map[string]*finalEntry{}
 	created = map[string]int{}
 	for _, r := range records {
 		switch r.Type {
-		case TypeFileCreated:
-			var fc FileCreated
+		case custody.TypeFileCreated:
+			var fc custody.FileCreated
 			if r.Decode(&fc) == nil {
 				created[fc.Path] = r.Line
 			}
-		case TypeFileFinalized:
-			var ff FileFinalized
+		case custody.TypeFileFinalized:
+			var ff custody.FileFinalized
 			if err := r.Decode(&ff); err != nil {
-				findings = append(findings, Finding{Severity: Failure, Line: r.Line, What: err.Error()})
+				findings = append(findings, custody.Finding{Severity: custody.Failure, Line: r.Line, What: err.Error()})
 				continue
 			}
 			if err := CheckEvidencePath(ff.Path); err != nil {
-				findings = append(findings, Finding{Severity: Failure, Line: r.Line, What: "file.finalized names an unusable path, not checked: " + err.Error()})
+				findings = append(findings, custody.Finding{Severity: custody.Failure, Line: r.Line, What: "file.finalized names an unusable path, not checked: " + err.Error()})
 				continue
 			}
 			piecesOK, err := checkFinalized(ff)
 			if err != nil {
-				findings = append(findings, Finding{Severity: Failure, Line: r.Line, File: ff.Path, What: "file.finalized record is inconsistent: " + err.Error()})
+				findings = append(findings, custody.Finding{Severity: custody.Failure, Line: r.Line, File: ff.Path, What: "file.finalized record is inconsistent: " + err.Error()})
 			}
 			if old, ok := byPath[ff.Path]; ok && (old.Size != ff.Size || !maps.Equal(old.Hashes, ff.Hashes)) {
-				findings = append(findings, Finding{Severity: Notice, Line: r.Line, File: ff.Path,
+				findings = append(findings, custody.Finding{Severity: custody.Notice, Line: r.Line, File: ff.Path,
 					What: fmt.Sprintf("finalized again with different size or hashes (before: line %d); the last record is the one verified", old.rec.Line)})
 			}
 			byPath[ff.Path] = &finalEntry{FileFinalized: ff, rec: r, piecesOK: piecesOK}
@@ -65,7 +67,7 @@ func lastFinalized(records []Record) (files []*finalEntry, created map[string]in
 // checkFinalized checks a record's internal consistency. It reports
 // whether the piece hashes can be used; an error means the whole-file
 // hashes or the size cannot be trusted either, or the pieces are unusable.
-func checkFinalized(f FileFinalized) (piecesOK bool, err error) {
+func checkFinalized(f custody.FileFinalized) (piecesOK bool, err error) {
 	if f.Size < 0 {
 		return false, fmt.Errorf("negative size %d", f.Size)
 	}

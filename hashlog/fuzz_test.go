@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // seedLog is a valid three-record log built with the real encoder.
@@ -12,7 +14,7 @@ func seedLog(tb testing.TB) []byte {
 	var b bytes.Buffer
 	prev := GenesisPrev
 	for i, data := range []string{`{"case_id":"c1"}`, `{"path":"a.vmdk","fileid":1}`, `{"path":"a.vmdk","size":0,"hashes":{"md5":"d41d8cd98f00b204e9800998ecf8427e"},"reason":"api"}`} {
-		typ := []string{TypeCaseOpened, TypeFileCreated, TypeFileFinalized}[i]
+		typ := []string{custody.TypeCaseOpened, custody.TypeFileCreated, custody.TypeFileFinalized}[i]
 		line, err := encodeLine(wireRecord{Seq: int64(i + 1), Time: "2026-01-02T03:04:05.000000006Z", Type: typ, Prev: prev, Data: []byte(data)})
 		if err != nil {
 			tb.Fatal(err)
@@ -56,7 +58,7 @@ func FuzzVerifyChain(f *testing.F) {
 			if fd.Line < 0 || fd.Line > maxLine || fd.What == "" {
 				t.Fatalf("finding out of range: %+v", fd)
 			}
-			failed = failed || fd.Severity == Failure
+			failed = failed || fd.Severity == custody.Failure
 		}
 		// A log without failures is a proper chain: seq 1, 2, 3 ... each
 		// linked to the record before it.

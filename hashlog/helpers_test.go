@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/digest"
 )
 
@@ -68,25 +70,25 @@ func makeCase(t *testing.T, files []testFile, algs ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustAppend(t, l, TypeCaseOpened, CaseOpened{CaseID: "2026-001", Examiner: "E. Xaminer", ToolVersion: "test", SinkHost: "ws1", OS: "linux/amd64"})
-	mustAppend(t, l, TypeSinkStarted, SinkStarted{Config: map[string]any{"hash": strings.Join(algs, ",")}, WriteVerifier: "00112233aabbccdd", Listen: []string{"127.0.0.1:2049"}})
+	mustAppend(t, l, custody.TypeCaseOpened, custody.CaseOpened{CaseID: "2026-001", Examiner: "E. Xaminer", ToolVersion: "test", SinkHost: "ws1", OS: "linux/amd64"})
+	mustAppend(t, l, custody.TypeSinkStarted, custody.SinkStarted{Config: map[string]any{"hash": strings.Join(algs, ",")}, WriteVerifier: "00112233aabbccdd", Listen: []string{"127.0.0.1:2049"}})
 	for i, f := range files {
 		full := writeEvidence(t, dir, f)
-		mustAppend(t, l, TypeFileCreated, FileCreated{Path: f.path, FileID: uint64(100 + i)})
+		mustAppend(t, l, custody.TypeFileCreated, custody.FileCreated{Path: f.path, FileID: uint64(100 + i)})
 		r, err := digest.File(full, algs, testPieceSize)
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustAppend(t, l, TypeFileFinalized, NewFileFinalized(f.path, r, FinalizeAPI, nil))
+		mustAppend(t, l, custody.TypeFileFinalized, NewFileFinalized(f.path, r, custody.FinalizeAPI, nil))
 	}
-	mustAppend(t, l, TypeSinkStopped, SinkStopped{Reason: "test done"})
+	mustAppend(t, l, custody.TypeSinkStopped, custody.SinkStopped{Reason: "test done"})
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
 
-func mustAppend(t *testing.T, l *Log, typ string, data any) Record {
+func mustAppend(t *testing.T, l *Log, typ string, data any) custody.Record {
 	t.Helper()
 	r, err := l.Append(typ, data)
 	if err != nil {
@@ -112,7 +114,7 @@ func writeLines(t *testing.T, caseDir string, lines [][]byte) {
 	}
 }
 
-func verify(t *testing.T, caseDir string) *Report {
+func verify(t *testing.T, caseDir string) *Verification {
 	t.Helper()
 	rep, err := VerifyCase(context.Background(), caseDir)
 	if err != nil {
@@ -123,9 +125,9 @@ func verify(t *testing.T, caseDir string) *Report {
 
 // findFailure returns the first failure matching line (0: any), file
 // ("": any) and containing every word.
-func findFailure(rep *Report, line int, file string, words ...string) (Finding, bool) {
+func findFailure(rep *Verification, line int, file string, words ...string) (custody.Finding, bool) {
 	for _, f := range rep.Findings {
-		if f.Severity != Failure || (line != 0 && f.Line != line) || (file != "" && f.File != file) {
+		if f.Severity != custody.Failure || (line != 0 && f.Line != line) || (file != "" && f.File != file) {
 			continue
 		}
 		ok := true
@@ -138,10 +140,10 @@ func findFailure(rep *Report, line int, file string, words ...string) (Finding, 
 			return f, true
 		}
 	}
-	return Finding{}, false
+	return custody.Finding{}, false
 }
 
-func requireFailure(t *testing.T, rep *Report, line int, file string, words ...string) Finding {
+func requireFailure(t *testing.T, rep *Verification, line int, file string, words ...string) custody.Finding {
 	t.Helper()
 	if rep.OK() {
 		t.Fatalf("report is OK, want a failure (line %d, file %q, %q):\n%s", line, file, words, rep)

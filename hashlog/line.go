@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // GenesisPrev is the prev of the first record, and the head of an empty log.
@@ -126,9 +128,9 @@ func parseLine(raw []byte) (*wireRecord, error) {
 }
 
 // toRecord converts a parsed line to the public form.
-func toRecord(w *wireRecord, line int, off int64, hash string) Record {
+func toRecord(w *wireRecord, line int, off int64, hash string) custody.Record {
 	t, _ := time.Parse(time.RFC3339Nano, w.Time) // parseLine checked it
-	return Record{
+	return custody.Record{
 		Seq:    w.Seq,
 		Time:   t,
 		Type:   w.Type,

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // ErrLogLocked reports that another process has the custody log open for
@@ -32,7 +34,7 @@ type Log struct {
 	lines  int    // lines in the file
 	size   int64  // bytes in the file
 	broken error  // set when the file may hold a partial line; stops Appends
-	damage []Finding
+	damage []custody.Finding
 }
 
 // Open opens the custody log of the case in caseDir for appending,
@@ -80,7 +82,7 @@ func Open(caseDir string) (*Log, error) {
 	}
 	l := &Log{path: path, f: f, seq: c.headSeq, head: c.headHash, lines: c.lines, size: c.size}
 	for _, fd := range c.findings {
-		if fd.Severity == Failure {
+		if fd.Severity == custody.Failure {
 			l.damage = append(l.damage, fd)
 		}
 	}
@@ -97,14 +99,14 @@ func Open(caseDir string) (*Log, error) {
 // write so that a crash now leaves at most another torn tail.
 func (l *Log) recoverTornTail(t *entry) error {
 	sum := sha256.Sum256(t.raw)
-	data, err := marshalData(TornTail{Offset: t.off, Length: int64(len(t.raw)), SHA256: hex.EncodeToString(sum[:])})
+	data, err := marshalData(custody.TornTail{Offset: t.off, Length: int64(len(t.raw)), SHA256: hex.EncodeToString(sum[:])})
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// The "\n" makes the torn bytes a line of their own.
-	if _, err := l.appendLocked(TypeTornTail, data, []byte{'\n'}); err != nil {
+	if _, err := l.appendLocked(custody.TypeTornTail, data, []byte{'\n'}); err != nil {
 		return fmt.Errorf("record torn tail of custody log %s: %w", l.path, err)
 	}
 	return nil
@@ -116,7 +118,7 @@ func (l *Log) Path() string { return l.path }
 // Damage returns the chain failures found when the log was opened, nil for
 // an intact log. Callers should show them to the examiner and may record a
 // note; verification will keep reporting them.
-func (l *Log) Damage() []Finding { return l.damage }
+func (l *Log) Damage() []custody.Finding { return l.damage }
 
 // Head returns the seq of the last record and the SHA-256 of its line: the
 // value to write down outside the case (doc.go). An empty log has head
@@ -134,19 +136,19 @@ func (l *Log) Head() (seq int64, hash string) {
 // If a write or sync fails the error is returned and, because the file may
 // now hold a partial line or unsynced data whose fate is unknown, every
 // later Append fails too; reopening the log recovers (torn tail).
-func (l *Log) Append(typ string, data any) (Record, error) {
+func (l *Log) Append(typ string, data any) (custody.Record, error) {
 	if err := checkType(typ); err != nil {
-		return Record{}, err
+		return custody.Record{}, err
 	}
 	if strings.HasPrefix(typ, reservedTypePrefix) {
-		return Record{}, fmt.Errorf("record type %q is reserved for the custody log itself", typ)
+		return custody.Record{}, fmt.Errorf("record type %q is reserved for the custody log itself", typ)
 	}
 	if err := checkData(data); err != nil {
-		return Record{}, err
+		return custody.Record{}, err
 	}
 	raw, err := marshalData(data)
 	if err != nil {
-		return Record{}, err
+		return custody.Record{}, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -159,9 +161,9 @@ func (l *Log) Append(typ string, data any) (Record, error) {
 func checkData(data any) error {
 	var p string
 	switch d := data.(type) {
-	case FileFinalized:
+	case custody.FileFinalized:
 		p = d.Path
-	case *FileFinalized:
+	case *custody.FileFinalized:
 		p = d.Path
 	default:
 		return nil
@@ -174,12 +176,12 @@ func checkData(data any) error {
 
 // appendLocked writes prefix followed by the record line in one write and
 // syncs. l.mu must be held.
-func (l *Log) appendLocked(typ string, data json.RawMessage, prefix []byte) (Record, error) {
+func (l *Log) appendLocked(typ string, data json.RawMessage, prefix []byte) (custody.Record, error) {
 	if l.f == nil {
-		return Record{}, ErrClosed
+		return custody.Record{}, ErrClosed
 	}
 	if l.broken != nil {
-		return Record{}, l.broken
+		return custody.Record{}, l.broken
 	}
 	w := wireRecord{
 		Seq:  l.seq + 1,
@@ -190,7 +192,7 @@ func (l *Log) appendLocked(typ string, data json.RawMessage, prefix []byte) (Rec
 	}
 	line, err := encodeLine(w)
 	if err != nil {
-		return Record{}, err
+		return custody.Record{}, err
 	}
 	buf := append(prefix[:len(prefix):len(prefix)], line...)
 	n, err := l.f.Write(buf)
@@ -199,13 +201,13 @@ func (l *Log) appendLocked(typ string, data json.RawMessage, prefix []byte) (Rec
 		if n > 0 {
 			l.broken = err
 		}
-		return Record{}, err
+		return custody.Record{}, err
 	}
 	if err := l.f.Sync(); err != nil {
 		// After a failed fsync the kernel may have dropped the data while
 		// reporting it clean; nothing written after it can be trusted.
 		l.broken = fmt.Errorf("sync custody log %s: %w", l.path, err)
-		return Record{}, l.broken
+		return custody.Record{}, l.broken
 	}
 	off := l.size + int64(len(prefix))
 	l.size += int64(len(buf))

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 func TestAppendWritesChainedCanonicalLines(t *testing.T) {
@@ -25,8 +27,8 @@ func TestAppendWritesChainedCanonicalLines(t *testing.T) {
 	if seq, h := l.Head(); seq != 0 || h != GenesisPrev {
 		t.Fatalf("empty head = %d %s", seq, h)
 	}
-	r1 := mustAppend(t, l, TypeNote, Note{Text: "first"})
-	r2 := mustAppend(t, l, TypeFileCreated, FileCreated{Path: "x/y.vmdk", FileID: 42})
+	r1 := mustAppend(t, l, custody.TypeNote, custody.Note{Text: "first"})
+	r2 := mustAppend(t, l, custody.TypeFileCreated, custody.FileCreated{Path: "x/y.vmdk", FileID: 42})
 	if r1.Seq != 1 || r1.Prev != GenesisPrev || r1.Line != 1 || r1.Offset != 0 {
 		t.Fatalf("first record %+v", r1)
 	}
@@ -37,7 +39,7 @@ func TestAppendWritesChainedCanonicalLines(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d lines, want 2", len(lines))
 	}
-	for i, r := range []Record{r1, r2} {
+	for i, r := range []custody.Record{r1, r2} {
 		s := sha256.Sum256(lines[i]) // newline included, as documented
 		if hex.EncodeToString(s[:]) != r.Hash {
 			t.Fatalf("line %d hash %x, record says %s", i+1, s, r.Hash)
@@ -73,7 +75,7 @@ func TestReopenAppendsAndNeverRewrites(t *testing.T) {
 	if seq != int64(oldLines) || head != lineHash(readLines(t, dir)[oldLines-1]) {
 		t.Fatalf("reopened head %d %s does not match the file's last line", seq, head)
 	}
-	r := mustAppend(t, l, TypeNote, Note{Text: "reopened"})
+	r := mustAppend(t, l, custody.TypeNote, custody.Note{Text: "reopened"})
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +108,7 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if _, err := l.Append(TypeNote, Note{Text: fmt.Sprintf("worker %d record %d", w, i)}); err != nil {
+				if _, err := l.Append(custody.TypeNote, custody.Note{Text: fmt.Sprintf("worker %d record %d", w, i)}); err != nil {
 					errs <- err
 				}
 			}
@@ -132,7 +134,7 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 		if r.Seq != int64(i+1) {
 			t.Fatalf("line %d has seq %d", i+1, r.Seq)
 		}
-		var n Note
+		var n custody.Note
 		if err := r.Decode(&n); err != nil || seen[n.Text] {
 			t.Fatalf("line %d: note %q duplicated or unreadable (%v)", i+1, n.Text, err)
 		}
@@ -169,16 +171,16 @@ func TestAppendRefusesBadInput(t *testing.T) {
 		typ  string
 		data any
 	}{
-		{TypeTornTail, TornTail{}},
+		{custody.TypeTornTail, custody.TornTail{}},
 		{"log.anything", nil},
 		{"Case Opened", nil},
 		{"case..opened", nil},
 		{"", nil},
-		{TypeNote, []string{"not", "an", "object"}},
-		{TypeNote, 42},
-		{TypeFileFinalized, FileFinalized{Path: "../outside.vmdk", Hashes: map[string]string{"md5": strings.Repeat("0", 32)}}},
-		{TypeFileFinalized, &FileFinalized{Path: "/abs.vmdk"}},
-		{TypeFileFinalized, FileFinalized{Path: "a/./b"}},
+		{custody.TypeNote, []string{"not", "an", "object"}},
+		{custody.TypeNote, 42},
+		{custody.TypeFileFinalized, custody.FileFinalized{Path: "../outside.vmdk", Hashes: map[string]string{"md5": strings.Repeat("0", 32)}}},
+		{custody.TypeFileFinalized, &custody.FileFinalized{Path: "/abs.vmdk"}},
+		{custody.TypeFileFinalized, custody.FileFinalized{Path: "a/./b"}},
 	}
 	for _, c := range cases {
 		if _, err := l.Append(c.typ, c.data); err == nil {
@@ -193,7 +195,7 @@ func TestAppendRefusesBadInput(t *testing.T) {
 		t.Fatalf("open-ended type got seq %d", r.Seq)
 	}
 	l.Close()
-	if _, err := l.Append(TypeNote, nil); !errors.Is(err, ErrClosed) {
+	if _, err := l.Append(custody.TypeNote, nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Append after Close: %v, want ErrClosed", err)
 	}
 }
@@ -205,10 +207,10 @@ func TestTrickyDataStaysCanonical(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"<a&b>", "line\nbreak\ttab", "\u2028\u2029", "bad utf8 \xff\xfe", `quote " backslash \`, "日本語 [snapshot] $HOME"} {
-		mustAppend(t, l, TypeNote, Note{Text: s})
+		mustAppend(t, l, custody.TypeNote, custody.Note{Text: s})
 	}
 	mustAppend(t, l, "x-custom", json.RawMessage(`{ "spaced" : [1, 2] , "html":"<b>" }`))
-	mustAppend(t, l, TypeNote, nil)
+	mustAppend(t, l, custody.TypeNote, nil)
 	l.Close()
 	if rep := verify(t, dir); !rep.OK() || len(rep.Findings) != 0 {
 		t.Fatalf("records written by Append do not verify cleanly:\n%s", rep)
@@ -249,7 +251,7 @@ func TestTornTailIsRecoveredAndVerifies(t *testing.T) {
 			if d := l.Damage(); d != nil {
 				t.Fatalf("torn tail reported as damage: %v", d)
 			}
-			mustAppend(t, l, TypeNote, Note{Text: "after recovery"})
+			mustAppend(t, l, custody.TypeNote, custody.Note{Text: "after recovery"})
 			l.Close()
 
 			after, _ := os.ReadFile(LogPath(dir))
@@ -261,10 +263,10 @@ func TestTornTailIsRecoveredAndVerifies(t *testing.T) {
 				t.Fatalf("%d lines after recovery, want %d", len(got), n+3)
 			}
 			w, err := parseLine(bytes.TrimSuffix(got[n+1], []byte("\n")))
-			if err != nil || w.Type != TypeTornTail {
+			if err != nil || w.Type != custody.TypeTornTail {
 				t.Fatalf("line %d is not a torn_tail record: %q (%v)", n+2, got[n+1], err)
 			}
-			var tt TornTail
+			var tt custody.TornTail
 			json.Unmarshal(w.Data, &tt)
 			sum := sha256.Sum256(torn)
 			if tt.Offset != int64(len(intact)) || tt.Length != int64(len(torn)) || tt.SHA256 != hex.EncodeToString(sum[:]) {
@@ -280,7 +282,7 @@ func TestTornTailIsRecoveredAndVerifies(t *testing.T) {
 			}
 			notice := false
 			for _, f := range rep.Findings {
-				notice = notice || (f.Severity == Notice && f.Line == n+1 && strings.Contains(f.What, "torn"))
+				notice = notice || (f.Severity == custody.Notice && f.Line == n+1 && strings.Contains(f.What, "torn"))
 			}
 			if !notice {
 				t.Fatalf("no notice naming torn line %d:\n%s", n+1, rep)
@@ -313,7 +315,7 @@ func TestDamagedLogStillOpensForAppend(t *testing.T) {
 	if len(d) == 0 || d[0].Line != 3 {
 		t.Fatalf("Damage() = %v, want a failure naming line 3", d)
 	}
-	r := mustAppend(t, l, TypeNote, Note{Text: "examiner noticed damage"})
+	r := mustAppend(t, l, custody.TypeNote, custody.Note{Text: "examiner noticed damage"})
 	l.Close()
 	if r.Prev != lineHash(lines[len(lines)-1]) {
 		t.Fatal("new record does not chain to the last line as it stands")

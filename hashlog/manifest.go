@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // Export formats accepted by Export.
@@ -43,7 +45,7 @@ type Manifest struct {
 	HeadSeq  int64
 	HeadHash string
 	// Files are sorted by path (byte order).
-	Files []FileFinalized
+	Files []custody.FileFinalized
 }
 
 // ReadManifest reads the custody log of the case in caseDir. It fails with
@@ -60,16 +62,16 @@ func ReadManifest(caseDir string) (*Manifest, error) {
 	}
 	files, _, bad := lastFinalized(c.records)
 	for _, f := range append(c.findings, bad...) {
-		if f.Severity == Failure {
+		if f.Severity == custody.Failure {
 			return nil, fmt.Errorf("%s: %w: %s", LogPath(caseDir), ErrLogDamaged, f)
 		}
 	}
 	m := &Manifest{HeadSeq: c.headSeq, HeadHash: c.headHash}
 	for _, r := range c.records {
-		if r.Type != TypeCaseOpened {
+		if r.Type != custody.TypeCaseOpened {
 			continue
 		}
-		var co CaseOpened
+		var co custody.CaseOpened
 		if err := r.Decode(&co); err != nil {
 			return nil, err
 		}

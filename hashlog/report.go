@@ -7,94 +7,18 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
+
+	"github.com/esxsink/esxsink/custody"
+
 	"text/tabwriter"
 )
 
-// Severity grades a finding.
-type Severity string
-
-// Severities. Only failures make a case fail verification.
-const (
-	Failure Severity = "failure"
-	Notice  Severity = "notice"
-)
-
-// PieceRange names consecutive pieces of a file and the bytes they cover
-// (End inclusive, as hashdeep and dcfldd print ranges).
-type PieceRange struct {
-	First int   `json:"first"`
-	Last  int   `json:"last"`
-	Start int64 `json:"start"`
-	End   int64 `json:"end"`
+func sortFindings(fs []custody.Finding) {
+	slices.SortStableFunc(fs, func(a, b custody.Finding) int { return cmp.Compare(a.Line, b.Line) })
 }
 
-// String renders p as "piece 2 (bytes 8192-12287)".
-func (p PieceRange) String() string {
-	if p.First == p.Last {
-		return fmt.Sprintf("piece %d (bytes %d-%d)", p.First, p.Start, p.End)
-	}
-	return fmt.Sprintf("pieces %d-%d (bytes %d-%d)", p.First, p.Last, p.Start, p.End)
-}
-
-// Finding is one thing verification found, about a log line, an evidence
-// file, or both.
-type Finding struct {
-	Severity Severity `json:"severity"`
-	// Line is the 1-based custody log line concerned, 0 if none.
-	Line int `json:"line,omitempty"`
-	// File is the evidence path concerned (relative, "/"), "" if none.
-	File  string      `json:"file,omitempty"`
-	Piece *PieceRange `json:"piece,omitempty"`
-	What  string      `json:"what"`
-}
-
-// String renders f on one line: severity, where (file, piece, log line),
-// then what.
-func (f Finding) String() string {
-	var b strings.Builder
-	if f.Severity == Failure {
-		b.WriteString("FAIL   ")
-	} else {
-		b.WriteString("notice ")
-	}
-	var where []string
-	if f.File != "" {
-		where = append(where, strconv.Quote(f.File))
-	}
-	if f.Piece != nil {
-		where = append(where, f.Piece.String())
-	}
-	if f.Line > 0 {
-		where = append(where, "log line "+strconv.Itoa(f.Line))
-	}
-	b.WriteString(strings.Join(where, ", "))
-	if len(where) > 0 {
-		b.WriteString(": ")
-	}
-	b.WriteString(f.What)
-	return b.String()
-}
-
-func sortFindings(fs []Finding) {
-	slices.SortStableFunc(fs, func(a, b Finding) int { return cmp.Compare(a.Line, b.Line) })
-}
-
-// Verdict is the outcome for one evidence file.
-type Verdict string
-
-// Verdicts in the verification table.
-const (
-	Verified   Verdict = "verified"
-	Mismatch   Verdict = "MISMATCH"   // hashes or size differ from the log
-	Missing    Verdict = "MISSING"    // finalized in the log, absent on disk
-	Unlogged   Verdict = "UNLOGGED"   // on disk, no file.finalized record
-	Unreadable Verdict = "UNREADABLE" // could not be read or checked
-	NotChecked Verdict = "NOT CHECKED"
-)
-
-// FileResult is one row of the verification table.
-type FileResult struct {
+// FileCheck is one row of the verification table.
+type FileCheck struct {
 	Path string `json:"path"`
 	// Line is the log line of the file.finalized record used, 0 if none.
 	Line int `json:"line,omitempty"`
@@ -102,30 +26,30 @@ type FileResult struct {
 	// size on disk and no hashes).
 	Size    int64             `json:"size"`
 	Hashes  map[string]string `json:"hashes,omitempty"`
-	Verdict Verdict           `json:"verdict"`
+	Verdict custody.AtRest    `json:"verdict"`
 }
 
-// Report is the outcome of VerifyCase.
-type Report struct {
+// Verification is the outcome of VerifyCase.
+type Verification struct {
 	CaseDir string `json:"case_dir"`
 	// Records counts readable records; HeadSeq and HeadHash are the head
 	// of the log, to be compared with the head written down at the time
 	// (the only defence against an edited or removed last line).
-	Records  int          `json:"records"`
-	HeadSeq  int64        `json:"head_seq"`
-	HeadHash string       `json:"head_hash"`
-	Findings []Finding    `json:"findings"`
-	Files    []FileResult `json:"files"`
+	Records  int               `json:"records"`
+	HeadSeq  int64             `json:"head_seq"`
+	HeadHash string            `json:"head_hash"`
+	Findings []custody.Finding `json:"findings"`
+	Files    []FileCheck      `json:"files"`
 }
 
 // OK reports whether verification found no failure.
-func (r *Report) OK() bool { return r.Failures() == 0 }
+func (r *Verification) OK() bool { return r.Failures() == 0 }
 
 // Failures counts findings of severity Failure.
-func (r *Report) Failures() int {
+func (r *Verification) Failures() int {
 	n := 0
 	for _, f := range r.Findings {
-		if f.Severity == Failure {
+		if f.Severity == custody.Failure {
 			n++
 		}
 	}
@@ -133,7 +57,7 @@ func (r *Report) Failures() int {
 }
 
 // String renders the report as WriteTo does.
-func (r *Report) String() string {
+func (r *Verification) String() string {
 	var b bytes.Buffer
 	r.WriteTo(&b)
 	return b.String()
@@ -141,14 +65,14 @@ func (r *Report) String() string {
 
 // WriteTo writes a readable report: the log head, every failure, every
 // notice, the verification table and a one-line result.
-func (r *Report) WriteTo(w io.Writer) (int64, error) {
+func (r *Verification) WriteTo(w io.Writer) (int64, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "case:        %s\n", r.CaseDir)
 	fmt.Fprintf(&b, "custody log: %d records, head seq %d sha256 %s\n", r.Records, r.HeadSeq, r.HeadHash)
 	fmt.Fprintf(&b, "             (compare the head with the one in the examiner's notes: an edited\n")
 	fmt.Fprintf(&b, "             or removed last line is only detectable that way)\n")
-	for _, sev := range []Severity{Failure, Notice} {
-		var list []Finding
+	for _, sev := range []custody.Severity{custody.Failure, custody.Notice} {
+		var list []custody.Finding
 		for _, f := range r.Findings {
 			if f.Severity == sev {
 				list = append(list, f)
@@ -158,7 +82,7 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 			continue
 		}
 		title := "failures"
-		if sev == Notice {
+		if sev == custody.Notice {
 			title = "notices"
 		}
 		fmt.Fprintf(&b, "\n%s (%d):\n", title, len(list))

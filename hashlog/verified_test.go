@@ -3,6 +3,8 @@ package hashlog
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // TestRecordVerification: the result of a verification becomes a
@@ -24,17 +26,17 @@ func TestRecordVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Type != TypeCaseVerified || rec.Seq != rep.HeadSeq+1 || rec.Prev != rep.HeadHash {
+	if rec.Type != custody.TypeCaseVerified || rec.Seq != rep.HeadSeq+1 || rec.Prev != rep.HeadHash {
 		t.Fatalf("record seq %d prev %s, want seq %d after head %s", rec.Seq, rec.Prev, rep.HeadSeq+1, rep.HeadHash)
 	}
-	var got CaseVerified
+	var got custody.CaseVerified
 	if err := rec.Decode(&got); err != nil {
 		t.Fatal(err)
 	}
 	if got.OK || got.Head != rep.HeadHash || got.HeadSeq != rep.HeadSeq || got.Files != len(files) || got.Verified != len(files)-1 {
 		t.Fatalf("case.verified = %+v", got)
 	}
-	if len(got.FailedFiles) != 1 || got.FailedFiles[0].Path != target.path || got.FailedFiles[0].Verdict != Mismatch {
+	if len(got.FailedFiles) != 1 || got.FailedFiles[0].Path != target.path || got.FailedFiles[0].Verdict != custody.Mismatch {
 		t.Fatalf("failed files = %+v, want %s MISMATCH", got.FailedFiles, target.path)
 	}
 	piece := false

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/digest"
 )
 
@@ -29,7 +31,7 @@ const lockFilePrefix = ".lck-"
 // ctx is cancelled it stops re-hashing and returns the partial report,
 // which is not OK, together with an error wrapping ctx.Err(). Any other
 // error is an I/O failure on the log itself.
-func VerifyCase(ctx context.Context, caseDir string) (*Report, error) {
+func VerifyCase(ctx context.Context, caseDir string) (*Verification, error) {
 	if err := checkCase(caseDir); err != nil {
 		return nil, err
 	}
@@ -37,7 +39,7 @@ func VerifyCase(ctx context.Context, caseDir string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{
+	rep := &Verification{
 		CaseDir:  caseDir,
 		Records:  len(c.records),
 		HeadSeq:  c.headSeq,
@@ -57,7 +59,7 @@ func VerifyCase(ctx context.Context, caseDir string) (*Report, error) {
 	}
 	for _, fe := range files {
 		if ctx.Err() != nil {
-			rep.Files = append(rep.Files, FileResult{Path: fe.Path, Line: fe.rec.Line, Size: fe.Size, Hashes: fe.Hashes, Verdict: NotChecked})
+			rep.Files = append(rep.Files, FileCheck{Path: fe.Path, Line: fe.rec.Line, Size: fe.Size, Hashes: fe.Hashes, Verdict: custody.NotChecked})
 			continue
 		}
 		res, found := verifyFile(ctx, root, fe)
@@ -67,11 +69,11 @@ func VerifyCase(ctx context.Context, caseDir string) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		n := 0
 		for _, f := range rep.Files {
-			if f.Verdict == NotChecked {
+			if f.Verdict == custody.NotChecked {
 				n++
 			}
 		}
-		rep.Findings = append(rep.Findings, Finding{Severity: Failure,
+		rep.Findings = append(rep.Findings, custody.Finding{Severity: custody.Failure,
 			What: fmt.Sprintf("verification cancelled: %d file(s) not checked, and the evidence folder was not searched for unlogged files", n)})
 		return rep, fmt.Errorf("verify case %s: %w", caseDir, err)
 	}
@@ -84,7 +86,7 @@ func VerifyCase(ctx context.Context, caseDir string) (*Report, error) {
 		rep.Files = append(rep.Files, res...)
 		rep.Findings = append(rep.Findings, found...)
 	}
-	slices.SortStableFunc(rep.Files, func(a, b FileResult) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortStableFunc(rep.Files, func(a, b FileCheck) int { return strings.Compare(a.Path, b.Path) })
 	return rep, nil
 }
 
@@ -106,27 +108,27 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // the file through root so that nothing outside the evidence folder, even
 // by a symlink, is read, and feeds it to digest.Reader (what digest.File
 // does) through ctxReader so that a multi-terabyte re-hash can be stopped.
-func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileResult, []Finding) {
-	res := FileResult{Path: fe.Path, Line: fe.rec.Line, Size: fe.Size, Hashes: fe.Hashes}
-	var out []Finding
-	fail := func(v Verdict, format string, args ...any) (FileResult, []Finding) {
+func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileCheck, []custody.Finding) {
+	res := FileCheck{Path: fe.Path, Line: fe.rec.Line, Size: fe.Size, Hashes: fe.Hashes}
+	var out []custody.Finding
+	fail := func(v custody.AtRest, format string, args ...any) (FileCheck, []custody.Finding) {
 		res.Verdict = v
-		out = append(out, Finding{Severity: Failure, Line: fe.rec.Line, File: fe.Path, What: fmt.Sprintf(format, args...)})
+		out = append(out, custody.Finding{Severity: custody.Failure, Line: fe.rec.Line, File: fe.Path, What: fmt.Sprintf(format, args...)})
 		return res, out
 	}
 	if root == nil {
-		return fail(Missing, "finalized in the log but missing: there is no evidence folder")
+		return fail(custody.Missing, "finalized in the log but missing: there is no evidence folder")
 	}
 	native := filepath.FromSlash(fe.Path)
 	fi, err := root.Lstat(native)
 	if errors.Is(err, os.ErrNotExist) {
-		return fail(Missing, "finalized in the log but missing from the evidence folder")
+		return fail(custody.Missing, "finalized in the log but missing from the evidence folder")
 	}
 	if err != nil {
-		return fail(Unreadable, "cannot stat: %v", err)
+		return fail(custody.Unreadable, "cannot stat: %v", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return fail(Unreadable, "not a regular file (%s)", fi.Mode().Type())
+		return fail(custody.Unreadable, "not a regular file (%s)", fi.Mode().Type())
 	}
 
 	var known []string
@@ -134,41 +136,41 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileResult,
 		if _, ok := hexLen[alg]; ok {
 			known = append(known, alg)
 		} else {
-			out = append(out, Finding{Severity: Notice, Line: fe.rec.Line, File: fe.Path,
+			out = append(out, custody.Finding{Severity: custody.Notice, Line: fe.rec.Line, File: fe.Path,
 				What: fmt.Sprintf("hash algorithm %q is recorded but cannot be re-computed here; not checked", alg)})
 		}
 	}
 	algs, err := digest.Parse(strings.Join(known, ","))
 	if err != nil || len(algs) == 0 {
-		return fail(Unreadable, "no re-computable hash recorded")
+		return fail(custody.Unreadable, "no re-computable hash recorded")
 	}
 	pieceSize := int64(0)
 	if fe.piecesOK {
 		if fe.PieceAlgorithm == digest.PieceAlgorithm(algs) {
 			pieceSize = fe.PieceSize
 		} else {
-			out = append(out, Finding{Severity: Notice, Line: fe.rec.Line, File: fe.Path,
+			out = append(out, custody.Finding{Severity: custody.Notice, Line: fe.rec.Line, File: fe.Path,
 				What: fmt.Sprintf("piece hashes use %s but the recorded algorithms would give %s; pieces not compared", fe.PieceAlgorithm, digest.PieceAlgorithm(algs))})
 		}
 	}
 
 	f, err := root.Open(native)
 	if err != nil {
-		return fail(Unreadable, "cannot open: %v", err)
+		return fail(custody.Unreadable, "cannot open: %v", err)
 	}
 	got, err := digest.Reader(ctxReader{ctx, f}, algs, pieceSize)
 	f.Close()
 	if ctx.Err() != nil {
-		res.Verdict = NotChecked
+		res.Verdict = custody.NotChecked
 		return res, out
 	}
 	if err != nil {
-		return fail(Unreadable, "read error while re-hashing: %v", err)
+		return fail(custody.Unreadable, "read error while re-hashing: %v", err)
 	}
 
-	res.Verdict = Verified
+	res.Verdict = custody.Intact
 	if got.Size != fe.Size {
-		fail(Mismatch, "size at rest is %d bytes, the log recorded %d", got.Size, fe.Size)
+		fail(custody.Mismatch, "size at rest is %d bytes, the log recorded %d", got.Size, fe.Size)
 	}
 	var differ []string
 	for _, alg := range algs {
@@ -177,21 +179,21 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileResult,
 		}
 	}
 	if len(differ) > 0 {
-		fail(Mismatch, "content changed: %s", strings.Join(differ, "; "))
+		fail(custody.Mismatch, "content changed: %s", strings.Join(differ, "; "))
 	}
 	if pieceSize > 0 {
-		spans := pieceSpans(fe.Result().BadPieces(got), pieceSize, max(got.Size, fe.Size))
+		spans := pieceSpans(FinalizedResult(fe.FileFinalized).BadPieces(got), pieceSize, max(got.Size, fe.Size))
 		for _, sp := range spans {
-			out = append(out, Finding{Severity: Failure, Line: fe.rec.Line, File: fe.Path, Piece: &sp,
+			out = append(out, custody.Finding{Severity: custody.Failure, Line: fe.rec.Line, File: fe.Path, Piece: &sp,
 				What: fmt.Sprintf("%s piece hash differs: the change lies in these bytes", fe.PieceAlgorithm)})
 		}
 		if len(spans) > 0 && len(differ) == 0 {
-			fail(Mismatch, "whole-file hashes match but piece hashes differ: the log record contradicts itself")
+			fail(custody.Mismatch, "whole-file hashes match but piece hashes differ: the log record contradicts itself")
 		}
 	}
-	if res.Verdict == Verified {
+	if res.Verdict == custody.Intact {
 		for _, a := range fe.Anomalies {
-			out = append(out, Finding{Severity: Notice, Line: fe.rec.Line, File: fe.Path,
+			out = append(out, custody.Finding{Severity: custody.Notice, Line: fe.rec.Line, File: fe.Path,
 				What: "the sink recorded an anomaly while receiving this file: " + a})
 		}
 	}
@@ -200,8 +202,8 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileResult,
 
 // pieceSpans groups consecutive bad piece indexes into ranges with their
 // byte offsets in a file of size bytes.
-func pieceSpans(bad []int, pieceSize, size int64) []PieceRange {
-	var out []PieceRange
+func pieceSpans(bad []int, pieceSize, size int64) []custody.PieceRange {
+	var out []custody.PieceRange
 	for _, i := range bad {
 		start := int64(i) * pieceSize
 		end := max(min(start+pieceSize, size)-1, start)
@@ -210,7 +212,7 @@ func pieceSpans(bad []int, pieceSize, size int64) []PieceRange {
 			out[n-1].End = end
 			continue
 		}
-		out = append(out, PieceRange{First: i, Last: i, Start: start, End: end})
+		out = append(out, custody.PieceRange{First: i, Last: i, Start: start, End: end})
 	}
 	return out
 }
@@ -218,12 +220,12 @@ func pieceSpans(bad []int, pieceSize, size int64) []PieceRange {
 // unloggedFiles lists what lies in the evidence folder without a
 // file.finalized record: such a file was never verified by the sink, so
 // its presence is a failure, whatever it holds.
-func unloggedFiles(evDir string, logged map[string]bool, created map[string]int) ([]FileResult, []Finding) {
-	var res []FileResult
-	var out []Finding
+func unloggedFiles(evDir string, logged map[string]bool, created map[string]int) ([]FileCheck, []custody.Finding) {
+	var res []FileCheck
+	var out []custody.Finding
 	err := filepath.WalkDir(evDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			out = append(out, Finding{Severity: Failure, What: fmt.Sprintf("cannot read the evidence folder: %v", err)})
+			out = append(out, custody.Finding{Severity: custody.Failure, What: fmt.Sprintf("cannot read the evidence folder: %v", err)})
 			if d != nil && d.IsDir() && p != evDir {
 				return fs.SkipDir
 			}
@@ -244,7 +246,7 @@ func unloggedFiles(evDir string, logged map[string]bool, created map[string]int)
 		if fi, ierr := d.Info(); ierr == nil {
 			size = fi.Size()
 		}
-		res = append(res, FileResult{Path: rel, Size: size, Verdict: Unlogged})
+		res = append(res, FileCheck{Path: rel, Size: size, Verdict: custody.Unlogged})
 		what := "no file.finalized record covers this file"
 		switch {
 		case !d.Type().IsRegular():
@@ -252,11 +254,11 @@ func unloggedFiles(evDir string, logged map[string]bool, created map[string]int)
 		case created[rel] > 0:
 			what = fmt.Sprintf("created (log line %d) but never finalized: interrupted acquisition, or the finalization was not logged", created[rel])
 		}
-		out = append(out, Finding{Severity: Failure, File: rel, What: what})
+		out = append(out, custody.Finding{Severity: custody.Failure, File: rel, What: what})
 		return nil
 	})
 	if err != nil {
-		out = append(out, Finding{Severity: Failure, What: fmt.Sprintf("walk evidence folder %s: %v", evDir, err)})
+		out = append(out, custody.Finding{Severity: custody.Failure, What: fmt.Sprintf("walk evidence folder %s: %v", evDir, err)})
 	}
 	return res, out
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/digest"
 )
 
@@ -24,7 +26,7 @@ func TestVerifyIntactCase(t *testing.T) {
 		t.Fatalf("%d files in table, want %d", len(rep.Files), len(files))
 	}
 	for i, f := range rep.Files {
-		if f.Path != files[i].path || f.Verdict != Verified || f.Size != int64(len(files[i].data)) {
+		if f.Path != files[i].path || f.Verdict != custody.Intact || f.Size != int64(len(files[i].data)) {
 			t.Fatalf("row %d = %+v, want %s verified", i, f, files[i].path)
 		}
 	}
@@ -95,7 +97,7 @@ func TestVerifyNamesInsertedLine(t *testing.T) {
 	lines := readLines(t, dir)
 	// A forger who knows the format chains the new line correctly to
 	// line 2; the line after it then betrays the insertion.
-	forged, err := encodeLine(wireRecord{Seq: 3, Time: "2026-01-01T00:00:00.000000000Z", Type: TypeNote, Prev: lineHash(lines[1]), Data: []byte(`{"text":"nothing happened"}`)})
+	forged, err := encodeLine(wireRecord{Seq: 3, Time: "2026-01-01T00:00:00.000000000Z", Type: custody.TypeNote, Prev: lineHash(lines[1]), Data: []byte(`{"text":"nothing happened"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func TestVerifyNamesChangedPiece(t *testing.T) {
 	}
 	rep := verify(t, dir)
 	requireFailure(t, rep, 8, "sub dir/disk one-flat.vmdk", "content changed", "md5", "sha256")
-	var piece *PieceRange
+	var piece *custody.PieceRange
 	for _, f := range rep.Findings {
 		if f.Piece != nil {
 			if piece != nil {
@@ -157,16 +159,16 @@ func TestVerifyNamesChangedPiece(t *testing.T) {
 			piece = f.Piece
 		}
 	}
-	if piece == nil || *piece != (PieceRange{First: 2, Last: 2, Start: 8192, End: 12287}) {
+	if piece == nil || *piece != (custody.PieceRange{First: 2, Last: 2, Start: 8192, End: 12287}) {
 		t.Fatalf("piece = %+v, want piece 2 bytes 8192-12287:\n%s", piece, rep)
 	}
 	if !strings.Contains(rep.String(), "piece 2 (bytes 8192-12287)") {
 		t.Fatalf("report text does not name the piece:\n%s", rep)
 	}
 	for _, f := range rep.Files {
-		want := Verified
+		want := custody.Intact
 		if f.Path == "sub dir/disk one-flat.vmdk" {
-			want = Mismatch
+			want = custody.Mismatch
 		}
 		if f.Verdict != want {
 			t.Fatalf("%s: %s, want %s", f.Path, f.Verdict, want)
@@ -186,7 +188,7 @@ func TestVerifyReportsMissingUnloggedAndUnfinalizedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeEvidence(t, dir, testFile{"vm1/vm1-2.vmdk", []byte("half")})
-	created := mustAppend(t, l, TypeFileCreated, FileCreated{Path: "vm1/vm1-2.vmdk", FileID: 7})
+	created := mustAppend(t, l, custody.TypeFileCreated, custody.FileCreated{Path: "vm1/vm1-2.vmdk", FileID: 7})
 	l.Close()
 
 	rep := verify(t, dir)
@@ -204,11 +206,11 @@ func TestVerifyReportsMissingUnloggedAndUnfinalizedFiles(t *testing.T) {
 	if rep.Failures() != 3 {
 		t.Fatalf("%d failures, want 3:\n%s", rep.Failures(), rep)
 	}
-	verdicts := map[string]Verdict{}
+	verdicts := map[string]custody.AtRest{}
 	for _, r := range rep.Files {
 		verdicts[r.Path] = r.Verdict
 	}
-	if verdicts["a.txt"] != Missing || verdicts["sub dir/extra.bin"] != Unlogged || verdicts["vm1/vm1.vmx"] != Verified {
+	if verdicts["a.txt"] != custody.Missing || verdicts["sub dir/extra.bin"] != custody.Unlogged || verdicts["vm1/vm1.vmx"] != custody.Intact {
 		t.Fatalf("verdicts %v", verdicts)
 	}
 }
@@ -237,7 +239,7 @@ func TestVerifyUsesLastFinalizedRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := mustAppend(t, l, TypeFileFinalized, NewFileFinalized("a.txt", r, FinalizeIdle, []string{"rewrite at offset 0"}))
+	rec := mustAppend(t, l, custody.TypeFileFinalized, NewFileFinalized("a.txt", r, custody.FinalizeIdle, []string{"rewrite at offset 0"}))
 	l.Close()
 	rep := verify(t, dir)
 	if !rep.OK() {
@@ -264,7 +266,7 @@ func TestVerifyRefusesPathsOutsideEvidence(t *testing.T) {
 	}
 	// Bypass Append's own check, as a forger would.
 	l.mu.Lock()
-	_, err = l.appendLocked(TypeFileFinalized, []byte(`{"path":"../outside.txt","size":12,"hashes":{"md5":"00000000000000000000000000000000"},"reason":"api"}`), nil)
+	_, err = l.appendLocked(custody.TypeFileFinalized, []byte(`{"path":"../outside.txt","size":12,"hashes":{"md5":"00000000000000000000000000000000"},"reason":"api"}`), nil)
 	l.mu.Unlock()
 	l.Close()
 	if err != nil {
@@ -305,7 +307,7 @@ func TestVerifyStopsWhenCancelled(t *testing.T) {
 		t.Fatalf("a cancelled verification must not pass: %v", rep)
 	}
 	for _, f := range rep.Files {
-		if f.Verdict != NotChecked {
+		if f.Verdict != custody.NotChecked {
 			t.Fatalf("%s: %s after cancellation", f.Path, f.Verdict)
 		}
 	}

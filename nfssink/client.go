@@ -10,7 +10,7 @@ import (
 	"net"
 	"net/http"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
 )
 
 // Client talks to a running sink's control API.
@@ -74,12 +74,12 @@ func (c *Client) Finalize(ctx context.Context, req FinalizeRequest) (FileResult,
 // Append asks the sink to append a custody record of type typ; data is
 // marshalled to JSON. It makes the client a custody log for an
 // orchestrator working with a running serve, which holds the log's lock.
-func (c *Client) Append(ctx context.Context, typ string, data any) (hashlog.Record, error) {
+func (c *Client) Append(ctx context.Context, typ string, data any) (custody.Record, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
-		return hashlog.Record{}, err
+		return custody.Record{}, err
 	}
-	var rec hashlog.Record
+	var rec custody.Record
 	err = c.do(ctx, http.MethodPost, "/v1/record", RecordRequest{Type: typ, Data: b}, &rec)
 	return rec, err
 }

@@ -12,7 +12,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
 )
 
 // The control API is HTTP over a unix socket in the case folder, so only
@@ -63,10 +63,10 @@ type RecordRequest struct {
 // sinkRecordTypes are written by the sink alone: another process may not
 // speak for it.
 var sinkRecordTypes = map[string]bool{
-	hashlog.TypeCaseOpened: true, hashlog.TypeSinkStarted: true, hashlog.TypeSinkStopped: true,
-	hashlog.TypeMountAccepted: true, hashlog.TypeMountRefused: true, hashlog.TypeMountReleased: true,
-	hashlog.TypeFileCreated: true, hashlog.TypeFileFinalized: true, hashlog.TypeDirCreated: true,
-	hashlog.TypePolicyRefused: true, hashlog.TypeWriteAnomaly: true, hashlog.TypeNoSpace: true,
+	custody.TypeCaseOpened: true, custody.TypeSinkStarted: true, custody.TypeSinkStopped: true,
+	custody.TypeMountAccepted: true, custody.TypeMountRefused: true, custody.TypeMountReleased: true,
+	custody.TypeFileCreated: true, custody.TypeFileFinalized: true, custody.TypeDirCreated: true,
+	custody.TypePolicyRefused: true, custody.TypeWriteAnomaly: true, custody.TypeNoSpace: true,
 }
 
 // Status reports the sink's current state.

@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/esxsink/esxsink/hashlog"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 	"syscall"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // maxInFlight bounds the owned calls (WRITE, COMMIT) one connection may
@@ -128,7 +129,7 @@ func (c *conn) dispatch(ctx context.Context, h callHeader, args *xdrReader, rec 
 func (c *conn) refuseClient(h callHeader) {
 	c.refusedOnce.Do(func() {
 		c.log.Warn("refused RPC from client outside --allow", "prog", h.prog, "proc", h.proc)
-		c.s.record(hashlog.TypePolicyRefused, hashlog.PolicyRefused{Client: c.client.String(), Procedure: procName(h), Reason: "client address not in --allow"})
+		c.s.record(custody.TypePolicyRefused, custody.PolicyRefused{Client: c.client.String(), Procedure: procName(h), Reason: "client address not in --allow"})
 	})
 	if h.prog == progMount && h.vers == 3 && h.proc == mountProcMnt {
 		w := newReply(h.xid, acceptSuccess)

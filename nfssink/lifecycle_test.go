@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/internal/peer"
 )
 
@@ -24,21 +25,21 @@ func TestIdleFinalizeAndLateWrite(t *testing.T) {
 	_, fh := c.create(root, "late.bin", createGuarded)
 	c.write(fh, 0, []byte("first part."), unstable)
 	deadline := time.Now().Add(5 * time.Second)
-	for len(ts.log.of(hashlog.TypeFileFinalized)) == 0 {
+	for len(ts.log.of(custody.TypeFileFinalized)) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("idle file was not finalized")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	var first hashlog.FileFinalized
-	json.Unmarshal(ts.log.of(hashlog.TypeFileFinalized)[0].Data, &first)
-	if first.Reason != hashlog.FinalizeIdle || first.Size != 11 {
+	var first custody.FileFinalized
+	json.Unmarshal(ts.log.of(custody.TypeFileFinalized)[0].Data, &first)
+	if first.Reason != custody.FinalizeIdle || first.Size != 11 {
 		t.Fatalf("idle record: %+v", first)
 	}
 	if st, _, _, _, _ := c.write(fh, 11, []byte(" late part."), unstable); st != nfs3OK {
 		t.Fatalf("late write refused: %d", st)
 	}
-	if n := len(ts.log.of(hashlog.TypeFileResumed)); n != 1 {
+	if n := len(ts.log.of(custody.TypeFileResumed)); n != 1 {
 		t.Fatalf("%d file.resumed records, want 1", n)
 	}
 	res, err := ts.Finalize("late.bin", "api", 22, false)
@@ -72,7 +73,7 @@ func TestEventStream(t *testing.T) {
 		json.Unmarshal(raw, &e)
 		mu.Lock()
 		types = append(types, e.Type)
-		if e.Type == hashlog.TypeFileFinalized {
+		if e.Type == custody.TypeFileFinalized {
 			close(got)
 		}
 		mu.Unlock()
@@ -93,7 +94,7 @@ func TestEventStream(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	joined := strings.Join(types, ",")
-	for _, want := range []string{hashlog.TypeMountAccepted, hashlog.TypeFileCreated, hashlog.TypeFileFinalized} {
+	for _, want := range []string{custody.TypeMountAccepted, custody.TypeFileCreated, custody.TypeFileFinalized} {
 		if !strings.Contains(joined, want) {
 			t.Fatalf("event stream %q lacks %s", joined, want)
 		}
@@ -145,7 +146,7 @@ func TestFinalizeAfterRestartFromDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := digestString("orphaned data")
-	if res.Hashes["sha256"] != want || !res.FromDisk || len(log.of(hashlog.TypeFileResumed)) != 1 {
+	if res.Hashes["sha256"] != want || !res.FromDisk || len(log.of(custody.TypeFileResumed)) != 1 {
 		t.Fatalf("orphan finalized as %+v", res)
 	}
 	if _, err := b.Finalize("../../etc/passwd", "api", -1, false); err == nil {

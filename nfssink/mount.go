@@ -1,10 +1,11 @@
 package nfssink
 
 import (
-	"github.com/esxsink/esxsink/hashlog"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // MOUNT v3 procedures (RFC 1813 Appendix I).
@@ -44,13 +45,13 @@ func (c *conn) mountCall(h callHeader, args *xdrReader) *xdrWriter {
 		w := newReply(h.xid, acceptSuccess)
 		if !s.isExport(dir) {
 			c.log.Warn("refused mount of unknown export", "path", dir, "export", s.cfg.Export)
-			s.record(hashlog.TypeMountRefused, hashlog.Mount{Client: c.client.String(), Path: dir, Reason: "not the export path " + s.cfg.Export})
+			s.record(custody.TypeMountRefused, custody.Mount{Client: c.client.String(), Path: dir, Reason: "not the export path " + s.cfg.Export})
 			w.Uint32(mnt3ErrNoEnt)
 			return w
 		}
 		s.addMount(mountEntry{client: c.client.String(), dir: dir})
 		c.log.Info("mount accepted", "path", dir)
-		s.record(hashlog.TypeMountAccepted, hashlog.Mount{Client: c.client.String(), Path: dir})
+		s.record(custody.TypeMountAccepted, custody.Mount{Client: c.client.String(), Path: dir})
 		w.Uint32(mnt3OK)
 		w.Opaque(s.handles.handle(""))
 		w.Uint32(1) // one flavor:
@@ -72,12 +73,12 @@ func (c *conn) mountCall(h callHeader, args *xdrReader) *xdrWriter {
 		}
 		if s.removeMount(c.client.String(), dir) {
 			c.log.Info("unmounted", "path", dir)
-			s.record(hashlog.TypeMountReleased, hashlog.Mount{Client: c.client.String(), Path: dir})
+			s.record(custody.TypeMountReleased, custody.Mount{Client: c.client.String(), Path: dir})
 		}
 		return newReply(h.xid, acceptSuccess)
 	case mountProcUmntAll:
 		if s.removeMount(c.client.String(), "") {
-			s.record(hashlog.TypeMountReleased, hashlog.Mount{Client: c.client.String(), Path: "*"})
+			s.record(custody.TypeMountReleased, custody.Mount{Client: c.client.String(), Path: "*"})
 		}
 		return newReply(h.xid, acceptSuccess)
 	case mountProcExport:

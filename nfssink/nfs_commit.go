@@ -1,9 +1,10 @@
 package nfssink
 
 import (
-	"github.com/esxsink/esxsink/hashlog"
 	"os"
 	"path/filepath"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // onCommit makes a file's data durable. go-nfs answers COMMIT without
@@ -22,7 +23,7 @@ func (c *conn) onCommit(h callHeader, args *xdrReader) *xdrWriter {
 	if t := s.openTracker(rel); t != nil {
 		if err := t.sync(); err != nil {
 			c.log.Error("commit failed", "path", rel, "err", err)
-			s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Kind: "commit: " + err.Error()})
+			s.record(custody.TypeWriteError, custody.WriteAnomaly{Path: rel, Kind: "commit: " + err.Error()})
 			return writeFail(h.xid, nfs3ErrIO, nil)
 		}
 	} else if err := syncPath(s.root, rel); err != nil {

@@ -3,10 +3,11 @@ package nfssink
 import (
 	"bytes"
 	"errors"
-	"github.com/esxsink/esxsink/hashlog"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 const (
@@ -93,7 +94,7 @@ func (c *conn) onCreate(h callHeader, args *xdrReader) *xdrWriter {
 		} else {
 			s.adoptCreated(rel, f)
 			c.log.Info("file created", "path", rel)
-			s.record(hashlog.TypeFileCreated, hashlog.FileCreated{Path: rel, FileID: s.handles.fileid(rel), Client: c.client.String()})
+			s.record(custody.TypeFileCreated, custody.FileCreated{Path: rel, FileID: s.handles.fileid(rel), Client: c.client.String()})
 		}
 	default:
 		return dirFail(h.xid, nfs3ErrIO, dirAttrs)

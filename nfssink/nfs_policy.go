@@ -3,7 +3,7 @@ package nfssink
 import (
 	"path"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
 )
 
 // The write-once policy: clients may create directories and files and
@@ -13,7 +13,7 @@ import (
 
 func (c *conn) refuse(h callHeader, rel, reason string) {
 	c.log.Warn("refused by write-once policy", "procedure", procName(h), "path", rel, "reason", reason)
-	c.s.record(hashlog.TypePolicyRefused, hashlog.PolicyRefused{Client: c.client.String(), Procedure: procName(h), Path: rel, Reason: reason})
+	c.s.record(custody.TypePolicyRefused, custody.PolicyRefused{Client: c.client.String(), Procedure: procName(h), Path: rel, Reason: reason})
 }
 
 // refuseChange answers RMDIR, RENAME, SYMLINK, LINK and MKNOD.
@@ -95,7 +95,7 @@ func (c *conn) onMkdir(h callHeader, args *xdrReader) (*xdrWriter, bool) {
 	if status := c.checkName(h, dir, name); status != nfs3OK {
 		return dirFail(h.xid, status, c.s.attrsOf(dir)), true
 	}
-	c.s.record(hashlog.TypeDirCreated, hashlog.FileCreated{Path: joinRel(dir, name), Client: c.client.String()})
+	c.s.record(custody.TypeDirCreated, custody.FileCreated{Path: joinRel(dir, name), Client: c.client.String()})
 	return nil, false
 }
 
@@ -128,7 +128,7 @@ func (c *conn) onSetattr(h callHeader, args *xdrReader) (*xdrWriter, bool) {
 		return dirFail(h.xid, nfs3ErrAcces, cur), true
 	}
 	if t := c.s.openTracker(rel); t != nil && cur != nil && attr.size > cur.size {
-		c.s.record(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: rel, Offset: int64(cur.size), Length: int64(attr.size - cur.size), Kind: "extended by SETATTR (zero-filled hole)"})
+		c.s.record(custody.TypeWriteAnomaly, custody.WriteAnomaly{Path: rel, Offset: int64(cur.size), Length: int64(attr.size - cur.size), Kind: "extended by SETATTR (zero-filled hole)"})
 	}
 	return nil, false
 }

@@ -2,9 +2,10 @@ package nfssink
 
 import (
 	"errors"
-	"github.com/esxsink/esxsink/hashlog"
 	"os"
 	"path/filepath"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // onWrite is the evidence path: one positional write through the file's
@@ -46,7 +47,7 @@ func (c *conn) onWrite(h callHeader, args *xdrReader) *xdrWriter {
 	committed := uint32(unstable)
 	if stable != unstable {
 		if err := t.sync(); err != nil {
-			s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: err.Error()})
+			s.record(custody.TypeWriteError, custody.WriteAnomaly{Path: rel, Offset: int64(off), Length: int64(len(data)), Kind: err.Error()})
 			return writeFail(h.xid, nfs3ErrIO, &post)
 		}
 		committed = fileSync
@@ -79,18 +80,18 @@ func (s *Sink) evidenceWrite(rel string, off int64, data []byte) (t *tracker, n 
 	}
 	if anomaly != "" {
 		s.log.Warn("write anomaly", "path", rel, "offset", off, "anomaly", anomaly)
-		s.record(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: rel, Offset: off, Length: int64(len(data)), Kind: anomaly})
+		s.record(custody.TypeWriteAnomaly, custody.WriteAnomaly{Path: rel, Offset: off, Length: int64(len(data)), Kind: anomaly})
 	}
 	switch {
 	case err == nil:
 		return t, n, nfs3OK, nil
 	case isNoSpace(err):
 		s.log.Error("evidence disk full", "path", rel, "offset", off)
-		s.record(hashlog.TypeNoSpace, hashlog.NoSpace{Path: rel, Offset: off, Length: int64(len(data)), Written: int64(n), FreeBytes: uint64(max(s.freeBytes(), 0))})
+		s.record(custody.TypeNoSpace, custody.NoSpace{Path: rel, Offset: off, Length: int64(len(data)), Written: int64(n), FreeBytes: uint64(max(s.freeBytes(), 0))})
 		return t, n, nfs3ErrNoSpc, err
 	}
 	s.log.Error("write failed", "path", rel, "offset", off, "err", err)
-	s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Offset: off, Length: int64(len(data)), Kind: err.Error()})
+	s.record(custody.TypeWriteError, custody.WriteAnomaly{Path: rel, Offset: off, Length: int64(len(data)), Kind: err.Error()})
 	return t, n, nfs3ErrIO, err
 }
 

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/internal/nfsclient"
 )
 
@@ -88,7 +89,7 @@ func TestWriteOncePolicy(t *testing.T) {
 			t.Errorf("%s: status %d, want NFS3ERR_ACCES", r.name, st)
 		}
 	}
-	if got := len(ts.log.of(hashlog.TypePolicyRefused)); got != len(refusals) {
+	if got := len(ts.log.of(custody.TypePolicyRefused)); got != len(refusals) {
 		t.Errorf("%d policy.refused records, want %d", got, len(refusals))
 	}
 	got, err := os.ReadFile(filepath.Join(ts.evidence, "vm1", "disk-flat.vmdk"))
@@ -160,7 +161,7 @@ func TestMountPolicy(t *testing.T) {
 	if st, fh := c.mount("/esxsink/"); st != mnt3OK || len(fh) == 0 {
 		t.Fatalf("mount /esxsink/: %d", st)
 	}
-	if n := len(ts.log.of(hashlog.TypeMountRefused)); n != 2 {
+	if n := len(ts.log.of(custody.TypeMountRefused)); n != 2 {
 		t.Fatalf("%d mount.refused records, want 2", n)
 	}
 
@@ -172,7 +173,7 @@ func TestMountPolicy(t *testing.T) {
 	if _, err := c2.Getattr(c2.ctx, other.handles.handle("")); !errors.Is(err, nfsclient.ErrDenied) {
 		t.Fatalf("GETATTR from outside --allow not denied: %v", err)
 	}
-	if n := len(other.log.of(hashlog.TypePolicyRefused)); n != 1 {
+	if n := len(other.log.of(custody.TypePolicyRefused)); n != 1 {
 		t.Fatalf("%d refusal records for the stranger, want 1 (first per connection)", n)
 	}
 	if out, err := exec.Command(nfsCp(t), "/etc/hostname", other.url("x")).CombinedOutput(); err == nil {

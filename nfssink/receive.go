@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/hashlog"
 )
 
@@ -35,7 +37,7 @@ const procReceive = "RECEIVE"
 // sink.started and runs idle finalization; Close stops it.
 func (s *Sink) StartReceiver(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
-	s.record(hashlog.TypeSinkStarted, hashlog.SinkStarted{
+	s.record(custody.TypeSinkStarted, custody.SinkStarted{
 		WriteVerifier: s.Verifier(),
 		Listen:        []string{"none: files arrive as streams (sftp transport); no NFS, MOUNT or portmap port is bound"},
 		Config: map[string]any{
@@ -120,7 +122,7 @@ func (s *Sink) createForStream(rel, from string) error {
 	}
 	s.adoptCreated(rel, f)
 	s.log.Info("file created", "path", rel, "from", from)
-	s.record(hashlog.TypeFileCreated, hashlog.FileCreated{Path: rel, FileID: s.handles.fileid(rel), Client: from})
+	s.record(custody.TypeFileCreated, custody.FileCreated{Path: rel, FileID: s.handles.fileid(rel), Client: from})
 	return nil
 }
 
@@ -143,5 +145,5 @@ func (s *Sink) writeStream(rel string, off int64, data []byte) error {
 
 func (s *Sink) refuseStream(from, rel, reason string) {
 	s.log.Warn("refused by write-once policy", "procedure", procReceive, "path", rel, "reason", reason)
-	s.record(hashlog.TypePolicyRefused, hashlog.PolicyRefused{Client: from, Procedure: procReceive, Path: rel, Reason: reason})
+	s.record(custody.TypePolicyRefused, custody.PolicyRefused{Client: from, Procedure: procReceive, Path: rel, Reason: reason})
 }

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
 )
 
 // The same bytes written by a real NFS client (nfs-cp) and received as a
@@ -59,13 +59,13 @@ func TestReceiveMatchesNFS(t *testing.T) {
 		t.Errorf("piecewise hashes differ:\nnfs    %s\nstream %s", nb, sb)
 	}
 	var created bool
-	for _, r := range ts.log.of(hashlog.TypeFileCreated) {
-		var fc hashlog.FileCreated
+	for _, r := range ts.log.of(custody.TypeFileCreated) {
+		var fc custody.FileCreated
 		json.Unmarshal(r.Data, &fc)
 		created = created || (fc.Path == "vm/sftp.bin" && fc.Client == from && fc.FileID != 0)
 	}
 	if !created {
-		t.Errorf("no file.created record for the stream naming its sender: %s", ts.log.of(hashlog.TypeFileCreated))
+		t.Errorf("no file.created record for the stream naming its sender: %s", ts.log.of(custody.TypeFileCreated))
 	}
 	if fi, err := os.Stat(filepath.Join(ts.evidence, "vm", "sftp.bin")); err != nil || fi.Mode().Perm() != evidenceFileMode {
 		t.Errorf("evidence file mode: %v %v", fi, err)
@@ -102,7 +102,7 @@ func TestReceiveRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "create it first") {
 		t.Errorf("receive into a missing folder: %v", err)
 	}
-	if got := len(ts.log.of(hashlog.TypePolicyRefused)); got < 5 {
+	if got := len(ts.log.of(custody.TypePolicyRefused)); got < 5 {
 		t.Errorf("%d policy.refused records, want one per refusal (5+)", got)
 	}
 }
@@ -130,8 +130,8 @@ func TestReceiveBrokenStreamAndNoSpace(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "evidence disk is full") {
 		t.Fatalf("receive onto a full disk: %v", err)
 	}
-	if len(ts.log.of(hashlog.TypeNoSpace)) != 1 {
-		t.Errorf("no_space records: %s", ts.log.of(hashlog.TypeNoSpace))
+	if len(ts.log.of(custody.TypeNoSpace)) != 1 {
+		t.Errorf("no_space records: %s", ts.log.of(custody.TypeNoSpace))
 	}
 }
 
@@ -166,8 +166,8 @@ func TestStartReceiverBindsNothing(t *testing.T) {
 	if err := s.Close("test done"); err != nil {
 		t.Fatal(err)
 	}
-	started := log.of(hashlog.TypeSinkStarted)
-	if len(started) != 1 || !strings.Contains(string(started[0].Data), "no NFS") || len(log.of(hashlog.TypeSinkStopped)) != 1 {
-		t.Fatalf("start/stop records: %s %s", started, log.of(hashlog.TypeSinkStopped))
+	started := log.of(custody.TypeSinkStarted)
+	if len(started) != 1 || !strings.Contains(string(started[0].Data), "no NFS") || len(log.of(custody.TypeSinkStopped)) != 1 {
+		t.Fatalf("start/stop records: %s %s", started, log.of(custody.TypeSinkStopped))
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/hashlog"
 )
 
@@ -139,14 +141,14 @@ func TestSinkKilledMidCopy(t *testing.T) {
 		t.Fatalf("log: %v %v", err, findings)
 	}
 	var starts, resumed int
-	var final hashlog.FileFinalized
+	var final custody.FileFinalized
 	for _, r := range recs {
 		switch r.Type {
-		case hashlog.TypeSinkStarted:
+		case custody.TypeSinkStarted:
 			starts++
-		case hashlog.TypeFileResumed:
+		case custody.TypeFileResumed:
 			resumed++
-		case hashlog.TypeFileFinalized:
+		case custody.TypeFileFinalized:
 			r.Decode(&final)
 		}
 	}

@@ -20,10 +20,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
+	"github.com/go-git/go-billy/v5/osfs"
+
 	"github.com/esxsink/esxsink/digest"
 	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/internal/durable"
-	"github.com/go-git/go-billy/v5/osfs"
 )
 
 // evidenceFileMode is the mode of files the sink creates on disk.
@@ -32,7 +35,7 @@ const evidenceFileMode = 0o640
 // CustodyLog receives the sink's records: a *hashlog.Log, shared with the
 // orchestrator when the sink is embedded.
 type CustodyLog interface {
-	Append(typ string, data any) (hashlog.Record, error)
+	Append(typ string, data any) (custody.Record, error)
 }
 
 // Config configures a Sink. Zero values take the documented defaults.
@@ -130,7 +133,7 @@ type Sink struct {
 	mu        sync.Mutex
 	mounts    []mountEntry
 	trackers  map[string]*tracker
-	finalized map[string]hashlog.FileFinalized
+	finalized map[string]custody.FileFinalized
 	exclusive map[string][]byte
 
 	stats struct {
@@ -167,7 +170,7 @@ func New(cfg Config) (*Sink, error) {
 		root:      root,
 		handles:   newHandleTable(key, cfg.EvidenceDir),
 		trackers:  map[string]*tracker{},
-		finalized: map[string]hashlog.FileFinalized{},
+		finalized: map[string]custody.FileFinalized{},
 		exclusive: map[string][]byte{},
 		events:    newEventBus(),
 		space:     &spaceGuard{dir: cfg.EvidenceDir, reserve: cfg.SpaceReserve},
@@ -237,7 +240,7 @@ func (s *Sink) Start(ctx context.Context) error {
 		return err
 	}
 	s.goNFS = startGoNFS(ctx, &nfsHandler{s: s}, s.verifier)
-	s.record(hashlog.TypeSinkStarted, hashlog.SinkStarted{
+	s.record(custody.TypeSinkStarted, custody.SinkStarted{
 		WriteVerifier: s.Verifier(),
 		Listen:        []string{"nfs+mount " + ln.Addr().String(), "portmap " + s.portmap.describe()},
 		Config: map[string]any{
@@ -346,7 +349,7 @@ func (s *Sink) Close(reason string) error {
 	s.mu.Lock()
 	n := len(s.finalized)
 	s.mu.Unlock()
-	s.record(hashlog.TypeSinkStopped, hashlog.SinkStopped{Reason: reason, FilesFinalized: n, BytesReceived: s.stats.written.Load()})
+	s.record(custody.TypeSinkStopped, custody.SinkStopped{Reason: reason, FilesFinalized: n, BytesReceived: s.stats.written.Load()})
 	s.events.close()
 	s.root.Close()
 	return errors.Join(errs...)
@@ -470,7 +473,7 @@ func (s *Sink) trackerFor(rel string) (*tracker, uint32) {
 			t.anomaly("%s", reason)
 		}
 		t.rehash = true
-		s.record(hashlog.TypeFileResumed, hashlog.FileResumed{Path: rel, SizeOnDisk: fi.Size(), Reason: reason})
+		s.record(custody.TypeFileResumed, custody.FileResumed{Path: rel, SizeOnDisk: fi.Size(), Reason: reason})
 	}
 	s.trackers[rel] = t
 	return t, nfs3OK
@@ -533,7 +536,7 @@ func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (Fi
 	}
 	res, err := t.finalize(reason, expectedSize, atRest, s.cfg.PieceSize)
 	if err != nil {
-		s.record(hashlog.TypeWriteError, hashlog.WriteAnomaly{Path: rel, Kind: "finalize: " + err.Error()})
+		s.record(custody.TypeWriteError, custody.WriteAnomaly{Path: rel, Kind: "finalize: " + err.Error()})
 		return res, fmt.Errorf("finalize %s: %w", rel, err)
 	}
 	s.remember(res)
@@ -541,16 +544,16 @@ func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (Fi
 	return res, nil
 }
 
-func (s *Sink) remember(res hashlog.FileFinalized) {
+func (s *Sink) remember(res custody.FileFinalized) {
 	s.mu.Lock()
 	s.finalized[res.Path] = res
 	s.mu.Unlock()
-	s.record(hashlog.TypeFileFinalized, res)
+	s.record(custody.TypeFileFinalized, res)
 }
 
 // recheck re-examines a file finalized earlier against a new request's
 // expectations and records the outcome as a new file.finalized record.
-func (s *Sink) recheck(prev hashlog.FileFinalized, reason string, expectedSize int64, atRest bool) (FileResult, error) {
+func (s *Sink) recheck(prev custody.FileFinalized, reason string, expectedSize int64, atRest bool) (FileResult, error) {
 	out := prev
 	out.Reason = reason
 	out.Anomalies = slices.Clone(prev.Anomalies)
@@ -560,7 +563,7 @@ func (s *Sink) recheck(prev hashlog.FileFinalized, reason string, expectedSize i
 			return prev, fmt.Errorf("finalize %s: hash at rest: %w", prev.Path, err)
 		}
 		out.AtRest = disk.Sums
-		if !disk.Equal(prev.Result()) {
+		if !disk.Equal(hashlog.FinalizedResult(prev)) {
 			out.Anomalies = append(out.Anomalies, "hash at rest differs from hash on arrival")
 		}
 	}
@@ -572,4 +575,4 @@ func (s *Sink) recheck(prev hashlog.FileFinalized, reason string, expectedSize i
 }
 
 // FileResult is a finalized file's record: size, hashes, pieces, anomalies.
-type FileResult = hashlog.FileFinalized
+type FileResult = custody.FileFinalized

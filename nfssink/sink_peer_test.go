@@ -2,11 +2,13 @@ package nfssink
 
 import (
 	"encoding/json"
-	"github.com/esxsink/esxsink/hashlog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/hashlog"
 
 	"github.com/esxsink/esxsink/digest"
 	"github.com/esxsink/esxsink/internal/peer"
@@ -34,11 +36,11 @@ func TestNFSCpCopiesAndHashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Result().Equal(want) || res.Hashes["md5"] != want.Sums["md5"] || res.Hashes["sha256"] != want.Sums["sha256"] {
+	if !hashlog.FinalizedResult(res).Equal(want) || res.Hashes["md5"] != want.Sums["md5"] || res.Hashes["sha256"] != want.Sums["sha256"] {
 		t.Fatalf("sink hashes %v, source %v", res.Hashes, want.Sums)
 	}
-	if len(res.Result().BadPieces(want)) != 0 || len(res.Anomalies) != 0 || res.FromDisk {
-		t.Fatalf("unexpected: pieces differ %v, anomalies %v, from disk %v", res.Result().BadPieces(want), res.Anomalies, res.FromDisk)
+	if len(hashlog.FinalizedResult(res).BadPieces(want)) != 0 || len(res.Anomalies) != 0 || res.FromDisk {
+		t.Fatalf("unexpected: pieces differ %v, anomalies %v, from disk %v", hashlog.FinalizedResult(res).BadPieces(want), res.Anomalies, res.FromDisk)
 	}
 	if !atRestMatches(res, want.Sums) {
 		t.Fatalf("at-rest hash missing or wrong: %+v", res.AtRest)
@@ -47,11 +49,11 @@ func TestNFSCpCopiesAndHashes(t *testing.T) {
 	if !strings.Contains(out, "disk-flat.vmdk") {
 		t.Fatalf("nfs-ls does not list the copied file:\n%s", out)
 	}
-	recs := ts.log.of(hashlog.TypeFileFinalized)
+	recs := ts.log.of(custody.TypeFileFinalized)
 	if len(recs) != 1 {
 		t.Fatalf("%d finalized records, want 1", len(recs))
 	}
-	var rec hashlog.FileFinalized
+	var rec custody.FileFinalized
 	json.Unmarshal(recs[0].Data, &rec)
 	if rec.Hashes["sha256"] != want.Sums["sha256"] || rec.Size != size+12345 {
 		t.Fatalf("custody record %+v does not match", rec)

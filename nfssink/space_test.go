@@ -3,12 +3,14 @@ package nfssink
 import (
 	"bytes"
 	"context"
-	"github.com/esxsink/esxsink/hashlog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/hashlog"
 
 	"github.com/esxsink/esxsink/internal/peer"
 )
@@ -57,7 +59,7 @@ func TestFullDisk(t *testing.T) {
 	}
 	var noSpace int
 	for _, r := range recs {
-		if r.Type == hashlog.TypeNoSpace {
+		if r.Type == custody.TypeNoSpace {
 			noSpace++
 		}
 	}

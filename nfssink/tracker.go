@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/digest"
 	"github.com/esxsink/esxsink/hashlog"
 )
@@ -190,10 +192,10 @@ func (t *tracker) syncLocked() error {
 
 // finalize syncs the file, completes its hashes and closes it.
 // expectedSize < 0 means no expectation.
-func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, pieceSize int64) (hashlog.FileFinalized, error) {
+func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, pieceSize int64) (custody.FileFinalized, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := hashlog.FileFinalized{Path: t.rel, Reason: reason}
+	out := custody.FileFinalized{Path: t.rel, Reason: reason}
 	if t.done {
 		return out, fmt.Errorf("%s is already finalized", t.rel)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/esxsink/esxsink/hashlog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 func pseudoRandom(n int, seed uint64) []byte {
@@ -150,7 +151,7 @@ func TestRewriteOfHashedRange(t *testing.T) {
 	}
 	// Identical resend of the middle megabyte.
 	c.write(fh, 1<<20, data[1<<20:2<<20], unstable)
-	if n := len(ts.log.of(hashlog.TypeWriteAnomaly)); n != 0 {
+	if n := len(ts.log.of(custody.TypeWriteAnomaly)); n != 0 {
 		t.Fatalf("identical resend recorded as %d anomalies", n)
 	}
 	changed := bytes.Repeat([]byte{0xAB}, 4096)
@@ -158,7 +159,7 @@ func TestRewriteOfHashedRange(t *testing.T) {
 		t.Fatalf("rewrite refused: %d", st)
 	}
 	copy(data[5000:], changed)
-	if n := len(ts.log.of(hashlog.TypeWriteAnomaly)); n != 1 {
+	if n := len(ts.log.of(custody.TypeWriteAnomaly)); n != 1 {
 		t.Fatalf("%d anomaly records, want 1", n)
 	}
 	res, err := ts.Finalize("rewrite.bin", "api", -1, false)

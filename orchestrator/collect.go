@@ -10,15 +10,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
-	"github.com/esxsink/esxsink/hashlog"
 )
 
 // Sink is the evidence sink the host writes to (a *nfssink.Sink).
 type Sink interface {
 	// Finalize syncs rel, completes and records its hashes; atRest
 	// re-reads the synced file.
-	Finalize(rel, reason string, expectedSize int64, atRest bool) (hashlog.FileFinalized, error)
+	Finalize(rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error)
 }
 
 // CollectOptions says where and how to acquire.
@@ -104,7 +105,7 @@ type FileResult struct {
 	ReadErrors []string `json:"read_errors,omitempty"`
 	// BadSectors are the source's unreadable sectors, found by reading
 	// the failed blocks again sector by sector: only these are zeros.
-	BadSectors []SectorRange `json:"bad_sectors,omitempty"`
+	BadSectors []custody.SectorRange `json:"bad_sectors,omitempty"`
 	// Superseded are earlier copies of this file kept on the sink (a
 	// copy with whole blocks zeroed, before the sector-level re-read).
 	Superseded []string      `json:"superseded,omitempty"`
@@ -206,10 +207,10 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 	for _, it := range plan.Items {
 		if it.Method == MethodSkip {
 			c.report.Skipped = append(c.report.Skipped, it)
-			c.record(TypeFileSkipped, StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Size: it.Size, Note: it.Note})
+			c.record(custody.TypeFileSkipped, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Size: it.Size, Note: it.Note})
 		}
 	}
-	c.record(TypeAcquisitionStarted, StepRecord{Label: c.label, Files: plan.Files, Size: plan.Bytes})
+	c.record(custody.TypeAcquisitionStarted, custody.Step{Label: c.label, Files: plan.Files, Size: plan.Bytes})
 	runErr := c.run(ctx, plan)
 	c.cleanup(ctx, runErr)
 	failed := 0
@@ -218,11 +219,11 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 			failed++
 		}
 	}
-	rec := StepRecord{Label: c.label, Files: len(c.report.Files), Failed: failed}
+	rec := custody.Step{Label: c.label, Files: len(c.report.Files), Failed: failed}
 	if runErr != nil {
 		rec.Error = runErr.Error()
 	}
-	c.record(TypeAcquisitionFinished, rec)
+	c.record(custody.TypeAcquisitionFinished, rec)
 	var cleanupErr error
 	for _, e := range c.report.Cleanup {
 		cleanupErr = errors.Join(cleanupErr, errors.New(e))
@@ -265,7 +266,7 @@ func (c *collector) cleanup(ctx context.Context, runErr error) {
 
 // record appends a custody record; a failing log is logged, not fatal here
 // (the runner's own records fail the commands).
-func (c *collector) record(typ string, r StepRecord) {
+func (c *collector) record(typ string, r custody.Step) {
 	r.Host, r.RunID = c.o.Host, c.o.RunID
 	if c.o.Log == nil {
 		return
@@ -277,7 +278,7 @@ func (c *collector) record(typ string, r StepRecord) {
 
 // fail records err under typ and returns it.
 func (c *collector) fail(typ string, err error) error {
-	c.record(typ, StepRecord{Error: err.Error()})
+	c.record(typ, custody.Step{Error: err.Error()})
 	c.logger.Error(err.Error())
 	return err
 }
@@ -294,7 +295,7 @@ func (c *collector) ensureConnected(ctx context.Context) {
 		conn, err := c.o.Redial(ctx)
 		if err == nil {
 			r.SetConn(conn)
-			c.record(TypeNote, StepRecord{Note: fmt.Sprintf("reconnected to clean up after the connection was lost (%v)", lost), Attempt: attempt})
+			c.record(custody.TypeAcquisitionNote, custody.Step{Note: fmt.Sprintf("reconnected to clean up after the connection was lost (%v)", lost), Attempt: attempt})
 			return
 		}
 		c.logger.Warn("reconnect for cleanup failed", "attempt", attempt, "err", err)

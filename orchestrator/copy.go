@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 )
 
@@ -44,13 +46,13 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 		fr.Attempts = n + 1
 	}
 	fr.Duration = time.Since(start)
-	rec := StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: fr.Dest, Size: fr.Size,
-		Host1: fr.HostHashes, Sink: fr.SinkHashes, AtRest: fr.AtRest, Attempt: fr.Attempts, Error: fr.Error,
+	rec := custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: fr.Dest, Size: fr.Size,
+		HostHashes: fr.HostHashes, SinkHashes: fr.SinkHashes, AtRest: fr.AtRest, Attempt: fr.Attempts, Error: fr.Error,
 		ReadErrors: fr.ReadErrors, BadSectors: fr.BadSectors, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note}
 	if fr.Verified {
-		c.record(TypeFileVerified, rec)
+		c.record(custody.TypeFileVerified, rec)
 	} else {
-		c.record(TypeFileFailed, rec)
+		c.record(custody.TypeFileFailed, rec)
 	}
 	c.addResult(fr)
 	if c.o.Progress != nil {
@@ -114,7 +116,7 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 		c.hashes = fallbackHashes
 		c.mu.Unlock()
 		if first {
-			c.record(TypeNote, StepRecord{Note: "the host lacks a tool for two hashes in one pass (" + clip(strings.TrimSpace(string(res.Stderr))) + "): the host computes md5 only; the sink still computes all its hashes"})
+			c.record(custody.TypeAcquisitionNote, custody.Step{Note: "the host lacks a tool for two hashes in one pass (" + clip(strings.TrimSpace(string(res.Stderr))) + "): the host computes md5 only; the sink still computes all its hashes"})
 		}
 		return c.copyOnce(ctx, it)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxsim"
 	"github.com/esxsink/esxsink/hashlog"
 )
@@ -104,7 +106,7 @@ type corruptingSink struct {
 	done   bool
 }
 
-func (s *corruptingSink) Finalize(rel, reason string, expectedSize int64, atRest bool) (hashlog.FileFinalized, error) {
+func (s *corruptingSink) Finalize(rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
 	f, err := s.Sink.Finalize(rel, reason, expectedSize, atRest)
 	if rel == s.target && !s.done {
 		s.done = true
@@ -236,7 +238,7 @@ func TestCollectBadSectorsAndWriteError(t *testing.T) {
 	}
 	// Only the 8 unreadable sectors at 5 MiB are zeros; the rest of the
 	// 1 MiB block dd zeroed in the first copy was read sector by sector.
-	want := []SectorRange{{First: 5 << 20 / 512, Count: 8}}
+	want := []custody.SectorRange{{First: 5 << 20 / 512, Count: 8}}
 	if !reflect.DeepEqual(flat.BadSectors, want) {
 		t.Errorf("bad sectors %+v, want %+v", flat.BadSectors, want)
 	}
@@ -250,7 +252,7 @@ func TestCollectBadSectorsAndWriteError(t *testing.T) {
 	if len(flat.Superseded) != 1 || flat.Superseded[0] == flat.Dest {
 		t.Errorf("first copy not named as superseded: %q (dest %s)", flat.Superseded, flat.Dest)
 	}
-	if n := custodyCount(t, e, TypeNote, "8 unreadable sectors found: sectors 10240-10247"); n != 1 {
+	if n := custodyCount(t, e, custody.TypeAcquisitionNote, "8 unreadable sectors found: sectors 10240-10247"); n != 1 {
 		t.Errorf("%d custody notes name the bad sectors", n)
 	}
 	assertClean(t, e, nil)
@@ -430,7 +432,7 @@ func TestCollectCancelStopsHostCopy(t *testing.T) {
 	if _, err := e.host.ReadFile(stopFile); err == nil {
 		t.Error("the stop file was left on the host")
 	}
-	if n := custodyCount(t, e, TypeNote, "asked the copies still running on the host to stop"); n != 1 {
+	if n := custodyCount(t, e, custody.TypeAcquisitionNote, "asked the copies still running on the host to stop"); n != 1 {
 		t.Errorf("%d custody notes of the stop", n)
 	}
 	assertFootprint(t, e)

@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 )
 
@@ -43,7 +45,7 @@ func (c *collector) memoryJobs(ctx context.Context, vm *VM, like PlanItem, idx i
 		jobs = append(jobs, job{item: it, idx: idx})
 	}
 	if len(jobs) == 0 {
-		c.record(TypeNote, StepRecord{VMID: vm.ID, VM: vm.Name, Note: "--memory: our snapshot wrote no .vmem (a VM that is not running has no memory to save)"})
+		c.record(custody.TypeAcquisitionNote, custody.Step{VMID: vm.ID, VM: vm.Name, Note: "--memory: our snapshot wrote no .vmem (a VM that is not running has no memory to save)"})
 	}
 	return jobs, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 )
 
@@ -27,7 +29,7 @@ func (c *collector) mount(ctx context.Context) error {
 		if mounts, err := c.nas.parseList(string(res.Stdout)); err == nil {
 			for _, m := range mounts {
 				if m.Host == c.o.SinkHost && strings.TrimRight(m.Share, "/") == strings.TrimRight(c.o.Export, "/") {
-					return c.fail(TypeCleanupFailed, fmt.Errorf("the host %s already mounts the sink %s:%s as datastore %q (status %q): a leftover of an earlier run? detach it with esxcfg-nas -d %s and run collect again",
+					return c.fail(custody.TypeCleanupFailed, fmt.Errorf("the host %s already mounts the sink %s:%s as datastore %q (status %q): a leftover of an earlier run? detach it with esxcfg-nas -d %s and run collect again",
 						c.o.Host, m.Host, m.Share, m.Label, m.Status, esxi.Quote(m.Label)))
 				}
 			}
@@ -39,7 +41,7 @@ func (c *collector) mount(ctx context.Context) error {
 	}
 	res, err := c.o.Runner.Run(ctx, cmd)
 	if err != nil {
-		return c.fail(TypeCleanupFailed, fmt.Errorf("mount the sink %s:%s as %q on %s: %w", c.o.SinkHost, c.o.Export, c.label, c.o.Host, err))
+		return c.fail(custody.TypeCleanupFailed, fmt.Errorf("mount the sink %s:%s as %q on %s: %w", c.o.SinkHost, c.o.Export, c.label, c.o.Host, err))
 	}
 	out := string(res.Stdout) + string(res.Stderr)
 	if cerr := c.nas.checkAdd(out, c.label); cerr != nil || res.ExitStatus != 0 {
@@ -63,7 +65,7 @@ func (c *collector) mount(ctx context.Context) error {
 	if !ok || !m.Mounted {
 		return fmt.Errorf("the host %s does not list datastore %q as mounted after esxcfg-nas -a (status %q)", c.o.Host, c.label, m.Status)
 	}
-	c.record(TypeNASMounted, StepRecord{Label: c.label, Note: c.o.SinkHost + ":" + c.o.Export + " with " + string(c.nas)})
+	c.record(custody.TypeNASMounted, custody.Step{Label: c.label, Note: c.o.SinkHost + ":" + c.o.Export + " with " + string(c.nas)})
 	return c.checkWritable(ctx)
 }
 
@@ -84,7 +86,7 @@ func (c *collector) checkWritable(ctx context.Context) error {
 		return fmt.Errorf("write a check file onto the mounted sink on %s: %w", c.o.Host, err)
 	}
 	if res.ExitStatus != 0 {
-		return c.fail(TypeNote, fmt.Errorf("the host %s mounted the sink as %q but cannot write to it (exit status %d: %s): check that the sink allows this host and has free space",
+		return c.fail(custody.TypeAcquisitionNote, fmt.Errorf("the host %s mounted the sink as %q but cannot write to it (exit status %d: %s): check that the sink allows this host and has free space",
 			c.o.Host, c.label, res.ExitStatus, clip(strings.TrimSpace(string(res.Stderr)))))
 	}
 	fin, err := c.o.Sink.Finalize(rel, "mount check", int64(len(text)+1), false)
@@ -93,10 +95,10 @@ func (c *collector) checkWritable(ctx context.Context) error {
 	}
 	sum := md5.Sum([]byte(text + "\n"))
 	if want := hex.EncodeToString(sum[:]); fin.Hashes[string(esxi.MD5)] != want {
-		return c.fail(TypeNote, fmt.Errorf("the check file the host %s wrote arrived changed on the sink (md5 %s, want %s): do not trust this path; check the network and the sink",
+		return c.fail(custody.TypeAcquisitionNote, fmt.Errorf("the check file the host %s wrote arrived changed on the sink (md5 %s, want %s): do not trust this path; check the network and the sink",
 			c.o.Host, fin.Hashes[string(esxi.MD5)], want))
 	}
-	c.record(TypeNote, StepRecord{Label: c.label, Dest: rel, Note: "the host wrote a check line onto the mount and the sink received it intact"})
+	c.record(custody.TypeAcquisitionNote, custody.Step{Label: c.label, Dest: rel, Note: "the host wrote a check line onto the mount and the sink received it intact"})
 	return nil
 }
 
@@ -128,7 +130,7 @@ func (c *collector) unmount(ctx context.Context) error {
 			}
 			if last == nil {
 				c.mounted = false
-				c.record(TypeNASUnmounted, StepRecord{Label: c.label, Attempt: attempt})
+				c.record(custody.TypeNASUnmounted, custody.Step{Label: c.label, Attempt: attempt})
 				return nil
 			}
 			if !errors.Is(last, esxi.ErrUnmountBusy) {
@@ -137,7 +139,7 @@ func (c *collector) unmount(ctx context.Context) error {
 					if mounts, perr := c.nas.parseList(string(lres.Stdout)); perr == nil {
 						if _, ok := esxi.FindNASMount(mounts, c.label); !ok {
 							c.mounted = false
-							c.record(TypeNASUnmounted, StepRecord{Label: c.label, Attempt: attempt, Note: "not listed any more"})
+							c.record(custody.TypeNASUnmounted, custody.Step{Label: c.label, Attempt: attempt, Note: "not listed any more"})
 							return nil
 						}
 					}
@@ -147,10 +149,10 @@ func (c *collector) unmount(ctx context.Context) error {
 		c.logger.Warn("unmount failed, retrying", "label", c.label, "attempt", attempt, "err", last)
 		select {
 		case <-ctx.Done():
-			return c.fail(TypeCleanupFailed, fmt.Errorf("detach datastore %q from %s: %w (last error: %v); detach it by hand: esxcfg-nas -d %s", c.label, c.o.Host, ctx.Err(), last, esxi.Quote(c.label)))
+			return c.fail(custody.TypeCleanupFailed, fmt.Errorf("detach datastore %q from %s: %w (last error: %v); detach it by hand: esxcfg-nas -d %s", c.label, c.o.Host, ctx.Err(), last, esxi.Quote(c.label)))
 		case <-time.After(delay):
 		}
 		delay *= 2
 	}
-	return c.fail(TypeCleanupFailed, fmt.Errorf("detach datastore %q from %s: %w; detach it by hand: esxcfg-nas -d %s", c.label, c.o.Host, last, esxi.Quote(c.label)))
+	return c.fail(custody.TypeCleanupFailed, fmt.Errorf("detach datastore %q from %s: %w; detach it by hand: esxcfg-nas -d %s", c.label, c.o.Host, last, esxi.Quote(c.label)))
 }

@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/esxsink/esxsink/esxi"
 	"path"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/esxsink/esxsink/esxi"
 )
 
 // Kinds of planned files.

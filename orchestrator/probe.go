@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 )
 
@@ -58,7 +60,7 @@ func (c *collector) probeHost(ctx context.Context) error {
 	if len(no) > 0 {
 		note += "; lacks " + strings.Join(no, ", ")
 	}
-	c.record(TypeNote, StepRecord{Note: note})
+	c.record(custody.TypeAcquisitionNote, custody.Step{Note: note})
 	switch {
 	case !have["pipefail"]:
 		return fmt.Errorf("the shell on %s lacks set -o pipefail, so a failing dd inside dd | tee | md5sum would go unnoticed and collect cannot vouch for a copy there: use the manual procedure (esxsink serve, then dd and md5sum by hand, see README)", c.o.Host)

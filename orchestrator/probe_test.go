@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // custodyCount counts the custody records of type typ whose line holds
@@ -47,10 +49,10 @@ func TestCollectHostWithoutEsxcfgNasOrMkfifo(t *testing.T) {
 	if !added || !removed || esxcfg {
 		t.Errorf("esxcli add %v, remove %v, esxcfg-nas tried %v", added, removed, esxcfg)
 	}
-	if n := custodyCount(t, e, TypeNote, "lacks esxcfg-nas, mkfifo"); n != 1 {
+	if n := custodyCount(t, e, custody.TypeAcquisitionNote, "lacks esxcfg-nas, mkfifo"); n != 1 {
 		t.Errorf("%d notes name the missing tools", n)
 	}
-	if n := custodyCount(t, e, TypeNote, "received it intact"); n != 1 {
+	if n := custodyCount(t, e, custody.TypeAcquisitionNote, "received it intact"); n != 1 {
 		t.Errorf("%d notes of the mount check", n)
 	}
 	assertClean(t, e, before)

@@ -11,19 +11,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 )
-
-// SectorRange is a run of unreadable 512-byte sectors of a source: in the
-// copy they are zeros.
-type SectorRange struct {
-	First int64 `json:"first_sector"`
-	Count int64 `json:"sectors"`
-}
-
-func (r SectorRange) String() string {
-	return fmt.Sprintf("sectors %d-%d (bytes %d-%d)", r.First, r.First+r.Count-1, r.First*esxi.SectorSize, (r.First+r.Count)*esxi.SectorSize-1)
-}
 
 // probeChunk bounds the runs one probe command lists, so its command line
 // stays far below the host's argument limit.
@@ -70,7 +61,7 @@ func (c *collector) rescue(ctx context.Context, it PlanItem, first FileResult) (
 	blocks = append(blocks, more...)
 	slices.SortFunc(blocks, func(a, b esxi.BlockRun) int { return cmp.Compare(a.First, b.First) })
 	if len(blocks) == 0 {
-		c.record(TypeNote, StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: first.Dest,
+		c.record(custody.TypeAcquisitionNote, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: first.Dest,
 			Note: fmt.Sprintf("dd reported %d read errors, but every zeroed block reads now: the errors did not recur; copying again", len(first.ReadErrors))})
 		return c.copyOnce(ctx, it)
 	}
@@ -115,7 +106,7 @@ func (c *collector) rescue(ctx context.Context, it PlanItem, first FileResult) (
 	if got := int64(len(fr.ReadErrors)); fr.Error == "" && got != n {
 		note += fmt.Sprintf("; the second copy's dd reported %d errors, not %d: the disk is getting worse or recovering", got, n)
 	}
-	c.record(TypeNote, StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: fr.Dest, Note: note})
+	c.record(custody.TypeAcquisitionNote, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: fr.Dest, Note: note})
 	return fr, err
 }
 
@@ -178,14 +169,14 @@ func zeroRuns(p string, bs, blocks int64) ([]esxi.BlockRun, error) {
 }
 
 // mergeSectors joins single bad sectors into ranges.
-func mergeSectors(sectors []esxi.BlockRun) []SectorRange {
-	var out []SectorRange
+func mergeSectors(sectors []esxi.BlockRun) []custody.SectorRange {
+	var out []custody.SectorRange
 	for _, s := range sectors {
 		if n := len(out); n > 0 && out[n-1].First+out[n-1].Count == s.First {
 			out[n-1].Count += s.Count
 			continue
 		}
-		out = append(out, SectorRange{First: s.First, Count: s.Count})
+		out = append(out, custody.SectorRange{First: s.First, Count: s.Count})
 	}
 	return out
 }

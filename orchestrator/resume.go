@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/hashlog"
 )
 
@@ -28,10 +30,10 @@ func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
 	}
 	out := map[string]Verified{}
 	for _, r := range recs {
-		if r.Type != TypeFileVerified {
+		if r.Type != custody.TypeFileVerified {
 			continue
 		}
-		var s StepRecord
+		var s custody.Step
 		if r.Decode(&s) != nil || s.Source == "" || s.Dest == "" || (host != "" && s.Host != host) {
 			continue
 		}
@@ -39,7 +41,7 @@ func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
 		if err != nil || fi.Size() != s.Size {
 			continue
 		}
-		out[s.Source] = Verified{Host: s.Host, Source: s.Source, Dest: s.Dest, Size: s.Size, Hashes: s.Sink}
+		out[s.Source] = Verified{Host: s.Host, Source: s.Source, Dest: s.Dest, Size: s.Size, Hashes: s.SinkHashes}
 	}
 	return out, nil
 }

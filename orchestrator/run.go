@@ -15,31 +15,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/esxsink/esxsink/hashlog"
-	"github.com/esxsink/esxsink/internal/durable"
+	"github.com/esxsink/esxsink/custody"
+
 	"golang.org/x/crypto/ssh"
+
+	"github.com/esxsink/esxsink/internal/durable"
 )
-
-// TypeCommandRun is the custody record of a command run on the host.
-const TypeCommandRun = "command.run"
-
-// CommandRecord is the data of a command.run record: the examiner's
-// footprint on the host, exact to the byte, with hashes of what came back.
-type CommandRecord struct {
-	Seq          int64   `json:"seq"`
-	Host         string  `json:"host"`
-	Command      string  `json:"command"`
-	ExitStatus   int     `json:"exit_status"`
-	Started      string  `json:"started"`
-	DurationSec  float64 `json:"duration_seconds"`
-	StdoutSHA256 string  `json:"stdout_sha256"`
-	StderrSHA256 string  `json:"stderr_sha256"`
-	StdoutBytes  int64   `json:"stdout_bytes"`
-	StderrBytes  int64   `json:"stderr_bytes"`
-	StdoutFile   string  `json:"stdout_file,omitempty"`
-	StderrFile   string  `json:"stderr_file,omitempty"`
-	Error        string  `json:"error,omitempty"`
-}
 
 // CommandResult is what a command produced.
 type CommandResult struct {
@@ -66,7 +47,7 @@ const maxCapture = 64 << 20
 
 // Recorder is the custody log (a *hashlog.Log).
 type Recorder interface {
-	Append(typ string, data any) (hashlog.Record, error)
+	Append(typ string, data any) (custody.Record, error)
 }
 
 // Runner runs commands on the host and records each one: the exact
@@ -112,7 +93,7 @@ func (r *Runner) Run(ctx context.Context, cmd string) (*CommandResult, error) {
 	r.seq++
 	seq := r.seq
 	r.mu.Unlock()
-	rec := CommandRecord{
+	rec := custody.CommandRun{
 		Seq: seq, Host: conn.Addr(), Command: cmd, ExitStatus: res.ExitStatus,
 		Started: res.Started.UTC().Format(time.RFC3339Nano), DurationSec: res.Duration.Seconds(),
 		StdoutSHA256: sha256Hex(res.Stdout), StderrSHA256: sha256Hex(res.Stderr),
@@ -137,7 +118,7 @@ func (r *Runner) Run(ctx context.Context, cmd string) (*CommandResult, error) {
 		}
 	}
 	if r.log != nil {
-		if _, err := r.log.Append(TypeCommandRun, rec); err != nil {
+		if _, err := r.log.Append(custody.TypeCommandRun, rec); err != nil {
 			return res, errors.Join(runErr, fmt.Errorf("record command in custody log: %w", err))
 		}
 	}

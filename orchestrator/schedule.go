@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // job is a planned copy with its 1-based place in the plan.
@@ -43,7 +45,7 @@ func (c *collector) run(ctx context.Context, plan *Plan) error {
 		j := job{item: it, idx: i + 1}
 		if v, ok := c.o.Resume[it.Source]; ok && v.Size == it.Size && !it.Live {
 			c.addResult(FileResult{Item: it, Dest: v.Dest, Size: v.Size, SinkHashes: v.Hashes, Verified: true, Resumed: true})
-			c.record(TypeFileSkipped, StepRecord{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: v.Dest, Size: v.Size, Note: "verified by an earlier run of this case (--resume)"})
+			c.record(custody.TypeFileSkipped, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: v.Dest, Size: v.Size, Note: "verified by an earlier run of this case (--resume)"})
 			continue
 		}
 		if it.vm == nil {
@@ -117,7 +119,7 @@ func (c *collector) collectVM(ctx context.Context, vm *VM, jobs []job, total int
 	snap, err := c.snapshot(ctx, vm)
 	if err != nil {
 		c.notStarted(frozen, err)
-		c.fail(TypeFileFailed, err)
+		c.fail(custody.TypeFileFailed, err)
 		if ctx.Err() != nil {
 			return err
 		}
@@ -126,7 +128,7 @@ func (c *collector) collectVM(ctx context.Context, vm *VM, jobs []job, total int
 	if c.o.Memory {
 		mem, err := c.memoryJobs(ctx, vm, frozen[0].item, total)
 		if err != nil {
-			c.fail(TypeNote, err)
+			c.fail(custody.TypeAcquisitionNote, err)
 		}
 		frozen = append(frozen, mem...)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 )
 
@@ -50,7 +52,7 @@ func (c *collector) snapshot(ctx context.Context, vm *VM) (*ourSnapshot, error) 
 	if id == 0 {
 		return nil, fmt.Errorf("snapshot %q of VM %q (vmid %d) was reported created but is not in the snapshot tree", s.name, vm.Name, vm.ID)
 	}
-	c.record(TypeSnapshotCreated, StepRecord{VMID: vm.ID, VM: vm.Name, Snapshot: s.name, SnapID: id})
+	c.record(custody.TypeSnapshotCreated, custody.Step{VMID: vm.ID, VM: vm.Name, Snapshot: s.name, SnapID: id})
 	return s, nil
 }
 
@@ -89,7 +91,7 @@ func (c *collector) removeSnapshot(ctx context.Context, s *ourSnapshot) error {
 	}
 	id, ferr := c.findSnapshot(ctx, s.vm, s.name)
 	if ferr == nil && id == 0 {
-		c.record(TypeSnapshotRemoved, StepRecord{VMID: s.vm.ID, VM: s.vm.Name, Snapshot: s.name, SnapID: s.id})
+		c.record(custody.TypeSnapshotRemoved, custody.Step{VMID: s.vm.ID, VM: s.vm.Name, Snapshot: s.name, SnapID: s.id})
 		c.dropSnap(s)
 		return nil
 	}
@@ -99,7 +101,7 @@ func (c *collector) removeSnapshot(ctx context.Context, s *ourSnapshot) error {
 	if err == nil {
 		err = fmt.Errorf("it is still in the snapshot tree")
 	}
-	return c.fail(TypeCleanupFailed, fmt.Errorf("remove our snapshot %q (id %d) of VM %q (vmid %d) on %s: %w; remove it by hand: vim-cmd vmsvc/snapshot.remove %d %d",
+	return c.fail(custody.TypeCleanupFailed, fmt.Errorf("remove our snapshot %q (id %d) of VM %q (vmid %d) on %s: %w; remove it by hand: vim-cmd vmsvc/snapshot.remove %d %d",
 		s.name, s.id, s.vm.Name, s.vm.ID, c.o.Host, err, s.vm.ID, s.id))
 }
 

@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/internal/peer"
 )
 
@@ -316,14 +317,14 @@ func TestSSHPasswordAndKeyboardInteractive(t *testing.T) {
 // recLog records command.run records for tests.
 type recLog struct {
 	mu   sync.Mutex
-	recs []CommandRecord
+	recs []custody.CommandRun
 }
 
-func (l *recLog) Append(typ string, data any) (hashlog.Record, error) {
+func (l *recLog) Append(typ string, data any) (custody.Record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if rec, ok := data.(CommandRecord); ok && typ == TypeCommandRun {
+	if rec, ok := data.(custody.CommandRun); ok && typ == custody.TypeCommandRun {
 		l.recs = append(l.recs, rec)
 	}
-	return hashlog.Record{}, nil
+	return custody.Record{}, nil
 }

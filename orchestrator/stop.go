@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 )
 
@@ -24,7 +26,7 @@ func (c *collector) stopCopies(ctx context.Context) {
 		c.logger.Warn("could not stop the copies on the host", "err", err)
 		return
 	}
-	c.record(TypeNote, StepRecord{Note: "asked the copies still running on the host to stop (" + c.stopFile() + ")"})
+	c.record(custody.TypeAcquisitionNote, custody.Step{Note: "asked the copies still running on the host to stop (" + c.stopFile() + ")"})
 	// The copies notice the stop file between runs of dd.
 	select {
 	case <-ctx.Done():

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/pkg/sftp"
 
 	"github.com/esxsink/esxsink/esxi"
@@ -69,10 +71,10 @@ func (c *collector) startSFTP(ctx context.Context) error {
 	}
 	cl, err := c.openSFTP()
 	if err != nil {
-		return c.fail(TypeCleanupFailed, err)
+		return c.fail(custody.TypeCleanupFailed, err)
 	}
 	cl.Close()
-	c.record(TypeNote, StepRecord{Note: "transport sftp: the sink is not mounted on the host; each file is read by the host's sftp-server " +
+	c.record(custody.TypeAcquisitionNote, custody.Step{Note: "transport sftp: the sink is not mounted on the host; each file is read by the host's sftp-server " +
 		"over the SSH connection and hashed by the sink as it arrives; the host's hashes come from md5sum/sha256sum run in separate " +
 		"sessions (command.run records), so the host reads each source once more per hash"})
 	return nil
@@ -283,6 +285,6 @@ func (c *collector) dropToMD5(stderr string) {
 	c.hashes = fallbackHashes
 	c.mu.Unlock()
 	if first {
-		c.record(TypeNote, StepRecord{Note: "the host lacks a hash tool (" + clip(stderr) + "): the host computes md5 only; the sink still computes all its hashes"})
+		c.record(custody.TypeAcquisitionNote, custody.Step{Note: "the host lacks a hash tool (" + clip(stderr) + "): the host computes md5 only; the sink still computes all its hashes"})
 	}
 }

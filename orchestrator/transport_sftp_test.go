@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxsim"
 	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/internal/sinktest"
@@ -78,9 +80,9 @@ func assertNoNFS(t *testing.T, e *simEnv) {
 	var note bool
 	for _, r := range recs {
 		switch r.Type {
-		case TypeNASMounted, TypeNASUnmounted:
+		case custody.TypeNASMounted, custody.TypeNASUnmounted:
 			t.Errorf("%s record in an sftp run: %s", r.Type, r.Data)
-		case TypeNote:
+		case custody.TypeAcquisitionNote:
 			note = note || strings.Contains(string(r.Data), "transport sftp")
 		}
 	}

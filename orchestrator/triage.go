@@ -11,15 +11,16 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 )
 
 // Custody record types of a host triage.
 const (
-	// TypeTriageOutput ties a triage command's readable name to the exact
+	// custody.TypeTriageOutput ties a triage command's readable name to the exact
 	// command, its exit status and its kept output (the command.run
 	// record of the same Seq holds the same hashes).
-	TypeTriageOutput = "triage.output"
 	// TypeTriageListing is what the triage found to copy: the roots that
 	// exist, those that do not, and the links it followed.
 	TypeTriageListing = "triage.listing"
@@ -31,7 +32,7 @@ const KindHostFile = "host-file"
 
 // TriageFolder is where host artifacts go in the evidence folder: files
 // under TriageFolder/files/<path on the host>.
-const TriageFolder = "host-artifacts"
+const TriageFolder = custody.HostArtifactsFolder
 
 // TriageOptions says what a host triage gathers.
 type TriageOptions struct {
@@ -52,29 +53,6 @@ type TriageOptions struct {
 	Logger         *slog.Logger
 }
 
-// TriageOutput is one triage command's outcome; it is also the data of
-// its triage.output custody record.
-type TriageOutput struct {
-	Host       string `json:"host"`
-	RunID      string `json:"run_id,omitempty"`
-	Name       string `json:"name"`
-	Command    string `json:"command"`
-	Why        string `json:"why"`
-	ExitStatus int    `json:"exit_status"`
-	// Ran is false when the command was not run (its tool is missing).
-	Ran bool `json:"ran"`
-	// CommandSeq is the seq of the command.run record; StdoutFile is the
-	// kept output relative to the case folder.
-	CommandSeq   int64  `json:"command_seq,omitempty"`
-	StdoutFile   string `json:"stdout_file,omitempty"`
-	StdoutSHA256 string `json:"stdout_sha256,omitempty"`
-	StdoutBytes  int64  `json:"stdout_bytes"`
-	StderrSHA256 string `json:"stderr_sha256,omitempty"`
-	// Note says why a command did not run or did not succeed; a note is
-	// not a failure of the triage.
-	Note string `json:"note,omitempty"`
-}
-
 // TriageLink is a symbolic link among the host's artifacts; its target is
 // copied once, under its own path.
 type TriageLink struct {
@@ -87,14 +65,14 @@ type TriageLink struct {
 
 // TriageResult is what a triage gathered and what it plans to copy.
 type TriageResult struct {
-	Host    string         `json:"host"`
-	RunID   string         `json:"run_id,omitempty"`
-	Items   []PlanItem     `json:"items"`
-	Outputs []TriageOutput `json:"outputs"`
-	Links   []TriageLink   `json:"links,omitempty"`
-	Found   []string       `json:"found"`
-	Missing []string       `json:"missing,omitempty"`
-	Notes   []string       `json:"notes,omitempty"`
+	Host    string                 `json:"host"`
+	RunID   string                 `json:"run_id,omitempty"`
+	Items   []PlanItem             `json:"items"`
+	Outputs []custody.TriageOutput `json:"outputs"`
+	Links   []TriageLink           `json:"links,omitempty"`
+	Found   []string               `json:"found"`
+	Missing []string               `json:"missing,omitempty"`
+	Notes   []string               `json:"notes,omitempty"`
 }
 
 // Triage gathers a host's own state for an incident responder: it runs
@@ -156,7 +134,7 @@ func runTriageCommands(ctx context.Context, o TriageOptions, res *TriageResult) 
 		return fmt.Errorf("triage: %w", err)
 	}
 	for _, c := range o.Commands {
-		out := TriageOutput{Host: o.Host, RunID: o.RunID, Name: c.Name, Command: c.Line, Why: c.Why, ExitStatus: -1}
+		out := custody.TriageOutput{Host: o.Host, RunID: o.RunID, Name: c.Name, Command: c.Line, Why: c.Why, ExitStatus: -1}
 		if have != nil && !have[c.Tool] {
 			out.Note = fmt.Sprintf("not run: the host has no %s", c.Tool)
 		} else {
@@ -186,7 +164,7 @@ func runTriageCommands(ctx context.Context, o TriageOptions, res *TriageResult) 
 		}
 		res.Outputs = append(res.Outputs, out)
 		if o.Log != nil {
-			if _, err := o.Log.Append(TypeTriageOutput, out); err != nil {
+			if _, err := o.Log.Append(custody.TypeTriageOutput, out); err != nil {
 				return fmt.Errorf("record triage output %s: %w", c.Name, err)
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 	"github.com/esxsink/esxsink/hashlog"
 )
@@ -110,7 +112,7 @@ func TestTriageCollectsHostArtifacts(t *testing.T) {
 
 	// Each command's output is kept, and its record holds the kept
 	// file's hash; lsof is missing and only noted.
-	names := map[string]TriageOutput{}
+	names := map[string]custody.TriageOutput{}
 	for _, o := range tr.Outputs {
 		names[o.Name] = o
 		if !o.Ran {
@@ -145,14 +147,14 @@ func TestTriageCollectsHostArtifacts(t *testing.T) {
 	count := map[string]int{}
 	for _, r := range recs {
 		count[r.Type]++
-		if r.Type == TypeTriageOutput {
-			var o TriageOutput
+		if r.Type == custody.TypeTriageOutput {
+			var o custody.TriageOutput
 			if err := json.Unmarshal(r.Data, &o); err != nil || o.Command == "" || o.Name == "" {
 				t.Errorf("triage.output record %s: %v", r.Data, err)
 			}
 		}
 	}
-	if count[TypeTriageOutput] != len(tr.Outputs) || count[TypeTriageListing] != 1 || count[TypeFileVerified] != len(rep.Files) {
+	if count[custody.TypeTriageOutput] != len(tr.Outputs) || count[TypeTriageListing] != 1 || count[custody.TypeFileVerified] != len(rep.Files) {
 		t.Errorf("records: %v; %d outputs, %d files", count, len(tr.Outputs), len(rep.Files))
 	}
 	vr, err := hashlog.VerifyCase(ctx, e.caseDir)
@@ -168,7 +170,7 @@ func TestTriageCollectsHostArtifacts(t *testing.T) {
 	t.Logf("%d files (%d bytes) copied and verified, %d commands (%d noted), %d links", len(rep.Files), plan.Bytes, len(tr.Outputs), noted, len(tr.Links))
 }
 
-func findOutput(t *testing.T, tr *TriageResult, name string) TriageOutput {
+func findOutput(t *testing.T, tr *TriageResult, name string) custody.TriageOutput {
 	t.Helper()
 	for _, o := range tr.Outputs {
 		if o.Name == name {
@@ -176,10 +178,10 @@ func findOutput(t *testing.T, tr *TriageResult, name string) TriageOutput {
 		}
 	}
 	t.Fatalf("no triage output %s", name)
-	return TriageOutput{}
+	return custody.TriageOutput{}
 }
 
-func readKept(t *testing.T, e *simEnv, o TriageOutput) string {
+func readKept(t *testing.T, e *simEnv, o custody.TriageOutput) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(e.caseDir, filepath.FromSlash(o.StdoutFile)))
 	if err != nil {

@@ -8,13 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/hashlog"
-	"github.com/esxsink/esxsink/orchestrator"
 )
 
 // ArtifactPrefix starts the evidence paths of files copied from the host
 // itself (logs, configuration) rather than from a VM.
-const ArtifactPrefix = orchestrator.TriageFolder + "/"
+const ArtifactPrefix = custody.HostArtifactsFolder + "/"
 
 // Load reads the case in caseDir and builds its report. It reads the
 // custody log only; evidence is neither opened nor hashed. A log whose
@@ -48,7 +49,7 @@ func Load(caseDir string) (*Report, error) {
 	last := recs[len(recs)-1]
 	r.Log = LogState{Path: logPath, Records: len(recs), HeadSeq: last.Seq, Head: last.Hash, ChainOK: true, Findings: findings}
 	for _, f := range findings {
-		if f.Severity == hashlog.Failure {
+		if f.Severity == custody.Failure {
 			r.Log.ChainOK = false
 		}
 	}
@@ -77,8 +78,8 @@ type loader struct {
 }
 
 type finalized struct {
-	hashlog.FileFinalized
-	rec hashlog.Record
+	custody.FileFinalized
+	rec custody.Record
 }
 
 func newLoader() *loader {
@@ -86,10 +87,10 @@ func newLoader() *loader {
 }
 
 // add takes one record into the model; unknown types are left out.
-func (l *loader) add(rec hashlog.Record) error {
+func (l *loader) add(rec custody.Record) error {
 	switch rec.Type {
-	case hashlog.TypeCaseOpened:
-		var d hashlog.CaseOpened
+	case custody.TypeCaseOpened:
+		var d custody.CaseOpened
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
@@ -97,15 +98,15 @@ func (l *loader) add(rec hashlog.Record) error {
 			return nil // a reopened case keeps its first record
 		}
 		l.c = Case{ID: d.CaseID, Examiner: d.Examiner, ToolVersion: d.ToolVersion, SinkHost: d.SinkHost, OS: d.OS, Opened: rec.Time, UTCOffset: d.UTCOffset}
-	case orchestrator.TypeHostIdentified:
-		var d orchestrator.HostIdentified
+	case custody.TypeHostIdentified:
+		var d custody.HostIdentified
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
 		h := l.host(d.Address)
 		*h = Host{HostIdentified: d, Identified: rec.Time, Recorded: true}
-	case orchestrator.TypeCommandRun:
-		var d orchestrator.CommandRecord
+	case custody.TypeCommandRun:
+		var d custody.CommandRun
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
@@ -119,8 +120,8 @@ func (l *loader) add(rec hashlog.Record) error {
 			StderrSHA256: d.StderrSHA256, StderrBytes: d.StderrBytes, StderrFile: d.StderrFile, Error: d.Error, Line: rec.Line}
 		cmd.Status = commandStatus(cmd)
 		l.commands = append(l.commands, cmd)
-	case hashlog.TypeFileFinalized:
-		var d hashlog.FileFinalized
+	case custody.TypeFileFinalized:
+		var d custody.FileFinalized
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
@@ -131,10 +132,10 @@ func (l *loader) add(rec hashlog.Record) error {
 		for _, a := range d.Anomalies {
 			l.event(rec, KindAnomaly, fmt.Sprintf("%s: the sink noted while receiving it: %s", d.Path, a))
 		}
-	case orchestrator.TypeTriageOutput:
+	case custody.TypeTriageOutput:
 		return l.addArtifact(rec)
-	case hashlog.TypeCaseVerified:
-		var d hashlog.CaseVerified
+	case custody.TypeCaseVerified:
+		var d custody.CaseVerified
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
@@ -142,7 +143,7 @@ func (l *loader) add(rec hashlog.Record) error {
 			Files: d.Files, Verified: d.Verified, FailedFiles: d.FailedFiles, Failures: d.Failures, ToolVersion: d.ToolVersion})
 	default:
 		if isStep(rec.Type) {
-			var d orchestrator.StepRecord
+			var d custody.Step
 			if err := rec.Decode(&d); err != nil {
 				return err
 			}
@@ -156,10 +157,10 @@ func (l *loader) add(rec hashlog.Record) error {
 
 func isStep(typ string) bool {
 	switch typ {
-	case orchestrator.TypeAcquisitionStarted, orchestrator.TypeAcquisitionFinished, orchestrator.TypeNASMounted,
-		orchestrator.TypeNASUnmounted, orchestrator.TypeSnapshotCreated, orchestrator.TypeSnapshotRemoved,
-		orchestrator.TypeFileVerified, orchestrator.TypeFileFailed, orchestrator.TypeFileSkipped,
-		orchestrator.TypeCleanupFailed, orchestrator.TypeNote:
+	case custody.TypeAcquisitionStarted, custody.TypeAcquisitionFinished, custody.TypeNASMounted,
+		custody.TypeNASUnmounted, custody.TypeSnapshotCreated, custody.TypeSnapshotRemoved,
+		custody.TypeFileVerified, custody.TypeFileFailed, custody.TypeFileSkipped,
+		custody.TypeCleanupFailed, custody.TypeAcquisitionNote:
 		return true
 	}
 	return false
@@ -172,7 +173,7 @@ func (l *loader) host(addr string) *Host {
 	if !ok {
 		i = len(l.hosts)
 		l.hostIdx[addr] = i
-		l.hosts = append(l.hosts, Host{HostIdentified: orchestrator.HostIdentified{Address: addr, Update: -1, Patch: -1}})
+		l.hosts = append(l.hosts, Host{HostIdentified: custody.HostIdentified{Address: addr, Update: -1, Patch: -1}})
 	}
 	return &l.hosts[i]
 }
@@ -188,16 +189,16 @@ func (l *loader) run(id, host string) *Run {
 	return &l.runs[i]
 }
 
-func (l *loader) event(rec hashlog.Record, kind, text string) {
+func (l *loader) event(rec custody.Record, kind, text string) {
 	l.events = append(l.events, Event{Time: rec.Time, Line: rec.Line, Type: rec.Type, Kind: kind, Text: text})
 }
 
-func (l *loader) note(rec hashlog.Record, text string) {
+func (l *loader) note(rec custody.Record, text string) {
 	l.notes = append(l.notes, Event{Time: rec.Time, Line: rec.Line, Type: rec.Type, Kind: KindNotice, Text: text})
 }
 
 // addStep takes an orchestrator record.
-func (l *loader) addStep(rec hashlog.Record, d orchestrator.StepRecord) {
+func (l *loader) addStep(rec custody.Record, d custody.Step) {
 	if d.Host != "" {
 		l.host(d.Host)
 	}
@@ -206,34 +207,34 @@ func (l *loader) addStep(rec hashlog.Record, d orchestrator.StepRecord) {
 		run = l.run(d.RunID, d.Host)
 	}
 	switch rec.Type {
-	case orchestrator.TypeAcquisitionStarted:
+	case custody.TypeAcquisitionStarted:
 		if run != nil {
 			run.Started, run.Label, run.Planned, run.Bytes = rec.Time, d.Label, d.Files, d.Size
 		}
-	case orchestrator.TypeAcquisitionFinished:
+	case custody.TypeAcquisitionFinished:
 		if run != nil {
 			run.Finished, run.Files, run.Failed, run.Error = rec.Time, d.Files, d.Failed, d.Error
 		}
 		if d.Error != "" {
 			l.event(rec, KindFailure, "the acquisition run ended with an error: "+d.Error)
 		}
-	case orchestrator.TypeNASMounted:
+	case custody.TypeNASMounted:
 		if run != nil {
 			run.Mounted, run.Share = rec.Time, d.Note
 		}
-	case orchestrator.TypeNASUnmounted:
+	case custody.TypeNASUnmounted:
 		if run != nil {
 			run.Unmounted = rec.Time
 		}
-	case orchestrator.TypeSnapshotCreated:
+	case custody.TypeSnapshotCreated:
 		l.snaps = append(l.snaps, Snapshot{VM: d.VM, VMID: d.VMID, Host: d.Host, Name: d.Snapshot, ID: d.SnapID, Created: rec.Time})
-	case orchestrator.TypeSnapshotRemoved:
+	case custody.TypeSnapshotRemoved:
 		if s := l.snapshot(d); s != nil {
 			s.Removed = rec.Time
 		} else {
 			l.event(rec, KindAnomaly, fmt.Sprintf("snapshot %q (id %d) of VM %q removed, but its creation is not in the log", d.Snapshot, d.SnapID, d.VM))
 		}
-	case orchestrator.TypeCleanupFailed:
+	case custody.TypeCleanupFailed:
 		l.event(rec, KindFailure, "cleanup failed: "+d.Error)
 		for i := range l.snaps {
 			s := &l.snaps[i]
@@ -241,9 +242,9 @@ func (l *loader) addStep(rec hashlog.Record, d orchestrator.StepRecord) {
 				s.CleanupError = d.Error
 			}
 		}
-	case orchestrator.TypeFileSkipped:
+	case custody.TypeFileSkipped:
 		l.skipped = append(l.skipped, Skipped{VM: d.VM, Source: d.Source, Size: d.Size, Why: d.Note, Time: rec.Time, Line: rec.Line})
-	case orchestrator.TypeNote:
+	case custody.TypeAcquisitionNote:
 		l.note(rec, d.Note)
 		if d.Dest != "" && d.Source == "" {
 			// A file the tool itself wrote through the mount (the mount
@@ -252,12 +253,12 @@ func (l *loader) addStep(rec hashlog.Record, d orchestrator.StepRecord) {
 				Note: d.Note, Time: rec.Time, Line: rec.Line, Verdict: Verified}
 			l.addFile(f)
 		}
-	case orchestrator.TypeFileVerified, orchestrator.TypeFileFailed:
+	case custody.TypeFileVerified, custody.TypeFileFailed:
 		f := &File{Path: d.Dest, Source: d.Source, VM: d.VM, VMID: d.VMID, Host: d.Host, RunID: d.RunID, Kind: d.Kind, Method: d.Method,
-			Live: d.Live, Note: d.Note, Size: d.Size, HostHashes: d.Host1, Arrival: d.Sink, AtRest: d.AtRest, ReadErrors: countSame(d.ReadErrors), BadSectors: d.BadSectors,
+			Live: d.Live, Note: d.Note, Size: d.Size, HostHashes: d.HostHashes, Arrival: d.SinkHashes, AtRest: d.AtRest, ReadErrors: countSame(d.ReadErrors), BadSectors: d.BadSectors,
 			Attempts: d.Attempt, Time: rec.Time, Line: rec.Line}
-		f.Verdict, f.Reason = stepVerdict(rec.Type == orchestrator.TypeFileVerified, d)
-		if rec.Type == orchestrator.TypeFileFailed {
+		f.Verdict, f.Reason = stepVerdict(rec.Type == custody.TypeFileVerified, d)
+		if rec.Type == custody.TypeFileFailed {
 			l.event(rec, KindFailure, fmt.Sprintf("%s (from %s) did not verify: %s", orDash(d.Dest), d.Source, d.Error))
 		}
 		l.addFile(f)
@@ -278,7 +279,7 @@ func (l *loader) addFile(f *File) {
 }
 
 // snapshot finds the created snapshot that d removes.
-func (l *loader) snapshot(d orchestrator.StepRecord) *Snapshot {
+func (l *loader) snapshot(d custody.Step) *Snapshot {
 	for i := len(l.snaps) - 1; i >= 0; i-- {
 		s := &l.snaps[i]
 		if s.Host == d.Host && s.VMID == d.VMID && s.Name == d.Snapshot && s.ID == d.SnapID && s.Removed.IsZero() {
@@ -289,53 +290,53 @@ func (l *loader) snapshot(d orchestrator.StepRecord) *Snapshot {
 }
 
 // addSinkEvent takes the sink's records that a court must hear about.
-func (l *loader) addSinkEvent(rec hashlog.Record) error {
+func (l *loader) addSinkEvent(rec custody.Record) error {
 	switch rec.Type {
-	case hashlog.TypeMountRefused:
-		var d hashlog.Mount
+	case custody.TypeMountRefused:
+		var d custody.Mount
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
 		l.event(rec, KindRefusal, fmt.Sprintf("mount of %s by %s refused: %s", d.Path, d.Client, d.Reason))
-	case hashlog.TypePolicyRefused:
-		var d hashlog.PolicyRefused
+	case custody.TypePolicyRefused:
+		var d custody.PolicyRefused
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
 		what := strings.TrimSpace(d.Path + " " + d.Name)
 		l.event(rec, KindRefusal, fmt.Sprintf("%s %s by %s refused by the write-once policy: %s", d.Procedure, what, d.Client, d.Reason))
-	case hashlog.TypeWriteAnomaly, hashlog.TypeWriteError:
-		var d hashlog.WriteAnomaly
+	case custody.TypeWriteAnomaly, custody.TypeWriteError:
+		var d custody.WriteAnomaly
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
 		l.event(rec, KindAnomaly, fmt.Sprintf("%s: %s, %d bytes at offset %d", d.Path, d.Kind, d.Length, d.Offset))
-	case hashlog.TypeNoSpace:
-		var d hashlog.NoSpace
+	case custody.TypeNoSpace:
+		var d custody.NoSpace
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
 		l.event(rec, KindFailure, fmt.Sprintf("%s: write of %d bytes at offset %d refused, evidence disk full (%d bytes free)", d.Path, d.Length, d.Offset, d.FreeBytes))
-	case hashlog.TypeTornTail:
-		var d hashlog.TornTail
+	case custody.TypeTornTail:
+		var d custody.TornTail
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
 		l.event(rec, KindNotice, fmt.Sprintf("custody log: %d bytes of an interrupted write at offset %d were closed off (sha256 %s)", d.Length, d.Offset, d.SHA256))
-	case hashlog.TypeFileResumed:
-		var d hashlog.FileResumed
+	case custody.TypeFileResumed:
+		var d custody.FileResumed
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
 		l.event(rec, KindNotice, fmt.Sprintf("%s: taken up again with %d bytes already on disk (%s); its hashes were computed from disk", d.Path, d.SizeOnDisk, d.Reason))
-	case hashlog.TypeNote:
-		var d hashlog.Note
+	case custody.TypeNote:
+		var d custody.Note
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
 		l.note(rec, d.Text)
-	case hashlog.TypeSinkStopped:
-		var d hashlog.SinkStopped
+	case custody.TypeSinkStopped:
+		var d custody.SinkStopped
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
@@ -345,8 +346,8 @@ func (l *loader) addSinkEvent(rec hashlog.Record) error {
 }
 
 // addArtifact reads a triage.output record.
-func (l *loader) addArtifact(rec hashlog.Record) error {
-	var d orchestrator.TriageOutput
+func (l *loader) addArtifact(rec custody.Record) error {
+	var d custody.TriageOutput
 	if err := rec.Decode(&d); err != nil {
 		return err
 	}

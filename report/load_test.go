@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/orchestrator"
 )
@@ -38,7 +40,7 @@ func newCase(t *testing.T) *caseLog {
 	return &caseLog{t: t, dir: dir, l: l}
 }
 
-func (c *caseLog) add(typ string, data any) hashlog.Record {
+func (c *caseLog) add(typ string, data any) custody.Record {
 	c.t.Helper()
 	r, err := c.l.Append(typ, data)
 	if err != nil {
@@ -47,14 +49,14 @@ func (c *caseLog) add(typ string, data any) hashlog.Record {
 	return r
 }
 
-func (c *caseLog) step(typ string, s orchestrator.StepRecord) hashlog.Record {
+func (c *caseLog) step(typ string, s custody.Step) custody.Record {
 	s.Host, s.RunID = host, run
 	return c.add(typ, s)
 }
 
 func (c *caseLog) finalized(path string, size int64, md5, sha string, anomalies ...string) {
 	h := map[string]string{"md5": md5, "sha256": sha}
-	c.add(hashlog.TypeFileFinalized, hashlog.FileFinalized{Path: path, Size: size, Hashes: h, AtRest: h, Reason: "api", Anomalies: anomalies})
+	c.add(custody.TypeFileFinalized, custody.FileFinalized{Path: path, Size: size, Hashes: h, AtRest: h, Reason: "api", Anomalies: anomalies})
 }
 
 func (c *caseLog) load() *Report {
@@ -72,34 +74,34 @@ func (c *caseLog) load() *Report {
 // refusal and an anomaly from the sink, a triage output, a host artifact.
 func acquisition(t *testing.T) *caseLog {
 	c := newCase(t)
-	c.add(hashlog.TypeCaseOpened, hashlog.CaseOpened{CaseID: "C-7", Examiner: "R. Roe", ToolVersion: "esxsink 1.2", SinkHost: "ws1", OS: "linux/amd64", UTCOffset: "+09:00"})
-	c.add(orchestrator.TypeHostIdentified, orchestrator.HostIdentified{Address: host, User: "root", HostKey: "SHA256:abc", HostKeyType: "ssh-ed25519",
+	c.add(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "C-7", Examiner: "R. Roe", ToolVersion: "esxsink 1.2", SinkHost: "ws1", OS: "linux/amd64", UTCOffset: "+09:00"})
+	c.add(custody.TypeHostIdentified, custody.HostIdentified{Address: host, User: "root", HostKey: "SHA256:abc", HostKeyType: "ssh-ed25519",
 		Hostname: "esx01.example", Product: "VMware ESXi", Version: "8.0.2", Build: 22380479, Update: 2, Patch: -1})
-	c.add(orchestrator.TypeCommandRun, orchestrator.CommandRecord{Seq: 1, Host: host, Command: "vmware -vl", Started: "2026-01-02T03:04:05.5Z", DurationSec: 0.01})
-	c.add(orchestrator.TypeCommandRun, orchestrator.CommandRecord{Seq: 2, Host: host, Command: "ls '/vmfs/volumes/x y'", ExitStatus: 1, Started: "2026-01-02T03:04:06Z"})
-	c.step(orchestrator.TypeAcquisitionStarted, orchestrator.StepRecord{Label: "esxsink-r1", Files: 3, Size: 300})
-	c.step(orchestrator.TypeNASMounted, orchestrator.StepRecord{Label: "esxsink-r1", Note: "10.1.2.9:/esxsink"})
-	c.step(orchestrator.TypeFileSkipped, orchestrator.StepRecord{VMID: 4, VM: "web|01", Source: "/vmfs/volumes/ds/web/web.vswp", Size: 9, Note: "swap file held open by the running VM"})
-	c.step(orchestrator.TypeSnapshotCreated, orchestrator.StepRecord{VMID: 4, VM: "web|01", Snapshot: "esxsink-r1-vm4", SnapID: 7})
+	c.add(custody.TypeCommandRun, custody.CommandRun{Seq: 1, Host: host, Command: "vmware -vl", Started: "2026-01-02T03:04:05.5Z", DurationSec: 0.01})
+	c.add(custody.TypeCommandRun, custody.CommandRun{Seq: 2, Host: host, Command: "ls '/vmfs/volumes/x y'", ExitStatus: 1, Started: "2026-01-02T03:04:06Z"})
+	c.step(custody.TypeAcquisitionStarted, custody.Step{Label: "esxsink-r1", Files: 3, Size: 300})
+	c.step(custody.TypeNASMounted, custody.Step{Label: "esxsink-r1", Note: "10.1.2.9:/esxsink"})
+	c.step(custody.TypeFileSkipped, custody.Step{VMID: 4, VM: "web|01", Source: "/vmfs/volumes/ds/web/web.vswp", Size: 9, Note: "swap file held open by the running VM"})
+	c.step(custody.TypeSnapshotCreated, custody.Step{VMID: 4, VM: "web|01", Snapshot: "esxsink-r1-vm4", SnapID: 7})
 	c.finalized("web/vmware.log", 100, md5A, shaA)
-	c.step(orchestrator.TypeFileVerified, orchestrator.StepRecord{VMID: 4, VM: "web|01", Source: "/vmfs/volumes/ds/web/vmware.log", Dest: "web/vmware.log", Size: 100,
-		Host1: map[string]string{"md5": md5A}, Sink: map[string]string{"md5": md5A, "sha256": shaA}, AtRest: map[string]string{"md5": md5A, "sha256": shaA},
+	c.step(custody.TypeFileVerified, custody.Step{VMID: 4, VM: "web|01", Source: "/vmfs/volumes/ds/web/vmware.log", Dest: "web/vmware.log", Size: 100,
+		HostHashes: map[string]string{"md5": md5A}, SinkHashes: map[string]string{"md5": md5A, "sha256": shaA}, AtRest: map[string]string{"md5": md5A, "sha256": shaA},
 		Kind: orchestrator.KindLog, Method: orchestrator.MethodCopy, Live: true, ReadErrors: []string{"dd: error reading at 512: Input/output error"}, Attempt: 1})
 	c.finalized("web/web-flat.vmdk", 200, md5Bbad, "", "rewrite of hashed range")
-	c.step(orchestrator.TypeFileFailed, orchestrator.StepRecord{VMID: 4, VM: "web|01", Source: "/vmfs/volumes/ds/web/web-flat.vmdk", Dest: "web/web-flat.vmdk", Size: 200,
-		Host1: map[string]string{"md5": md5B}, Sink: map[string]string{"md5": md5Bbad}, AtRest: map[string]string{"md5": md5Bbad},
+	c.step(custody.TypeFileFailed, custody.Step{VMID: 4, VM: "web|01", Source: "/vmfs/volumes/ds/web/web-flat.vmdk", Dest: "web/web-flat.vmdk", Size: 200,
+		HostHashes: map[string]string{"md5": md5B}, SinkHashes: map[string]string{"md5": md5Bbad}, AtRest: map[string]string{"md5": md5Bbad},
 		Error: "mismatch: md5 host " + md5B + " sink " + md5Bbad, Kind: orchestrator.KindExtent, Method: orchestrator.MethodSnapshot, Attempt: 3})
-	c.step(orchestrator.TypeSnapshotRemoved, orchestrator.StepRecord{VMID: 4, VM: "web|01", Snapshot: "esxsink-r1-vm4", SnapID: 7})
+	c.step(custody.TypeSnapshotRemoved, custody.Step{VMID: 4, VM: "web|01", Snapshot: "esxsink-r1-vm4", SnapID: 7})
 	c.finalized("manual/notes.txt", 3, md5C, "")
-	c.add(hashlog.TypePolicyRefused, hashlog.PolicyRefused{Client: "10.1.2.3", Procedure: "REMOVE", Path: "web", Name: "vmware.log", Reason: "evidence is write-once"})
-	c.add(hashlog.TypeWriteAnomaly, hashlog.WriteAnomaly{Path: "web/web-flat.vmdk", Offset: 4096, Length: 512, Kind: "rewrite"})
-	c.add(orchestrator.TypeTriageOutput, map[string]any{"name": "shell.log", "command": "cat /var/log/shell.log", "exit_status": 0, "ran": true, "stdout_file": "host-artifacts/shell.log.txt", "stdout_sha256": shaA})
-	c.add(orchestrator.TypeTriageOutput, map[string]any{"name": "lsof", "command": "lsof", "exit_status": -1, "ran": false, "note": "the host has no lsof"})
+	c.add(custody.TypePolicyRefused, custody.PolicyRefused{Client: "10.1.2.3", Procedure: "REMOVE", Path: "web", Name: "vmware.log", Reason: "evidence is write-once"})
+	c.add(custody.TypeWriteAnomaly, custody.WriteAnomaly{Path: "web/web-flat.vmdk", Offset: 4096, Length: 512, Kind: "rewrite"})
+	c.add(custody.TypeTriageOutput, map[string]any{"name": "shell.log", "command": "cat /var/log/shell.log", "exit_status": 0, "ran": true, "stdout_file": "host-artifacts/shell.log.txt", "stdout_sha256": shaA})
+	c.add(custody.TypeTriageOutput, map[string]any{"name": "lsof", "command": "lsof", "exit_status": -1, "ran": false, "note": "the host has no lsof"})
 	c.finalized("host-artifacts/hosts", 100, md5A, shaA)
-	c.step(orchestrator.TypeFileVerified, orchestrator.StepRecord{Source: "/etc/hosts", Dest: "host-artifacts/hosts", Size: 100, Host1: map[string]string{"md5": md5A},
-		Sink: map[string]string{"md5": md5A}, AtRest: map[string]string{"md5": md5A}})
-	c.step(orchestrator.TypeNASUnmounted, orchestrator.StepRecord{Label: "esxsink-r1"})
-	c.step(orchestrator.TypeAcquisitionFinished, orchestrator.StepRecord{Label: "esxsink-r1", Files: 3, Failed: 1})
+	c.step(custody.TypeFileVerified, custody.Step{Source: "/etc/hosts", Dest: "host-artifacts/hosts", Size: 100, HostHashes: map[string]string{"md5": md5A},
+		SinkHashes: map[string]string{"md5": md5A}, AtRest: map[string]string{"md5": md5A}})
+	c.step(custody.TypeNASUnmounted, custody.Step{Label: "esxsink-r1"})
+	c.step(custody.TypeAcquisitionFinished, custody.Step{Label: "esxsink-r1", Files: 3, Failed: 1})
 	return c
 }
 
@@ -191,10 +193,10 @@ func TestLoadAcquisition(t *testing.T) {
 func TestLoadLaterVerify(t *testing.T) {
 	c := acquisition(t)
 	before := c.load()
-	c.add(hashlog.TypeCaseVerified, hashlog.CaseVerified{OK: false, HeadSeq: before.Log.HeadSeq, Head: before.Log.Head, Files: 4, Verified: 3,
-		FailedFiles: []hashlog.FileVerdict{{Path: "web/vmware.log", Verdict: hashlog.Mismatch}},
-		Failures: []hashlog.Finding{{Severity: hashlog.Failure, File: "web/vmware.log", Line: 9, What: "content changed: md5 logged x, at rest y",
-			Piece: &hashlog.PieceRange{First: 0, Last: 0, Start: 0, End: 99}}}})
+	c.add(custody.TypeCaseVerified, custody.CaseVerified{OK: false, HeadSeq: before.Log.HeadSeq, Head: before.Log.Head, Files: 4, Verified: 3,
+		FailedFiles: []custody.FileCheck{{Path: "web/vmware.log", Verdict: custody.Mismatch}},
+		Failures: []custody.Finding{{Severity: custody.Failure, File: "web/vmware.log", Line: 9, What: "content changed: md5 logged x, at rest y",
+			Piece: &custody.PieceRange{First: 0, Last: 0, Start: 0, End: 99}}}})
 	r := c.load()
 	log := findFile(t, r, "web/vmware.log")
 	if log.Verdict != NotVerified || !strings.Contains(log.Reason, "MISMATCH") || !strings.Contains(log.Reason, "piece 0") || log.CheckedAt.IsZero() {
@@ -210,8 +212,8 @@ func TestLoadLaterVerify(t *testing.T) {
 		t.Errorf("verifies = %+v", r.Verifies)
 	}
 
-	c.add(hashlog.TypeCaseVerified, hashlog.CaseVerified{OK: true, Files: 4, Verified: 4})
-	c.add(hashlog.TypeNote, hashlog.Note{Text: "examiner signed off"})
+	c.add(custody.TypeCaseVerified, custody.CaseVerified{OK: true, Files: 4, Verified: 4})
+	c.add(custody.TypeNote, custody.Note{Text: "examiner signed off"})
 	r = c.load()
 	if f := findFile(t, r, "web/vmware.log"); f.Verdict != Verified {
 		t.Errorf("file after a later passing verify = %+v", f)
@@ -224,21 +226,21 @@ func TestLoadLaterVerify(t *testing.T) {
 // TestLoadPassingCase: a clean acquisition verified afterwards reads PASS.
 func TestLoadPassingCase(t *testing.T) {
 	c := newCase(t)
-	c.add(hashlog.TypeCaseOpened, hashlog.CaseOpened{CaseID: "C-8", Examiner: "E", ToolVersion: "t", SinkHost: "ws", OS: "linux/amd64"})
+	c.add(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "C-8", Examiner: "E", ToolVersion: "t", SinkHost: "ws", OS: "linux/amd64"})
 	c.finalized("vm/a.vmx", 1, md5A, shaA)
-	c.step(orchestrator.TypeFileVerified, orchestrator.StepRecord{VM: "vm", VMID: 1, Source: "/vmfs/volumes/ds/vm/a.vmx", Dest: "vm/a.vmx", Size: 1,
-		Host1: map[string]string{"md5": md5A, "sha256": shaA}, Sink: map[string]string{"md5": md5A, "sha256": shaA}, AtRest: map[string]string{"md5": md5A, "sha256": shaA}})
+	c.step(custody.TypeFileVerified, custody.Step{VM: "vm", VMID: 1, Source: "/vmfs/volumes/ds/vm/a.vmx", Dest: "vm/a.vmx", Size: 1,
+		HostHashes: map[string]string{"md5": md5A, "sha256": shaA}, SinkHashes: map[string]string{"md5": md5A, "sha256": shaA}, AtRest: map[string]string{"md5": md5A, "sha256": shaA}})
 	// The mount check: a line the tool wrote and compared, then noted.
-	c.add(hashlog.TypeFileFinalized, hashlog.FileFinalized{Path: "esxsink-mount-check-r1.txt", Size: 40, Hashes: map[string]string{"md5": md5C}, Reason: "mount check"})
-	c.step(orchestrator.TypeNote, orchestrator.StepRecord{Dest: "esxsink-mount-check-r1.txt", Note: "the host wrote a check line onto the mount and the sink received it intact"})
+	c.add(custody.TypeFileFinalized, custody.FileFinalized{Path: "esxsink-mount-check-r1.txt", Size: 40, Hashes: map[string]string{"md5": md5C}, Reason: "mount check"})
+	c.step(custody.TypeAcquisitionNote, custody.Step{Dest: "esxsink-mount-check-r1.txt", Note: "the host wrote a check line onto the mount and the sink received it intact"})
 	// A disk with a bad sector: the first copy, then the re-read one.
 	c.finalized("vm/disk-flat.vmdk", 2048, md5B, "")
 	c.finalized("vm/disk-flat.vmdk.attempt2", 2048, md5A, "")
 	ioErr := "dd: /vmfs/volumes/ds/vm/disk-flat.vmdk: Input/output error"
-	c.step(orchestrator.TypeFileVerified, orchestrator.StepRecord{VM: "vm", VMID: 1, Source: "/vmfs/volumes/ds/vm/disk-flat.vmdk", Dest: "vm/disk-flat.vmdk.attempt2",
-		Size: 2048, Host1: map[string]string{"md5": md5A}, Sink: map[string]string{"md5": md5A}, AtRest: map[string]string{"md5": md5A}, Attempt: 2,
-		ReadErrors: []string{ioErr, ioErr}, BadSectors: []orchestrator.SectorRange{{First: 2, Count: 1}}})
-	c.add(hashlog.TypeCaseVerified, hashlog.CaseVerified{OK: true, Files: 4, Verified: 4})
+	c.step(custody.TypeFileVerified, custody.Step{VM: "vm", VMID: 1, Source: "/vmfs/volumes/ds/vm/disk-flat.vmdk", Dest: "vm/disk-flat.vmdk.attempt2",
+		Size: 2048, HostHashes: map[string]string{"md5": md5A}, SinkHashes: map[string]string{"md5": md5A}, AtRest: map[string]string{"md5": md5A}, Attempt: 2,
+		ReadErrors: []string{ioErr, ioErr}, BadSectors: []custody.SectorRange{{First: 2, Count: 1}}})
+	c.add(custody.TypeCaseVerified, custody.CaseVerified{OK: true, Files: 4, Verified: 4})
 	r := c.load()
 	if !r.Summary.OK || r.Summary.Files != 4 || r.Summary.Verified != 3 || r.Summary.Received != 1 || !strings.Contains(r.Summary.Statement, "passed") {
 		t.Fatalf("summary = %+v", r.Summary)
@@ -272,11 +274,11 @@ func TestLoadPassingCase(t *testing.T) {
 // mismatch, and a snapshot never removed makes the case need attention.
 func TestLoadDistrustsRecords(t *testing.T) {
 	c := newCase(t)
-	c.add(hashlog.TypeCaseOpened, hashlog.CaseOpened{CaseID: "C-9", Examiner: "E"})
-	c.step(orchestrator.TypeSnapshotCreated, orchestrator.StepRecord{VMID: 2, VM: "db", Snapshot: "esxsink-r1-vm2", SnapID: 3})
-	c.step(orchestrator.TypeFileVerified, orchestrator.StepRecord{VM: "db", VMID: 2, Dest: "db/db.vmx", Size: 1,
-		Host1: map[string]string{"md5": md5A}, Sink: map[string]string{"md5": md5B}, AtRest: map[string]string{"md5": md5B}})
-	c.step(orchestrator.TypeCleanupFailed, orchestrator.StepRecord{Error: `remove our snapshot "esxsink-r1-vm2" (id 3): host said no`})
+	c.add(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "C-9", Examiner: "E"})
+	c.step(custody.TypeSnapshotCreated, custody.Step{VMID: 2, VM: "db", Snapshot: "esxsink-r1-vm2", SnapID: 3})
+	c.step(custody.TypeFileVerified, custody.Step{VM: "db", VMID: 2, Dest: "db/db.vmx", Size: 1,
+		HostHashes: map[string]string{"md5": md5A}, SinkHashes: map[string]string{"md5": md5B}, AtRest: map[string]string{"md5": md5B}})
+	c.step(custody.TypeCleanupFailed, custody.Step{Error: `remove our snapshot "esxsink-r1-vm2" (id 3): host said no`})
 	r := c.load()
 	if f := findFile(t, r, "db/db.vmx"); f.Verdict != Mismatch || !strings.Contains(f.Reason, md5A) || !strings.Contains(f.Reason, md5B) {
 		t.Errorf("self-contradicting record = %+v", f)

@@ -3,8 +3,7 @@ package report
 import (
 	"time"
 
-	"github.com/esxsink/esxsink/hashlog"
-	"github.com/esxsink/esxsink/orchestrator"
+	"github.com/esxsink/esxsink/custody"
 )
 
 // Verdict is the report's conclusion about one evidence file.
@@ -95,7 +94,7 @@ type Summary struct {
 
 // Host is an ESXi host the examiner connected to.
 type Host struct {
-	orchestrator.HostIdentified
+	custody.HostIdentified
 	Identified time.Time `json:"identified,omitzero"`
 	// Recorded is false for a host only known from other records (a case
 	// collected before host.identified existed).
@@ -158,10 +157,10 @@ type File struct {
 	// image (dd conv=noerror,sync).
 	ReadErrors []string `json:"read_errors,omitempty"`
 	// BadSectors are the unreadable 512-byte sectors, zeros in the copy.
-	BadSectors []orchestrator.SectorRange `json:"bad_sectors,omitempty"`
-	Anomalies  []string                   `json:"anomalies,omitempty"`
-	Attempts   int                        `json:"attempts,omitempty"`
-	Time       time.Time                  `json:"time"`
+	BadSectors []custody.SectorRange `json:"bad_sectors,omitempty"`
+	Anomalies  []string              `json:"anomalies,omitempty"`
+	Attempts   int                   `json:"attempts,omitempty"`
+	Time       time.Time             `json:"time"`
 	// Line is the custody log line of the record the verdict rests on.
 	Line    int     `json:"line"`
 	Verdict Verdict `json:"verdict"`
@@ -264,22 +263,22 @@ type LogState struct {
 	Head string `json:"head"`
 	// ChainOK is false when walking the chain found a failure (Findings).
 	ChainOK  bool              `json:"chain_ok"`
-	Findings []hashlog.Finding `json:"findings,omitempty"`
+	Findings []custody.Finding `json:"findings,omitempty"`
 }
 
 // Verify is one recorded run of `esxsink verify`.
 type Verify struct {
-	Time        time.Time             `json:"time"`
-	Line        int                   `json:"line"`
-	Seq         int64                 `json:"seq"`
-	OK          bool                  `json:"ok"`
-	HeadSeq     int64                 `json:"head_seq"`
-	Head        string                `json:"head"`
-	Files       int                   `json:"files"`
-	Verified    int                   `json:"verified"`
-	FailedFiles []hashlog.FileVerdict `json:"failed_files,omitempty"`
-	Failures    []hashlog.Finding     `json:"failures,omitempty"`
-	ToolVersion string                `json:"tool_version,omitempty"`
+	Time        time.Time           `json:"time"`
+	Line        int                 `json:"line"`
+	Seq         int64               `json:"seq"`
+	OK          bool                `json:"ok"`
+	HeadSeq     int64               `json:"head_seq"`
+	Head        string              `json:"head"`
+	Files       int                 `json:"files"`
+	Verified    int                 `json:"verified"`
+	FailedFiles []custody.FileCheck `json:"failed_files,omitempty"`
+	Failures    []custody.Finding   `json:"failures,omitempty"`
+	ToolVersion string              `json:"tool_version,omitempty"`
 	// After counts the records appended after this verification's own:
 	// what it did not cover.
 	After int `json:"records_after"`

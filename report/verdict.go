@@ -7,19 +7,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/esxsink/esxsink/hashlog"
-	"github.com/esxsink/esxsink/orchestrator"
+	"github.com/esxsink/esxsink/custody"
 )
 
 // stepVerdict judges one file.verified or file.failed record on its own.
 // The hashes are compared again here: a record that says verified while
 // its hashes disagree is a mismatch, whatever the record claims.
-func stepVerdict(verified bool, d orchestrator.StepRecord) (Verdict, string) {
-	if bad := disagreement(d.Host1, d.Sink, d.AtRest); bad != "" {
+func stepVerdict(verified bool, d custody.Step) (Verdict, string) {
+	if bad := disagreement(d.HostHashes, d.SinkHashes, d.AtRest); bad != "" {
 		return Mismatch, "the recorded hashes differ: " + bad
 	}
 	if verified {
-		if len(d.Host1) == 0 {
+		if len(d.HostHashes) == 0 {
 			return Failed, "recorded as verified but no host-side hash is recorded"
 		}
 		return Verified, ""
@@ -63,7 +62,7 @@ func disagreement(host, arrival, atRest map[string]string) string {
 }
 
 // finish assembles the report from what the records said.
-func (l *loader) finish(r *Report, recs []hashlog.Record) {
+func (l *loader) finish(r *Report, recs []custody.Record) {
 	r.Case = l.c
 	claimed := map[string]bool{}
 	for _, f := range l.files {
@@ -135,7 +134,7 @@ func (l *loader) finish(r *Report, recs []hashlog.Record) {
 	r.Anomalies = l.events
 	for _, f := range r.Log.Findings {
 		kind := KindNotice
-		if f.Severity == hashlog.Failure {
+		if f.Severity == custody.Failure {
 			kind = KindFailure
 		}
 		r.Anomalies = append(r.Anomalies, Event{Line: f.Line, Type: "custody log", Kind: kind, Text: f.String()})
@@ -177,7 +176,7 @@ func (l *loader) applyVerifies() {
 			continue
 		}
 		f.CheckedAt = last.Time
-		var verdict hashlog.Verdict
+		var verdict custody.AtRest
 		for _, fv := range last.FailedFiles {
 			if fv.Path == f.Path {
 				verdict = fv.Verdict

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esxsink/esxsink/orchestrator"
+	"github.com/esxsink/esxsink/custody"
 )
 
 // hostileCase names a VM and a file with markup and table syntax, as VM
@@ -17,8 +17,8 @@ import (
 func hostileCase(t *testing.T) *Report {
 	c := acquisition(t)
 	c.finalized("evil/<script>alert(1)</script>.vmx", 5, md5C, shaA)
-	c.step(orchestrator.TypeFileVerified, orchestrator.StepRecord{VM: `<img src=x onerror=alert(1)> | "q"`, VMID: 9, Source: "/vmfs/volumes/ds/evil/x.vmx",
-		Dest: "evil/<script>alert(1)</script>.vmx", Size: 5, Host1: map[string]string{"md5": md5C}, Sink: map[string]string{"md5": md5C}, AtRest: map[string]string{"md5": md5C}})
+	c.step(custody.TypeFileVerified, custody.Step{VM: `<img src=x onerror=alert(1)> | "q"`, VMID: 9, Source: "/vmfs/volumes/ds/evil/x.vmx",
+		Dest: "evil/<script>alert(1)</script>.vmx", Size: 5, HostHashes: map[string]string{"md5": md5C}, SinkHashes: map[string]string{"md5": md5C}, AtRest: map[string]string{"md5": md5C}})
 	return c.load()
 }
 

@@ -16,11 +16,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
+	"github.com/urfave/cli/v2"
+
 	"github.com/esxsink/esxsink/esxi"
 	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/nfssink"
 	"github.com/esxsink/esxsink/orchestrator"
-	"github.com/urfave/cli/v2"
 )
 
 func collectCommand() *cli.Command {
@@ -117,9 +120,9 @@ func runCollect(c *cli.Context) error {
 			return fmt.Errorf("--resume: read the custody log of %s: %w", caseDir, err)
 		}
 	}
-	// custody is the case's log: opened here, or held by a running serve
+	// caseLog is the case's log: opened here, or held by a running serve
 	// and written through its control API.
-	var custody orchestrator.Recorder
+	var caseLog orchestrator.Recorder
 	var remote *remoteSink
 	var remoteStatus nfssink.Status
 	switch {
@@ -128,14 +131,14 @@ func runCollect(c *cli.Context) error {
 		if remote, remoteStatus, err = connectSink(ctx, caseDir); err != nil {
 			return err
 		}
-		custody = remote
+		caseLog = remote
 	default:
 		log, err := openCase(caseDir, c.String("case-id"), c.String("examiner"))
 		if err != nil {
 			return err
 		}
 		defer log.Close()
-		custody = log
+		caseLog = log
 	}
 	conn, err := dialHost(ctx, c)
 	if err != nil {
@@ -143,13 +146,13 @@ func runCollect(c *cli.Context) error {
 	}
 	defer conn.Close()
 	outDir := ""
-	if custody != nil {
+	if caseLog != nil {
 		outDir = filepath.Join(caseDir, "host-commands")
-		if _, err := custody.Append(hashlog.TypeNote, hashlog.Note{Text: fmt.Sprintf("connected to %s as %s, host key %s", conn.Addr(), c.String("user"), conn.HostKeyFingerprint())}); err != nil {
+		if _, err := caseLog.Append(custody.TypeNote, custody.Note{Text: fmt.Sprintf("connected to %s as %s, host key %s", conn.Addr(), c.String("user"), conn.HostKeyFingerprint())}); err != nil {
 			return err
 		}
 	}
-	r, err := orchestrator.NewRunner(conn, custody, outDir)
+	r, err := orchestrator.NewRunner(conn, caseLog, outDir)
 	if err != nil {
 		return err
 	}
@@ -157,8 +160,8 @@ func runCollect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if custody != nil {
-		if _, err := custody.Append(orchestrator.TypeHostIdentified, orchestrator.IdentifyHost(conn, c.String("user"), inv)); err != nil {
+	if caseLog != nil {
+		if _, err := caseLog.Append(custody.TypeHostIdentified, orchestrator.IdentifyHost(conn, c.String("user"), inv)); err != nil {
 			return err
 		}
 	}
@@ -177,7 +180,7 @@ func runCollect(c *cli.Context) error {
 		devices = append(devices, dev)
 	}
 	plan := orchestrator.MakePlan(vms, orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Devices: devices})
-	tri, err := hostArtifacts(ctx, c, r, custody, plan, conn.Addr(), logger)
+	tri, err := hostArtifacts(ctx, c, r, caseLog, plan, conn.Addr(), logger)
 	if err != nil {
 		return err
 	}
@@ -212,7 +215,7 @@ func runCollect(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "note: the running sink serves NFS on %s and the portmapper on %q; a real ESXi host only finds it on 111 and 2049\n", remoteStatus.NFS, remoteStatus.Portmap)
 		}
 	} else {
-		embedded, err := startEmbeddedSink(ctx, c, caseDir, sinkHost, hostIP, piece, custody, logger)
+		embedded, err := startEmbeddedSink(ctx, c, caseDir, sinkHost, hostIP, piece, caseLog, logger)
 		if err != nil {
 			return err
 		}
@@ -221,7 +224,7 @@ func runCollect(c *cli.Context) error {
 	}
 	progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, plan.Bytes, status)
 	rep, err := orchestrator.Collect(ctx, plan, orchestrator.CollectOptions{
-		Runner: r, Log: custody, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: export,
+		Runner: r, Log: caseLog, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: export,
 		EvidenceDir: hashlog.EvidenceDir(caseDir), Retries: c.Int("retries"), Logger: logger,
 		TwoPass:   c.String("verify") == "two-pass",
 		Transport: c.String("transport"),
@@ -263,7 +266,7 @@ func runCollect(c *cli.Context) error {
 
 // startEmbeddedSink starts collect's own sink on the case, allowing only
 // the host to mount it; for the SFTP transport it binds no port.
-func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost string, hostIP netip.Addr, piece int64, custody nfssink.CustodyLog, logger *slog.Logger) (*nfssink.Sink, error) {
+func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost string, hostIP netip.Addr, piece int64, caseLog nfssink.CustodyLog, logger *slog.Logger) (*nfssink.Sink, error) {
 	sftp := c.String("transport") == orchestrator.TransportSFTP
 	if !sftp && (c.Int("nfs-port") != 2049 || c.Int("portmap-port") != 111) {
 		fmt.Fprintf(c.App.ErrWriter, "note: the sink is on ports %d/%d; a real ESXi host only finds it on 111 and 2049\n", c.Int("portmap-port"), c.Int("nfs-port"))
@@ -271,7 +274,7 @@ func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost st
 	sink, err := nfssink.New(nfssink.Config{
 		EvidenceDir: hashlog.EvidenceDir(caseDir), StateDir: stateDir(caseDir), Address: sinkHost,
 		NFSPort: c.Int("nfs-port"), Portmap: "builtin", PortmapPort: c.Int("portmap-port"), Export: c.String("export"),
-		Allow: []netip.Prefix{netip.PrefixFrom(hostIP, hostIP.BitLen())}, IdleFinalize: -1, Log: custody, Logger: logger, PieceSize: piece,
+		Allow: []netip.Prefix{netip.PrefixFrom(hostIP, hostIP.BitLen())}, IdleFinalize: -1, Log: caseLog, Logger: logger, PieceSize: piece,
 	})
 	if err != nil {
 		return nil, err

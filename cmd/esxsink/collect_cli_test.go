@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/esxi"
 	"github.com/esxsink/esxsink/internal/peer"
 	"github.com/esxsink/esxsink/nfssink"
@@ -267,7 +269,7 @@ func TestCollectCLIInterrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{orchestrator.TypeSnapshotRemoved, orchestrator.TypeNASUnmounted} {
+	for _, typ := range []string{custody.TypeSnapshotRemoved, custody.TypeNASUnmounted} {
 		if !bytes.Contains(log, []byte(`"type":"`+typ+`"`)) {
 			t.Errorf("custody log lacks %s", typ)
 		}
@@ -316,7 +318,7 @@ func TestCollectCLIThroughRunningServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{"case.opened", "command.run", orchestrator.TypeNASMounted, orchestrator.TypeFileVerified, "file.finalized", orchestrator.TypeNASUnmounted, "sink.stopped"} {
+	for _, typ := range []string{"case.opened", "command.run", custody.TypeNASMounted, custody.TypeFileVerified, "file.finalized", custody.TypeNASUnmounted, "sink.stopped"} {
 		if !bytes.Contains(log, []byte(`"type":"`+typ+`"`)) {
 			t.Errorf("custody log lacks %s", typ)
 		}

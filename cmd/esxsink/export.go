@@ -7,8 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/esxsink/esxsink/hashlog"
 	"github.com/urfave/cli/v2"
+
+	"github.com/esxsink/esxsink/hashlog"
 )
 
 func exportCommand() *cli.Command {

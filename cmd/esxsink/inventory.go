@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/esxsink/esxsink/orchestrator"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+
+	"github.com/esxsink/esxsink/orchestrator"
 )
 
 func inventoryCommand() *cli.Command {

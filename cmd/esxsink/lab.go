@@ -9,8 +9,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/esxsink/esxsink/esxsim"
 	"github.com/urfave/cli/v2"
+
+	"github.com/esxsink/esxsink/esxsim"
 )
 
 func labCommand() *cli.Command {

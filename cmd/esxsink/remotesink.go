@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/nfssink"
 )
 
@@ -49,7 +50,7 @@ func connectSink(ctx context.Context, caseDir string) (*remoteSink, nfssink.Stat
 
 // Finalize asks the serve to finalize rel; it survives the collect's
 // cancellation, as cleanup does.
-func (s *remoteSink) Finalize(rel, _ string, expectedSize int64, atRest bool) (hashlog.FileFinalized, error) {
+func (s *remoteSink) Finalize(rel, _ string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
 	req := nfssink.FinalizeRequest{Path: rel, AtRest: atRest}
 	if expectedSize >= 0 {
 		req.ExpectedSize = &expectedSize
@@ -58,7 +59,7 @@ func (s *remoteSink) Finalize(rel, _ string, expectedSize int64, atRest bool) (h
 }
 
 // Append writes a custody record through the serve.
-func (s *remoteSink) Append(typ string, data any) (hashlog.Record, error) {
+func (s *remoteSink) Append(typ string, data any) (custody.Record, error) {
 	return s.client.Append(context.WithoutCancel(s.ctx), typ, data)
 }
 

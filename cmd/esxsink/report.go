@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/report"
-	"github.com/urfave/cli/v2"
 )
 
 func reportCommand() *cli.Command {

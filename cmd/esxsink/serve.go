@@ -16,10 +16,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
+
+	"github.com/urfave/cli/v2"
+
 	"github.com/esxsink/esxsink/digest"
 	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/nfssink"
-	"github.com/urfave/cli/v2"
 )
 
 func serveCommand() *cli.Command {
@@ -89,7 +92,7 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	if err := sink.Start(ctx); err != nil {
-		log.Append(hashlog.TypeNote, hashlog.Note{Text: "sink failed to start: " + err.Error()})
+		log.Append(custody.TypeNote, custody.Note{Text: "sink failed to start: " + err.Error()})
 		return err
 	}
 	sock, err := sink.ServeControl(ctx)
@@ -194,7 +197,7 @@ func openCase(caseDir, caseID, examiner string) (*hashlog.Log, error) {
 	}
 	host, _ := os.Hostname()
 	if isNew {
-		if _, err := log.Append(hashlog.TypeCaseOpened, hashlog.CaseOpened{
+		if _, err := log.Append(custody.TypeCaseOpened, custody.CaseOpened{
 			CaseID: caseID, Examiner: examiner, ToolVersion: "esxsink " + version,
 			SinkHost: host, OS: runtime.GOOS + "/" + runtime.GOARCH, UTCOffset: time.Now().Format("-07:00"),
 		}); err != nil {
@@ -210,7 +213,7 @@ func openCase(caseDir, caseID, examiner string) (*hashlog.Log, error) {
 			return nil, usageError(fmt.Errorf("%s belongs to case %q, not %q: choose another --case folder", caseDir, m.CaseID, caseID))
 		}
 	}
-	if _, err := log.Append(hashlog.TypeNote, hashlog.Note{Text: fmt.Sprintf("case reopened by esxsink %s on %s", version, host)}); err != nil {
+	if _, err := log.Append(custody.TypeNote, custody.Note{Text: fmt.Sprintf("case reopened by esxsink %s on %s", version, host)}); err != nil {
 		log.Close()
 		return nil, err
 	}

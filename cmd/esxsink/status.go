@@ -8,8 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/esxsink/esxsink/nfssink"
 	"github.com/urfave/cli/v2"
+
+	"github.com/esxsink/esxsink/nfssink"
 )
 
 func statusCommand() *cli.Command {

@@ -6,8 +6,9 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/esxsink/esxsink/orchestrator"
 	"github.com/urfave/cli/v2"
+
+	"github.com/esxsink/esxsink/orchestrator"
 )
 
 // triageOnlyDrops are collect's flags that choose VMs or devices, which a

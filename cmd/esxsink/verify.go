@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/esxsink/esxsink/hashlog"
 	"github.com/urfave/cli/v2"
+
+	"github.com/esxsink/esxsink/hashlog"
 )
 
 func verifyCommand() *cli.Command {

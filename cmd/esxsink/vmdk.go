@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/esxsink/esxsink/digest"
 	"github.com/esxsink/esxsink/vmdk"
-	"github.com/urfave/cli/v2"
 )
 
 func vmdkCommand() *cli.Command {

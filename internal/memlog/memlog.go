@@ -8,34 +8,34 @@ import (
 	"encoding/json"
 	"sync"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
 )
 
 // Log keeps appended records in memory; the zero value is ready and it is
 // safe for concurrent use. It satisfies nfssink.CustodyLog.
 type Log struct {
 	mu   sync.Mutex
-	recs []hashlog.Record
+	recs []custody.Record
 }
 
 // Append keeps the record with data marshalled as JSON, as hashlog does.
-func (l *Log) Append(typ string, data any) (hashlog.Record, error) {
+func (l *Log) Append(typ string, data any) (custody.Record, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
-		return hashlog.Record{}, err
+		return custody.Record{}, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := hashlog.Record{Type: typ, Data: b}
+	r := custody.Record{Type: typ, Data: b}
 	l.recs = append(l.recs, r)
 	return r, nil
 }
 
 // Records returns the records of type typ, oldest first.
-func (l *Log) Records(typ string) []hashlog.Record {
+func (l *Log) Records(typ string) []custody.Record {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []hashlog.Record
+	var out []custody.Record
 	for _, r := range l.recs {
 		if r.Type == typ {
 			out = append(out, r)

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esxsink/esxsink/hashlog"
+	"github.com/esxsink/esxsink/custody"
+
 	"github.com/esxsink/esxsink/internal/sinktest"
 )
 
@@ -118,7 +119,7 @@ func TestMountWriteReadAgainstSink(t *testing.T) {
 	if err := m.Unmount(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := ts.Log.Count(hashlog.TypeMountReleased); n != 1 {
+	if n := ts.Log.Count(custody.TypeMountReleased); n != 1 {
 		t.Fatalf("%d mount.released records after UMNT, want 1", n)
 	}
 	if err := m.Null(ctx); !errors.Is(err, ErrClosed) {

@@ -1,0 +1,204 @@
+package custody
+
+import "fmt"
+
+// Record types an acquisition run (esxsink collect, triage, cleanup)
+// writes, besides the sink's.
+const (
+	TypeSessionOpened       = "session.opened" // Session: who ran which command line
+	TypeRunFailed           = "run.failed"     // Step: a run that ended before or without copying
+	TypeAcquisitionStarted  = "acquisition.started"
+	TypeAcquisitionFinished = "acquisition.finished"
+	TypeHostClock           = "host.clock" // HostClock
+	TypeNASMounted          = "nas.mounted"
+	TypeNASUnmounted        = "nas.unmounted"
+	TypeMountChecked        = "mount.checked" // Step: the mount check file, not evidence
+	TypeSnapshotCreated     = "snapshot.created"
+	TypeSnapshotRemoved     = "snapshot.removed"
+	TypeFilePlanned         = "file.planned"           // Step: one planned copy, before any copy starts
+	TypeFileVerified        = "file.verified"          // Step
+	TypeFileCopiedLive      = "file.copied_live"       // Step: read while it could change; both sizes recorded
+	TypeFileFailed          = "file.failed"            // Step
+	TypeFileNotStarted      = "file.not_started"       // Step: planned, never copied, with why
+	TypeFileSkipped         = "file.skipped"           // Step: left by the plan, with why
+	TypeNotCollected        = "evidence.not_collected" // NotCollected
+	TypeCleanupFailed       = "cleanup.failed"
+	TypeAcquisitionNote     = "acquisition.note"
+	TypeHostIdentified      = "host.identified" // HostIdentified
+	TypeCommandRun          = "command.run"     // CommandRun
+	TypeTriageOutput        = "triage.output"   // TriageOutput
+)
+
+// Session records one invocation of the tool on a case: who, with which
+// command line (secrets redacted), on what machine. A case reopened by a
+// second examiner has a session of each.
+type Session struct {
+	Examiner string   `json:"examiner"`
+	Command  []string `json:"command"`
+	Tool     string   `json:"tool_version,omitempty"`
+	// Workstation is the examiner machine's host name.
+	Workstation string `json:"workstation,omitempty"`
+	UTCOffset   string `json:"utc_offset,omitempty"`
+	// Reopened is set when the case already held records.
+	Reopened bool `json:"reopened,omitempty"`
+}
+
+// CaseDetails are the case metadata examiners know from ewfacquire and
+// Guymager; they travel in case.opened and in later sessions' records.
+type CaseDetails struct {
+	EvidenceNumber string `json:"evidence_number,omitempty"`
+	Description    string `json:"description,omitempty"`
+	Notes          string `json:"notes,omitempty"`
+}
+
+// Step is the data of most acquisition records: one thing a run did to
+// or with one host, VM or file.
+type Step struct {
+	Host     string `json:"host"`
+	RunID    string `json:"run_id"`
+	VMID     int    `json:"vmid,omitempty"`
+	VM       string `json:"vm,omitempty"`
+	Label    string `json:"label,omitempty"`
+	Snapshot string `json:"snapshot,omitempty"`
+	SnapID   int    `json:"snapshot_id,omitempty"`
+	Source   string `json:"source,omitempty"`
+	Dest     string `json:"dest,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+	// PlannedSize is the size discovery saw; SizeAtStart and SizeAtEnd
+	// are the source's size right before and right after its copy.
+	PlannedSize int64 `json:"planned_size,omitempty"`
+	SizeAtStart int64 `json:"size_at_start,omitempty"`
+	SizeAtEnd   int64 `json:"size_at_end,omitempty"`
+	// HostHashes were computed on the host in the copy's read,
+	// SinkHashes by the sink as the bytes arrived, AtRest re-read from
+	// the sink's disk after the sync.
+	HostHashes map[string]string `json:"host_hashes,omitempty"`
+	SinkHashes map[string]string `json:"sink_hashes,omitempty"`
+	AtRest     map[string]string `json:"at_rest_hashes,omitempty"`
+	Attempt    int               `json:"attempt,omitempty"`
+	// ReadErrors are the source's unreadable blocks, written as zeros.
+	ReadErrors []string `json:"read_errors,omitempty"`
+	// BadSectors are the unreadable sectors, zeros in the copy.
+	BadSectors []SectorRange `json:"bad_sectors,omitempty"`
+	Files      int           `json:"files,omitempty"`
+	Failed     int           `json:"failed,omitempty"`
+	Note       string        `json:"note,omitempty"`
+	Error      string        `json:"error,omitempty"`
+	// Kind and Method are the plan's; Live marks a file copied while its
+	// VM was running, outside any snapshot.
+	Kind   string `json:"kind,omitempty"`
+	Method string `json:"method,omitempty"`
+	Live   bool   `json:"live,omitempty"`
+	// Superseded are earlier attempts kept on the sink that this one
+	// replaces (evidence paths).
+	Superseded []string `json:"superseded,omitempty"`
+}
+
+// HostClock compares the host's clock with ours: read once at the start
+// and once at the end of every run. Offset is host minus workstation,
+// taken at the midpoint of the command's round trip.
+type HostClock struct {
+	Host          string `json:"host"`
+	RunID         string `json:"run_id,omitempty"`
+	When          string `json:"when"` // "start" or "end"
+	HostTime      string `json:"host_time"`
+	WorkstationAt string `json:"workstation_time"`
+	OffsetSeconds int64  `json:"offset_seconds"`
+	// RoundTripMS bounds the reading's uncertainty.
+	RoundTripMS int64  `json:"round_trip_ms"`
+	Error       string `json:"error,omitempty"`
+}
+
+// NotCollected names evidence the host holds that the run did not
+// collect, and the flag that would collect it.
+type NotCollected struct {
+	Host  string `json:"host"`
+	RunID string `json:"run_id,omitempty"`
+	// What is "unregistered VM", "RDM LUN", "USB device", "independent
+	// disk", "VM" (registered, not selected) or "unplaced vmid".
+	What string `json:"what"`
+	Name string `json:"name"`
+	VMID int    `json:"vmid,omitempty"`
+	Path string `json:"path,omitempty"`
+	Size int64  `json:"size,omitempty"`
+	// Flag is the collect option that would collect it ("" when none can).
+	Flag string `json:"flag,omitempty"`
+	Why  string `json:"why,omitempty"`
+}
+
+// CommandRun is the data of a command.run record: the examiner's
+// footprint on the host, exact to the byte, with hashes of what came back.
+type CommandRun struct {
+	Seq          int64   `json:"seq"`
+	Host         string  `json:"host"`
+	Command      string  `json:"command"`
+	ExitStatus   int     `json:"exit_status"`
+	Started      string  `json:"started"`
+	DurationSec  float64 `json:"duration_seconds"`
+	StdoutSHA256 string  `json:"stdout_sha256"`
+	StderrSHA256 string  `json:"stderr_sha256"`
+	StdoutBytes  int64   `json:"stdout_bytes"`
+	StderrBytes  int64   `json:"stderr_bytes"`
+	StdoutFile   string  `json:"stdout_file,omitempty"`
+	StderrFile   string  `json:"stderr_file,omitempty"`
+	Error        string  `json:"error,omitempty"`
+}
+
+// HostIdentified is the data of a host.identified record: which host the
+// examiner connected to and what it said it was.
+type HostIdentified struct {
+	Address string `json:"address"`
+	User    string `json:"user,omitempty"`
+	// HostKey is the SHA256: fingerprint of the key the host presented
+	// and the examiner accepted.
+	HostKey     string `json:"host_key"`
+	HostKeyType string `json:"host_key_type,omitempty"`
+	Hostname    string `json:"hostname,omitempty"`
+	Product     string `json:"product,omitempty"`
+	Version     string `json:"version,omitempty"`
+	Build       int64  `json:"build,omitempty"`
+	// Update is -1 when the host did not print it, like Patch.
+	Update int `json:"update"`
+	Patch  int `json:"patch"`
+}
+
+// TriageOutput is one triage command's outcome, the data of its
+// triage.output record.
+type TriageOutput struct {
+	Host       string `json:"host"`
+	RunID      string `json:"run_id,omitempty"`
+	Name       string `json:"name"`
+	Command    string `json:"command"`
+	Why        string `json:"why"`
+	ExitStatus int    `json:"exit_status"`
+	// Ran is false when the command was not run (its tool is missing).
+	Ran bool `json:"ran"`
+	// CommandSeq is the seq of the command.run record; StdoutFile is the
+	// kept output relative to the case folder.
+	CommandSeq   int64  `json:"command_seq,omitempty"`
+	StdoutFile   string `json:"stdout_file,omitempty"`
+	StdoutSHA256 string `json:"stdout_sha256,omitempty"`
+	StdoutBytes  int64  `json:"stdout_bytes"`
+	StderrSHA256 string `json:"stderr_sha256,omitempty"`
+	// Note says why a command did not run or did not succeed; a note is
+	// not a failure of the triage.
+	Note string `json:"note,omitempty"`
+}
+
+// HostArtifactsFolder is the top folder of the evidence that comes from
+// the host itself (logs, configuration, triage), not from a VM.
+const HostArtifactsFolder = "host-artifacts"
+
+// SectorSize is the unit of bad-sector ranges.
+const SectorSize = 512
+
+// SectorRange is a run of unreadable 512-byte sectors of a source: in the
+// copy they are zeros.
+type SectorRange struct {
+	First int64 `json:"first_sector"`
+	Count int64 `json:"sectors"`
+}
+
+func (r SectorRange) String() string {
+	return fmt.Sprintf("sectors %d-%d (bytes %d-%d)", r.First, r.First+r.Count-1, r.First*SectorSize, (r.First+r.Count)*SectorSize-1)
+}
