@@ -21,7 +21,7 @@ const (
 	TypeFileFailed          = "file.failed"            // Step
 	TypeFileNotStarted      = "file.not_started"       // Step: planned, never copied, with why
 	TypeFileSkipped         = "file.skipped"           // Step: left by the plan, with why
-	TypeNotCollected        = "evidence.not_collected" // NotCollected
+	TypeNotCollected        = "evidence.not_collected" // Uncollected
 	TypeCleanupFailed       = "cleanup.failed"
 	TypeAcquisitionNote     = "acquisition.note"
 	TypeHostIdentified      = "host.identified" // HostIdentified
@@ -109,9 +109,9 @@ type HostClock struct {
 	Error       string `json:"error,omitempty"`
 }
 
-// NotCollected names evidence the host holds that the run did not
+// Uncollected names evidence the host holds that the run did not
 // collect, and the flag that would collect it.
-type NotCollected struct {
+type Uncollected struct {
 	Host  string `json:"host"`
 	RunID string `json:"run_id,omitempty"`
 	// What is "unregistered VM", "RDM LUN", "USB device", "independent

@@ -76,12 +76,13 @@ type AtRest string
 
 // At-rest outcomes in the verification table.
 const (
-	Intact     AtRest = "verified"
-	Mismatch   AtRest = "MISMATCH"   // hashes or size differ from the log
-	Missing    AtRest = "MISSING"    // finalized in the log, absent on disk
-	Unlogged   AtRest = "UNLOGGED"   // on disk, no file.finalized record
-	Unreadable AtRest = "UNREADABLE" // could not be read or checked
-	NotChecked AtRest = "NOT CHECKED"
+	RestIntact     AtRest = "verified"
+	RestMismatch   AtRest = "MISMATCH"   // hashes or size differ from the log
+	RestMissing    AtRest = "MISSING"    // finalized in the log, absent on disk
+	RestUnlogged   AtRest = "UNLOGGED"   // on disk, no record of it at all
+	RestPartial    AtRest = "PARTIAL"    // created on the sink, never finalized
+	RestUnreadable AtRest = "UNREADABLE" // could not be read or checked
+	RestNotChecked AtRest = "NOT CHECKED"
 )
 
 // CaseVerified is the data of a case.verified record: what one run of
@@ -94,7 +95,13 @@ const (
 // member of the chain, and an earlier failing result does not make a
 // later verification fail (the evidence is re-hashed every time).
 type CaseVerified struct {
-	OK bool `json:"ok"`
+	// OK is true when the case was complete and intact; Verdict says
+	// which of PASS, INCOMPLETE and FAIL it was, Counts the file states.
+	OK      bool    `json:"ok"`
+	Verdict string  `json:"verdict,omitempty"`
+	Counts  *Counts `json:"counts,omitempty"`
+	// Problems are what made the case incomplete or failed.
+	Problems []Problem `json:"problems,omitempty"`
 	// Records, HeadSeq and Head describe the log as verification read it.
 	Records int    `json:"records"`
 	HeadSeq int64  `json:"head_seq"`

@@ -122,7 +122,7 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 	seq, head := l.Head()
 	l.Close()
 	rep := verify(t, dir)
-	if !rep.OK() || rep.Records != workers*each || rep.HeadSeq != workers*each || rep.HeadHash != head || seq != workers*each {
+	if !rep.Intact() || rep.Records != workers*each || rep.HeadSeq != workers*each || rep.HeadHash != head || seq != workers*each {
 		t.Fatalf("records %d head %d %s (log head %d %s):\n%s", rep.Records, rep.HeadSeq, rep.HeadHash, seq, head, rep)
 	}
 	recs, _, err := ReadLog(LogPath(dir))
@@ -212,7 +212,7 @@ func TestTrickyDataStaysCanonical(t *testing.T) {
 	mustAppend(t, l, "x-custom", json.RawMessage(`{ "spaced" : [1, 2] , "html":"<b>" }`))
 	mustAppend(t, l, custody.TypeNote, nil)
 	l.Close()
-	if rep := verify(t, dir); !rep.OK() || len(rep.Findings) != 0 {
+	if rep := verify(t, dir); !rep.Intact() || len(rep.Findings) != 0 {
 		t.Fatalf("records written by Append do not verify cleanly:\n%s", rep)
 	}
 }

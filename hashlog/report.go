@@ -39,11 +39,34 @@ type Verification struct {
 	HeadSeq  int64             `json:"head_seq"`
 	HeadHash string            `json:"head_hash"`
 	Findings []custody.Finding `json:"findings"`
-	Files    []FileCheck      `json:"files"`
+	Files    []FileCheck       `json:"files"`
+	// Assessment is the case's verdict: the records judged with the
+	// at-rest results of this verification (custody.Assess).
+	Assessment *custody.Assessment `json:"assessment"`
 }
 
-// OK reports whether verification found no failure.
-func (r *Verification) OK() bool { return r.Failures() == 0 }
+// Intact reports whether nothing at rest or in the log failed: every
+// finalized file re-hashed as recorded and the chain holds.
+func (r *Verification) Intact() bool { return r.Failures() == 0 }
+
+// Verdict is the case's verdict: complete, incomplete or an integrity
+// failure (esxsink verify exits 0, 3 or 1).
+func (r *Verification) Verdict() custody.CaseVerdict {
+	if r.Assessment == nil {
+		if r.Intact() {
+			return custody.Incomplete
+		}
+		return custody.IntegrityFailure
+	}
+	v := r.Assessment.Verdict()
+	if v == custody.Complete && !r.Intact() {
+		return custody.IntegrityFailure
+	}
+	return v
+}
+
+// OK reports whether the case is complete and intact.
+func (r *Verification) OK() bool { return r.Verdict() == custody.Complete }
 
 // Failures counts findings of severity Failure.
 func (r *Verification) Failures() int {
@@ -97,10 +120,20 @@ func (r *Verification) WriteTo(w io.Writer) (int64, error) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", quoteIfNeeded(f.Path), f.Size, orDash(f.Hashes["md5"]), orDash(f.Hashes["sha256"]), f.Verdict)
 	}
 	tw.Flush()
-	if r.OK() {
-		fmt.Fprintf(&b, "\nRESULT: PASS (%d files verified, %d notices)\n", len(r.Files), len(r.Findings))
+	if a := r.Assessment; a != nil {
+		writeAssessment(&b, a)
+	}
+	fmt.Fprintf(&b, "\nRESULT: %s", r.Verdict())
+	if a := r.Assessment; a != nil {
+		fmt.Fprintf(&b, " (%s)\n", a.Counts)
 	} else {
-		fmt.Fprintf(&b, "\nRESULT: FAIL (%d failures)\n", r.Failures())
+		fmt.Fprintf(&b, " (%d failures)\n", r.Failures())
+	}
+	switch r.Verdict() {
+	case custody.Incomplete:
+		b.WriteString("        what is there is intact, but the case is incomplete: see the problems above\n")
+	case custody.IntegrityFailure:
+		b.WriteString("        evidence or its custody log changed or disagrees: see the failures above\n")
 	}
 	n, err := w.Write(b.Bytes())
 	return int64(n), err
@@ -118,6 +151,58 @@ func quoteIfNeeded(s string) string {
 func orDash(s string) string {
 	if s == "" {
 		return "-"
+	}
+	return s
+}
+
+// writeAssessment lists every file's state that is not verified, the
+// anomalies and the problems that decide the case's verdict.
+func writeAssessment(b *bytes.Buffer, a *custody.Assessment) {
+	var odd []custody.FileState
+	for _, f := range a.Files {
+		if f.Verdict != custody.Verified {
+			odd = append(odd, f)
+		}
+	}
+	if len(odd) > 0 {
+		fmt.Fprintf(b, "\nstates other than verified (%d):\n", len(odd))
+		tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "  STATE\tFILE\tSOURCE\tSIZE\tWHY")
+		for _, f := range odd {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", f.Verdict, quoteIfNeeded(orDash(f.Path)), quoteIfNeeded(orDash(f.Source)), f.Size, quoteIfNeeded(orDash(f.Reason+flagHint(f.Flag))))
+		}
+		tw.Flush()
+	}
+	if len(a.Anomalies) > 0 {
+		fmt.Fprintf(b, "\nanomalies (%d):\n", len(a.Anomalies))
+		for _, p := range a.Anomalies {
+			fmt.Fprintf(b, "  %s\n", problemLine(p))
+		}
+	}
+	if len(a.Problems) > 0 {
+		fmt.Fprintf(b, "\nproblems (%d):\n", len(a.Problems))
+		for _, p := range a.Problems {
+			fmt.Fprintf(b, "  %s\n", problemLine(p))
+		}
+	}
+}
+
+func flagHint(flag string) string {
+	if flag == "" {
+		return ""
+	}
+	return " (collect it with " + flag + ")"
+}
+
+func problemLine(p custody.Problem) string {
+	s := quoteIfNeeded(p.What)
+	if p.Integrity {
+		s = "FAIL  " + s
+	} else {
+		s = "      " + s
+	}
+	if p.Line > 0 {
+		s += fmt.Sprintf(" (log line %d)", p.Line)
 	}
 	return s
 }

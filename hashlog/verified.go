@@ -7,14 +7,19 @@ import (
 	"github.com/esxsink/esxsink/custody"
 )
 
-// custody.Intact summarises r as the data of a case.verified record.
+// Verified summarises r as the data of a case.verified record.
 func (r *Verification) Verified(toolVersion string) custody.CaseVerified {
 	v := custody.CaseVerified{
 		OK: r.OK(), Records: r.Records, HeadSeq: r.HeadSeq, Head: r.HeadHash,
 		Files: len(r.Files), ToolVersion: toolVersion, UTCOffset: time.Now().Format("-07:00"),
+		Verdict: r.Verdict().String(),
+	}
+	if a := r.Assessment; a != nil {
+		counts := a.Counts
+		v.Counts, v.Problems = &counts, a.Problems
 	}
 	for _, f := range r.Files {
-		if f.Verdict == custody.Intact {
+		if f.Verdict == custody.RestIntact {
 			v.Verified++
 			continue
 		}

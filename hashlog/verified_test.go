@@ -36,7 +36,7 @@ func TestRecordVerification(t *testing.T) {
 	if got.OK || got.Head != rep.HeadHash || got.HeadSeq != rep.HeadSeq || got.Files != len(files) || got.Verified != len(files)-1 {
 		t.Fatalf("case.verified = %+v", got)
 	}
-	if len(got.FailedFiles) != 1 || got.FailedFiles[0].Path != target.path || got.FailedFiles[0].Verdict != custody.Mismatch {
+	if len(got.FailedFiles) != 1 || got.FailedFiles[0].Path != target.path || got.FailedFiles[0].Verdict != custody.RestMismatch {
 		t.Fatalf("failed files = %+v, want %s MISMATCH", got.FailedFiles, target.path)
 	}
 	piece := false

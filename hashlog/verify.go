@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/esxsink/esxsink/custody"
 
@@ -59,7 +60,7 @@ func VerifyCase(ctx context.Context, caseDir string) (*Verification, error) {
 	}
 	for _, fe := range files {
 		if ctx.Err() != nil {
-			rep.Files = append(rep.Files, FileCheck{Path: fe.Path, Line: fe.rec.Line, Size: fe.Size, Hashes: fe.Hashes, Verdict: custody.NotChecked})
+			rep.Files = append(rep.Files, FileCheck{Path: fe.Path, Line: fe.rec.Line, Size: fe.Size, Hashes: fe.Hashes, Verdict: custody.RestNotChecked})
 			continue
 		}
 		res, found := verifyFile(ctx, root, fe)
@@ -69,12 +70,13 @@ func VerifyCase(ctx context.Context, caseDir string) (*Verification, error) {
 	if err := ctx.Err(); err != nil {
 		n := 0
 		for _, f := range rep.Files {
-			if f.Verdict == custody.NotChecked {
+			if f.Verdict == custody.RestNotChecked {
 				n++
 			}
 		}
 		rep.Findings = append(rep.Findings, custody.Finding{Severity: custody.Failure,
 			What: fmt.Sprintf("verification cancelled: %d file(s) not checked, and the evidence folder was not searched for unlogged files", n)})
+		rep.Assessment = custody.Assess(c.records, rep.checked())
 		return rep, fmt.Errorf("verify case %s: %w", caseDir, err)
 	}
 	if root != nil {
@@ -87,7 +89,35 @@ func VerifyCase(ctx context.Context, caseDir string) (*Verification, error) {
 		rep.Findings = append(rep.Findings, found...)
 	}
 	slices.SortStableFunc(rep.Files, func(a, b FileCheck) int { return strings.Compare(a.Path, b.Path) })
+	rep.Assessment = custody.Assess(c.records, rep.checked())
 	return rep, nil
+}
+
+// checked hands this verification's at-rest results to custody.Assess:
+// each file's verdict with the findings about it, and the failures that
+// concern the log itself.
+func (r *Verification) checked() *custody.Checked {
+	why := map[string][]string{}
+	ch := &custody.Checked{Time: time.Now().UTC(), ChainOK: true}
+	for _, f := range r.Findings {
+		if f.Severity != custody.Failure {
+			continue
+		}
+		if f.File == "" {
+			ch.ChainOK = false
+			ch.ChainProblems = append(ch.ChainProblems, f.String())
+			continue
+		}
+		s := f.What
+		if f.Piece != nil {
+			s = f.Piece.String() + ": " + s
+		}
+		why[f.File] = append(why[f.File], s)
+	}
+	for _, f := range r.Files {
+		ch.Files = append(ch.Files, custody.AtRestCheck{Path: f.Path, Verdict: f.Verdict, Why: strings.Join(why[f.Path], "; ")})
+	}
+	return ch
 }
 
 // ctxReader stops a re-hash when its context is cancelled; digest.Reader
@@ -117,18 +147,18 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileCheck, 
 		return res, out
 	}
 	if root == nil {
-		return fail(custody.Missing, "finalized in the log but missing: there is no evidence folder")
+		return fail(custody.RestMissing, "finalized in the log but missing: there is no evidence folder")
 	}
 	native := filepath.FromSlash(fe.Path)
 	fi, err := root.Lstat(native)
 	if errors.Is(err, os.ErrNotExist) {
-		return fail(custody.Missing, "finalized in the log but missing from the evidence folder")
+		return fail(custody.RestMissing, "finalized in the log but missing from the evidence folder")
 	}
 	if err != nil {
-		return fail(custody.Unreadable, "cannot stat: %v", err)
+		return fail(custody.RestUnreadable, "cannot stat: %v", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return fail(custody.Unreadable, "not a regular file (%s)", fi.Mode().Type())
+		return fail(custody.RestUnreadable, "not a regular file (%s)", fi.Mode().Type())
 	}
 
 	var known []string
@@ -142,7 +172,7 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileCheck, 
 	}
 	algs, err := digest.Parse(strings.Join(known, ","))
 	if err != nil || len(algs) == 0 {
-		return fail(custody.Unreadable, "no re-computable hash recorded")
+		return fail(custody.RestUnreadable, "no re-computable hash recorded")
 	}
 	pieceSize := int64(0)
 	if fe.piecesOK {
@@ -156,21 +186,21 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileCheck, 
 
 	f, err := root.Open(native)
 	if err != nil {
-		return fail(custody.Unreadable, "cannot open: %v", err)
+		return fail(custody.RestUnreadable, "cannot open: %v", err)
 	}
 	got, err := digest.Reader(ctxReader{ctx, f}, algs, pieceSize)
 	f.Close()
 	if ctx.Err() != nil {
-		res.Verdict = custody.NotChecked
+		res.Verdict = custody.RestNotChecked
 		return res, out
 	}
 	if err != nil {
-		return fail(custody.Unreadable, "read error while re-hashing: %v", err)
+		return fail(custody.RestUnreadable, "read error while re-hashing: %v", err)
 	}
 
-	res.Verdict = custody.Intact
+	res.Verdict = custody.RestIntact
 	if got.Size != fe.Size {
-		fail(custody.Mismatch, "size at rest is %d bytes, the log recorded %d", got.Size, fe.Size)
+		fail(custody.RestMismatch, "size at rest is %d bytes, the log recorded %d", got.Size, fe.Size)
 	}
 	var differ []string
 	for _, alg := range algs {
@@ -179,7 +209,7 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileCheck, 
 		}
 	}
 	if len(differ) > 0 {
-		fail(custody.Mismatch, "content changed: %s", strings.Join(differ, "; "))
+		fail(custody.RestMismatch, "content changed: %s", strings.Join(differ, "; "))
 	}
 	if pieceSize > 0 {
 		spans := pieceSpans(FinalizedResult(fe.FileFinalized).BadPieces(got), pieceSize, max(got.Size, fe.Size))
@@ -188,10 +218,10 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileCheck, 
 				What: fmt.Sprintf("%s piece hash differs: the change lies in these bytes", fe.PieceAlgorithm)})
 		}
 		if len(spans) > 0 && len(differ) == 0 {
-			fail(custody.Mismatch, "whole-file hashes match but piece hashes differ: the log record contradicts itself")
+			fail(custody.RestMismatch, "whole-file hashes match but piece hashes differ: the log record contradicts itself")
 		}
 	}
-	if res.Verdict == custody.Intact {
+	if res.Verdict == custody.RestIntact {
 		for _, a := range fe.Anomalies {
 			out = append(out, custody.Finding{Severity: custody.Notice, Line: fe.rec.Line, File: fe.Path,
 				What: "the sink recorded an anomaly while receiving this file: " + a})
@@ -246,7 +276,11 @@ func unloggedFiles(evDir string, logged map[string]bool, created map[string]int)
 		if fi, ierr := d.Info(); ierr == nil {
 			size = fi.Size()
 		}
-		res = append(res, FileCheck{Path: rel, Size: size, Verdict: custody.Unlogged})
+		v := custody.RestUnlogged
+		if created[rel] > 0 {
+			v = custody.RestPartial
+		}
+		res = append(res, FileCheck{Path: rel, Size: size, Verdict: v})
 		what := "no file.finalized record covers this file"
 		switch {
 		case !d.Type().IsRegular():

@@ -194,7 +194,7 @@ func TestLoadLaterVerify(t *testing.T) {
 	c := acquisition(t)
 	before := c.load()
 	c.add(custody.TypeCaseVerified, custody.CaseVerified{OK: false, HeadSeq: before.Log.HeadSeq, Head: before.Log.Head, Files: 4, Verified: 3,
-		FailedFiles: []custody.FileCheck{{Path: "web/vmware.log", Verdict: custody.Mismatch}},
+		FailedFiles: []custody.FileCheck{{Path: "web/vmware.log", Verdict: custody.RestMismatch}},
 		Failures: []custody.Finding{{Severity: custody.Failure, File: "web/vmware.log", Line: 9, What: "content changed: md5 logged x, at rest y",
 			Piece: &custody.PieceRange{First: 0, Last: 0, Start: 0, End: 99}}}})
 	r := c.load()

@@ -1,0 +1,638 @@
+package custody
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// judge reads records in log order and keeps what the verdicts need.
+type judge struct {
+	a *Assessment
+
+	created   map[string]int // evidence path -> line of file.created
+	finalized map[string]finalEntry
+	finOrder  []string
+	// written holds paths written after they were finalized, with why.
+	written map[string]Problem
+	// partial holds paths the sink could not write in full (disk full,
+	// write error), with why.
+	partial map[string]Problem
+
+	runs    map[string]*RunState
+	planned map[string]*FileState // run id + source -> planned copy
+	plOrder []string
+	// outcomes are the orchestrator's verdicts on evidence paths.
+	outcomes map[string]*FileState
+	outOrder []string
+	// notStarted are planned copies reported as never started.
+	notStarted []*FileState
+	others     []FileState // skipped, not collected
+	superseded map[string]string
+	snaps      []snapState
+	verifies   []verification
+}
+
+type finalEntry struct {
+	FileFinalized
+	line int
+	time time.Time
+}
+
+type snapState struct {
+	host, vm, name string
+	vmid, id       int
+	line           int
+	removed        bool
+}
+
+type verification struct {
+	CaseVerified
+	line int
+	time time.Time
+}
+
+func newJudge() *judge {
+	return &judge{a: &Assessment{}, created: map[string]int{}, finalized: map[string]finalEntry{},
+		written: map[string]Problem{}, partial: map[string]Problem{}, runs: map[string]*RunState{},
+		planned: map[string]*FileState{}, outcomes: map[string]*FileState{}, superseded: map[string]string{}}
+}
+
+func (j *judge) anomaly(line int, format string, args ...any) {
+	j.a.Anomalies = append(j.a.Anomalies, Problem{Line: line, What: fmt.Sprintf(format, args...)})
+}
+
+func (j *judge) problem(integrity bool, line int, format string, args ...any) {
+	j.a.Problems = append(j.a.Problems, Problem{Integrity: integrity, Line: line, What: fmt.Sprintf(format, args...)})
+}
+
+// take reads one record; one it cannot decode is a problem, not a stop.
+func (j *judge) take(rec Record) {
+	if err := j.takeRecord(rec); err != nil {
+		j.problem(true, rec.Line, "record not understood: %v", err)
+	}
+}
+
+func (j *judge) takeRecord(rec Record) error {
+	switch rec.Type {
+	case TypeFileCreated:
+		var d FileCreated
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		j.created[d.Path] = rec.Line
+	case TypeFileFinalized:
+		var d FileFinalized
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		if prev, ok := j.finalized[d.Path]; ok && !sameContent(prev.FileFinalized, d) {
+			j.written[d.Path] = Problem{Integrity: true, Line: rec.Line, What: fmt.Sprintf(
+				"%s changed after it was finalized (log line %d: %d bytes, line %d: %d bytes)", d.Path, prev.line, prev.Size, rec.Line, d.Size)}
+		} else if !ok {
+			j.finOrder = append(j.finOrder, d.Path)
+		}
+		if d.FromDisk {
+			j.anomaly(rec.Line, "%s: hashed from the file on disk (after a sink restart or a rewrite), not as its bytes arrived", d.Path)
+		}
+		j.finalized[d.Path] = finalEntry{d, rec.Line, rec.Time}
+	case TypeFileResumed:
+		var d FileResumed
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		if _, ok := j.finalized[d.Path]; ok {
+			j.written[d.Path] = Problem{Integrity: true, Line: rec.Line, What: fmt.Sprintf(
+				"%s was written to after it was finalized (%s)", d.Path, d.Reason)}
+		} else {
+			j.anomaly(rec.Line, "%s: taken up again with %d bytes already on disk (%s)", d.Path, d.SizeOnDisk, d.Reason)
+		}
+	case TypeNoSpace:
+		var d NoSpace
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		j.partial[d.Path] = Problem{Line: rec.Line, What: fmt.Sprintf(
+			"the evidence disk was full: a write of %d bytes at offset %d was refused (%d bytes free)", d.Length, d.Offset, d.FreeBytes)}
+	case TypeWriteError:
+		var d WriteAnomaly
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		j.partial[d.Path] = Problem{Line: rec.Line, What: fmt.Sprintf("the sink could not write it: %s", d.Kind)}
+	case TypeCaseVerified:
+		var d CaseVerified
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		j.verifies = append(j.verifies, verification{d, rec.Line, rec.Time})
+	case TypeNotCollected:
+		var d Uncollected
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		j.others = append(j.others, FileState{Source: d.Path, VM: d.Name, VMID: d.VMID, Host: d.Host, RunID: d.RunID, Kind: d.What,
+			Size: d.Size, Verdict: NotCollected, Reason: d.Why, Flag: d.Flag, Line: rec.Line, Time: rec.Time})
+	case TypeAcquisitionStarted, TypeAcquisitionFinished, TypeRunFailed, TypeFilePlanned, TypeFileVerified,
+		TypeFileCopiedLive, TypeFileFailed, TypeFileNotStarted, TypeFileSkipped, TypeSnapshotCreated,
+		TypeSnapshotRemoved, TypeCleanupFailed, TypeMountChecked, TypeAcquisitionNote:
+		var d Step
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		j.step(rec, d)
+	}
+	return nil
+}
+
+// sameContent reports whether two finalizations describe the same bytes.
+func sameContent(a, b FileFinalized) bool {
+	if a.Size != b.Size {
+		return false
+	}
+	for alg, h := range a.Hashes {
+		if o, ok := b.Hashes[alg]; ok && o != h {
+			return false
+		}
+	}
+	return true
+}
+
+func (j *judge) run(d Step, line int) *RunState {
+	if d.RunID == "" {
+		return nil
+	}
+	r, ok := j.runs[d.RunID]
+	if !ok {
+		r = &RunState{ID: d.RunID, Host: d.Host, Line: line}
+		j.runs[d.RunID] = r
+	}
+	return r
+}
+
+func stepFile(rec Record, d Step) *FileState {
+	return &FileState{Path: d.Dest, Source: d.Source, VM: d.VM, VMID: d.VMID, Host: d.Host, RunID: d.RunID, Kind: d.Kind,
+		Method: d.Method, Live: d.Live, Note: d.Note, Size: d.Size, PlannedSize: d.PlannedSize, SizeAtStart: d.SizeAtStart,
+		SizeAtEnd: d.SizeAtEnd, HostHashes: d.HostHashes, Arrival: d.SinkHashes, AtRest: d.AtRest, ReadErrors: countSame(d.ReadErrors),
+		BadSectors: d.BadSectors, Attempts: d.Attempt, Time: rec.Time, Line: rec.Line}
+}
+
+func planKey(run, source string) string { return run + "\x00" + source }
+
+func (j *judge) step(rec Record, d Step) {
+	r := j.run(d, rec.Line)
+	switch rec.Type {
+	case TypeAcquisitionStarted:
+		if r != nil {
+			r.Started = rec.Time
+		}
+	case TypeAcquisitionFinished:
+		if r != nil {
+			r.Finished = rec.Time
+			if d.Error != "" {
+				r.Error = d.Error
+			}
+		}
+		if d.Error != "" {
+			j.anomaly(rec.Line, "run %s ended with an error: %s", d.RunID, d.Error)
+		}
+	case TypeRunFailed:
+		if r != nil {
+			r.Failed, r.Error, r.Finished = true, d.Error, rec.Time
+		}
+		j.anomaly(rec.Line, "run %s failed: %s", orDash(d.RunID), d.Error)
+	case TypeFilePlanned:
+		f := stepFile(rec, d)
+		f.Verdict, f.Reason = NotStarted, "planned, but the run recorded no outcome for it (the run was cut off)"
+		f.PlannedSize = max(f.PlannedSize, d.Size)
+		k := planKey(d.RunID, d.Source)
+		if _, ok := j.planned[k]; !ok {
+			j.plOrder = append(j.plOrder, k)
+		}
+		j.planned[k] = f
+	case TypeFileVerified, TypeFileCopiedLive, TypeFileFailed:
+		f := stepFile(rec, d)
+		f.Verdict, f.Reason = stepVerdict(rec.Type, d)
+		j.settle(d)
+		for _, s := range d.Superseded {
+			j.superseded[s] = d.Dest
+		}
+		if f.Path == "" {
+			// A failure of no evidence path (the copy never created one):
+			// it stays a planned copy that did not happen, by name.
+			if f.Verdict == Failed || f.Verdict == Mismatch {
+				j.notStarted = append(j.notStarted, f)
+			}
+			return
+		}
+		if _, ok := j.outcomes[f.Path]; !ok {
+			j.outOrder = append(j.outOrder, f.Path)
+		}
+		j.outcomes[f.Path] = f
+	case TypeFileNotStarted:
+		f := stepFile(rec, d)
+		f.Path, f.Verdict, f.Reason = "", NotStarted, d.Error
+		if f.Reason == "" {
+			f.Reason = d.Note
+		}
+		j.settle(d)
+		j.notStarted = append(j.notStarted, f)
+	case TypeFileSkipped:
+		f := stepFile(rec, d)
+		f.Verdict, f.Reason = Skipped, d.Note
+		j.settle(d)
+		f.Path = "" // a resumed file's evidence is judged by its own record
+		j.others = append(j.others, *f)
+	case TypeSnapshotCreated:
+		j.snaps = append(j.snaps, snapState{host: d.Host, vm: d.VM, vmid: d.VMID, name: d.Snapshot, id: d.SnapID, line: rec.Line})
+	case TypeSnapshotRemoved:
+		for i := len(j.snaps) - 1; i >= 0; i-- {
+			s := &j.snaps[i]
+			if s.host == d.Host && s.vmid == d.VMID && s.name == d.Snapshot && s.id == d.SnapID && !s.removed {
+				s.removed = true
+				break
+			}
+		}
+	case TypeCleanupFailed:
+		j.problem(false, rec.Line, "cleanup on %s failed, the host was not left as found: %s", d.Host, d.Error)
+	case TypeMountChecked:
+		j.check(rec, d)
+	case TypeAcquisitionNote:
+		if d.Dest != "" && d.Source == "" {
+			// Before mount.checked existed, the mount check was a note
+			// with the file it wrote.
+			j.check(rec, d)
+		}
+	}
+}
+
+func (j *judge) check(rec Record, d Step) {
+	j.a.Checks = append(j.a.Checks, FileState{Path: d.Dest, Host: d.Host, RunID: d.RunID, Kind: "mount-check",
+		Source: "(written by esxsink on the host)", Note: d.Note, Time: rec.Time, Line: rec.Line, Verdict: Verified})
+}
+
+// settle marks the planned copy d reports on as accounted for.
+func (j *judge) settle(d Step) {
+	delete(j.planned, planKey(d.RunID, d.Source))
+}
+
+// stepVerdict judges one orchestrator outcome record on its own. The
+// hashes are compared again: a record that says verified while its
+// hashes disagree is a mismatch, whatever the record claims.
+func stepVerdict(typ string, d Step) (State, string) {
+	if bad := Disagreement(d.HostHashes, d.SinkHashes, d.AtRest); bad != "" {
+		return Mismatch, "the recorded hashes differ: " + bad
+	}
+	sizes := d.SizeAtStart > 0 && d.SizeAtEnd > 0 && d.SizeAtStart != d.SizeAtEnd
+	switch typ {
+	case TypeFileVerified:
+		switch {
+		case len(d.HostHashes) == 0:
+			return Failed, "recorded as verified but no host-side hash is recorded"
+		case sizes:
+			return Failed, fmt.Sprintf("recorded as verified but its size changed while copied (%d bytes before, %d after)", d.SizeAtStart, d.SizeAtEnd)
+		case d.SizeAtStart > 0 && d.Size != d.SizeAtStart:
+			return Failed, fmt.Sprintf("recorded as verified but %d bytes arrived of %d", d.Size, d.SizeAtStart)
+		}
+		return Verified, ""
+	case TypeFileCopiedLive:
+		if len(d.HostHashes) == 0 {
+			return Failed, "copied live but no host-side hash is recorded"
+		}
+		why := "read while its VM could write it: the copy is what was read, not one moment's image"
+		if sizes {
+			why += fmt.Sprintf(" (%d bytes when the copy started, %d when it ended)", d.SizeAtStart, d.SizeAtEnd)
+		}
+		return CopiedLive, why
+	}
+	if strings.HasPrefix(d.Error, "mismatch") {
+		return Mismatch, d.Error
+	}
+	if d.Error == "" {
+		return Failed, "the copy did not verify (no reason recorded)"
+	}
+	return Failed, d.Error
+}
+
+// Disagreement compares each algorithm across the host, arrival and
+// at-rest hashes and describes the differences ("" when they agree).
+func Disagreement(host, arrival, atRest map[string]string) string {
+	algs := map[string]bool{}
+	for _, m := range []map[string]string{host, arrival, atRest} {
+		for k := range m {
+			algs[k] = true
+		}
+	}
+	var out []string
+	for _, alg := range slices.Sorted(maps.Keys(algs)) {
+		var parts []string
+		seen := map[string]bool{}
+		for _, s := range []struct {
+			name string
+			m    map[string]string
+		}{{"host", host}, {"on arrival", arrival}, {"at rest", atRest}} {
+			if v, ok := s.m[alg]; ok {
+				parts = append(parts, s.name+" "+v)
+				seen[v] = true
+			}
+		}
+		if len(seen) > 1 {
+			out = append(out, alg+": "+strings.Join(parts, ", "))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// countSame folds repeated messages into one with a count: dd repeats
+// the same line for every failed block.
+func countSame(msgs []string) []string {
+	var out []string
+	n := map[string]int{}
+	for _, m := range msgs {
+		if n[m] == 0 {
+			out = append(out, m)
+		}
+		n[m]++
+	}
+	for i, m := range out {
+		if n[m] > 1 {
+			out[i] = fmt.Sprintf("%s (%d times)", m, n[m])
+		}
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// isCheck reports whether path is a mount check file.
+func (j *judge) isCheck(path string) bool {
+	for _, c := range j.a.Checks {
+		if c.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// replacedBy returns the evidence path that replaced the attempt at p:
+// named by a record, or p.attemptN, the name retries get.
+func (j *judge) replacedBy(p string) string {
+	if s, ok := j.superseded[p]; ok {
+		return s
+	}
+	for _, q := range j.outOrder {
+		if rest, ok := strings.CutPrefix(q, p+".attempt"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+			return q
+		}
+	}
+	return ""
+}
+
+// plannedAt returns the planned copy, not yet accounted for, whose
+// evidence path is p.
+func (j *judge) plannedAt(p string) *FileState {
+	for _, k := range j.plOrder {
+		if f, ok := j.planned[k]; ok && f.Path == p {
+			return f
+		}
+	}
+	return nil
+}
+
+func (j *judge) finish(fresh *Checked) *Assessment {
+	a := j.a
+	var files []*FileState
+	for _, p := range j.outOrder {
+		f := j.outcomes[p]
+		if fin, ok := j.finalized[p]; ok {
+			f.Anomalies = fin.Anomalies
+			if f.Arrival == nil {
+				f.Arrival = fin.Hashes
+			}
+			if f.AtRest == nil {
+				f.AtRest = fin.AtRest
+			}
+			if f.Size == 0 {
+				f.Size = fin.Size
+			}
+		}
+		files = append(files, f)
+	}
+	// What the sink holds that no outcome judged: a copy the run did not
+	// finish, an attempt a retry replaced, or the manual procedure.
+	sinkOnly := slices.Clone(j.finOrder)
+	for p := range j.created {
+		if _, ok := j.finalized[p]; !ok {
+			sinkOnly = append(sinkOnly, p)
+		}
+	}
+	slices.SortStableFunc(sinkOnly, func(x, y string) int { return j.firstLine(x) - j.firstLine(y) })
+	for _, p := range sinkOnly {
+		if _, judged := j.outcomes[p]; judged || j.isCheck(p) {
+			continue
+		}
+		fin, finished := j.finalized[p]
+		f := &FileState{Path: p, Line: j.created[p]}
+		if finished {
+			f.Size, f.Arrival, f.AtRest, f.Anomalies, f.Time, f.Line = fin.Size, fin.Hashes, fin.AtRest, fin.Anomalies, fin.time, fin.line
+		}
+		switch pl := j.plannedAt(p); {
+		case pl != nil:
+			*f = mergePlanned(*pl, *f)
+			f.Verdict = Failed
+			f.Reason = fmt.Sprintf("partial: the run recorded no outcome for this copy; the sink holds %d of %d planned bytes", f.Size, pl.PlannedSize)
+			delete(j.planned, planKey(pl.RunID, pl.Source))
+		case !finished:
+			f.Verdict, f.Reason = Failed, "created on the sink but never finalized: an interrupted copy"
+		case j.replacedBy(p) != "":
+			next := j.replacedBy(p)
+			if o := j.outcomes[next]; o != nil {
+				f.Source, f.VM, f.VMID, f.Host, f.RunID, f.Kind = o.Source, o.VM, o.VMID, o.Host, o.RunID, o.Kind
+			}
+			f.Verdict, f.Reason = Superseded, "an earlier attempt, kept as it was received; the verdict rests on "+next
+		default:
+			f.Verdict, f.Reason = Received, "received and hashed by the sink; no host-side hash is recorded for it (copied by hand)"
+		}
+		if f.Verdict.Good() || f.Verdict == Superseded {
+			if bad := Disagreement(nil, f.Arrival, f.AtRest); bad != "" {
+				f.Verdict, f.Reason = Mismatch, "the sink's hashes on arrival and at rest differ: "+bad
+			}
+		}
+		files = append(files, f)
+	}
+	for _, f := range files {
+		if pr, ok := j.partial[f.Path]; ok && f.Verdict != Superseded {
+			f.Verdict, f.Reason = Failed, joinReason(pr.What, f.Reason)
+		}
+		if pr, ok := j.written[f.Path]; ok {
+			f.Verdict, f.Reason = NotVerified, joinReason(pr.What, f.Reason)
+		}
+	}
+	j.applyChecks(files, fresh)
+	// Planned copies with no outcome at all: the run ended first.
+	for _, k := range j.plOrder {
+		if f, ok := j.planned[k]; ok {
+			f.Path = ""
+			files = append(files, f)
+		}
+	}
+	files = append(files, j.notStarted...)
+	for _, f := range files {
+		a.Files = append(a.Files, *f)
+	}
+	a.Files = append(a.Files, j.others...)
+	for _, f := range a.Files {
+		a.Counts.add(f)
+	}
+	j.judgeCase(fresh)
+	return a
+}
+
+func (j *judge) firstLine(p string) int {
+	if l, ok := j.created[p]; ok {
+		return l
+	}
+	return j.finalized[p].line
+}
+
+// mergePlanned fills what the sink knows into a planned copy.
+func mergePlanned(pl, sink FileState) FileState {
+	pl.Path, pl.Size, pl.Arrival, pl.AtRest, pl.Anomalies, pl.Line, pl.Time = sink.Path, sink.Size, sink.Arrival, sink.AtRest, sink.Anomalies, sink.Line, sink.Time
+	return pl
+}
+
+func joinReason(first, rest string) string {
+	if rest == "" {
+		return first
+	}
+	return first + "; " + rest
+}
+
+// applyChecks lets a verification at rest overrule the verdicts of
+// acquisition time: fresh applies to every file, otherwise the last
+// case.verified applies to the files recorded before it.
+func (j *judge) applyChecks(files []*FileState, fresh *Checked) {
+	var checks []AtRestCheck
+	var at time.Time
+	line := 0
+	switch {
+	case fresh != nil:
+		checks, at = fresh.Files, fresh.Time
+	case len(j.verifies) > 0:
+		v := j.verifies[len(j.verifies)-1]
+		at, line = v.time, v.line
+		why := map[string][]string{}
+		for _, fd := range v.Failures {
+			if fd.File != "" {
+				s := fd.What
+				if fd.Piece != nil {
+					s = fd.Piece.String() + ": " + s
+				}
+				why[fd.File] = append(why[fd.File], s)
+			}
+		}
+		for _, fv := range v.FailedFiles {
+			checks = append(checks, AtRestCheck{Path: fv.Path, Verdict: fv.Verdict, Why: strings.Join(why[fv.Path], "; ")})
+		}
+	default:
+		return
+	}
+	byPath := map[string]AtRestCheck{}
+	for _, c := range checks {
+		byPath[c.Path] = c
+	}
+	for _, f := range files {
+		if f.Path == "" || (line > 0 && f.Line > line) {
+			continue
+		}
+		f.CheckedAt = at
+		c, ok := byPath[f.Path]
+		if !ok || c.Verdict == RestIntact {
+			continue
+		}
+		why := fmt.Sprintf("esxsink verify at %s found it %s", at.UTC().Format(time.RFC3339), c.Verdict)
+		if c.Why != "" {
+			why += ": " + c.Why
+		}
+		switch {
+		case c.Verdict == RestPartial:
+			if f.Verdict.Good() {
+				f.Verdict, f.Reason = Failed, why
+			}
+		case f.Verdict.Good() || f.Verdict == Superseded:
+			f.Verdict, f.Reason = NotVerified, why
+		default:
+			f.Reason = joinReason(f.Reason, "later, "+why)
+		}
+	}
+}
+
+// judgeCase turns the file states and runs into the case's problems.
+func (j *judge) judgeCase(fresh *Checked) {
+	a := j.a
+	for _, f := range a.Files {
+		name := f.Path
+		if name == "" {
+			name = f.Source
+		}
+		switch {
+		case f.Verdict.Integrity():
+			j.problem(true, f.Line, "%s is %s: %s", name, f.Verdict, f.Reason)
+		case f.Verdict.Incomplete():
+			j.problem(false, f.Line, "%s is %s: %s", name, f.Verdict, f.Reason)
+		}
+	}
+	for _, c := range a.Checks {
+		if pr, ok := j.written[c.Path]; ok {
+			j.problem(true, pr.Line, "%s", pr.What)
+		}
+	}
+	ids := slices.Collect(maps.Keys(j.runs))
+	slices.SortFunc(ids, func(x, y string) int { return j.runs[x].Line - j.runs[y].Line })
+	for _, id := range ids {
+		r := j.runs[id]
+		a.Runs = append(a.Runs, *r)
+		if !r.Started.IsZero() && r.Finished.IsZero() {
+			j.problem(false, r.Line, "run %s on %s was cut off: the log has no record of how it ended", r.ID, r.Host)
+		}
+	}
+	for _, s := range j.snaps {
+		if !s.removed {
+			j.problem(false, s.line, "our snapshot %q (id %d) of VM %q on %s is not recorded as removed: the host was not left as found", s.name, s.id, s.vm, s.host)
+		}
+	}
+	if fresh != nil {
+		for _, c := range fresh.Files {
+			if c.Verdict == RestUnlogged {
+				j.problem(true, 0, "%s is in the evidence folder but no record covers it: %s", c.Path, c.Why)
+			}
+		}
+		for _, p := range fresh.ChainProblems {
+			j.problem(true, 0, "custody log: %s", p)
+		}
+	}
+	if a.Counts.Files == 0 {
+		j.problem(false, 0, "no evidence file is recorded in this case")
+	}
+}
+
+// AddLogFindings adds what reading the custody log found: a failure (a
+// broken chain, an unreadable line) is an integrity problem, a notice an
+// anomaly.
+func (a *Assessment) AddLogFindings(fs []Finding) {
+	for _, f := range fs {
+		p := Problem{Integrity: f.Severity == Failure, Line: f.Line, What: "custody log: " + f.What}
+		if p.Integrity {
+			a.Problems = append(a.Problems, p)
+		} else {
+			a.Anomalies = append(a.Anomalies, p)
+		}
+	}
+}
