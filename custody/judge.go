@@ -465,6 +465,13 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 				f.Verdict, f.Reason = Mismatch, "the sink's hashes on arrival and at rest differ: "+bad
 			}
 		}
+		if next := j.replacedBy(p); next != "" && f.Verdict == Superseded {
+			// Listed just before the copy that replaced it.
+			if i := slices.IndexFunc(files, func(o *FileState) bool { return o.Path == next }); i >= 0 {
+				files = slices.Insert(files, i, f)
+				continue
+			}
+		}
 		files = append(files, f)
 	}
 	for _, f := range files {
@@ -484,6 +491,12 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 		}
 	}
 	files = append(files, j.notStarted...)
+	for i := range a.Checks {
+		c := &a.Checks[i]
+		if fin, ok := j.finalized[c.Path]; ok {
+			c.Size, c.Arrival, c.AtRest = fin.Size, fin.Hashes, fin.AtRest
+		}
+	}
 	for _, f := range files {
 		a.Files = append(a.Files, *f)
 	}
@@ -629,6 +642,9 @@ func (j *judge) judgeCase(fresh *Checked) {
 func (a *Assessment) AddLogFindings(fs []Finding) {
 	for _, f := range fs {
 		p := Problem{Integrity: f.Severity == Failure, Line: f.Line, What: "custody log: " + f.What}
+		if p.Integrity {
+			p.What = "the custody log's hash chain is broken: " + f.What
+		}
 		if p.Integrity {
 			a.Problems = append(a.Problems, p)
 		} else {

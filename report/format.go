@@ -153,7 +153,7 @@ func verdictClass(v Verdict) string {
 	switch v {
 	case Verified:
 		return "ok"
-	case Received:
+	case Received, CopiedLive, Superseded:
 		return "recv"
 	case NotVerified:
 		return "notv"

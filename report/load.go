@@ -64,10 +64,7 @@ type loader struct {
 	hostIdx   map[string]int
 	runs      []Run
 	runIdx    map[string]int
-	files     []*File
-	fileIdx   map[string]*File // by evidence path
-	finalized map[string]finalized
-	finOrder  []string
+	clocks    []custody.HostClock
 	skipped   []Skipped
 	snaps     []Snapshot
 	artifacts []Artifact
@@ -77,13 +74,8 @@ type loader struct {
 	verifies  []Verify
 }
 
-type finalized struct {
-	custody.FileFinalized
-	rec custody.Record
-}
-
 func newLoader() *loader {
-	return &loader{hostIdx: map[string]int{}, runIdx: map[string]int{}, fileIdx: map[string]*File{}, finalized: map[string]finalized{}}
+	return &loader{hostIdx: map[string]int{}, runIdx: map[string]int{}}
 }
 
 // add takes one record into the model; unknown types are left out.
@@ -125,21 +117,26 @@ func (l *loader) add(rec custody.Record) error {
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
-		if _, seen := l.finalized[d.Path]; !seen {
-			l.finOrder = append(l.finOrder, d.Path)
+		if d.FromDisk {
+			l.event(rec, KindAnomaly, fmt.Sprintf("%s: its hashes were computed from the file on disk (after a sink restart or a rewrite), not as its bytes arrived", d.Path))
 		}
-		l.finalized[d.Path] = finalized{d, rec}
 		for _, a := range d.Anomalies {
 			l.event(rec, KindAnomaly, fmt.Sprintf("%s: the sink noted while receiving it: %s", d.Path, a))
 		}
 	case custody.TypeTriageOutput:
 		return l.addArtifact(rec)
+	case custody.TypeHostClock:
+		var d custody.HostClock
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.clocks = append(l.clocks, d)
 	case custody.TypeCaseVerified:
 		var d custody.CaseVerified
 		if err := rec.Decode(&d); err != nil {
 			return err
 		}
-		l.verifies = append(l.verifies, Verify{Time: rec.Time, Line: rec.Line, Seq: rec.Seq, OK: d.OK, HeadSeq: d.HeadSeq, Head: d.Head,
+		l.verifies = append(l.verifies, Verify{Time: rec.Time, Line: rec.Line, Seq: rec.Seq, OK: d.OK, Verdict: d.Verdict, HeadSeq: d.HeadSeq, Head: d.Head,
 			Files: d.Files, Verified: d.Verified, FailedFiles: d.FailedFiles, Failures: d.Failures, ToolVersion: d.ToolVersion})
 	default:
 		if isStep(rec.Type) {
@@ -160,7 +157,8 @@ func isStep(typ string) bool {
 	case custody.TypeAcquisitionStarted, custody.TypeAcquisitionFinished, custody.TypeNASMounted,
 		custody.TypeNASUnmounted, custody.TypeSnapshotCreated, custody.TypeSnapshotRemoved,
 		custody.TypeFileVerified, custody.TypeFileFailed, custody.TypeFileSkipped,
-		custody.TypeCleanupFailed, custody.TypeAcquisitionNote:
+		custody.TypeCleanupFailed, custody.TypeAcquisitionNote, custody.TypeMountChecked, custody.TypeRunFailed,
+		custody.TypeFileNotStarted, custody.TypeFileCopiedLive, custody.TypeFilePlanned:
 		return true
 	}
 	return false
@@ -244,38 +242,18 @@ func (l *loader) addStep(rec custody.Record, d custody.Step) {
 		}
 	case custody.TypeFileSkipped:
 		l.skipped = append(l.skipped, Skipped{VM: d.VM, Source: d.Source, Size: d.Size, Why: d.Note, Time: rec.Time, Line: rec.Line})
-	case custody.TypeAcquisitionNote:
+	case custody.TypeAcquisitionNote, custody.TypeMountChecked:
 		l.note(rec, d.Note)
-		if d.Dest != "" && d.Source == "" {
-			// A file the tool itself wrote through the mount (the mount
-			// check), whose content the tool knew and compared.
-			f := &File{Path: d.Dest, Host: d.Host, RunID: d.RunID, Kind: KindCheck, Source: "(written by esxsink on the host)",
-				Note: d.Note, Time: rec.Time, Line: rec.Line, Verdict: Verified}
-			l.addFile(f)
+	case custody.TypeRunFailed:
+		if run != nil {
+			run.Finished, run.Error = rec.Time, d.Error
 		}
-	case custody.TypeFileVerified, custody.TypeFileFailed:
-		f := &File{Path: d.Dest, Source: d.Source, VM: d.VM, VMID: d.VMID, Host: d.Host, RunID: d.RunID, Kind: d.Kind, Method: d.Method,
-			Live: d.Live, Note: d.Note, Size: d.Size, HostHashes: d.HostHashes, Arrival: d.SinkHashes, AtRest: d.AtRest, ReadErrors: countSame(d.ReadErrors), BadSectors: d.BadSectors,
-			Attempts: d.Attempt, Time: rec.Time, Line: rec.Line}
-		f.Verdict, f.Reason = stepVerdict(rec.Type == custody.TypeFileVerified, d)
-		if rec.Type == custody.TypeFileFailed {
-			l.event(rec, KindFailure, fmt.Sprintf("%s (from %s) did not verify: %s", orDash(d.Dest), d.Source, d.Error))
-		}
-		l.addFile(f)
+		l.event(rec, KindFailure, "the run failed: "+d.Error)
+	case custody.TypeFileNotStarted:
+		l.event(rec, KindFailure, fmt.Sprintf("%s (VM %q) was not copied: %s", d.Source, d.VM, d.Error))
+	case custody.TypeFileFailed:
+		l.event(rec, KindFailure, fmt.Sprintf("%s (from %s) did not verify: %s", orDash(d.Dest), d.Source, d.Error))
 	}
-}
-
-// addFile adds an evidence file; a later record about the same evidence
-// path supersedes the earlier one.
-func (l *loader) addFile(f *File) {
-	if f.Path != "" {
-		if old, ok := l.fileIdx[f.Path]; ok {
-			*old = *f
-			return
-		}
-		l.fileIdx[f.Path] = f
-	}
-	l.files = append(l.files, f)
 }
 
 // snapshot finds the created snapshot that d removes.

@@ -205,7 +205,7 @@ func TestLoadLaterVerify(t *testing.T) {
 	if f := findFile(t, r, "manual/notes.txt"); f.Verdict != Received || f.CheckedAt.IsZero() {
 		t.Errorf("untouched file after a failing verify = %+v", f)
 	}
-	if r.Summary.NotVerified != 1 || r.Summary.OK || !strings.Contains(r.Summary.Statement, "FAILED") {
+	if r.Summary.NotVerified != 1 || r.Summary.OK || !strings.Contains(r.Summary.Statement, "NOT VERIFIED") {
 		t.Errorf("summary = %+v", r.Summary)
 	}
 	if len(r.Verifies) != 1 || r.Verifies[0].After != 0 || r.Verifies[0].HeadSeq != before.Log.HeadSeq {
@@ -242,11 +242,13 @@ func TestLoadPassingCase(t *testing.T) {
 		ReadErrors: []string{ioErr, ioErr}, BadSectors: []custody.SectorRange{{First: 2, Count: 1}}})
 	c.add(custody.TypeCaseVerified, custody.CaseVerified{OK: true, Files: 4, Verified: 4})
 	r := c.load()
-	if !r.Summary.OK || r.Summary.Files != 4 || r.Summary.Verified != 3 || r.Summary.Received != 1 || !strings.Contains(r.Summary.Statement, "passed") {
+	// The mount check is a check, not evidence; the replaced first copy
+	// is superseded, not counted as evidence either.
+	if !r.Summary.OK || r.Summary.Files != 2 || r.Summary.Verified != 2 || r.Summary.Superseded != 1 || r.Summary.Received != 0 || !strings.Contains(r.Summary.Statement, "passed") {
 		t.Fatalf("summary = %+v", r.Summary)
 	}
 	first := findFile(t, r, "vm/disk-flat.vmdk")
-	if first.Verdict != Received || first.VM != "vm" || first.Source != "/vmfs/volumes/ds/vm/disk-flat.vmdk" || !strings.Contains(first.Reason, "vm/disk-flat.vmdk.attempt2") {
+	if first.Verdict != Superseded || first.VM != "vm" || first.Source != "/vmfs/volumes/ds/vm/disk-flat.vmdk" || !strings.Contains(first.Reason, "vm/disk-flat.vmdk.attempt2") {
 		t.Errorf("replaced first copy = %+v", first)
 	}
 	if fs := r.VMs[0].Files; len(fs) != 3 || fs[1].Path != "vm/disk-flat.vmdk" || fs[2].Path != "vm/disk-flat.vmdk.attempt2" {

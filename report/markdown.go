@@ -49,12 +49,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p("\n## 2. Summary\n\n")
 	head("Item", "Value")
 	row("Evidence files", fmt.Sprintf("%d (%s)", r.Summary.Files, size(r.Summary.Bytes)))
+	row("Verdict", r.Summary.Verdict+": "+r.Summary.Counts.String())
 	row("Verified", fmt.Sprint(r.Summary.Verified))
+	row("Copied live", fmt.Sprint(r.Summary.CopiedLive))
 	if r.Summary.Received > 0 {
 		row("Received (no host hash)", fmt.Sprint(r.Summary.Received))
 	}
 	row("Mismatch / failed / not verified", fmt.Sprintf("%d / %d / %d", r.Summary.Mismatch, r.Summary.Failed, r.Summary.NotVerified))
-	row("Planned files not copied", fmt.Sprint(r.Summary.Skipped))
+	row("Not started", fmt.Sprint(r.Summary.NotStarted))
+	row("Superseded attempts", fmt.Sprint(r.Summary.Superseded))
+	row("Planned files skipped", fmt.Sprint(r.Summary.Skipped))
+	row("Found but not collected", fmt.Sprint(r.Summary.NotCollected))
 	row("Anomalies and refusals", fmt.Sprint(r.Summary.Anomalies))
 	row("Commands run on the host", fmt.Sprint(len(r.Commands)))
 	row("Custody log head", fmt.Sprintf("seq %d, SHA-256 %s", r.Log.HeadSeq, r.Log.Head))
@@ -136,6 +141,22 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		head("VM", "Source on the host", "Size (bytes)", "Why")
 		for _, s := range r.Skipped {
 			row(s.VM, s.Source, fmt.Sprint(s.Size), s.Why)
+		}
+	}
+	p("\n### Found on the host but not collected\n\n")
+	if len(r.NotCollected) == 0 {
+		p("None recorded.\n")
+	} else {
+		head("What", "Name", "Path on the host", "Size (bytes)", "Why", "Collect it with")
+		for _, n := range r.NotCollected {
+			row(n.Kind, n.VM, n.Source, fmt.Sprint(n.Size), n.Reason, n.Flag)
+		}
+	}
+	if len(r.Clocks) > 0 {
+		p("\n### The host's clock\n\n")
+		head("When", "Host", "Host time", "Workstation time (UTC)", "Offset (s, host − workstation)", "Round trip (ms)")
+		for _, c := range r.Clocks {
+			row(c.When, c.Host, c.HostTime, c.WorkstationAt, fmt.Sprint(c.OffsetSeconds), fmt.Sprint(c.RoundTripMS))
 		}
 	}
 	p("\n## 8. Host artifacts\n\n")

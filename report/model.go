@@ -6,29 +6,23 @@ import (
 	"github.com/esxsink/esxsink/custody"
 )
 
-// Verdict is the report's conclusion about one evidence file.
-type Verdict string
+// Verdict is the report's conclusion about one evidence file: the
+// custody verdict model's state, the same collect and verify show.
+type Verdict = custody.State
 
 // Verdicts, from the records of the acquisition and of later verifications.
 const (
-	// Verified: the host's hash, the hash of the bytes as they arrived and
-	// the hash re-read at rest agree, and no later verification failed.
-	Verified Verdict = "verified"
-	// Mismatch: the hashes recorded for the file disagree.
-	Mismatch Verdict = "MISMATCH"
-	// Failed: the copy did not complete or could not be checked.
-	Failed Verdict = "FAILED"
-	// NotVerified: the file verified when it was acquired, but a later
-	// `esxsink verify` found it changed, missing or unreadable.
-	NotVerified Verdict = "NOT VERIFIED"
-	// Received: the sink received and hashed the file, but no host-side
-	// hash was recorded for it (copied by hand, or an attempt that a retry
-	// replaced). Its integrity since arrival is still checked by verify.
-	Received Verdict = "received"
+	Verified          = custody.Verified
+	CopiedLive        = custody.CopiedLive
+	Received          = custody.Received
+	Mismatch          = custody.Mismatch
+	Failed            = custody.Failed
+	NotVerified       = custody.NotVerified
+	NotStarted        = custody.NotStarted
+	Superseded        = custody.Superseded
+	StateSkipped      = custody.Skipped
+	StateNotCollected = custody.NotCollected
 )
-
-// Good reports whether v needs no explanation in a court's eyes.
-func (v Verdict) Good() bool { return v == Verified || v == Received }
 
 // KindCheck is the kind of a file the tool wrote through the mount to
 // prove the path before copying (known content, compared on arrival).
@@ -58,6 +52,11 @@ type Report struct {
 	Log       LogState   `json:"custody_log"`
 	Verifies  []Verify   `json:"verifications"`
 	Snapshots []Snapshot `json:"snapshots"`
+	// NotCollected is what the host holds that no run collected, with
+	// the flag that would collect it.
+	NotCollected []File `json:"not_collected,omitempty"`
+	// Clocks are the host's clock readings against ours.
+	Clocks []custody.HostClock `json:"host_clocks,omitempty"`
 }
 
 // Case is who opened the case, with what, where.
@@ -75,17 +74,15 @@ type Case struct {
 
 // Summary counts the evidence files by verdict and states the outcome.
 type Summary struct {
-	Files       int   `json:"files"`
-	Bytes       int64 `json:"bytes"`
-	Verified    int   `json:"verified"`
-	Received    int   `json:"received"`
-	Mismatch    int   `json:"mismatch"`
-	Failed      int   `json:"failed"`
-	NotVerified int   `json:"not_verified"`
-	Skipped     int   `json:"skipped"`
-	Anomalies   int   `json:"anomalies"`
-	// OK is true when every file is verified or received, the custody log
-	// chain holds, no snapshot of ours was left behind, and the last
+	custody.Counts
+	Anomalies int `json:"anomalies"`
+	// Verdict is PASS, INCOMPLETE or FAIL, as esxsink verify would say
+	// from the records; Problems are why it is not PASS.
+	Verdict  string            `json:"verdict"`
+	Problems []custody.Problem `json:"problems,omitempty"`
+	// OK is true when the case is complete and intact (collect would have
+	// exited 0): every planned file verified or copied live, the custody
+	// log chain holds, no snapshot of ours was left behind, and the last
 	// verification (if any) passed.
 	OK bool `json:"ok"`
 	// Statement is the outcome in one sentence.
@@ -131,44 +128,9 @@ type VM struct {
 	Files []File `json:"files"`
 }
 
-// File is one evidence file with every hash recorded for it.
-type File struct {
-	// Path is relative to the case's evidence folder.
-	Path   string `json:"path"`
-	Source string `json:"source,omitempty"`
-	VM     string `json:"vm,omitempty"`
-	VMID   int    `json:"vmid,omitempty"`
-	Host   string `json:"host,omitempty"`
-	RunID  string `json:"run_id,omitempty"`
-	Kind   string `json:"kind,omitempty"`
-	Method string `json:"method,omitempty"`
-	// Live marks a file copied while its VM was running, outside a
-	// snapshot: the copy may not be consistent.
-	Live bool   `json:"live,omitempty"`
-	Note string `json:"note,omitempty"`
-	Size int64  `json:"size"`
-	// HostHashes were computed on the ESXi host in the copy's read,
-	// Arrival by the sink as the bytes arrived, AtRest re-read from the
-	// sink's disk after the sync.
-	HostHashes map[string]string `json:"host_hashes,omitempty"`
-	Arrival    map[string]string `json:"arrival_hashes,omitempty"`
-	AtRest     map[string]string `json:"at_rest_hashes,omitempty"`
-	// ReadErrors are the source's unreadable ranges, zero-filled in the
-	// image (dd conv=noerror,sync).
-	ReadErrors []string `json:"read_errors,omitempty"`
-	// BadSectors are the unreadable 512-byte sectors, zeros in the copy.
-	BadSectors []custody.SectorRange `json:"bad_sectors,omitempty"`
-	Anomalies  []string              `json:"anomalies,omitempty"`
-	Attempts   int                   `json:"attempts,omitempty"`
-	Time       time.Time             `json:"time"`
-	// Line is the custody log line of the record the verdict rests on.
-	Line    int     `json:"line"`
-	Verdict Verdict `json:"verdict"`
-	// Reason explains a verdict other than verified.
-	Reason string `json:"reason,omitempty"`
-	// CheckedAt is the last verification covering this file, if any.
-	CheckedAt time.Time `json:"checked_at,omitzero"`
-}
+// File is one evidence file or planned copy with every hash recorded
+// for it and its verdict (custody.Assess).
+type File = custody.FileState
 
 // Skipped is a planned file that was not copied, and why.
 type Skipped struct {
@@ -272,6 +234,7 @@ type Verify struct {
 	Line        int                 `json:"line"`
 	Seq         int64               `json:"seq"`
 	OK          bool                `json:"ok"`
+	Verdict     string              `json:"verdict,omitempty"`
 	HeadSeq     int64               `json:"head_seq"`
 	Head        string              `json:"head"`
 	Files       int                 `json:"files"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"html"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -96,7 +97,7 @@ func TestWriteJSONRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Summary != r.Summary || back.Log.Head != r.Log.Head || len(back.Commands) != len(r.Commands) || len(back.VMs) != len(r.VMs) {
+	if !reflect.DeepEqual(back.Summary, r.Summary) || back.Log.Head != r.Log.Head || len(back.Commands) != len(r.Commands) || len(back.VMs) != len(r.VMs) {
 		t.Fatalf("JSON round trip lost data:\n%s", b.String())
 	}
 	var raw map[string]any
