@@ -41,6 +41,7 @@ type Session struct {
 	UTCOffset   string `json:"utc_offset,omitempty"`
 	// Reopened is set when the case already held records.
 	Reopened bool `json:"reopened,omitempty"`
+	CaseDetails
 }
 
 // CaseDetails are the case metadata examiners know from ewfacquire and

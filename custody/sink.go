@@ -39,6 +39,7 @@ type CaseOpened struct {
 	// UTCOffset is the examiner machine's offset from UTC when the case
 	// was opened ("+09:00"): records are in UTC, a court reads local time.
 	UTCOffset string `json:"utc_offset,omitempty"`
+	CaseDetails
 }
 
 // SinkStarted records the sink's effective configuration. WriteVerifier is

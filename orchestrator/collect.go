@@ -108,8 +108,13 @@ type FileResult struct {
 	BadSectors []custody.SectorRange `json:"bad_sectors,omitempty"`
 	// Superseded are earlier copies of this file kept on the sink (a
 	// copy with whole blocks zeroed, before the sector-level re-read).
-	Superseded []string      `json:"superseded,omitempty"`
-	Verified   bool          `json:"verified"`
+	Superseded []string `json:"superseded,omitempty"`
+	Verified   bool     `json:"verified"`
+	// NotStarted says the copy never began (the run stopped first, or its
+	// VM's snapshot could not be taken); Error says why.
+	NotStarted bool `json:"not_started,omitempty"`
+	// CopiedLive says the file was read while it could change.
+	CopiedLive bool          `json:"copied_live,omitempty"`
 	Attempts   int           `json:"attempts"`
 	Duration   time.Duration `json:"duration"`
 	Error      string        `json:"error,omitempty"`
@@ -210,9 +215,24 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 			c.record(custody.TypeFileSkipped, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Size: it.Size, Note: it.Note})
 		}
 	}
+	for _, u := range plan.NotCollected {
+		u.RunID = o.RunID
+		if c.o.Log != nil {
+			if _, err := c.o.Log.Append(custody.TypeNotCollected, u); err != nil {
+				c.logger.Error("custody log append failed", "type", custody.TypeNotCollected, "err", err)
+			}
+		}
+	}
 	c.record(custody.TypeAcquisitionStarted, custody.Step{Label: c.label, Files: plan.Files, Size: plan.Bytes})
+	// Every planned copy is named before any starts, so that a run cut
+	// off at any point leaves each one accounted for in the log.
+	for _, it := range plan.Copies() {
+		c.record(custody.TypeFilePlanned, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: it.Dest, Size: it.Size,
+			PlannedSize: it.Size, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note})
+	}
 	runErr := c.run(ctx, plan)
 	c.cleanup(ctx, runErr)
+	c.accountForAll(plan, runErr)
 	failed := 0
 	for _, f := range c.report.Files {
 		if !f.Verified {
@@ -235,6 +255,29 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 		return c.report, fmt.Errorf("%w: %d of %d files failed", ErrNotVerified, failed, len(c.report.Files))
 	}
 	return c.report, nil
+}
+
+// accountForAll reports every planned copy that has no result yet (the
+// run stopped before it, e.g. the mount failed) as not started, by name.
+func (c *collector) accountForAll(plan *Plan, runErr error) {
+	why := runErr
+	if why == nil {
+		why = errors.New("the run ended before this copy started")
+	}
+	c.mu.Lock()
+	done := map[string]bool{}
+	for _, f := range c.report.Files {
+		done[f.Item.Source+"\x00"+f.Item.Dest] = true
+	}
+	c.mu.Unlock()
+	var missing []job
+	for i, it := range plan.Copies() {
+		if !done[it.Source+"\x00"+it.Dest] {
+			missing = append(missing, job{item: it, idx: i + 1})
+		}
+	}
+	c.notStarted(missing, why)
+	c.sortResults(plan.Copies())
 }
 
 // cleanup removes our snapshots and detaches the mount, whatever happened.

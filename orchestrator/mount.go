@@ -98,7 +98,7 @@ func (c *collector) checkWritable(ctx context.Context) error {
 		return c.fail(custody.TypeAcquisitionNote, fmt.Errorf("the check file the host %s wrote arrived changed on the sink (md5 %s, want %s): do not trust this path; check the network and the sink",
 			c.o.Host, fin.Hashes[string(esxi.MD5)], want))
 	}
-	c.record(custody.TypeAcquisitionNote, custody.Step{Label: c.label, Dest: rel, Note: "the host wrote a check line onto the mount and the sink received it intact"})
+	c.record(custody.TypeMountChecked, custody.Step{Label: c.label, Dest: rel, Note: "the host wrote a check line onto the mount and the sink received it intact"})
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/esxsink/esxsink/custody"
 	"github.com/esxsink/esxsink/esxi"
 )
 
@@ -68,6 +69,9 @@ type PlanItem struct {
 type Plan struct {
 	VMs   []*VM      `json:"-"`
 	Items []PlanItem `json:"items"`
+	// NotCollected is what the host holds that this plan leaves, with the
+	// option that would collect it (NoteNotCollected fills it in).
+	NotCollected []custody.Uncollected `json:"not_collected,omitempty"`
 	// Bytes is the total size of the files to copy.
 	Bytes int64 `json:"bytes"`
 	Files int   `json:"files"`
@@ -140,6 +144,10 @@ type PlanOptions struct {
 	// sizes as esxcli reports them, in whole MiB, so the size is not
 	// checked against the copy.
 	Devices []esxi.CoreDevice
+	// Independent copies the independent disks of running VMs live, with
+	// a warning: a snapshot does not freeze them, so the copy is no
+	// moment's image, but without it they are not acquired at all.
+	Independent bool
 }
 
 // MakePlan plans the acquisition of vms.
@@ -178,7 +186,7 @@ func MakePlan(vms []*VM, o PlanOptions) *Plan {
 			it := PlanItem{VMID: vm.ID, VMName: vm.Name, Source: f.Path, Size: f.Size,
 				Dest: folder + "/" + name, Method: MethodCopy, vm: vm}
 			it.Kind = fileKind(f.Name, roles[f.Path])
-			classify(vm, &it, roles[f.Path])
+			classify(vm, &it, roles[f.Path], o)
 			if it.Method != MethodSkip {
 				p.Bytes += it.Size
 				p.Files++
@@ -300,7 +308,7 @@ func fileKind(name string, r diskRole) string {
 }
 
 // classify sets the method (and a note) of a planned file.
-func classify(vm *VM, it *PlanItem, r diskRole) {
+func classify(vm *VM, it *PlanItem, r diskRole, o PlanOptions) {
 	running := vm.Running()
 	switch {
 	case it.Kind == KindLock:
@@ -309,8 +317,11 @@ func classify(vm *VM, it *PlanItem, r diskRole) {
 		it.Method, it.Note = MethodSkip, "raw device mapping: reading it reads the LUN; the LUN is collected with --rdm"
 	case running && it.Kind == KindSwap:
 		it.Method, it.Note = MethodSkip, "swap file held open by the running VM"
+	case running && r.indep && o.Independent:
+		it.Method, it.Live = MethodCopy, true
+		it.Note = "WARNING: independent disk of a running VM: copied live (--independent), a snapshot does not freeze it"
 	case running && r.indep:
-		it.Method, it.Note = MethodSkip, "independent disk of a running VM: held open and not frozen by a snapshot"
+		it.Method, it.Note = MethodSkip, "independent disk of a running VM: held open and not frozen by a snapshot; copy it live with --independent, or power the VM off"
 	case running && r.disk:
 		it.Method = MethodSnapshot
 	case running:
@@ -357,3 +368,63 @@ func SafeName(name string) string {
 // windowsDevice matches the names Windows keeps for devices, with any
 // extension.
 var windowsDevice = regexp.MustCompile(`(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])$`)
+
+// NoteNotCollected lists in p what inv holds that p does not collect:
+// VMs not chosen (registered and unregistered), the LUNs behind RDMs
+// without --rdm, USB devices not named with --usb, independent disks of
+// running VMs without --independent, and vmids discovery could not place.
+func (p *Plan) NoteNotCollected(inv *Inventory, o PlanOptions) {
+	chosen := map[*VM]bool{}
+	for _, vm := range p.VMs {
+		chosen[vm] = true
+	}
+	add := func(u custody.Uncollected) {
+		u.Host = inv.Host.Addr
+		p.NotCollected = append(p.NotCollected, u)
+	}
+	for _, vm := range inv.VMs {
+		if chosen[vm] {
+			continue
+		}
+		var size int64
+		for _, f := range vm.Files {
+			size += f.Size
+		}
+		if vm.Registered {
+			add(custody.Uncollected{What: "VM", Name: vm.Name, VMID: vm.ID, Path: vm.VMX, Size: size, Flag: fmt.Sprintf("--vm %d", vm.ID), Why: "not chosen"})
+		} else {
+			add(custody.Uncollected{What: "unregistered VM", Name: vm.Name, Path: vm.VMX, Size: size, Flag: "--unregistered", Why: "not registered with the host: found by its .vmx on a datastore"})
+		}
+	}
+	copied := map[string]bool{}
+	for _, it := range p.Items {
+		if it.Method != MethodSkip {
+			copied[it.Source] = true
+		}
+	}
+	for _, vm := range p.VMs {
+		for _, d := range vm.Disks {
+			if d.RDM != nil && d.RDM.Device != "" && !copied[LUNPrefix+d.RDM.Device] {
+				add(custody.Uncollected{What: "RDM LUN", Name: vm.Name, VMID: vm.ID, Path: LUNPrefix + d.RDM.Device, Flag: "--rdm",
+					Why: fmt.Sprintf("the LUN behind raw device mapping %s (%s)", d.Descriptor, d.Node)})
+			}
+			if d.Independent && vm.Running() && !copied[d.Descriptor] && d.RDM == nil {
+				add(custody.Uncollected{What: "independent disk", Name: vm.Name, VMID: vm.ID, Path: d.Descriptor, Flag: "--independent",
+					Why: "independent disk of a running VM: not frozen by a snapshot"})
+			}
+		}
+	}
+	for _, dev := range inv.Devices {
+		if dev.IsUSB == nil || !*dev.IsUSB {
+			continue
+		}
+		src := dev.DevfsPath
+		if src == "" {
+			src = LUNPrefix + dev.Device
+		}
+		if !copied[src] {
+			add(custody.Uncollected{What: "USB device", Name: dev.DisplayName, Path: src, Size: dev.SizeMB << 20, Flag: "--usb " + esxi.Quote(dev.Device),
+				Why: "a storage device plugged into the host"})
+		}
+	}
+}

@@ -118,8 +118,10 @@ func (c *collector) collectVM(ctx context.Context, vm *VM, jobs []job, total int
 	}
 	snap, err := c.snapshot(ctx, vm)
 	if err != nil {
+		c.record(custody.TypeAcquisitionNote, custody.Step{VMID: vm.ID, VM: vm.Name, Error: err.Error(),
+			Note: fmt.Sprintf("our snapshot of VM %q could not be taken: its %d disk file(s) are not copied", vm.Name, len(frozen))})
+		c.logger.Error(err.Error())
 		c.notStarted(frozen, err)
-		c.fail(custody.TypeFileFailed, err)
 		if ctx.Err() != nil {
 			return err
 		}
@@ -183,7 +185,11 @@ func (c *collector) takeSlot(ctx context.Context) bool {
 // notStarted reports jobs the run could not start, with why.
 func (c *collector) notStarted(jobs []job, why error) {
 	for _, j := range jobs {
-		c.addResult(FileResult{Item: j.item, Error: "not copied: " + why.Error()})
+		it := j.item
+		msg := "not copied: " + why.Error()
+		c.record(custody.TypeFileNotStarted, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: it.Dest, Size: it.Size,
+			PlannedSize: it.Size, Kind: it.Kind, Method: it.Method, Live: it.Live, Error: msg})
+		c.addResult(FileResult{Item: it, Dest: it.Dest, NotStarted: true, Error: msg})
 	}
 }
 

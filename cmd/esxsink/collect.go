@@ -46,6 +46,7 @@ or grant cap_net_bind_service.`,
 			&cli.BoolFlag{Name: "host-artifacts", Usage: "also triage the host itself: its logs, /etc (local.sh, ssh, passwd, shadow), root's crontab and shell history copied like VM files, and the outputs of esxcli/vim-cmd/ps commands kept and hashed (see esxsink triage)"},
 			&cli.BoolFlag{Name: "memory", Usage: "also collect running VMs' RAM: our snapshot saves memory, and its .vmem and .vmsn are copied before it is removed (the VM pauses briefly while its memory is written)"},
 			&cli.BoolFlag{Name: "rdm", Usage: "also copy the LUN behind each raw device mapping (a physical RDM of a running VM is copied live)"},
+			&cli.BoolFlag{Name: "independent", Usage: "also copy the independent disks of running VMs, live (a snapshot does not freeze them: the copy is what was read, marked copied live)"},
 			&cli.BoolFlag{Name: "resume", Usage: "skip files an earlier collect into this --case verified from the same host (running VMs' logs and config are copied again)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and change nothing on the host"},
 			&cli.StringFlag{Name: "sink", Usage: "use the running esxsink serve on this case folder (or unix://CASE/.esxsink/control.sock) instead of an embedded sink; --case may be left out"},
@@ -67,7 +68,7 @@ or grant cap_net_bind_service.`,
 	}
 }
 
-func runCollect(c *cli.Context) error {
+func runCollect(c *cli.Context) (err error) {
 	logger, err := newLogger(c.String("log-level"), c.App.ErrWriter)
 	if err != nil {
 		return usageError(err)
@@ -132,13 +133,28 @@ func runCollect(c *cli.Context) error {
 			return err
 		}
 		caseLog = remote
+		if _, err := caseLog.Append(custody.TypeSessionOpened, newSession(c, true, caseDetails(c))); err != nil {
+			return err
+		}
 	default:
-		log, err := openCase(caseDir, c.String("case-id"), c.String("examiner"))
+		log, err := openCase(c, caseDir)
 		if err != nil {
 			return err
 		}
 		defer log.Close()
 		caseLog = log
+	}
+	runID := orchestrator.NewRunID()
+	collectStarted := false
+	if caseLog != nil {
+		// Every run that opened the case says how it ended, also when it
+		// failed before copying (a refused login, a port in use, an
+		// unknown --vm): collect's own records cover the rest.
+		defer func() {
+			if err != nil && !collectStarted {
+				_, _ = caseLog.Append(custody.TypeRunFailed, custody.Step{Host: c.String("host"), RunID: runID, Error: err.Error()})
+			}
+		}()
 	}
 	conn, err := dialHost(ctx, c)
 	if err != nil {
@@ -179,7 +195,9 @@ func runCollect(c *cli.Context) error {
 		}
 		devices = append(devices, dev)
 	}
-	plan := orchestrator.MakePlan(vms, orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Devices: devices})
+	planOpts := orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Devices: devices, Independent: c.Bool("independent")}
+	plan := orchestrator.MakePlan(vms, planOpts)
+	plan.NoteNotCollected(inv, planOpts)
 	tri, err := hostArtifacts(ctx, c, r, caseLog, plan, conn.Addr(), logger)
 	if err != nil {
 		return err
@@ -208,6 +226,7 @@ func runCollect(c *cli.Context) error {
 	}
 	var sink orchestrator.Sink
 	var status func() nfssink.Status
+	closeSink := func() {}
 	export := c.String("export")
 	if remote != nil {
 		sink, status, export = remote, remote.Status, remoteStatus.Export
@@ -221,10 +240,18 @@ func runCollect(c *cli.Context) error {
 		}
 		defer embedded.Close("collect done")
 		sink, status = embedded, embedded.Status
+		// Closed before the closing statement, so that the log head it
+		// prints is the last record of this run.
+		closeSink = func() { embedded.Close("collect done") }
 	}
+	started := time.Now()
+	if caseLog != nil {
+		orchestrator.RecordHostClock(ctx, r, caseLog, conn.Addr(), runID, "start")
+	}
+	collectStarted = true
 	progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, plan.Bytes, status)
 	rep, err := orchestrator.Collect(ctx, plan, orchestrator.CollectOptions{
-		Runner: r, Log: caseLog, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: export,
+		Runner: r, Log: caseLog, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: export, RunID: runID,
 		EvidenceDir: hashlog.EvidenceDir(caseDir), Retries: c.Int("retries"), Logger: logger,
 		TwoPass:   c.String("verify") == "two-pass",
 		Transport: c.String("transport"),
@@ -235,6 +262,11 @@ func runCollect(c *cli.Context) error {
 		Redial:    func(ctx context.Context) (*orchestrator.Conn, error) { return dialHost(ctx, c) },
 	})
 	stopProgress()
+	if caseLog != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		orchestrator.RecordHostClock(cctx, r, caseLog, conn.Addr(), runID, "end")
+		cancel()
+	}
 	if err != nil && ctx.Err() != nil {
 		undone := "our snapshots were removed and the mount detached"
 		if rep != nil && len(rep.Cleanup) > 0 {
@@ -255,8 +287,9 @@ func runCollect(c *cli.Context) error {
 		printReport(w, rep)
 		printTriage(w, tri)
 	}
-	if !c.Bool("json-events") {
-		fmt.Fprintf(w, "case: %s\n", caseDir)
+	closeSink()
+	if !c.Bool("json-events") && !c.Bool("json") {
+		printClosing(w, closingOf(rep, plan, caseDir, time.Since(started), err, caseLog))
 	}
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
@@ -434,7 +467,7 @@ func runCleanup(c *cli.Context) error {
 	var rec orchestrator.Recorder
 	outDir := ""
 	if caseDir := c.String("case"); caseDir != "" && !c.Bool("dry-run") {
-		log, err := openCase(caseDir, c.String("case-id"), c.String("examiner"))
+		log, err := openCase(c, caseDir)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -61,7 +60,10 @@ func caseFlags(required bool) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "case", Required: required, Usage: "case folder (created if missing; evidence goes to CASE/evidence, the custody log to CASE/custody.jsonl)"},
 		&cli.StringFlag{Name: "case-id", Usage: "case identifier, recorded when the case is opened (required for a new case)"},
-		&cli.StringFlag{Name: "examiner", Usage: "examiner's name, recorded when the case is opened (required for a new case)"},
+		&cli.StringFlag{Name: "examiner", Usage: "examiner's name, recorded when the case is opened (required for a new case) and with every session"},
+		&cli.StringFlag{Name: "evidence-number", Usage: "evidence number, as in ewfacquire or Guymager (recorded in the custody log and the report)"},
+		&cli.StringFlag{Name: "description", Usage: "description of the evidence (recorded in the custody log and the report)"},
+		&cli.StringFlag{Name: "notes", Usage: "examiner's notes for this session (recorded in the custody log and the report)"},
 	}
 }
 
@@ -75,7 +77,7 @@ func runServe(c *cli.Context) error {
 		return usageError(err)
 	}
 	caseDir := c.String("case")
-	log, err := openCase(caseDir, c.String("case-id"), c.String("examiner"))
+	log, err := openCase(c, caseDir)
 	if err != nil {
 		return err
 	}
@@ -173,51 +175,6 @@ func parseAllow(vals []string) ([]netip.Prefix, error) {
 		}
 	}
 	return out, nil
-}
-
-// openCase opens the custody log and records case.opened for a new case.
-func openCase(caseDir, caseID, examiner string) (*hashlog.Log, error) {
-	if caseDir == "" {
-		return nil, usageError(errors.New("--case is required"))
-	}
-	_, statErr := os.Stat(hashlog.LogPath(caseDir))
-	isNew := errors.Is(statErr, os.ErrNotExist)
-	if isNew && (caseID == "" || examiner == "") {
-		return nil, usageError(fmt.Errorf("%s is a new case: give --case-id and --examiner so the custody log says whose case it is", caseDir))
-	}
-	log, err := hashlog.Open(caseDir)
-	if err != nil {
-		if errors.Is(err, hashlog.ErrLogLocked) {
-			return nil, fmt.Errorf("case %s is in use by another esxsink process: stop it first: %w", caseDir, err)
-		}
-		return nil, err
-	}
-	for _, d := range log.Damage() {
-		slog.Warn("the custody log of this case is damaged; new records are appended after it; run esxsink verify", "finding", d.String())
-	}
-	host, _ := os.Hostname()
-	if isNew {
-		if _, err := log.Append(custody.TypeCaseOpened, custody.CaseOpened{
-			CaseID: caseID, Examiner: examiner, ToolVersion: "esxsink " + version,
-			SinkHost: host, OS: runtime.GOOS + "/" + runtime.GOARCH, UTCOffset: time.Now().Format("-07:00"),
-		}); err != nil {
-			log.Close()
-			return nil, err
-		}
-		return log, nil
-	}
-	// Reopening appends; a different case id is a mistake worth stopping for.
-	if caseID != "" {
-		if m, err := hashlog.ReadManifest(caseDir); err == nil && m.CaseID != "" && m.CaseID != caseID {
-			log.Close()
-			return nil, usageError(fmt.Errorf("%s belongs to case %q, not %q: choose another --case folder", caseDir, m.CaseID, caseID))
-		}
-	}
-	if _, err := log.Append(custody.TypeNote, custody.Note{Text: fmt.Sprintf("case reopened by esxsink %s on %s", version, host)}); err != nil {
-		log.Close()
-		return nil, err
-	}
-	return log, nil
 }
 
 func printServeBanner(w io.Writer, s *nfssink.Sink, cfg nfssink.Config, caseDir, sock string) {

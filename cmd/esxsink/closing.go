@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/orchestrator"
+)
+
+// closing is collect's closing statement: what happened to every planned
+// file, and what to do next.
+type closing struct {
+	Counts   custody.Counts
+	Duration time.Duration
+	CaseDir  string
+	HeadSeq  int64
+	Head     string
+	// NotCollected is what the host holds that this run left.
+	NotCollected []custody.Uncollected
+	Failed       bool // the run did not end with every planned file acquired
+	Cleanup      []string
+}
+
+// headReader is a custody log that can say its head (a local case; a
+// running serve's log is read through esxsink status).
+type headReader interface{ Head() (int64, string) }
+
+func closingOf(rep *orchestrator.Report, plan *orchestrator.Plan, caseDir string, d time.Duration, err error, log orchestrator.Recorder) closing {
+	cl := closing{Duration: d, CaseDir: caseDir, Failed: err != nil}
+	if plan != nil {
+		cl.NotCollected = plan.NotCollected
+		for _, it := range plan.Items {
+			if it.Method == orchestrator.MethodSkip {
+				cl.Counts.Skipped++
+			}
+		}
+		cl.Counts.NotCollected = len(plan.NotCollected)
+	}
+	if rep != nil {
+		cl.Cleanup = rep.Cleanup
+		for _, f := range rep.Files {
+			cl.Counts.Files++
+			cl.Counts.Bytes += f.Size
+			switch {
+			case f.Verified:
+				cl.Counts.Verified++
+			case f.CopiedLive:
+				cl.Counts.CopiedLive++
+			case f.NotStarted:
+				cl.Counts.NotStarted++
+			default:
+				cl.Counts.Failed++
+			}
+		}
+	}
+	if h, ok := log.(headReader); ok {
+		cl.HeadSeq, cl.Head = h.Head()
+	}
+	return cl
+}
+
+// printClosing writes the closing statement as one block.
+func printClosing(w io.Writer, cl closing) {
+	c := cl.Counts
+	fmt.Fprintf(w, "\n== esxsink collect: %s ==\n", map[bool]string{true: "NOT COMPLETE", false: "complete"}[cl.Failed])
+	fmt.Fprintf(w, "  verified       %d\n  copied live    %d\n  failed         %d\n  not started    %d\n  skipped        %d\n  not collected  %d\n",
+		c.Verified, c.CopiedLive, c.Failed, c.NotStarted, c.Skipped, c.NotCollected)
+	fmt.Fprintf(w, "  bytes          %s in %s\n", humanBytes(c.Bytes), cl.Duration.Round(time.Second))
+	if cl.Head != "" {
+		fmt.Fprintf(w, "  custody log    head seq %d sha256 %s (write it down)\n", cl.HeadSeq, cl.Head)
+	}
+	fmt.Fprintf(w, "  case           %s\n", cl.CaseDir)
+	if len(cl.NotCollected) > 0 {
+		fmt.Fprintf(w, "  found on the host, not collected:\n")
+		for _, n := range cl.NotCollected {
+			fmt.Fprintf(w, "    %-16s %s  (%s)\n", n.What, quoteOdd(strings.TrimSpace(n.Name+" "+n.Path)), n.Flag)
+		}
+	}
+	var next []string
+	if c.Failed+c.NotStarted > 0 {
+		next = append(next, "run the same collect with --resume to acquire what is missing")
+	}
+	if len(cl.Cleanup) > 0 {
+		next = append(next, "run esxsink cleanup on this host: not everything was undone")
+	}
+	next = append(next, "esxsink verify "+cl.CaseDir, "esxsink report "+cl.CaseDir)
+	fmt.Fprintf(w, "  next           %s\n", strings.Join(next, "\n                 "))
+}
+
+// quoteOdd quotes a name that holds characters a terminal would hide.
+func quoteOdd(s string) string {
+	if q := fmt.Sprintf("%q", s); q[1:len(q)-1] != s {
+		return q
+	}
+	return s
+}
