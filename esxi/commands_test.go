@@ -79,6 +79,8 @@ func TestBuilderRejects(t *testing.T) {
 		{"relative path", b(CmdHash(MD5, "disk.vmdk"))},
 		{"option-like path", b(CmdStat("-L"))},
 		{"unknown hash", b(CmdHash("crc32", "/a"))},
+		{"negative hash size", b(CmdHashPrefix(MD5, "/a", -1))},
+		{"relative hash prefix path", b(CmdHashPrefix(MD5, "a", 1))},
 		{"relative copy destination", b(CmdCopy("/a", "b", 512, CopyOptions{}))},
 		{"zero block size", b(CmdCopy("/a", "/b", 0, CopyOptions{}))},
 		{"huge block size", b(CmdCopy("/a", "/b", 1<<31, CopyOptions{}))},

@@ -175,6 +175,26 @@ func CmdHash(alg HashAlg, path string) (string, error) {
 	return alg.Tool() + " < " + q, nil
 }
 
+// CmdHashPrefix hashes the first size bytes of a file on the host:
+// head -c SIZE < PATH | TOOL, under pipefail so a failing read fails the
+// command. A file that grows while it is copied is copied to the size
+// measured before the copy; its hash on the host must cover those bytes
+// and no more. Output as [CmdHash] (parse with [ParseHash]).
+func CmdHashPrefix(alg HashAlg, path string, size int64) (string, error) {
+	const cmd = "hash"
+	if alg.Tool() == "" {
+		return "", argErr(cmd, "algorithm", string(alg), "is not md5, sha1, sha256 or sha512")
+	}
+	q, err := quotePath(cmd, "file", path)
+	if err != nil {
+		return "", err
+	}
+	if size < 0 {
+		return "", argErr(cmd, "size", strconv.FormatInt(size, 10), "is negative")
+	}
+	return pipefail + "head -c " + strconv.FormatInt(size, 10) + " < " + q + " | " + alg.Tool(), nil
+}
+
 // CopyBlockSize returns the largest power of two no bigger than max that
 // divides size, for dd's bs=: with conv=sync a bs that does not divide the
 // size pads the last block and the copy no longer matches the source. A

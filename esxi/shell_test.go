@@ -91,6 +91,11 @@ func TestBuiltCommandsOnHostileNames(t *testing.T) {
 			t.Errorf("%q: sha256 %q, %v; want %s", name, got, err, wantSHA)
 		}
 
+		out, _ = h.mustRun(t, ok(CmdHashPrefix(MD5, src, 10)))
+		if wantMD5, _ := digest(data[:min(10, len(data))]); out != wantMD5+"  -\n" {
+			t.Errorf("%q: md5 of the first 10 bytes %q, want %s", name, out, wantMD5)
+		}
+
 		out, _ = h.mustRun(t, ok(CmdStat(src)))
 		st, err := ParseStat(out)
 		if err != nil || st.Size != int64(len(data)) || !st.Mode.IsRegular() || st.Mode.Perm() != 0o600 {
