@@ -2,6 +2,7 @@ package esxsim
 
 import (
 	"fmt"
+	"io"
 	"path"
 	"strings"
 	"sync"
@@ -38,11 +39,16 @@ const (
 	// FaultChangingData changes [Offset, Offset+Length) of Path every time
 	// the file is opened, as a running VM's disk changes between reads.
 	FaultChangingData = "changing_data"
+	// FaultGrowingFile appends Length bytes to Path (a glob) every time
+	// the file is opened for reading (dd, cat, md5sum, an SFTP read, and
+	// Host.ReadFile), and moves its mtime on: a file that grows while it
+	// is copied, as a running VM's vmware.log does.
+	FaultGrowingFile = "growing_file"
 )
 
 // Fault is one injected failure. Times 0 means the default for the kind
 // (1 for one-shot faults, unlimited for bad_sectors, slow_io,
-// changing_data and an unconditional sink_unreachable).
+// changing_data, growing_file and an unconditional sink_unreachable).
 type Fault struct {
 	Kind       string        `yaml:"kind"`
 	Path       string        `yaml:"path"`
@@ -59,7 +65,7 @@ type Fault struct {
 
 func (f Fault) validate() error {
 	switch f.Kind {
-	case FaultBadSectors, FaultChangingData:
+	case FaultBadSectors, FaultChangingData, FaultGrowingFile:
 		if f.Path == "" || f.Length <= 0 {
 			return fmt.Errorf("fault %s needs path: and length:", f.Kind)
 		}
@@ -114,7 +120,7 @@ func (a *activeFault) spent() bool {
 	times := a.Times
 	if times == 0 {
 		switch a.Kind {
-		case FaultBadSectors, FaultSlowIO, FaultChangingData:
+		case FaultBadSectors, FaultSlowIO, FaultChangingData, FaultGrowingFile:
 			return false
 		case FaultSinkUnreachable:
 			if a.AfterBytes == 0 {
@@ -308,3 +314,97 @@ func (h *Host) ClearFaults(kind string) { h.faults.clear(kind) }
 // FaultsFired counts, per kind, how often faults have fired: a test can
 // check that the failure it injected really happened.
 func (h *Host) FaultsFired() map[string]int { return h.faults.fired() }
+
+// grow applies growing_file faults to node n, opened for reading at
+// resolved path p: the bytes land before the reader sees the file, so a
+// copy that measured the file first reads fewer bytes than it now holds.
+func (s *faultSet) grow(v *vfs, p string, n *node) {
+	if s == nil || n.data == nil {
+		return
+	}
+	var add int64
+	s.mu.Lock()
+	for _, a := range s.list {
+		if a.Kind == FaultGrowingFile && !a.spent() && pathMatches(a.Path, p) {
+			a.fired++
+			add += int64(a.Length)
+		}
+	}
+	s.mu.Unlock()
+	if add > 0 {
+		v.appendTo(n, growingBytes(v.now(), add))
+	}
+}
+
+// growingBytes is what a growing_file fault appends: log lines, cut to n
+// bytes.
+func growingBytes(now time.Time, n int64) []byte {
+	line := now.UTC().Format("2006-01-02T15:04:05.000Z") + " In(05) vcpu-0 - the guest wrote on while the file was read\n"
+	b := make([]byte, 0, n+int64(len(line)))
+	for int64(len(b)) < n {
+		b = append(b, line...)
+	}
+	return b[:n]
+}
+
+// appendTo appends b to n's content and moves its mtime on. Content the
+// shell may write grows in place; other content (a generated disk) is
+// wrapped.
+func (v *vfs) appendTo(n *node, b []byte) {
+	wc, writable := n.data.(writableContent)
+	if writable {
+		if _, err := wc.WriteAt(b, wc.Size()); err != nil {
+			writable = false
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !writable {
+		n.data = appendedContent(n.data, b)
+	}
+	n.mtime = v.now()
+}
+
+// appended is content with bytes added after its end.
+type appended struct {
+	c     content
+	extra []byte
+}
+
+// appendedContent returns c followed by b; c is not changed, so readers
+// that opened the file before keep their view.
+func appendedContent(c content, b []byte) content {
+	if a, ok := c.(*appended); ok {
+		return &appended{c: a.c, extra: append(append([]byte(nil), a.extra...), b...)}
+	}
+	return &appended{c: c, extra: append([]byte(nil), b...)}
+}
+
+func (a *appended) Size() int64 { return a.c.Size() + int64(len(a.extra)) }
+
+func (a *appended) ReadAt(p []byte, off int64) (int, error) {
+	base := a.c.Size()
+	n := 0
+	if off < base {
+		var err error
+		n, err = a.c.ReadAt(p[:min(int64(len(p)), base-off)], off)
+		if err != nil && err != io.EOF {
+			return n, err
+		}
+		if off+int64(n) < base {
+			return n, err
+		}
+	}
+	rel := off + int64(n) - base
+	if rel >= int64(len(a.extra)) {
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
+	m := copy(p[n:], a.extra[rel:])
+	if n+m < len(p) {
+		return n + m, io.EOF
+	}
+	return n + m, nil
+}

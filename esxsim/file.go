@@ -77,6 +77,9 @@ func (h *Host) openFile(p string, flag int, perm fs.FileMode) (*file, error) {
 		}
 		return &file{h: h, path: p, name: n.name, flag: flag, fifo: end}, nil
 	}
+	if flag&(os.O_WRONLY|os.O_RDWR) != os.O_WRONLY {
+		h.faults.grow(h.fs, l.path, n)
+	}
 	f := &file{h: h, path: p, name: n.name, flag: flag, r: n.data}
 	if f.r == nil {
 		f.r = emptyContent{}
