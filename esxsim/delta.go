@@ -191,6 +191,11 @@ func (l *deltaLayer) Size() int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.f == nil {
+		// An open delta is as big as what the guest has written into
+		// it so far: the work file, which grows grain by grain.
+		if fi, err := os.Stat(filepath.Join(l.workDir(), l.ext)); err == nil {
+			return fi.Size()
+		}
 		return int64(len(l.blocks))*ovBlock + 6<<20
 	}
 	return l.fsize

@@ -63,6 +63,9 @@ func (h *Host) createSnapshot(v *vm, name, desc string, memory, quiesce bool, wh
 		if !d.snapshottable() {
 			continue
 		}
+		if err := h.pendingWrites(v, d); err != nil {
+			return nil, err
+		}
 		if err := d.finishTop(); err != nil {
 			return nil, err
 		}
@@ -91,6 +94,17 @@ func (h *Host) createSnapshot(v *vm, name, desc string, memory, quiesce bool, wh
 	v.writeConfig()
 	h.foot.hostdLog("Task Created : haTask-%d-vim.VirtualMachine.createSnapshot-%d", v.id, s.uid)
 	return s, nil
+}
+
+// pendingWrites lands the guest's writes still in flight in a running
+// VM's current delta before the snapshot freezes it: on a real host that
+// delta goes on growing between an inventory and a snapshot, so it is
+// bigger once frozen than when it was listed.
+func (h *Host) pendingWrites(v *vm, d *vdisk) error {
+	if v.power != "on" || d.top == nil || !d.top.open() {
+		return nil
+	}
+	return h.guestActivity(d.top, stableHash("pending", v.dir, fmt.Sprint(v.lastUID), d.desc))
 }
 
 // finishTop closes the disk's open delta (it becomes read-only).
