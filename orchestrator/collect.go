@@ -118,6 +118,25 @@ type FileResult struct {
 	Attempts   int           `json:"attempts"`
 	Duration   time.Duration `json:"duration"`
 	Error      string        `json:"error,omitempty"`
+	// SizeAtStart and SizeAtEnd are the source's size on the host when
+	// its copy started (what was copied) and when it ended; 0 for a
+	// device, whose size is esxcli's and is not measured.
+	SizeAtStart int64 `json:"size_at_start"`
+	SizeAtEnd   int64 `json:"size_at_end"`
+	// CopiedLive says a file the plan could not freeze (Item.Live)
+	// changed while it was read: what was read is kept, its hashes agree
+	// on every side, but it is not verified; LiveReason says what changed.
+	CopiedLive bool   `json:"copied_live"`
+	LiveReason string `json:"live_reason,omitempty"`
+
+	// mtimeStart and mtimeEnd are the source's mtimes (seconds since
+	// 1970) beside SizeAtStart and SizeAtEnd.
+	mtimeStart, mtimeEnd int64
+	// sized says SizeAtStart was measured.
+	sized bool
+	// changed marks a frozen file that changed while it was copied:
+	// copying it again would hide that.
+	changed bool
 }
 
 // Report is what a collect run did.
@@ -131,18 +150,23 @@ type Report struct {
 	Cleanup []string `json:"cleanup_errors,omitempty"`
 }
 
-// OK reports whether every planned file verified and cleanup succeeded.
+// OK reports whether every planned file verified or, being live, was
+// copied live, and cleanup succeeded. A copied-live file is named in the
+// report; it does not fail the run by itself.
 func (r *Report) OK() bool {
 	if len(r.Cleanup) > 0 {
 		return false
 	}
 	for _, f := range r.Files {
-		if !f.Verified {
+		if f.failed() {
 			return false
 		}
 	}
 	return true
 }
+
+// failed reports a file that neither verified nor was copied live.
+func (f FileResult) failed() bool { return !f.Verified && !f.CopiedLive }
 
 // ErrNotVerified is returned when some planned file did not verify.
 var ErrNotVerified = errors.New("not every planned file verified")
@@ -177,8 +201,8 @@ func NewRunID() string {
 // planned file (running VMs' disks under a snapshot of ours), verifies
 // host = sink = at rest, and always removes our snapshots and detaches the
 // mount, also when ctx is cancelled. The error is nil only when every
-// planned file verified and cleanup succeeded; the report is returned in
-// every case once the run started.
+// planned file verified (or, live, was copied live) and cleanup
+// succeeded; the report is returned in every case once the run started.
 func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error) {
 	if err := checkTransport(&o); err != nil {
 		return nil, err
@@ -235,7 +259,7 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 	c.accountForAll(plan, runErr)
 	failed := 0
 	for _, f := range c.report.Files {
-		if !f.Verified {
+		if f.failed() {
 			failed++
 		}
 	}

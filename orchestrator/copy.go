@@ -35,30 +35,49 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 	for attempt := 1; attempt <= c.o.Retries+1; attempt++ {
 		fr, fatal = c.copyOnce(ctx, it)
 		fr.Attempts = attempt
-		if fr.Verified || fatal != nil {
+		// A file that changed while it was read would change again: a
+		// second copy cannot make it whole, only hide the first.
+		if fr.Verified || fr.CopiedLive || fr.changed || fatal != nil {
 			break
 		}
 		c.logger.Warn("file did not verify", "file", it.Source, "attempt", attempt, "err", fr.Error)
 	}
-	if fatal == nil && len(fr.ReadErrors) > 0 && c.o.Transport != TransportSFTP && !it.Live && !it.SizeApprox {
+	if fatal == nil && len(fr.ReadErrors) > 0 && c.o.Transport != TransportSFTP && !it.Live && !it.SizeApprox && !fr.changed {
 		n := fr.Attempts
 		fr, fatal = c.rescue(ctx, it, fr)
 		fr.Attempts = n + 1
 	}
 	fr.Duration = time.Since(start)
-	rec := custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: fr.Dest, Size: fr.Size,
-		HostHashes: fr.HostHashes, SinkHashes: fr.SinkHashes, AtRest: fr.AtRest, Attempt: fr.Attempts, Error: fr.Error,
-		ReadErrors: fr.ReadErrors, BadSectors: fr.BadSectors, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note}
-	if fr.Verified {
-		c.record(custody.TypeFileVerified, rec)
-	} else {
-		c.record(custody.TypeFileFailed, rec)
-	}
+	c.recordResult(fr)
 	c.addResult(fr)
 	if c.o.Progress != nil {
 		c.o.Progress(Progress{Item: it, Index: idx, Total: total, Started: start, Done: true, Result: &fr})
 	}
 	return fatal
+}
+
+// recordResult writes fr's custody record: file.verified,
+// file.copied_live (with what changed in its note) or file.failed.
+func (c *collector) recordResult(fr FileResult) {
+	it := fr.Item
+	rec := custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: fr.Dest, Size: fr.Size,
+		HostHashes: fr.HostHashes, SinkHashes: fr.SinkHashes, AtRest: fr.AtRest, Attempt: fr.Attempts, Error: fr.Error,
+		ReadErrors: fr.ReadErrors, BadSectors: fr.BadSectors, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note,
+		SizeAtStart: fr.SizeAtStart, SizeAtEnd: fr.SizeAtEnd}
+	if fr.sized && fr.SizeAtStart != it.Size {
+		// Not a failure: the file changed between the inventory and its
+		// copy (a running VM's delta grows until our snapshot).
+		rec.PlannedSize = it.Size
+	}
+	switch {
+	case fr.Verified:
+		c.record(custody.TypeFileVerified, rec)
+	case fr.CopiedLive:
+		rec.Note = strings.TrimPrefix(rec.Note+"; "+fr.LiveReason, "; ")
+		c.record(custody.TypeFileCopiedLive, rec)
+	default:
+		c.record(custody.TypeFileFailed, rec)
+	}
 }
 
 // copyOnce runs the single-pass copy and compares host, sink and at-rest
@@ -73,12 +92,15 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 	fr := FileResult{Item: it, Dest: c.freeDest(it.Dest)}
 	fifo, hashes := c.copyTools()
 	dst := "/vmfs/volumes/" + c.label + "/" + fr.Dest
+	if done, err := c.sizeAtStart(ctx, &fr); done {
+		return fr, err
+	}
 	if done, err := c.firstPass(ctx, &fr); done {
 		return fr, err
 	}
 	// With the exact size, CmdCopy reads a tail bs does not divide in
 	// small blocks, so an odd-sized log still copies at the full bs.
-	bs, exact, parts := esxi.CopyBlockSize(0, c.o.BlockSize), it.Size, it.rescue
+	bs, exact, parts := esxi.CopyBlockSize(0, c.o.BlockSize), fr.SizeAtStart, it.rescue
 	if it.SizeApprox {
 		// A device's size is esxcli's, in whole MiB: all but the last
 		// MiB it reports is read in full blocks, the rest in sectors to
@@ -133,6 +155,9 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, erro
 		// the hashes cover those zeros on both sides.
 		fr.ReadErrors = dd.Errors
 	}
+	if done, err := c.sizeAtEnd(ctx, &fr); done {
+		return fr, err
+	}
 	hh, err := esxi.CopyHashes(string(res.Stdout), hashes)
 	if err != nil {
 		fr.Error = fmt.Sprintf("read the host's hashes of %s: %v", it.Source, err)
@@ -164,7 +189,7 @@ func (c *collector) firstPass(ctx context.Context, fr *FileResult) (done bool, e
 	if !c.o.TwoPass {
 		return false, nil
 	}
-	pre, err := c.hashSource(ctx, fr.Item.Source)
+	pre, err := c.hashSource(ctx, fr)
 	if err != nil {
 		fr.Error = err.Error()
 		if ctx.Err() != nil {
@@ -177,9 +202,10 @@ func (c *collector) firstPass(ctx context.Context, fr *FileResult) (done bool, e
 }
 
 // hashSource is the first read of --verify two-pass: the source's md5 on
-// the host before it is copied.
-func (c *collector) hashSource(ctx context.Context, src string) (string, error) {
-	cmd, err := esxi.CmdHash(esxi.MD5, src)
+// the host before it is copied, of the bytes the copy will read.
+func (c *collector) hashSource(ctx context.Context, fr *FileResult) (string, error) {
+	src := fr.Item.Source
+	cmd, err := hashCommand(esxi.MD5, fr)
 	if err != nil {
 		return "", err
 	}

@@ -32,7 +32,10 @@ func (c *collector) rescue(ctx context.Context, it PlanItem, first FileResult) (
 	if bs <= esxi.SectorSize || bs%esxi.SectorSize != 0 {
 		return first, nil // already read sector by sector
 	}
-	zero, err := zeroRuns(filepath.Join(c.o.EvidenceDir, filepath.FromSlash(first.Dest)), bs, it.Size/bs)
+	// The first copy read first.SizeAtStart bytes: the blocks to look at
+	// and the parts to read again are of that size, not the plan's.
+	size := first.SizeAtStart
+	zero, err := zeroRuns(filepath.Join(c.o.EvidenceDir, filepath.FromSlash(first.Dest)), bs, size/bs)
 	if err != nil {
 		first.Error = fmt.Sprintf("find the zeroed blocks of %s: %v", first.Dest, err)
 		first.Verified = false
@@ -91,7 +94,7 @@ func (c *collector) rescue(ctx context.Context, it PlanItem, first FileResult) (
 		badBlocks = append(badBlocks, b.First)
 	}
 	again := it
-	again.rescue = esxi.RescueParts(it.Size, bs, badBlocks)
+	again.rescue = esxi.RescueParts(size, bs, badBlocks)
 	fr, err := c.copyOnce(ctx, again)
 	fr.BadSectors = bad
 	fr.Superseded = append(fr.Superseded, first.Dest)

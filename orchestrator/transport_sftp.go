@@ -127,12 +127,15 @@ type hostHash struct {
 func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileResult, error) {
 	fr := FileResult{Item: it, Dest: c.freeDest(it.Dest)}
 	hashes := c.hostHashAlgs()
+	if done, err := c.sizeAtStart(ctx, &fr); done {
+		return fr, err
+	}
 	if done, err := c.firstPass(ctx, &fr); done {
 		return fr, err
 	}
 	cmds := make([]hostHash, len(hashes))
 	for i, a := range hashes {
-		cmd, err := esxi.CmdHash(a, it.Source)
+		cmd, err := hashCommand(a, &fr)
 		if err != nil {
 			fr.Error = err.Error()
 			return fr, nil
@@ -171,7 +174,17 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileResult, 
 	pumped := make(chan struct{})
 	go func() {
 		defer close(pumped)
-		_, err := src.WriteTo(pw)
+		var w io.Writer = pw
+		if measured(it) {
+			// The stream ends at the size measured before it, as the
+			// host's hashes do (head -c): a file that grows meanwhile
+			// is copied as it was when its copy started.
+			w = &limitWriter{w: pw, n: fr.SizeAtStart}
+		}
+		_, err := src.WriteTo(w)
+		if errors.Is(err, errLimitReached) {
+			err = nil
+		}
 		pw.CloseWithError(err)
 	}()
 	rd := &sourceReader{r: pr}
@@ -197,6 +210,10 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileResult, 
 		fr.Error = fmt.Sprintf("read of %s over SFTP failed after %d bytes: %v; %s; %s", it.Source, n, rd.err, hostHashFailures(cmds), sftpHint)
 		c.closePartial(fr.Dest, "sftp read failed")
 		return fr, nil
+	}
+	if done, err := c.sizeAtEnd(ctx, &fr); done {
+		c.closePartial(fr.Dest, "stat after the copy failed")
+		return fr, err
 	}
 	fr.HostHashes = map[string]string{}
 	var used []esxi.HashAlg
@@ -226,6 +243,33 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileResult, 
 		used = append(used, h.alg)
 	}
 	return c.verifyCopy(fr, used), nil
+}
+
+// errLimitReached stops a stream at the size measured before it.
+var errLimitReached = errors.New("the measured size was reached")
+
+// limitWriter passes the first n bytes written to w and then fails with
+// errLimitReached.
+type limitWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) <= l.n {
+		n, err := l.w.Write(p)
+		l.n -= int64(n)
+		return n, err
+	}
+	if l.n == 0 {
+		return 0, errLimitReached
+	}
+	n, err := l.w.Write(p[:l.n])
+	l.n -= int64(n)
+	if err == nil {
+		err = errLimitReached
+	}
+	return n, err
 }
 
 // hostHashFailures describes how the host's hash commands ended, for the

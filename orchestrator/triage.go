@@ -209,7 +209,7 @@ func listTriageFiles(ctx context.Context, o TriageOptions, res *TriageResult) er
 		if why := sinkNameProblem(p); why != "" {
 			it.Method, it.Note, it.Dest = MethodSkip, "not copied: "+why, ""
 		} else if isLive {
-			it.Note = "live log: copied up to its size when listed; lines written later are not in the copy"
+			it.Note = "live log: copied up to its size when its copy started; lines written later are not in the copy"
 		}
 		res.Items = append(res.Items, it)
 		return it.Dest

@@ -65,9 +65,14 @@ func TestTriageCollectsHostArtifacts(t *testing.T) {
 		"/var/log/vmkernel.log", "/var/run/log/auth.log", "/var/run/log/vobd.log", "/var/run/log/syslog.log", "/scratch/log/vmksummary.log"}
 	for _, p := range want {
 		f, ok := byDest[TriageDest(p)]
-		if !ok || !f.Verified {
-			t.Errorf("%s: not copied and verified: %+v", p, f)
+		// shell.log records our own commands while it is copied: a live
+		// log may be copied live, never a frozen file.
+		if !ok || !(f.Verified || f.Item.Live && f.CopiedLive) {
+			t.Errorf("%s: not copied and verified (or copied live): %+v", p, f)
 			continue
+		}
+		if f.CopiedLive && (f.SizeAtEnd <= f.SizeAtStart || f.Size != f.SizeAtStart || f.LiveReason == "") {
+			t.Errorf("%s: copied live without growing: %+v", p, f)
 		}
 		got, err := os.ReadFile(filepath.Join(hashlog.EvidenceDir(e.caseDir), filepath.FromSlash(f.Dest)))
 		if err != nil {
@@ -82,8 +87,8 @@ func TestTriageCollectsHostArtifacts(t *testing.T) {
 			}
 			continue
 		}
-		if rc != 0 || !strings.HasPrefix(host, string(got)) || (!f.Item.Live && host != string(got)) || f.Size != f.Item.Size {
-			t.Errorf("%s: copy of %d bytes (planned %d) does not match the host's %d bytes", p, len(got), f.Item.Size, len(host))
+		if rc != 0 || !strings.HasPrefix(host, string(got)) || (!f.Item.Live && host != string(got)) || f.Size != f.SizeAtStart {
+			t.Errorf("%s: copy of %d bytes (%d at its start) does not match the host's %d bytes", p, len(got), f.SizeAtStart, len(host))
 		}
 		if f.HostHashes["md5"] == "" || f.HostHashes["sha256"] == "" || f.HostHashes["md5"] != f.SinkHashes["md5"] || f.AtRest["sha256"] != f.HostHashes["sha256"] {
 			t.Errorf("%s: host %v sink %v at rest %v", p, f.HostHashes, f.SinkHashes, f.AtRest)
@@ -139,7 +144,8 @@ func TestTriageCollectsHostArtifacts(t *testing.T) {
 	}
 
 	// The custody log has a triage.output per command and a
-	// file.verified per copied artifact, and the whole case verifies.
+	// file.verified (or file.copied_live) per copied artifact, and the
+	// whole case verifies.
 	recs, _, err := hashlog.ReadLog(hashlog.LogPath(e.caseDir))
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +160,7 @@ func TestTriageCollectsHostArtifacts(t *testing.T) {
 			}
 		}
 	}
-	if count[custody.TypeTriageOutput] != len(tr.Outputs) || count[TypeTriageListing] != 1 || count[custody.TypeFileVerified] != len(rep.Files) {
+	if count[custody.TypeTriageOutput] != len(tr.Outputs) || count[TypeTriageListing] != 1 || count[custody.TypeFileVerified]+count[custody.TypeFileCopiedLive] != len(rep.Files) {
 		t.Errorf("records: %v; %d outputs, %d files", count, len(tr.Outputs), len(rep.Files))
 	}
 	vr, err := hashlog.VerifyCase(ctx, e.caseDir)

@@ -36,7 +36,7 @@ triage.output record. A command the host lacks is a note, not a failure. Then it
 /var/log, /var/run/log, /scratch/log, /etc, root's crontab, /.ash_history and /var/run/bootTime
 through the embedded sink exactly as collect copies VM files (dd | tee | md5sum, host = sink =
 at-rest hashes) into CASE/evidence/host-artifacts/files/<path on the host>. Live logs are
-copied up to their size when listed. Same as esxsink collect --host-artifacts without VMs.`,
+copied up to their size when their copy started. Same as esxsink collect --host-artifacts without VMs.`,
 		Flags:  flags,
 		Action: runCollect,
 	}
