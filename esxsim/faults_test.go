@@ -232,3 +232,36 @@ func TestRedirectedReadErrorFailsTheCommand(t *testing.T) {
 		t.Errorf("md5sum < /etc/hosts after the failure: exit %d %q", code, stderr)
 	}
 }
+
+// growing_file: each open for reading appends to db01's vmware.log and
+// moves its mtime on; stat, which opens nothing, sees it grow.
+func TestFaultGrowingFile(t *testing.T) {
+	th, _ := faultsHost(t, FaultGrowingFile, false)
+	log := shQuote("/vmfs/volumes/datastore1/db01/vmware.log")
+	statLine := func() (size, mtime int64) {
+		t.Helper()
+		if _, err := fmt.Sscan(th.mustSSH("stat -c '%s %Y' "+log), &size, &mtime); err != nil {
+			t.Fatal(err)
+		}
+		return size, mtime
+	}
+	size0, mtime0 := statLine()
+	if again, _ := statLine(); again != size0 {
+		t.Fatalf("stat alone grew the log: %d, then %d", size0, again)
+	}
+	// cat sees the bytes that landed when it opened the file.
+	if got := th.mustSSH("cat " + log); int64(len(got)) != size0+2048 || !strings.Contains(got[size0:], "the guest wrote on") {
+		t.Fatalf("cat read %d bytes, want %d ending in the appended lines", len(got), size0+2048)
+	}
+	// dd reading a fixed size still makes the file grow underneath it.
+	if r := th.ssh("publickey", fmt.Sprintf("dd if=%s bs=1 count=%d 2>/dev/null", log, size0), nil); r.code != 0 || int64(len(r.stdout)) != size0 {
+		t.Fatalf("dd: %+v", r)
+	}
+	size2, mtime2 := statLine()
+	if size2 != size0+2*2048 || mtime2 < mtime0 {
+		t.Errorf("after two reads: %d bytes (mtime %d), want %d (mtime not before %d)", size2, mtime2, size0+2*2048, mtime0)
+	}
+	if n := th.FaultsFired()[FaultGrowingFile]; n != 2 {
+		t.Errorf("growing_file fired %d times, want 2", n)
+	}
+}

@@ -235,3 +235,37 @@ func TestSnapshotChainsReadable(t *testing.T) {
 		t.Fatalf("deltas left after consolidation: %v", st.VMs[2].Disks[0].Deltas)
 	}
 }
+
+// A running VM's current delta takes the guest's writes in flight when a
+// snapshot freezes it: it is bigger once frozen than when it was listed,
+// as on a real host, in vmfsSparse (VMFS-5) and seSparse (VMFS-6).
+func TestSnapshotOfRunningVMGrowsItsCurrentDelta(t *testing.T) {
+	for _, tc := range []struct{ vmfs, ext string }{{"VMFS-5", "Web-000001-delta.vmdk"}, {"VMFS-6", "Web-000001-sesparse.vmdk"}} {
+		t.Run(tc.vmfs, func(t *testing.T) {
+			sc, err := ParseScenario([]byte(`
+host: {hostname: esx-snap, version: 8.0.2, build: "22380479", user: root, password: "Snap-Lab-1!"}
+datastores:
+  - {name: datastore1, type: ` + tc.vmfs + `}
+vms:
+  - {id: 1, name: Web, guest_os: ubuntu64Guest, power: "on", memory_mb: 16, disks: [{size: 8MiB, kind: thin}],
+     snapshots: [{name: before patch}]}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			th := startHost(t, sc, nil)
+			ext := shQuote("/vmfs/volumes/datastore1/Web/" + tc.ext)
+			var before, after int64
+			fmt.Sscan(th.mustSSH("stat -c %s "+ext), &before)
+			mustEqual(t, "create", th.mustSSH(`vim-cmd vmsvc/snapshot.create 1 ours "" 0 0`), "Create Snapshot:\n")
+			fmt.Sscan(th.mustSSH("stat -c %s "+ext), &after)
+			if before <= 0 || after <= before {
+				t.Fatalf("%s: %d bytes before the snapshot, %d once frozen; want it to grow", tc.ext, before, after)
+			}
+			// Frozen, it reads whole at that size.
+			if got := th.mustSSH("cat " + ext); int64(len(got)) != after {
+				t.Errorf("the frozen delta reads %d bytes, stat says %d", len(got), after)
+			}
+		})
+	}
+}
