@@ -155,7 +155,10 @@ func (p *LineProgress) Started(Progress) {}
 // Finished prints the file's outcome.
 func (p *LineProgress) Finished(ev Progress) {
 	state := "verified"
-	if !ev.Result.Verified {
+	switch {
+	case ev.Result.CopiedLive:
+		state = "copied live, not verified: " + ev.Result.LiveReason
+	case !ev.Result.Verified:
 		state = "FAILED: " + ev.Result.Error
 	}
 	p.mu.Lock()
