@@ -392,6 +392,9 @@ func printReport(w io.Writer, rep *orchestrator.Report) {
 	for _, f := range rep.Files {
 		state := "ok"
 		switch {
+		case f.CopiedLive:
+			// Hashes agree, but the file changed while it was read.
+			state = "live"
 		case !f.Verified:
 			state = "FAILED"
 		case f.Resumed:
@@ -432,6 +435,9 @@ func printReport(w io.Writer, rep *orchestrator.Report) {
 		}
 		if f.Item.Live && f.Item.Note != "" {
 			fmt.Fprintf(w, "%9s%s\n", "", f.Item.Note)
+		}
+		if f.CopiedLive {
+			fmt.Fprintf(w, "%9scopied live, not verified: %s\n", "", f.LiveReason)
 		}
 	}
 	for _, s := range rep.Skipped {

@@ -56,7 +56,10 @@ func (d *barDisplay) Finished(ev orchestrator.Progress) {
 		b.Abort(true)
 	}
 	state := "verified"
-	if !ev.Result.Verified {
+	switch {
+	case ev.Result.CopiedLive:
+		state = "copied live, not verified: " + ev.Result.LiveReason
+	case !ev.Result.Verified:
 		state = "FAILED: " + ev.Result.Error
 	}
 	fmt.Fprintf(d.p, "[%d/%d] %s  %s  %s  %s\n", ev.Index, ev.Total, ev.Result.Dest, humanBytes(ev.Result.Size), ev.Result.Duration.Round(time.Millisecond), state)
