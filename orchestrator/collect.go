@@ -113,7 +113,9 @@ type FileResult struct {
 	// NotStarted says the copy never began (the run stopped first, or its
 	// VM's snapshot could not be taken); Error says why.
 	NotStarted bool `json:"not_started,omitempty"`
-	// CopiedLive says the file was read while it could change.
+	// CopiedLive says a file the plan could not freeze (Item.Live)
+	// changed while it was read: what was read is kept, its hashes agree
+	// on every side, but it is not verified; LiveReason says what changed.
 	CopiedLive bool          `json:"copied_live,omitempty"`
 	Attempts   int           `json:"attempts"`
 	Duration   time.Duration `json:"duration"`
@@ -121,13 +123,9 @@ type FileResult struct {
 	// SizeAtStart and SizeAtEnd are the source's size on the host when
 	// its copy started (what was copied) and when it ended; 0 for a
 	// device, whose size is esxcli's and is not measured.
-	SizeAtStart int64 `json:"size_at_start"`
-	SizeAtEnd   int64 `json:"size_at_end"`
-	// CopiedLive says a file the plan could not freeze (Item.Live)
-	// changed while it was read: what was read is kept, its hashes agree
-	// on every side, but it is not verified; LiveReason says what changed.
-	CopiedLive bool   `json:"copied_live"`
-	LiveReason string `json:"live_reason,omitempty"`
+	SizeAtStart int64  `json:"size_at_start"`
+	SizeAtEnd   int64  `json:"size_at_end"`
+	LiveReason  string `json:"live_reason,omitempty"`
 
 	// mtimeStart and mtimeEnd are the source's mtimes (seconds since
 	// 1970) beside SizeAtStart and SizeAtEnd.
