@@ -52,8 +52,8 @@ func TestCollectHostWithoutEsxcfgNasOrMkfifo(t *testing.T) {
 	if n := custodyCount(t, e, custody.TypeAcquisitionNote, "lacks esxcfg-nas, mkfifo"); n != 1 {
 		t.Errorf("%d notes name the missing tools", n)
 	}
-	if n := custodyCount(t, e, custody.TypeAcquisitionNote, "received it intact"); n != 1 {
-		t.Errorf("%d notes of the mount check", n)
+	if n := custodyCount(t, e, custody.TypeMountChecked, "received it intact"); n != 1 {
+		t.Errorf("%d mount.checked records", n)
 	}
 	assertClean(t, e, before)
 }
