@@ -320,6 +320,8 @@ func FuzzParseFindOutput(f *testing.F) {
 
 func FuzzParseConfigFiles(f *testing.F) {
 	f.Add("   name = \"x\",\n   files = (vim.vm.FileInfo) {\n      vmPathName = \"[ds] x/x.vmx\",\n")
+	f.Add(fixture(f, "getconfig-escaped.txt"))
+	f.Add("   name = \"a\\\\\",\n   vmPathName = \"[ds] two\nlines \\\"q\\\" x.vmx\"\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseConfigFiles(s)
 		if err == nil && c.VMPathName == "" {
