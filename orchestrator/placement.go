@@ -109,7 +109,7 @@ func (d *discovery) processes(ctx context.Context) {
 		d.running[vmx] = true
 		if !placed[vmx] {
 			d.problem(DiscoveryProblem{ConfigFile: p.ConfigFile, Name: p.DisplayName, Source: "esxcli vm process list",
-				Reason: "it runs, but no registered VM discovery found uses this .vmx (vim-cmd vmsvc/getallvms did not list it)"})
+				Reason: "it runs, but no registered VM discovery placed uses this .vmx (getallvms left it out, or its get.config names another path)"})
 		}
 	}
 }
