@@ -74,7 +74,11 @@ func (d *discovery) problem(p DiscoveryProblem) {
 }
 
 func (d *discovery) unplace(u UnplacedVM) {
-	d.warn("vmid %d (%s) is registered but will not be collected: %s", u.ID, u.VMX, u.Reason)
+	where := ""
+	if u.VMX != "" {
+		where = " (" + u.VMX + ")"
+	}
+	d.warn("vmid %d%s is registered but will not be collected: %s", u.ID, where, u.Reason)
 	d.inv.Unplaced = append(d.inv.Unplaced, u)
 }
 

@@ -190,9 +190,12 @@ func runCollect(c *cli.Context) error {
 	w := c.App.Writer
 	if c.Bool("dry-run") {
 		if c.Bool("json") {
-			return writeJSONTo(w, plan)
+			if err := writeJSONTo(w, plan); err != nil {
+				return err
+			}
+		} else {
+			printPlan(w, plan)
 		}
-		printPlan(w, plan)
 		if notCollected != nil {
 			return cli.Exit(notCollected.Error(), 1)
 		}
