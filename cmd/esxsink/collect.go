@@ -498,7 +498,12 @@ func runCleanup(c *cli.Context) error {
 		return err
 	}
 	inv, err := orchestrator.Discover(ctx, r, conn.Addr(), logger)
-	if err != nil {
+	var de *orchestrator.DiscoveryError
+	if errors.As(err, &de) && inv != nil {
+		// Cleanup only undoes what is ours: it goes on with the VMs that
+		// were placed, and says which ones it could not look at.
+		fmt.Fprintf(c.App.ErrWriter, "warning: %v\nour snapshots on those VMs, if any, are not looked for\n", err)
+	} else if err != nil {
 		return err
 	}
 	lefts, err := orchestrator.FindLeftovers(ctx, r, inv)
