@@ -256,6 +256,8 @@ func (d *discovery) registered(ctx context.Context) error {
 		}
 		vm, err := d.placeVM(ctx, id)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
 		case errors.Is(err, esxi.ErrVMNotFound) && !rows[id]:
 			// A number that starts a line of text (an annotation), not a vmid.
 			d.log.Debug("not a vmid", "number", id, "err", err)
