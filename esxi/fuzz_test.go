@@ -35,8 +35,10 @@ func asciiUpper(s string) string {
 }
 
 func FuzzParseGetAllVMs(f *testing.F) {
-	seed(f, "getallvms-annotated.txt", "getallvms-plain.txt")
+	seed(f, "getallvms-annotated.txt", "getallvms-plain.txt", "getallvms-odd-names.txt")
 	f.Add("Vmid Name File Guest OS Version Annotation\n1 [a] [b] [c] d.vmx g vmx-1 x\n")
+	f.Add("Vmid Name File Guest OS Version Annotation\n5   Finance\nDB (prod)   [ds] f/f.vmx   g   vmx-8   a\n2031 b\n")
+	f.Add("Vmid Name File Guest OS Version\n21   \n\tx\n   [ds]  x /x.vmx   g   vmx-8\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		l, err := ParseGetAllVMs(s)
 		if err != nil {
@@ -46,6 +48,9 @@ func FuzzParseGetAllVMs(f *testing.F) {
 		for _, vm := range l.VMs {
 			if seen[vm.ID] || vm.ID < 0 || vm.Line < 1 || !strings.HasPrefix(vm.Version, "vmx-") || !strings.HasSuffix(vm.Path, ".vmx") {
 				t.Fatalf("inconsistent VM %+v", vm)
+			}
+			if !slices.Contains(l.Named, vm.ID) {
+				t.Fatalf("vmid %d parsed but not in Named %v", vm.ID, l.Named)
 			}
 			seen[vm.ID] = true
 		}
@@ -315,6 +320,8 @@ func FuzzParseFindOutput(f *testing.F) {
 
 func FuzzParseConfigFiles(f *testing.F) {
 	f.Add("   name = \"x\",\n   files = (vim.vm.FileInfo) {\n      vmPathName = \"[ds] x/x.vmx\",\n")
+	f.Add(fixture(f, "getconfig-escaped.txt"))
+	f.Add("   name = \"a\\\\\",\n   vmPathName = \"[ds] two\nlines \\\"q\\\" x.vmx\"\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseConfigFiles(s)
 		if err == nil && c.VMPathName == "" {

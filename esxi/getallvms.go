@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // RegisteredVM is one VM line of vim-cmd vmsvc/getallvms. Only ID is
@@ -40,14 +41,25 @@ type VMList struct {
 	Invalid       []int
 	HasAnnotation bool // the header has an Annotation column
 	Unparsed      []UnparsedLine
+	// Named lists, once each in output order, every number that starts a
+	// line after the header (and every skipped vmid): each may be a vmid
+	// even when its row could not be split, so discovery can ask vim-cmd
+	// about the ones not in VMs instead of dropping them. Some are not
+	// vmids at all (an annotation line may start with a number).
+	Named []int
 }
 
 var (
 	vmidLine    = regexp.MustCompile(`^(\d+)\s+(.*)$`)
+	vmidStart   = regexp.MustCompile(`^(\d+)(?:\s|$)`)
 	invalidVM   = regexp.MustCompile(`^Skipping invalid VM '(\d+)'`)
-	vmWithStore = regexp.MustCompile(`^\[([^\]]*)\] (\S.*?\.vmx)\s+(\S+)\s+(vmx-\d+)(?:\s+(.*?))?\s*$`)
+	vmWithStore = regexp.MustCompile(`^\[([^\]]*)\] (.*?\.vmx)\s+(\S+)\s+(vmx-\d+)(?:\s+(.*?))?\s*$`)
 	vmBareFile  = regexp.MustCompile(`^(.+?)\s+(\S+\.vmx)\s+(\S+)\s+(vmx-\d+)(?:\s+(.*?))?\s*$`)
 )
+
+// maxJoinLines bounds how many lines one VM row may span: a name holding
+// newlines continues the row on lines without a vmid.
+const maxJoinLines = 16
 
 // maxBracketCandidates bounds the name/file split search, so a line of
 // brackets costs linear time, not quadratic.
@@ -56,22 +68,35 @@ const maxBracketCandidates = 32
 // ParseGetAllVMs parses vim-cmd vmsvc/getallvms. The header line must be
 // there (vim-cmd prints it even when no VM is registered); lines before it
 // are kept as Unparsed. After it, a line is a VM when it starts with a vmid
-// and ends in "FILE.vmx GUEST vmx-N [ANNOTATION]"; a line that does not is
-// the continuation of the previous VM's annotation when the Annotation
-// column exists, or Unparsed otherwise. A vmid listed twice is an error.
+// and ends in "FILE.vmx GUEST vmx-N [ANNOTATION]", or when it starts with a
+// vmid and, joined with the next few lines that are not VMs themselves,
+// does: vim-cmd prints a name holding newlines verbatim, so such a row
+// spans lines. A line that is neither is the continuation of the previous
+// VM's annotation when the Annotation column exists, or Unparsed
+// otherwise. A vmid listed twice is an error. Every number that starts a
+// line is also in Named, whether or not its row could be split.
 func ParseGetAllVMs(out string) (*VMList, error) {
 	const src = "getallvms"
 	l := &VMList{}
 	header := false
 	seen := map[int]int{}
+	named := map[int]bool{}
+	addNamed := func(id int) {
+		if !named[id] {
+			named[id] = true
+			l.Named = append(l.Named, id)
+		}
+	}
 	var blanks int // blank lines inside an annotation, kept if text follows
-	for i, raw := range lines(out) {
-		n := i + 1
+	ls := lines(out)
+	for i := 0; i < len(ls); i++ {
+		raw, n := ls[i], i+1
 		line := strings.TrimSpace(raw)
 		if m := invalidVM.FindStringSubmatch(line); m != nil {
 			id, err := strconv.Atoi(m[1])
 			if err == nil {
 				l.Invalid = append(l.Invalid, id)
+				addNamed(id)
 				blanks = 0
 				continue
 			}
@@ -89,21 +114,25 @@ func ParseGetAllVMs(out string) (*VMList, error) {
 			blanks++
 			continue
 		}
-		if m := vmidLine.FindStringSubmatch(line); m != nil {
-			if vm, ok := parseVMLine(m[2]); ok {
-				id, err := strconv.Atoi(m[1])
-				if err != nil {
-					return nil, parseErr(src, n, "vmid %q out of range", clip(m[1]))
-				}
-				if first, dup := seen[id]; dup {
-					return nil, parseErr(src, n, "vmid %d listed twice (first on line %d)", id, first)
-				}
-				seen[id] = n
-				vm.ID, vm.Line = id, n
-				l.VMs = append(l.VMs, vm)
-				blanks = 0
-				continue
+		if m := vmidStart.FindStringSubmatch(line); m != nil {
+			if id, err := strconv.Atoi(m[1]); err == nil {
+				addNamed(id)
 			}
+		}
+		if idText, vm, used, ok := vmRow(ls[i:]); ok {
+			id, err := strconv.Atoi(idText)
+			if err != nil {
+				return nil, parseErr(src, n, "vmid %q out of range", clip(idText))
+			}
+			if first, dup := seen[id]; dup {
+				return nil, parseErr(src, n, "vmid %d listed twice (first on line %d)", id, first)
+			}
+			seen[id] = n
+			vm.ID, vm.Line = id, n
+			l.VMs = append(l.VMs, vm)
+			i += used - 1
+			blanks = 0
+			continue
 		}
 		if len(l.VMs) > 0 && l.HasAnnotation {
 			vm := &l.VMs[len(l.VMs)-1]
@@ -117,6 +146,45 @@ func ParseGetAllVMs(out string) (*VMList, error) {
 		return nil, parseErr(src, 0, "no \"Vmid Name File Guest OS Version\" header line")
 	}
 	return l, nil
+}
+
+// vmRow parses the VM row that starts at ls[0] and returns its vmid as
+// printed and how many lines it spans. A row that does not parse alone is
+// joined with the following lines, up to maxJoinLines in all, that are not
+// rows themselves, until the joined text parses: a line that parses as a
+// row alone is never taken, so an annotation line starting with a number
+// cannot swallow the next VM.
+func vmRow(ls []string) (string, RegisteredVM, int, bool) {
+	// Only leading blanks go: trailing ones may belong to a name that
+	// goes on on the next line.
+	m := vmidLine.FindStringSubmatch(strings.TrimLeftFunc(ls[0], unicode.IsSpace))
+	if m == nil {
+		return "", RegisteredVM{}, 0, false
+	}
+	if vm, ok := parseVMLine(m[2]); ok {
+		return m[1], vm, 1, true
+	}
+	text := m[2]
+	for k := 1; k < len(ls) && k < maxJoinLines; k++ {
+		if isVMRow(ls[k]) {
+			break
+		}
+		text += "\n" + ls[k]
+		if vm, ok := parseVMLine(text); ok {
+			return m[1], vm, k + 1, true
+		}
+	}
+	return "", RegisteredVM{}, 0, false
+}
+
+// isVMRow reports whether line is a whole VM row by itself.
+func isVMRow(line string) bool {
+	m := vmidLine.FindStringSubmatch(strings.TrimLeftFunc(line, unicode.IsSpace))
+	if m == nil {
+		return false
+	}
+	_, ok := parseVMLine(m[2])
+	return ok
 }
 
 // parseVMLine splits what follows the vmid. Names may contain "[x] y", so

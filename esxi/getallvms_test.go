@@ -94,3 +94,75 @@ func TestParseGetAllVMsCases(t *testing.T) {
 		}
 	}
 }
+
+// TestParseGetAllVMsOddNames: vim-cmd prints a name verbatim, newlines
+// included, so a row may span lines; every vmid must come out.
+func TestParseGetAllVMsOddNames(t *testing.T) {
+	l, err := ParseGetAllVMs(fixture(t, "getallvms-odd-names.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.IDs(); !slices.Equal(got, []int{3, 5, 8, 116, 12, 14, 21}) {
+		t.Fatalf("IDs %v", got)
+	}
+	if !slices.Equal(l.Named, []int{3, 5, 2031, 8, 116, 12, 14, 21}) {
+		t.Errorf("Named %v", l.Named)
+	}
+	if len(l.Unparsed) != 0 {
+		t.Errorf("Unparsed %v", l.Unparsed)
+	}
+	want := map[int]struct{ name, path, anno string }{
+		// The padding swallows the leading blanks: names are best effort.
+		3:   {"lead and trail", "  lead and trail  /  lead and trail  .vmx", "web front"},
+		5:   {"Finance\nDB (prod)", "Finance DB/Finance DB.vmx", "owner: finance\n2031 tickets migrated"},
+		8:   {"tab\there", "tab here/tab here.vmx", ""},
+		116: {`CORP\svc backup`, `CORP\svc backup/x.vmx`, ""},
+		12:  {`say "hi" $(reboot)`, "quoted/quoted.vmx", ""},
+		14:  {"Prüfung ü 日本", "Prüfung/Prüfung.vmx", "Zähler"},
+		21:  {"\nstarts with newline", "nl/nl.vmx", ""},
+	}
+	for _, vm := range l.VMs {
+		w := want[vm.ID]
+		if vm.Name != w.name || vm.Path != w.path || vm.Annotation != w.anno || vm.Datastore != "datastore1" {
+			t.Errorf("vmid %d: name %q path %q annotation %q, want %q %q %q", vm.ID, vm.Name, vm.Path, vm.Annotation, w.name, w.path, w.anno)
+		}
+	}
+	if l.VMs[1].Line != 3 || l.VMs[2].Line != 6 {
+		t.Errorf("lines %d %d, want 3 6", l.VMs[1].Line, l.VMs[2].Line)
+	}
+}
+
+func TestParseGetAllVMsJoin(t *testing.T) {
+	const hdr = "Vmid   Name   File   Guest OS   Version   Annotation\n"
+	for _, tc := range []struct {
+		name, in string
+		ids      []int
+		named    []int
+		names    []string
+	}{
+		{"name spans three lines", hdr + "4   a\nb\nc   [ds] abc/abc.vmx   g   vmx-8\n", []int{4}, []int{4}, []string{"a\nb\nc"}},
+		{"blank line inside the name", hdr + "4   a\n\nc   [ds] ac/ac.vmx   g   vmx-8\n", []int{4}, []int{4}, []string{"a\n\nc"}},
+		// A number-led annotation line is no row: the next VM stays whole.
+		{"annotation line does not steal the next VM", hdr + "1   a   [ds] a/a.vmx   g   vmx-8   note\n2031 tickets\n2   b   [ds] b/b.vmx   g   vmx-8\n",
+			[]int{1, 2}, []int{1, 2031, 2}, []string{"a", "b"}},
+		// A second name line that looks like a row is taken as one: the
+		// real vmid 7 is still in Named, for discovery to ask vim-cmd.
+		{"second name line looks like a row", hdr + "7   x\n2024 y   [ds] xy/xy.vmx   g   vmx-8\n", []int{2024}, []int{7, 2024}, []string{"y"}},
+		{"join is bounded", hdr + "9   a" + strings.Repeat("\nz", maxJoinLines) + "   [ds] a/a.vmx   g   vmx-8\n", nil, []int{9}, nil},
+		{"row never completes", hdr + "9   a\nb\n", nil, []int{9}, nil},
+		{"skipped vmid is named", hdr + "Skipping invalid VM '31'\n", nil, []int{31}, nil},
+	} {
+		l, err := ParseGetAllVMs(tc.in)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		var names []string
+		for _, vm := range l.VMs {
+			names = append(names, vm.Name)
+		}
+		if !slices.Equal(l.IDs(), tc.ids) && len(tc.ids)+len(l.IDs()) > 0 || !slices.Equal(names, tc.names) || !slices.Equal(l.Named, tc.named) {
+			t.Errorf("%s: ids %v names %q named %v, want %v %q %v", tc.name, l.IDs(), names, l.Named, tc.ids, tc.names, tc.named)
+		}
+	}
+}

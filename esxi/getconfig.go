@@ -116,24 +116,33 @@ type ConfigFiles struct {
 	LogDirectory      string
 }
 
-var configField = regexp.MustCompile(`^(\s*)(name|vmPathName|snapshotDirectory|suspendDirectory|logDirectory) = "(.*)",?$`)
+var configField = regexp.MustCompile(`^(\s*)(name|vmPathName|snapshotDirectory|suspendDirectory|logDirectory) = "(.*)$`)
+
+// maxValueLines bounds how many lines one quoted value may span.
+const maxValueLines = 16
 
 // ParseConfigFiles extracts the file locations from vim-cmd
 // vmsvc/get.config, a vmodl dump ("   files = (vim.vm.FileInfo) {" ...).
-// Only these fields are read; the dump's escaping rules are not documented,
-// so a value is taken between the first and the last double quote on its
-// line. vmPathName is required.
+// Only these fields are read. A value is unescaped as the dump escapes
+// it (\\ \" \n \t \r); a quote the dump left unescaped is kept, and a
+// value holding a raw newline goes on over the next lines. vmPathName is
+// required.
 func ParseConfigFiles(out string) (ConfigFiles, error) {
 	var c ConfigFiles
 	if err := Classify(out); err != nil {
 		return c, err
 	}
-	for _, l := range lines(out) {
-		m := configField.FindStringSubmatch(strings.TrimRight(l, " \t"))
+	ls := lines(out)
+	for i := 0; i < len(ls); i++ {
+		m := configField.FindStringSubmatch(ls[i])
 		if m == nil {
 			continue
 		}
-		v := m[3]
+		v, used, ok := vmodlString(m[3], ls[i+1:])
+		if !ok {
+			continue
+		}
+		i += used
 		switch m[2] {
 		case "name":
 			// Devices and other nested objects have names too; the VM's
@@ -157,4 +166,49 @@ func ParseConfigFiles(out string) (ConfigFiles, error) {
 		return c, parseErr("get.config", 0, "no vmPathName line")
 	}
 	return c, nil
+}
+
+// vmodlString reads a quoted string of a vmodl dump: s is what follows
+// the opening quote on its line, more the lines after it. The string ends
+// at a quote followed only by an optional comma on its line; it returns
+// the unescaped value and how many of more it used.
+func vmodlString(s string, more []string) (string, int, bool) {
+	var b strings.Builder
+	for used := 0; ; used++ {
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case c == '\\' && i+1 < len(s):
+				i++
+				switch s[i] {
+				case 'n':
+					b.WriteByte('\n')
+				case 't':
+					b.WriteByte('\t')
+				case 'r':
+					b.WriteByte('\r')
+				case '\\', '"':
+					b.WriteByte(s[i])
+				default: // not an escape the dump makes: keep it as printed
+					b.WriteByte('\\')
+					b.WriteByte(s[i])
+				}
+			case c == '"' && closesValue(s[i+1:]):
+				return b.String(), used, true
+			default:
+				b.WriteByte(c)
+			}
+		}
+		if used >= len(more) || used+1 >= maxValueLines {
+			return "", 0, false
+		}
+		b.WriteByte('\n')
+		s = more[used]
+	}
+}
+
+// closesValue reports whether rest, what follows a quote on its line,
+// makes that quote the end of the value.
+func closesValue(rest string) bool {
+	rest = strings.TrimRight(rest, " \t")
+	return rest == "" || rest == ","
 }

@@ -202,3 +202,36 @@ func TestConfigFilesAndDatastorePath(t *testing.T) {
 		t.Errorf("datastore root: %+v %v", p, err)
 	}
 }
+
+// TestConfigFilesUnescaped: the vmodl dump escapes backslashes, quotes and
+// control characters in strings; the values come back as the host holds them.
+func TestConfigFilesUnescaped(t *testing.T) {
+	c, err := ParseConfigFiles(fixture(t, "getconfig-escaped.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "  CORP\\svc \"backup\"\tnight\nrun $(id)  "; c.Name != want {
+		t.Errorf("name %q, want %q", c.Name, want)
+	}
+	if c.VMPathName != `[datastore1] CORP\svc backup/x.vmx` || c.LogDirectory != `[datastore1] CORP\svc backup/` {
+		t.Errorf("%+v", c)
+	}
+	for _, tc := range []struct{ in, name string }{
+		{`name = "a\\",`, `a\`},                  // an escaped backslash before the closing quote
+		{`name = "say "hi"",`, `say "hi"`},       // an unescaped quote is kept
+		{"name = \"two\nlines\",", "two\nlines"}, // a raw newline: the value goes on
+		{`name = "Prüfung 日本",`, "Prüfung 日本"},   // non-ASCII as is
+		{`name = "C:\temp\x",`, "C:\temp\\x"},    // \t is an escape, \x is not
+		{`name = "trailing  "`, "trailing  "},    // the last field has no comma
+	} {
+		in := "(vim.vm.ConfigInfo) {\n   " + tc.in + "\n   files = (vim.vm.FileInfo) {\n      vmPathName = \"[d] x/x.vmx\",\n   },\n}\n"
+		c, err := ParseConfigFiles(in)
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		if c.Name != tc.name {
+			t.Errorf("%q: name %q, want %q", tc.in, c.Name, tc.name)
+		}
+	}
+}

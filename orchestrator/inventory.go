@@ -26,10 +26,13 @@ type Inventory struct {
 	// NFS are the host's NAS datastores (esxcfg-nas -l).
 	NFS []esxi.NASMount `json:"nfs,omitempty"`
 	// Devices are the storage devices: local disks, LUNs, USB disks.
-	Devices  []esxi.CoreDevice `json:"devices,omitempty"`
-	USB      []esxi.USBDevice  `json:"usb,omitempty"`
-	VMs      []*VM             `json:"vms"`
-	Warnings []string          `json:"warnings,omitempty"`
+	Devices []esxi.CoreDevice `json:"devices,omitempty"`
+	USB     []esxi.USBDevice  `json:"usb,omitempty"`
+	VMs     []*VM             `json:"vms"`
+	// Unplaced are registered VMs found but not collectable (their
+	// configuration, power state or files could not be read).
+	Unplaced []UnplacedVM `json:"unplaced,omitempty"`
+	Warnings []string     `json:"warnings,omitempty"`
 }
 
 // HostInfo identifies the host.
@@ -87,18 +90,25 @@ type File struct {
 // maxSmallFile bounds reads of .vmx, .vmsd and descriptors.
 const maxSmallFile = 4 << 20
 
-// Discover inventories the host with read-only commands only.
+// Discover inventories the host with read-only commands only. Every vmid
+// the host reports ends up in Inventory.VMs or Inventory.Unplaced; when one
+// cannot be placed at all, or a running VM belongs to no registered one,
+// Discover returns the inventory so far and a *DiscoveryError naming them.
 func Discover(ctx context.Context, r Commander, addr string, logger *slog.Logger) (*Inventory, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	inv := &Inventory{Host: HostInfo{Addr: addr}}
-	d := &discovery{r: r, inv: inv, log: logger}
+	d := &discovery{r: r, inv: inv, log: logger, running: map[string]bool{}}
 	if err := d.host(ctx); err != nil {
 		return nil, err
 	}
 	if err := d.registered(ctx); err != nil {
 		return nil, err
+	}
+	d.processes(ctx)
+	if len(d.problems) > 0 {
+		return inv, &DiscoveryError{Host: addr, Problems: d.problems}
 	}
 	if err := d.unregistered(ctx); err != nil {
 		return nil, err
@@ -110,6 +120,10 @@ type discovery struct {
 	r   Commander
 	inv *Inventory
 	log *slog.Logger
+	// problems are the VMs the host reports that could not be placed.
+	problems []DiscoveryProblem
+	// running are the canonical .vmx paths of the running VMs.
+	running map[string]bool
 }
 
 // run runs cmd and fails on a non-zero exit status.
@@ -216,6 +230,9 @@ func (inv *Inventory) Device(id string) (esxi.CoreDevice, bool) {
 	return esxi.CoreDevice{}, false
 }
 
+// registered places every vmid getallvms names: its rows, and the numbers
+// that start lines it could not split, which vim-cmd is asked about so a
+// VM with an odd name is not lost.
 func (d *discovery) registered(ctx context.Context) error {
 	out, err := d.run(ctx, "list the registered VMs", esxi.CmdGetAllVMs())
 	if err != nil {
@@ -225,24 +242,42 @@ func (d *discovery) registered(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("parse the VM list of %s: %w", d.inv.Host.Addr, err)
 	}
-	for _, id := range list.Invalid {
-		d.warn("vmid %d is registered but vim-cmd cannot read its configuration; look for its files among the unregistered VMs", id)
-	}
+	rows := map[int]bool{}
 	for _, id := range list.IDs() {
+		rows[id] = true
+	}
+	for _, id := range list.Named {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		vm, err := d.registeredVM(ctx, id)
-		if err != nil {
-			d.warn("vmid %d: %v", id, err)
+		if invalid(list, id) {
+			d.unplace(UnplacedVM{ID: id, Reason: "vim-cmd skips it as invalid (\"Skipping invalid VM\"): its configuration cannot be read on the host; its files may be among the unregistered VMs (--unregistered)"})
 			continue
 		}
-		d.inv.VMs = append(d.inv.VMs, vm)
+		vm, err := d.placeVM(ctx, id)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, esxi.ErrVMNotFound) && !rows[id]:
+			// A number that starts a line of text (an annotation), not a vmid.
+			d.log.Debug("not a vmid", "number", id, "err", err)
+		case errors.Is(err, esxi.ErrVMNotFound):
+			d.warn("vmid %d was listed by getallvms but vim-cmd no longer finds it (unregistered during discovery?); its files, if still there, are among the unregistered VMs", id)
+		case err != nil:
+			d.problem(DiscoveryProblem{VMID: id, Source: "vim-cmd vmsvc/getallvms", Reason: err.Error()})
+		default:
+			if err := d.registeredVM(ctx, vm); err != nil {
+				d.unplace(UnplacedVM{ID: id, Name: vm.Name, VMX: vm.VMX, Reason: err.Error()})
+				continue
+			}
+			d.inv.VMs = append(d.inv.VMs, vm)
+		}
 	}
 	return nil
 }
 
-func (d *discovery) registeredVM(ctx context.Context, id int) (*VM, error) {
+// placeVM reads vmid id's configuration: its name and its .vmx.
+func (d *discovery) placeVM(ctx context.Context, id int) (*VM, error) {
 	out, err := d.run(ctx, "read a VM's configuration", esxi.CmdGetConfig(id))
 	if err != nil {
 		return nil, err
@@ -255,22 +290,25 @@ func (d *discovery) registeredVM(ctx context.Context, id int) (*VM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse the .vmx location %q: %w", cf.VMPathName, err)
 	}
-	vm := &VM{ID: id, Name: cf.Name, Registered: true, VMX: vmxPath}
-	vm.Dir = path.Dir(vm.VMX)
-	out, err = d.run(ctx, "read a VM's power state", esxi.CmdPowerGetState(id))
+	return &VM{ID: id, Name: cf.Name, Registered: true, VMX: vmxPath, Dir: path.Dir(vmxPath)}, nil
+}
+
+// registeredVM reads a placed VM's power state, snapshots and files.
+func (d *discovery) registeredVM(ctx context.Context, vm *VM) error {
+	out, err := d.run(ctx, "read a VM's power state", esxi.CmdPowerGetState(vm.ID))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if vm.Power, err = esxi.ParsePowerState(out); err != nil {
-		return nil, fmt.Errorf("parse the power state: %w", err)
+		return fmt.Errorf("parse the power state: %w", err)
 	}
-	out, err = d.run(ctx, "read a VM's snapshot tree", esxi.CmdSnapshotGet(id))
+	out, err = d.run(ctx, "read a VM's snapshot tree", esxi.CmdSnapshotGet(vm.ID))
 	if err != nil {
 		vm.Warnings = append(vm.Warnings, err.Error())
 	} else if vm.Snapshots, err = esxi.ParseSnapshotTree(out); err != nil {
 		vm.Warnings = append(vm.Warnings, "snapshot tree: "+err.Error())
 	}
-	return vm, d.vmFiles(ctx, vm)
+	return d.vmFiles(ctx, vm)
 }
 
 // vmFiles reads the .vmx, the disks' descriptors and lists the folder.
@@ -426,11 +464,11 @@ func (d *discovery) readSmall(ctx context.Context, p string) ([]byte, error) {
 }
 
 // unregistered finds .vmx files on the VMFS datastores that no registered
-// VM uses.
+// VM (collectable or not) and no running VM uses.
 func (d *discovery) unregistered(ctx context.Context) error {
-	known := map[string]bool{}
-	for _, vm := range d.inv.VMs {
-		known[vm.VMX] = true
+	known := d.placedVMX()
+	for vmx := range d.running {
+		known[vmx] = true
 	}
 	for _, ds := range d.inv.Datastores {
 		if !strings.HasPrefix(ds.Type, "VMFS") || ds.VolumeName == "" || !ds.Mounted {
@@ -452,10 +490,10 @@ func (d *discovery) unregistered(ctx context.Context) error {
 			continue
 		}
 		for _, p := range paths {
-			if known[p] || (ds.MountPoint != "" && known[strings.Replace(p, ds.MountPoint, root, 1)]) {
+			if known[canonicalHostPath(p, d.inv.Datastores)] {
 				continue
 			}
-			known[p] = true
+			known[canonicalHostPath(p, d.inv.Datastores)] = true
 			vm := &VM{Name: strings.TrimSuffix(path.Base(p), ".vmx"), VMX: p, Dir: path.Dir(p)}
 			if err := d.vmFiles(ctx, vm); err != nil {
 				d.warn("unregistered VM %s: %v", p, err)

@@ -10,6 +10,7 @@ import (
 
 // readOnly are the command prefixes discovery may run.
 var readOnly = []string{"vmware -vl", "esxcli --formatter=csv system ", "esxcli --formatter=csv storage filesystem list",
+	"esxcli --formatter=csv vm process list",
 	"vim-cmd vmsvc/getallvms", "vim-cmd vmsvc/get.config ", "vim-cmd vmsvc/power.getstate ", "vim-cmd vmsvc/snapshot.get ",
 	"head -c ", "cd '", "find '", "vmkfstools -q ", "esxcfg-nas -l", "lsusb", "esxcli storage core device list"}
 

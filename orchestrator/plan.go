@@ -93,8 +93,12 @@ func (p *Plan) Copies() []PlanItem {
 // Fits reports whether the sink has room for the plan.
 func (p *Plan) Fits() bool { return p.SinkFree < 0 || p.SinkFree >= p.Bytes }
 
-// SelectVMs picks VMs by name or vmid (exact), or all registered ones
-// (and unregistered ones when unregistered is set).
+// SelectVMs picks VMs by vmid, name or .vmx path, or all registered ones
+// (and unregistered ones when unregistered is set). A name is matched
+// exactly as the host stores it, blanks and newlines included. A number
+// that is a registered vmid selects that VM even when another VM is named
+// like the number: vmids are unique, names are not (that VM is chosen by
+// its own vmid or .vmx path).
 func SelectVMs(inv *Inventory, names []string, all, unregistered bool) ([]*VM, error) {
 	var out []*VM
 	seen := map[*VM]bool{}
@@ -110,25 +114,78 @@ func SelectVMs(inv *Inventory, names []string, all, unregistered bool) ([]*VM, e
 		}
 	}
 	for _, n := range names {
-		var match []*VM
-		for _, v := range inv.VMs {
-			if v.Name == n || (v.ID != 0 && strconv.Itoa(v.ID) == n) || v.VMX == n {
-				match = append(match, v)
-			}
+		v, err := selectVM(inv, n)
+		if err != nil {
+			return nil, err
 		}
-		switch len(match) {
-		case 0:
-			return nil, fmt.Errorf("no VM named %q or with vmid %q on %s: run esxsink inventory to list them", n, n, inv.Host.Addr)
-		case 1:
-			add(match[0])
-		default:
-			return nil, fmt.Errorf("%d VMs are named %q on %s: choose one by vmid or .vmx path", len(match), n, inv.Host.Addr)
-		}
+		add(v)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no VM chosen: give --vm NAME|VMID or --all")
 	}
 	return out, nil
+}
+
+// selectVM finds the one VM n names: by vmid first, then by exact name or
+// .vmx path.
+func selectVM(inv *Inventory, n string) (*VM, error) {
+	if id, err := strconv.Atoi(n); err == nil && strconv.Itoa(id) == n && id > 0 {
+		for _, v := range inv.VMs {
+			if v.Registered && v.ID == id {
+				return v, nil
+			}
+		}
+		for _, u := range inv.Unplaced {
+			if u.ID == id {
+				return nil, fmt.Errorf("vmid %d on %s is registered but cannot be collected: %s", id, inv.Host.Addr, u.Reason)
+			}
+		}
+	}
+	var match []*VM
+	for _, v := range inv.VMs {
+		if v.Name == n || v.VMX == n {
+			match = append(match, v)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("no VM with vmid, name or .vmx %q on %s (names match exactly, blanks included)%s", n, inv.Host.Addr, nearbyVMs(inv, n))
+	case 1:
+		return match[0], nil
+	}
+	var ids []string
+	for _, v := range match {
+		ids = append(ids, strconv.Itoa(v.ID))
+	}
+	return nil, fmt.Errorf("%d VMs are named %q on %s (vmids %s): choose one by vmid or .vmx path", len(match), n, inv.Host.Addr, strings.Join(ids, ", "))
+}
+
+// maxNearby bounds how many VMs an unknown --vm lists.
+const maxNearby = 10
+
+// nearbyVMs lists the VMs an unknown --vm may have meant: names equal but
+// for blanks or case, or holding it; or every VM when the host has few.
+func nearbyVMs(inv *Inventory, n string) string {
+	key := strings.ToLower(strings.TrimSpace(n))
+	var near, every []string
+	for _, v := range inv.VMs {
+		desc := fmt.Sprintf("%q", v.Name)
+		if v.Registered {
+			desc = fmt.Sprintf("vmid %d %q", v.ID, v.Name)
+		}
+		name := strings.ToLower(strings.TrimSpace(v.Name))
+		if key != "" && (name == key || strings.Contains(name, key) || strings.Contains(key, name) && name != "") {
+			near = append(near, desc)
+		}
+		every = append(every, desc)
+	}
+	switch {
+	case len(near) > 0 && len(near) <= maxNearby:
+		return "; did you mean " + strings.Join(near, ", ") + "?"
+	case len(every) > 0 && len(every) <= maxNearby:
+		return "; the host has " + strings.Join(every, ", ")
+	}
+	return "; run esxsink inventory to list them"
 }
 
 // PlanOptions choose what beyond the VM folders is acquired.

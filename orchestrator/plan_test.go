@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"path"
+	"strings"
 	"testing"
 
 	"github.com/esxsink/esxsink/esxi"
@@ -96,5 +97,41 @@ func TestMakePlanOutsideDisk(t *testing.T) {
 	}
 	if d := dests["/vmfs/volumes/ds/vm/a-flat.vmdk"]; d != "vm/a-flat.vmdk" {
 		t.Errorf("folder file: %q", d)
+	}
+}
+
+// --vm matches names exactly as the host stores them, and a number that is
+// a vmid selects that VM even when another VM is named like the number.
+func TestSelectVMsExactNamesAndVMIDs(t *testing.T) {
+	inv := &Inventory{Host: HostInfo{Addr: "esx1"}, VMs: []*VM{
+		{ID: 3, Name: "  spaced  ", Registered: true, VMX: "/vmfs/volumes/ds/a/a.vmx"},
+		{ID: 4, Name: "spaced", Registered: true, VMX: "/vmfs/volumes/ds/b/b.vmx"},
+		{ID: 116, Name: "3", Registered: true, VMX: "/vmfs/volumes/ds/c/c.vmx"},
+		{ID: 5, Name: "Finance\nDB (prod)", Registered: true, VMX: "/vmfs/volumes/ds/f/f.vmx"},
+		{Name: "old", VMX: "/vmfs/volumes/ds/old/old.vmx"},
+	}, Unplaced: []UnplacedVM{{ID: 31, Reason: "vim-cmd skips it as invalid"}}}
+	for _, tc := range []struct {
+		arg  string
+		want int // vmid; 0: an error
+		err  string
+	}{
+		{"  spaced  ", 3, ""},
+		{"spaced", 4, ""},
+		{"3", 3, ""}, // the vmid wins over the VM named "3"
+		{"116", 116, ""},
+		{"/vmfs/volumes/ds/c/c.vmx", 116, ""},
+		{"Finance\nDB (prod)", 5, ""},
+		{" spaced", 0, `did you mean vmid 3 "  spaced  ", vmid 4 "spaced"`},
+		{"117", 0, `no VM with vmid, name or .vmx "117"`},
+		{"31", 0, "vmid 31 on esx1 is registered but cannot be collected: vim-cmd skips it as invalid"},
+		{"Finance DB (prod)", 0, `the host has vmid 3 "  spaced  ", vmid 4 "spaced", vmid 116 "3", vmid 5 "Finance\nDB (prod)", "old"`},
+	} {
+		vms, err := SelectVMs(inv, []string{tc.arg}, false, false)
+		switch {
+		case tc.want == 0 && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("--vm %q: err %v, want one containing %q", tc.arg, err, tc.err)
+		case tc.want != 0 && (err != nil || len(vms) != 1 || vms[0].ID != tc.want):
+			t.Errorf("--vm %q: %v %v, want vmid %d", tc.arg, vms, err, tc.want)
+		}
 	}
 }

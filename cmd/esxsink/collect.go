@@ -39,7 +39,7 @@ Exit status 0 only when every planned file verified.
 A real ESXi host finds the sink through the portmapper on TCP 111 and NFS on 2049: run as root
 or grant cap_net_bind_service.`,
 		Flags: append(append(hostFlags(), caseFlags(false)...),
-			&cli.StringSliceFlag{Name: "vm", Usage: "VM to collect, by name or vmid (repeatable)"},
+			&cli.GenericFlag{Name: "vm", Value: &verbatimList{}, Usage: "VM to collect, by vmid, exact name (blanks included) or .vmx path (repeatable); a number that is a vmid selects that VM"},
 			&cli.BoolFlag{Name: "all", Usage: "collect every registered VM"},
 			&cli.BoolFlag{Name: "unregistered", Usage: "also collect VMs found on datastores but not registered"},
 			&cli.StringSliceFlag{Name: "usb", Usage: "also copy this whole storage device, e.g. a USB disk plugged into the host (mpx.vmhba32:C0:T0:L0; see esxsink inventory) (repeatable)"},
@@ -73,7 +73,7 @@ func runCollect(c *cli.Context) (err error) {
 	if err != nil {
 		return usageError(err)
 	}
-	if len(c.StringSlice("vm")) == 0 && !c.Bool("all") && !c.Bool("unregistered") && len(c.StringSlice("usb")) == 0 && !c.Bool("host-artifacts") {
+	if len(vmArgs(c)) == 0 && !c.Bool("all") && !c.Bool("unregistered") && len(c.StringSlice("usb")) == 0 && !c.Bool("host-artifacts") {
 		return usageError(errors.New("choose what to collect: --vm NAME|VMID (repeatable), --all, --unregistered, --usb DEVICE or --host-artifacts"))
 	}
 	if c.Int("parallel") < 1 {
@@ -182,9 +182,15 @@ func runCollect(c *cli.Context) (err error) {
 		}
 	}
 	var vms []*orchestrator.VM
-	if len(c.StringSlice("vm")) > 0 || c.Bool("all") || c.Bool("unregistered") {
-		if vms, err = orchestrator.SelectVMs(inv, c.StringSlice("vm"), c.Bool("all"), c.Bool("unregistered")); err != nil {
+	if len(vmArgs(c)) > 0 || c.Bool("all") || c.Bool("unregistered") {
+		if vms, err = orchestrator.SelectVMs(inv, vmArgs(c), c.Bool("all"), c.Bool("unregistered")); err != nil {
 			return usageError(err)
+		}
+	}
+	notCollected := unplacedError(inv, c.Bool("all"))
+	if notCollected != nil && custody != nil {
+		if _, err := custody.Append(hashlog.TypeNote, hashlog.Note{Text: notCollected.Error()}); err != nil {
+			return err
 		}
 	}
 	var devices []esxi.CoreDevice
@@ -205,9 +211,15 @@ func runCollect(c *cli.Context) (err error) {
 	w := c.App.Writer
 	if c.Bool("dry-run") {
 		if c.Bool("json") {
-			return writeJSONTo(w, plan)
+			if err := writeJSONTo(w, plan); err != nil {
+				return err
+			}
+		} else {
+			printPlan(w, plan)
 		}
-		printPlan(w, plan)
+		if notCollected != nil {
+			return cli.Exit(notCollected.Error(), 1)
+		}
 		return nil
 	}
 	if !plan.Fits() {
@@ -291,10 +303,48 @@ func runCollect(c *cli.Context) (err error) {
 	if !c.Bool("json-events") && !c.Bool("json") {
 		printClosing(w, closingOf(rep, plan, caseDir, time.Since(started), err, caseLog))
 	}
+	if err == nil {
+		err = notCollected
+	}
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	return nil
+}
+
+// verbatimList is a repeatable flag whose values are kept exactly as
+// given: urfave/cli's string slices trim blanks and split at commas, and a
+// VM's name may have both.
+type verbatimList []string
+
+func (l *verbatimList) Set(v string) error { *l = append(*l, v); return nil }
+func (l *verbatimList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ", ")
+}
+
+// vmArgs are the --vm values, verbatim.
+func vmArgs(c *cli.Context) []string {
+	if l, ok := c.Generic("vm").(*verbatimList); ok {
+		return *l
+	}
+	return nil
+}
+
+// unplacedError names the registered VMs --all cannot collect, so collect
+// exits non-zero instead of passing without them; nil when there are none.
+func unplacedError(inv *orchestrator.Inventory, all bool) error {
+	if !all || len(inv.Unplaced) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "--all: %d registered VM(s) on %s found but not collected:", len(inv.Unplaced), inv.Host.Addr)
+	for _, u := range inv.Unplaced {
+		fmt.Fprintf(&b, "\n  vmid %d %q (%s): %s", u.ID, u.Name, u.VMX, u.Reason)
+	}
+	return errors.New(b.String())
 }
 
 // startEmbeddedSink starts collect's own sink on the case, allowing only
@@ -490,7 +540,12 @@ func runCleanup(c *cli.Context) error {
 		return err
 	}
 	inv, err := orchestrator.Discover(ctx, r, conn.Addr(), logger)
-	if err != nil {
+	var de *orchestrator.DiscoveryError
+	if errors.As(err, &de) && inv != nil {
+		// Cleanup only undoes what is ours: it goes on with the VMs that
+		// were placed, and says which ones it could not look at.
+		fmt.Fprintf(c.App.ErrWriter, "warning: %v\nour snapshots on those VMs, if any, are not looked for\n", err)
+	} else if err != nil {
 		return err
 	}
 	lefts, err := orchestrator.FindLeftovers(ctx, r, inv)

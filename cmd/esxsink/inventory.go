@@ -108,14 +108,16 @@ func runInventory(c *cli.Context) error {
 		return err
 	}
 	inv, err := orchestrator.Discover(ctx, r, conn.Addr(), logger)
-	if err != nil {
+	if inv == nil {
 		return err
 	}
+	// With a DiscoveryError the inventory so far is still shown: it is
+	// what an examiner compares the unplaced VMs against.
 	if c.Bool("json") {
-		return writeJSONTo(c.App.Writer, inv)
+		return errors.Join(writeJSONTo(c.App.Writer, inv), err)
 	}
 	printInventory(c.App.Writer, inv)
-	return nil
+	return err
 }
 
 // printInventory prints the inventory as a tree.
@@ -185,6 +187,12 @@ func printInventory(w io.Writer, inv *orchestrator.Inventory) {
 		for _, warn := range vm.Warnings {
 			fmt.Fprintf(w, "    warning: %s\n", warn)
 		}
+	}
+	if len(inv.Unplaced) > 0 {
+		fmt.Fprintln(w, "registered VMs found but not collectable:")
+	}
+	for _, u := range inv.Unplaced {
+		fmt.Fprintf(w, "  vmid %d %q  %s\n    %s\n", u.ID, u.Name, u.VMX, u.Reason)
 	}
 	for _, warn := range inv.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
