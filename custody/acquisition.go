@@ -116,7 +116,8 @@ type Uncollected struct {
 	Host  string `json:"host"`
 	RunID string `json:"run_id,omitempty"`
 	// What is "unregistered VM", "RDM LUN", "USB device", "independent
-	// disk", "VM" (registered, not selected) or "unplaced vmid".
+	// disk", "VM" (registered, not chosen) or "unplaced VM" (registered,
+	// but discovery cannot read it).
 	What string `json:"what"`
 	Name string `json:"name"`
 	VMID int    `json:"vmid,omitempty"`
@@ -125,6 +126,9 @@ type Uncollected struct {
 	// Flag is the collect option that would collect it ("" when none can).
 	Flag string `json:"flag,omitempty"`
 	Why  string `json:"why,omitempty"`
+	// Missed says the run was asked to collect it (--all) and could not:
+	// the case is then incomplete.
+	Missed bool `json:"missed,omitempty"`
 }
 
 // CommandRun is the data of a command.run record: the examiner's

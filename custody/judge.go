@@ -135,6 +135,9 @@ func (j *judge) takeRecord(rec Record) error {
 		}
 		j.others = append(j.others, FileState{Source: d.Path, VM: d.Name, VMID: d.VMID, Host: d.Host, RunID: d.RunID, Kind: d.What,
 			Size: d.Size, Verdict: NotCollected, Reason: d.Why, Flag: d.Flag, Line: rec.Line, Time: rec.Time})
+		if d.Missed {
+			j.problem(false, rec.Line, "%s %q (vmid %d) on %s was asked for but could not be collected: %s", d.What, d.Name, d.VMID, d.Host, d.Why)
+		}
 	case TypeAcquisitionStarted, TypeAcquisitionFinished, TypeRunFailed, TypeFilePlanned, TypeFileVerified,
 		TypeFileCopiedLive, TypeFileFailed, TypeFileNotStarted, TypeFileSkipped, TypeSnapshotCreated,
 		TypeSnapshotRemoved, TypeCleanupFailed, TypeMountChecked, TypeAcquisitionNote:

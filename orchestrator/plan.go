@@ -205,6 +205,9 @@ type PlanOptions struct {
 	// a warning: a snapshot does not freeze them, so the copy is no
 	// moment's image, but without it they are not acquired at all.
 	Independent bool
+	// All says every registered VM was asked for (--all): one that
+	// discovery found but cannot collect makes the run incomplete.
+	All bool
 }
 
 // MakePlan plans the acquisition of vms.
@@ -438,6 +441,9 @@ func (p *Plan) NoteNotCollected(inv *Inventory, o PlanOptions) {
 	add := func(u custody.Uncollected) {
 		u.Host = inv.Host.Addr
 		p.NotCollected = append(p.NotCollected, u)
+	}
+	for _, u := range inv.Unplaced {
+		add(custody.Uncollected{What: "unplaced VM", Name: u.Name, VMID: u.ID, Path: u.VMX, Why: u.Reason, Missed: o.All})
 	}
 	for _, vm := range inv.VMs {
 		if chosen[vm] {

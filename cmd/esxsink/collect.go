@@ -188,8 +188,8 @@ func runCollect(c *cli.Context) (err error) {
 		}
 	}
 	notCollected := unplacedError(inv, c.Bool("all"))
-	if notCollected != nil && custody != nil {
-		if _, err := custody.Append(hashlog.TypeNote, hashlog.Note{Text: notCollected.Error()}); err != nil {
+	if notCollected != nil && caseLog != nil {
+		if _, err := caseLog.Append(custody.TypeNote, custody.Note{Text: notCollected.Error()}); err != nil {
 			return err
 		}
 	}
@@ -201,7 +201,7 @@ func runCollect(c *cli.Context) (err error) {
 		}
 		devices = append(devices, dev)
 	}
-	planOpts := orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Devices: devices, Independent: c.Bool("independent")}
+	planOpts := orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Devices: devices, Independent: c.Bool("independent"), All: c.Bool("all")}
 	plan := orchestrator.MakePlan(vms, planOpts)
 	plan.NoteNotCollected(inv, planOpts)
 	tri, err := hostArtifacts(ctx, c, r, caseLog, plan, conn.Addr(), logger)
