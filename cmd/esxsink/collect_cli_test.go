@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/hashlog"
 
 	"github.com/esxsink/esxsink/esxi"
 	"github.com/esxsink/esxsink/internal/peer"
@@ -269,10 +270,67 @@ func TestCollectCLIInterrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{custody.TypeSnapshotRemoved, custody.TypeNASUnmounted} {
+	for _, typ := range []string{custody.TypeSnapshotRemoved, custody.TypeNASUnmounted, custody.TypeSessionOpened, custody.TypeHostClock, custody.TypeFilePlanned} {
 		if !bytes.Contains(log, []byte(`"type":"`+typ+`"`)) {
 			t.Errorf("custody log lacks %s", typ)
 		}
+	}
+	// Every planned file is named, with its state.
+	for _, f := range last.Report.Files {
+		if f.Item.Source == "" || f.Item.Dest == "" {
+			t.Errorf("a file without a name in the report: %+v", f)
+		}
+		if !f.Verified && !f.CopiedLive && f.Error == "" {
+			t.Errorf("%s: neither verified nor a reason", f.Item.Source)
+		}
+	}
+	// The interrupted case is intact but incomplete, and verify, the
+	// report and collect agree on it.
+	out, code := esx(t, "", "verify", caseDir)
+	if code != 3 || !strings.Contains(out, "RESULT: INCOMPLETE") {
+		t.Errorf("verify of an interrupted case: exit %d, want 3\n%s", code, out)
+	}
+	out, code = esx(t, "", "report", caseDir)
+	if code != 0 || !strings.Contains(out, "RESULT: ATTENTION") {
+		t.Errorf("report of an interrupted case: exit %d\n%s", code, out)
+	}
+	var rep struct {
+		Summary struct {
+			OK      bool   `json:"ok"`
+			Verdict string `json:"verdict"`
+		} `json:"summary"`
+	}
+	b, err := os.ReadFile(filepath.Join(caseDir, "report.json"))
+	if err != nil || json.Unmarshal(b, &rep) != nil || rep.Summary.OK || rep.Summary.Verdict != "INCOMPLETE" {
+		t.Errorf("report.json summary %+v (%v), want INCOMPLETE", rep.Summary, err)
+	}
+}
+
+// TestVerifyEmptyCaseIsIncomplete: a case with nothing in it never passes.
+func TestVerifyEmptyCaseIsIncomplete(t *testing.T) {
+	caseDir := filepath.Join(t.TempDir(), "case")
+	l, err := hashlog.Open(caseDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "E-1", Examiner: "E"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	out, code := esx(t, "", "verify", caseDir)
+	if code != 3 || !strings.Contains(out, "no evidence file") {
+		t.Errorf("verify of an empty case: exit %d, want 3\n%s", code, out)
+	}
+	if out, code = esx(t, "", "report", caseDir); code != 0 || !strings.Contains(out, "RESULT: ATTENTION") {
+		t.Errorf("report of an empty case: exit %d\n%s", code, out)
+	}
+}
+
+// TestRedactArgs: the command line is recorded, its secrets are not.
+func TestRedactArgs(t *testing.T) {
+	got := strings.Join(redactArgs([]string{"esxsink", "collect", "--password=hunter2", "--password", "s3cret", "--password-file", "/k/pw", "--vm", "password"}), " ")
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "s3cret") || !strings.Contains(got, "--password-file /k/pw") || !strings.Contains(got, "--vm password") {
+		t.Errorf("redactArgs = %q", got)
 	}
 }
 

@@ -189,11 +189,12 @@ func TestReportRendersInChromium(t *testing.T) {
 		t.Errorf("verdict table has %d rows, want a header and %d files", len(rows), len(sums))
 	}
 	for path, sum := range sums {
-		// The first copy of a disk with bad sectors stays as received;
-		// its sector-by-sector re-read (.attempt2) is the verified one.
+		// The first copy of a disk with bad sectors stays as received,
+		// superseded; its sector-by-sector re-read (.attempt2) is the
+		// verified one.
 		want := ">verified<"
 		if _, replaced := sums[path+".attempt2"]; replaced {
-			want = ">received<"
+			want = ">superseded<"
 		}
 		found := false
 		for _, r := range rows {
@@ -238,10 +239,12 @@ func TestReportFlagsChangedEvidence(t *testing.T) {
 			NotVerified int  `json:"not_verified"`
 			Verified    int  `json:"verified"`
 			Received    int  `json:"received"`
+			Superseded  int  `json:"superseded"`
 		} `json:"summary"`
 		VMs []struct {
 			Files []struct {
 				Path    string `json:"path"`
+				Kind    string `json:"kind"`
 				Verdict string `json:"verdict"`
 				Reason  string `json:"reason"`
 			} `json:"files"`
@@ -257,19 +260,25 @@ func TestReportFlagsChangedEvidence(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	files := 0
+	verified, superseded := 0, 0
 	for _, vm := range rep.VMs {
 		for _, f := range vm.Files {
-			files++
 			switch {
+			case f.Kind == "mount-check":
+				// A check, not evidence: not counted.
 			case f.Path == target && (f.Verdict != "NOT VERIFIED" || !strings.Contains(f.Reason, "MISMATCH")):
 				t.Errorf("%s: verdict %q (%s), want NOT VERIFIED by the failed verify", f.Path, f.Verdict, f.Reason)
-			case f.Path != target && f.Verdict != "verified" && !(f.Verdict == "received" && strings.Contains(f.Reason, "earlier copy")):
+			case f.Verdict == "superseded" && strings.Contains(f.Reason, "earlier attempt"):
+				superseded++
+			case f.Path != target && f.Verdict != "verified":
 				t.Errorf("%s: verdict %q (%s), want verified", f.Path, f.Verdict, f.Reason)
+			case f.Verdict == "verified":
+				verified++
 			}
 		}
 	}
-	if rep.Summary.OK || rep.Summary.NotVerified != 1 || rep.Summary.Verified+rep.Summary.Received != files-1 || len(rep.Verifications) != 1 || rep.Verifications[0].OK {
+	if rep.Summary.OK || rep.Summary.NotVerified != 1 || rep.Summary.Verified != verified || rep.Summary.Superseded != superseded || rep.Summary.Received != 0 ||
+		len(rep.Verifications) != 1 || rep.Verifications[0].OK {
 		t.Errorf("report.json summary %+v, verifications %+v", rep.Summary, rep.Verifications)
 	}
 	page, _ := os.ReadFile(filepath.Join(caseDir, "report.html"))

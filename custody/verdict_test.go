@@ -1,0 +1,158 @@
+package custody
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// caseLog builds records in log order, as the chain would number them.
+type caseLog struct{ recs []Record }
+
+func (c *caseLog) add(typ string, data any) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		panic(err)
+	}
+	n := len(c.recs) + 1
+	c.recs = append(c.recs, Record{Seq: int64(n), Line: n, Type: typ, Data: b, Time: time.Date(2026, 12, 3, 10, 0, n, 0, time.UTC)})
+}
+
+var (
+	md5A = "0cc175b9c0f1b6a831c399e269772661"
+	md5B = "92eb5ffee6ae2fec3ad71c777531578f"
+)
+
+func hashes(h string) map[string]string { return map[string]string{"md5": h} }
+
+// copied adds what the sink and collect record for one verified copy.
+func (c *caseLog) copied(run, src, dest string, size int64) {
+	c.add(TypeFileCreated, FileCreated{Path: dest})
+	c.add(TypeFileFinalized, FileFinalized{Path: dest, Size: size, Hashes: hashes(md5A), AtRest: hashes(md5A)})
+	c.add(TypeFileVerified, Step{RunID: run, Host: "h", Source: src, Dest: dest, Size: size, SizeAtStart: size, SizeAtEnd: size,
+		HostHashes: hashes(md5A), SinkHashes: hashes(md5A), AtRest: hashes(md5A)})
+}
+
+func (c *caseLog) started(run string, items ...string) {
+	c.add(TypeAcquisitionStarted, Step{RunID: run, Host: "h", Files: len(items)})
+	for _, it := range items {
+		src, dest, _ := strings.Cut(it, "=")
+		c.add(TypeFilePlanned, Step{RunID: run, Host: "h", Source: src, Dest: dest, Size: 100, PlannedSize: 100})
+	}
+}
+
+// TestAssessVerdicts is the verdict table: each case the one rule is
+// about, with the case verdict verify's exit code rests on.
+func TestAssessVerdicts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func(c *caseLog)
+		fresh *Checked
+		want  CaseVerdict
+		state map[string]State // path or source -> state
+		what  string           // a problem must say this
+	}{
+		{name: "complete", want: Complete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a", "/s/b=vm/b")
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.copied("r1", "/s/b", "vm/b", 100)
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+		}, state: map[string]State{"vm/a": Verified, "vm/b": Verified}},
+		{name: "empty case", want: Incomplete, build: func(c *caseLog) {
+			c.add(TypeCaseOpened, CaseOpened{CaseID: "x"})
+		}, what: "no evidence file"},
+		{name: "interrupted collect: partial file, no outcome, one never started", want: Incomplete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a", "/s/b=vm/b", "/s/c=vm/c")
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeFileCreated, FileCreated{Path: "vm/b"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/b", Size: 40, Hashes: hashes(md5B), AtRest: hashes(md5B), Reason: FinalizeShutdown})
+		}, state: map[string]State{"vm/a": Verified, "vm/b": Failed, "/s/c": NotStarted}, what: "cut off"},
+		{name: "disk full through serve", want: Incomplete, build: func(c *caseLog) {
+			c.add(TypeFileCreated, FileCreated{Path: "d-flat.vmdk"})
+			c.add(TypeNoSpace, NoSpace{Path: "d-flat.vmdk", Offset: 4096, Length: 4096})
+			c.add(TypeFileFinalized, FileFinalized{Path: "d-flat.vmdk", Size: 4096, Hashes: hashes(md5A), AtRest: hashes(md5A)})
+		}, state: map[string]State{"d-flat.vmdk": Failed}, what: "evidence disk was full"},
+		{name: "flipped byte at rest", want: IntegrityFailure, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a")
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+		}, fresh: &Checked{ChainOK: true, Files: []AtRestCheck{{Path: "vm/a", Verdict: RestMismatch, Why: "content changed"}}},
+			state: map[string]State{"vm/a": NotVerified}},
+		{name: "write after finalization across a restart", want: IntegrityFailure, build: func(c *caseLog) {
+			c.add(TypeFileCreated, FileCreated{Path: "x.vmdk"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "x.vmdk", Size: 10, Hashes: hashes(md5A), AtRest: hashes(md5A)})
+			c.add(TypeSinkStopped, SinkStopped{Reason: "signal"})
+			c.add(TypeFileResumed, FileResumed{Path: "x.vmdk", SizeOnDisk: 10, Reason: "write after the file was finalized"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "x.vmdk", Size: 12, Hashes: hashes(md5B), AtRest: hashes(md5B), FromDisk: true})
+		}, state: map[string]State{"x.vmdk": NotVerified}, what: "after it was finalized"},
+		{name: "snapshot failure names every file", want: Incomplete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a", "/s/d=vm/d")
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeFileNotStarted, Step{RunID: "r1", Host: "h", Source: "/s/d", Dest: "vm/d", Error: "not copied: snapshot failed"})
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+		}, state: map[string]State{"vm/a": Verified, "/s/d": NotStarted}, what: "snapshot failed"},
+		{name: "copied live is complete", want: Complete, build: func(c *caseLog) {
+			c.started("r1", "/s/log=vm/log")
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/log", Size: 120, Hashes: hashes(md5A), AtRest: hashes(md5A)})
+			c.add(TypeFileCopiedLive, Step{RunID: "r1", Host: "h", Source: "/s/log", Dest: "vm/log", Size: 120, SizeAtStart: 120, SizeAtEnd: 180,
+				HostHashes: hashes(md5A), SinkHashes: hashes(md5A), AtRest: hashes(md5A), Live: true})
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+		}, state: map[string]State{"vm/log": CopiedLive}},
+		{name: "verified record whose size changed is not verified", want: Incomplete, build: func(c *caseLog) {
+			c.add(TypeFileVerified, Step{RunID: "r1", Host: "h", Source: "/s/a", Dest: "vm/a", Size: 100, SizeAtStart: 100, SizeAtEnd: 150,
+				HostHashes: hashes(md5A), SinkHashes: hashes(md5A), AtRest: hashes(md5A)})
+		}, state: map[string]State{"vm/a": Failed}},
+		{name: "a VM --all could not collect", want: Incomplete, build: func(c *caseLog) {
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeNotCollected, Uncollected{Host: "h", What: "unplaced VM", Name: "odd", VMID: 116, Why: "get.config failed", Missed: true})
+			c.add(TypeNotCollected, Uncollected{Host: "h", What: "RDM LUN", Name: "db", Path: "/vmfs/devices/disks/naa.1", Flag: "--rdm"})
+		}, state: map[string]State{"vm/a": Verified, "/vmfs/devices/disks/naa.1": NotCollected}, what: "vmid 116"},
+		{name: "snapshot left behind", want: Incomplete, build: func(c *caseLog) {
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeSnapshotCreated, Step{RunID: "r1", Host: "h", VMID: 3, VM: "db", Snapshot: "esxsink-r1-vm3", SnapID: 4})
+		}, what: "not recorded as removed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &caseLog{}
+			tc.build(c)
+			a := Assess(c.recs, tc.fresh)
+			if got := a.Verdict(); got != tc.want {
+				t.Errorf("verdict %s, want %s; problems %+v", got, tc.want, a.Problems)
+			}
+			for key, want := range tc.state {
+				found := false
+				for _, f := range a.Files {
+					if f.Path == key || (f.Path == "" && f.Source == key) {
+						found = true
+						if f.Verdict != want {
+							t.Errorf("%s is %s (%s), want %s", key, f.Verdict, f.Reason, want)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("%s is not in the assessment: %+v", key, a.Files)
+				}
+			}
+			if tc.what != "" {
+				found := false
+				for _, p := range a.Problems {
+					found = found || strings.Contains(p.What, tc.what)
+				}
+				if !found {
+					t.Errorf("no problem says %q: %+v", tc.what, a.Problems)
+				}
+			}
+		})
+	}
+}
+
+func TestCountsNameEveryState(t *testing.T) {
+	c := Counts{Verified: 2, CopiedLive: 1, Failed: 1, NotStarted: 3, Skipped: 4, NotCollected: 5}
+	s := c.String()
+	for _, want := range []string{"2 verified", "1 copied live", "1 FAILED", "3 NOT STARTED", "4 skipped", "5 NOT COLLECTED"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("%q lacks %q", s, want)
+		}
+	}
+}
