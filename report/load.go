@@ -359,22 +359,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-// countSame folds repeated messages into one with a count: dd repeats
-// the same line for every failed block.
-func countSame(msgs []string) []string {
-	var out []string
-	n := map[string]int{}
-	for _, m := range msgs {
-		if n[m] == 0 {
-			out = append(out, m)
-		}
-		n[m]++
-	}
-	for i, m := range out {
-		if n[m] > 1 {
-			out[i] = fmt.Sprintf("%s (%d times)", m, n[m])
-		}
-	}
-	return out
-}
