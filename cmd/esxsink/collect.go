@@ -434,7 +434,18 @@ func printPlan(w io.Writer, p *orchestrator.Plan) {
 		}
 		fmt.Fprintf(w, "; sink free %s (%s)", humanBytes(p.SinkFree), fit)
 	}
-	fmt.Fprintln(w, "\ndry run: nothing was changed on the host")
+	fmt.Fprintln(w)
+	for _, n := range p.NotCollected {
+		fmt.Fprintf(w, "NOT COLLECTED %-16s %s  (%s; %s)\n", n.What, quoteOdd(strings.TrimSpace(n.Name+" "+n.Path)), orNone(n.Flag), n.Why)
+	}
+	fmt.Fprintln(w, "dry run: nothing was changed on the host")
+}
+
+func orNone(flag string) string {
+	if flag == "" {
+		return "no option collects it"
+	}
+	return "collect it with " + flag
 }
 
 func printReport(w io.Writer, rep *orchestrator.Report) {
@@ -445,6 +456,8 @@ func printReport(w io.Writer, rep *orchestrator.Report) {
 		case f.CopiedLive:
 			// Hashes agree, but the file changed while it was read.
 			state = "live"
+		case f.NotStarted:
+			state = "NOT STARTED"
 		case !f.Verified:
 			state = "FAILED"
 		case f.Resumed:
