@@ -479,6 +479,9 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 	}
 	for _, f := range files {
 		if pr, ok := j.partial[f.Path]; ok && f.Verdict != Superseded {
+			if f.Verdict == Received {
+				f.Reason = "" // what it received is not all there was
+			}
 			f.Verdict, f.Reason = Failed, joinReason(pr.What, f.Reason)
 		}
 		if pr, ok := j.written[f.Path]; ok {

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -162,6 +163,48 @@ func TestSinkKilledMidCopy(t *testing.T) {
 	rep, err := hashlog.VerifyCase(context.Background(), caseDir)
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify after restart: %v\n%s", err, rep)
+	}
+	// Intact, but the bytes before the kill were hashed from disk, not as
+	// they arrived: an anomaly with its own line.
+	if !strings.Contains(rep.String(), "vm-flat.vmdk: hashed from the file on disk") {
+		t.Errorf("verify does not name the file finalized from disk:\n%s", rep)
+	}
+}
+
+// TestWriteAfterFinalizationAcrossRestart: a file the sink finalized when
+// it stopped, written to again through the next sink process, is never
+// verified again: verify fails the case and says why.
+func TestWriteAfterFinalizationAcrossRestart(t *testing.T) {
+	caseDir := t.TempDir()
+	port := freePort(t)
+	first := startHelperSink(t, caseDir, port)
+	c := dialRPC(t, fmt.Sprintf("127.0.0.1:%d", port))
+	_, root := c.mount("/esxsink")
+	_, fh := c.create(root, "evidence.log", createGuarded)
+	if st, _, _, _, err := c.write(fh, 0, []byte("as collected\n"), fileSync); err != nil || st != nfs3OK {
+		t.Fatal(st, err)
+	}
+	first.Process.Signal(syscall.SIGINT) // finalizes every open file
+	if err := first.Wait(); err != nil {
+		t.Fatalf("sink did not stop cleanly: %v", err)
+	}
+	if rep, err := hashlog.VerifyCase(context.Background(), caseDir); err != nil || rep.Verdict() != custody.Complete {
+		t.Fatalf("before the late write: %v\n%s", err, rep)
+	}
+
+	second := startHelperSink(t, caseDir, port)
+	c2 := dialRPC(t, fmt.Sprintf("127.0.0.1:%d", port))
+	if st, _, _, _, err := c2.write(fh, 13, []byte("added later\n"), fileSync); err != nil || st != nfs3OK {
+		t.Fatal(st, err)
+	}
+	second.Process.Signal(syscall.SIGINT)
+	if err := second.Wait(); err != nil {
+		t.Fatalf("sink did not stop cleanly: %v", err)
+	}
+	rep, err := hashlog.VerifyCase(context.Background(), caseDir)
+	if err != nil || rep.Verdict() == custody.Complete || rep.Verdict().ExitCode() == 0 ||
+		!strings.Contains(rep.String(), "NOT VERIFIED  evidence.log") || !strings.Contains(rep.String(), "after it was finalized") {
+		t.Fatalf("a write after finalization across a restart must not pass: %v\n%s", err, rep)
 	}
 }
 

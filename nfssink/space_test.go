@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -83,8 +84,12 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("finalize after full disk: %+v %v", res, err)
 	}
 	ts.Close("test")
-	if rep, err := hashlog.VerifyCase(context.Background(), disk); err != nil || !rep.OK() {
-		t.Fatalf("case on the full disk does not verify: %v\n%s", err, rep)
+	// What arrived is intact, but the file is a prefix: the case is
+	// incomplete (verify exits 3), never PASS.
+	rep, err := hashlog.VerifyCase(context.Background(), disk)
+	if err != nil || !rep.Intact() || rep.Verdict() != custody.Incomplete || rep.Verdict().ExitCode() != 3 ||
+		!strings.Contains(rep.String(), "FAILED  too-big.bin") || !strings.Contains(rep.String(), "evidence disk was full") {
+		t.Fatalf("case on the full disk: want intact but INCOMPLETE naming the file: %v\n%s", err, rep)
 	}
 	t.Logf("nfs-cp said: %s", bytes.TrimSpace(out))
 }
