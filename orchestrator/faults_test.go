@@ -41,16 +41,22 @@ func collectWith(ctx context.Context, t *testing.T, e *simEnv, names []string, p
 func TestCollectFaultsRefusedMountAndSnapshotFailure(t *testing.T) {
 	e := startSim(t, "examples/lab/faults.yaml")
 	before := snapCounts(e)
-	_, err := collectWith(context.Background(), t, e, []string{"Ubuntu"}, nil)
+	rep, err := collectWith(context.Background(), t, e, []string{"Ubuntu"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "refused to mount") {
 		t.Fatalf("refused mount: got %v", err)
 	}
+	planned := len(rep.Files)
+	if planned == 0 {
+		t.Fatal("the refused mount left no planned file in the report")
+	}
+	assertAccounted(t, e, rep, planned)
 	assertClean(t, e, before)
 
-	rep, err := collectWith(context.Background(), t, e, []string{"Ubuntu"}, nil)
+	rep, err = collectWith(context.Background(), t, e, []string{"Ubuntu"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "not every planned file verified") {
 		t.Fatalf("snapshot failure: got %v", err)
 	}
+	assertAccounted(t, e, rep, planned)
 	failed := 0
 	for _, f := range rep.Files {
 		if !f.Verified {
@@ -78,7 +84,7 @@ func TestCollectCancelMidCopy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sawSnapshot := false
-	_, err := collectWith(ctx, t, e, []string{"Ubuntu"}, func(p Progress) {
+	rep, err := collectWith(ctx, t, e, []string{"Ubuntu"}, func(p Progress) {
 		if !p.Done && p.Item.Method == MethodSnapshot {
 			for _, vm := range e.host.State().VMs {
 				for _, s := range vm.Snapshots {
@@ -94,6 +100,7 @@ func TestCollectCancelMidCopy(t *testing.T) {
 	if !sawSnapshot {
 		t.Error("the copy under snapshot started without our snapshot")
 	}
+	assertAccounted(t, e, rep, len(rep.Files))
 	assertClean(t, e, before)
 	assertFootprint(t, e)
 }
@@ -162,7 +169,8 @@ func TestCollectConnectionLostCleansUp(t *testing.T) {
 	hk, _ := PinnedHostKey(e.host.Fingerprint())
 	pw := e.host.Password()
 	redials := 0
-	_, err = Collect(context.Background(), MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
+	plan := MakePlan(vms, PlanOptions{SinkFree: -1})
+	rep, err := Collect(context.Background(), plan, CollectOptions{
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
 		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6,
 		Progress: func(p Progress) {
@@ -186,6 +194,7 @@ func TestCollectConnectionLostCleansUp(t *testing.T) {
 	if redials == 0 {
 		t.Error("no reconnect")
 	}
+	assertAccounted(t, e, rep, len(plan.Copies()))
 	assertClean(t, e, before)
 }
 
