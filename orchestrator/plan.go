@@ -468,7 +468,13 @@ func (p *Plan) NoteNotCollected(inv *Inventory, o PlanOptions) {
 	for _, vm := range p.VMs {
 		for _, d := range vm.Disks {
 			if d.RDM != nil && d.RDM.Device != "" && !copied[LUNPrefix+d.RDM.Device] {
-				add(custody.Uncollected{What: "RDM LUN", Name: vm.Name, VMID: vm.ID, Path: LUNPrefix + d.RDM.Device, Flag: "--rdm",
+				var size int64 // the mapping file's size is the LUN's
+				for _, f := range vm.Files {
+					if len(d.Extents) > 0 && f.Path == d.Extents[0] {
+						size = f.Size
+					}
+				}
+				add(custody.Uncollected{What: "RDM LUN", Name: vm.Name, VMID: vm.ID, Path: LUNPrefix + d.RDM.Device, Size: size, Flag: "--rdm",
 					Why: fmt.Sprintf("the LUN behind raw device mapping %s (%s)", d.Descriptor, d.Node)})
 			}
 			if d.Independent && vm.Running() && !copied[d.Descriptor] && d.RDM == nil {

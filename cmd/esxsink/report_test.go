@@ -319,3 +319,50 @@ func TestReportUsage(t *testing.T) {
 		t.Error("a report was written into a folder that is not a case")
 	}
 }
+
+// TestReportFullLabNamesWhatWasNotCollected: collect one VM of full.yaml;
+// the report rendered by headless Chromium gives the headline counts and
+// lists, with the option that would collect each, the other VMs, the
+// unregistered VM, the LUN behind the collected VM's RDM and the USB
+// stick the host holds.
+func TestReportFullLabNamesWhatWasNotCollected(t *testing.T) {
+	browser := peer.Require(t, "chromium")
+	scenario, err := os.ReadFile(filepath.Join("..", "..", "examples", "lab", "full.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab := startLabScenario(t, string(scenario))
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code := lab.run(t, lab.collectArgs(caseDir, "--vm", "web01")...)
+	if code != 0 {
+		t.Fatalf("collect --vm web01: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"not collected  ", "Orphan-2019", "(--unregistered)", "(--rdm)", "(--usb "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the closing statement lacks %q:\n%s", want, out)
+		}
+	}
+	if out, code := esx(t, "", "verify", caseDir); code != 0 {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+	if out, code := esx(t, "", "report", caseDir); code != 0 || !strings.Contains(out, "RESULT: PASS") {
+		t.Fatalf("report: exit %d\n%s", code, out)
+	}
+	dom := html.UnescapeString(string(chromium(t, browser, "--dump-dom", "file://"+filepath.Join(caseDir, "report.html"))))
+	i := strings.Index(dom, `id="not-collected"`)
+	if i < 0 {
+		t.Fatalf("the rendered report has no not-collected list")
+	}
+	list := dom[i:]
+	list = list[:strings.Index(list, "</table>")]
+	for _, want := range []string{"unregistered VM", "Orphan-2019", "--unregistered", "RDM LUN", "/vmfs/devices/disks/vml.", "--rdm",
+		"USB device", "--usb", "Mail [legacy]", "--vm 11", "db-test", "--vm 14"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("the not-collected list lacks %q:\n%s", want, list)
+		}
+	}
+	v := regexp.MustCompile(`id="verdict">([^<]*)<`).FindStringSubmatch(dom)
+	if v == nil || !strings.HasPrefix(v[1], "PASS: ") || !strings.Contains(v[1], "verified") || !strings.Contains(v[1], "NOT COLLECTED") {
+		t.Errorf("headline counts = %q", v)
+	}
+}
