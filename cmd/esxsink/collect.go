@@ -517,7 +517,8 @@ func cleanupCommand() *cli.Command {
 		Usage: "find and undo what an interrupted esxsink collect left on an ESXi host (our snapshots and mounts only)",
 		Description: `Lists snapshots named esxsink-RUNID-vmVMID and NFS datastores labelled esxsink-RUNID,
 the names collect gives them, removes each snapshot by its id (never removeall) and detaches
-each datastore. Nothing else on the host is touched. With --dry-run it only lists them.`,
+each datastore. Nothing else on the host is touched. It needs --case: every command it runs is
+recorded in that case's custody log. With --dry-run it only lists them (no case needed).`,
 		Flags: append(append(hostFlags(), caseFlags(false)...),
 			&cli.BoolFlag{Name: "resume", Usage: "skip files an earlier collect into this --case verified from the same host (running VMs' logs and config are copied again)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "list the leftovers and change nothing"},
@@ -533,6 +534,11 @@ func runCleanup(c *cli.Context) error {
 		return usageError(err)
 	}
 	ctx := c.Context
+	if c.String("case") == "" && !c.Bool("dry-run") {
+		// What cleanup removes from a customer's host belongs in a
+		// custody log: without a case there is none to write it to.
+		return usageError(errors.New("cleanup changes the host: give --case CASE (the case of the interrupted collect) so that every command it runs is in that case's custody log; --dry-run lists the leftovers without a case"))
+	}
 	var rec orchestrator.Recorder
 	outDir := ""
 	if caseDir := c.String("case"); caseDir != "" && !c.Bool("dry-run") {

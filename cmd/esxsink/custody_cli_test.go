@@ -129,6 +129,16 @@ func TestCollectCLIRecordsEveryRun(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &rep) != nil || len(rep.Clocks) != 2 || !rep.Summary.OK {
 		t.Errorf("report.json: clocks %+v, summary %+v (%v)", rep.Clocks, rep.Summary, err)
 	}
+	// cleanup changes the host only into a case's custody log.
+	if out, errOut, code := lab.run(t, append([]string{"cleanup"}, lab.hostArgs...)...); code != 2 || !strings.Contains(errOut, "give --case") {
+		t.Errorf("cleanup without --case: exit %d, want 2 asking for --case\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := lab.run(t, append([]string{"cleanup", "--case", caseDir, "--examiner", "Cleanup Examiner"}, lab.hostArgs...)...); code != 0 {
+		t.Errorf("cleanup --case: exit %d\n%s%s", code, out, errOut)
+	}
+	if s := recordsOf[custody.Session](t, caseRecords(t, caseDir), custody.TypeSessionOpened); len(s) != 5 || s[4].Examiner != "Cleanup Examiner" || s[4].Command[1] != "cleanup" {
+		t.Errorf("cleanup's session = %+v", s[len(s)-1])
+	}
 	html, _ := os.ReadFile(filepath.Join(caseDir, "report.html"))
 	if !bytes.Contains(html, []byte(`id="host-clock"`)) || !bytes.Contains(html, []byte("Offset (s, host")) {
 		t.Error("report.html has no host clock table")
