@@ -65,8 +65,8 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 }
 
 // Finalize asks the sink to finalize a file and returns its record.
-func (c *Client) Finalize(ctx context.Context, req FinalizeRequest) (FileResult, error) {
-	var res FileResult
+func (c *Client) Finalize(ctx context.Context, req FinalizeRequest) (custody.FileFinalized, error) {
+	var res custody.FileFinalized
 	err := c.do(ctx, http.MethodPost, "/v1/finalize", req, &res)
 	return res, err
 }

@@ -24,16 +24,16 @@ import (
 
 // Status is the sink's state for the control API and `esxsink status`.
 type Status struct {
-	Verifier  string       `json:"verifier"`
-	NFS       string       `json:"nfs_address"`
-	Portmap   string       `json:"portmap"`
-	Export    string       `json:"export"`
-	Mounts    []MountInfo  `json:"mounts"`
-	Receiving []FileStatus `json:"receiving"`
-	Finalized []FileResult `json:"finalized"`
-	Received  int64        `json:"bytes_received"`
-	FreeBytes int64        `json:"free_bytes"`
-	Time      time.Time    `json:"time"`
+	Verifier  string                  `json:"verifier"`
+	NFS       string                  `json:"nfs_address"`
+	Portmap   string                  `json:"portmap"`
+	Export    string                  `json:"export"`
+	Mounts    []MountInfo             `json:"mounts"`
+	Receiving []FileStatus            `json:"receiving"`
+	Finalized []custody.FileFinalized `json:"finalized"`
+	Received  int64                   `json:"bytes_received"`
+	FreeBytes int64                   `json:"free_bytes"`
+	Time      time.Time               `json:"time"`
 }
 
 // MountInfo is a client's mount.
@@ -87,7 +87,7 @@ func (s *Sink) Status() Status {
 	}
 	s.mu.Lock()
 	for _, f := range s.finalized {
-		st.Finalized = append(st.Finalized, FileResult(f))
+		st.Finalized = append(st.Finalized, f)
 	}
 	s.mu.Unlock()
 	sort.Slice(st.Finalized, func(i, j int) bool { return st.Finalized[i].Path < st.Finalized[j].Path })

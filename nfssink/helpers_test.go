@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esxsink/esxsink/custody"
 	"github.com/esxsink/esxsink/digest"
 	"github.com/esxsink/esxsink/internal/memlog"
 	"github.com/esxsink/esxsink/internal/peer"
@@ -139,6 +140,6 @@ func digestString(s string) (string, error) {
 
 // atRestMatches checks a finalization's at-rest hash: the strongest hash
 // (sha256), recomputed from disk, equal to want's.
-func atRestMatches(res FileResult, want map[string]string) bool {
+func atRestMatches(res custody.FileFinalized, want map[string]string) bool {
 	return len(res.AtRest) == 1 && res.AtRest["sha256"] != "" && res.AtRest["sha256"] == want["sha256"]
 }

@@ -504,7 +504,7 @@ func (s *Sink) activeTrackers() []*tracker {
 // file and compares. A later write reopens the file as an anomaly. For a
 // file already finalized (by the idle timer, say), the recorded result is
 // returned, re-checked at rest from disk when atRest asks for it.
-func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (FileResult, error) {
+func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
 	s.mu.Lock()
 	t, open := s.trackers[rel]
 	if open {
@@ -517,11 +517,11 @@ func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (Fi
 		// restarted and the host never wrote again): take it up from disk,
 		// which records why its hashes come from disk.
 		if err := hashlog.CheckEvidencePath(rel); err != nil {
-			return FileResult{}, fmt.Errorf("finalize %s: %w", rel, err)
+			return custody.FileFinalized{}, fmt.Errorf("finalize %s: %w", rel, err)
 		}
 		var status uint32
 		if t, status = s.trackerFor(rel); status != nfs3OK || t == nil {
-			return FileResult{}, fmt.Errorf("finalize %s: %w", rel, ErrNotOpen)
+			return custody.FileFinalized{}, fmt.Errorf("finalize %s: %w", rel, ErrNotOpen)
 		}
 		s.mu.Lock()
 		delete(s.trackers, rel)
@@ -553,7 +553,7 @@ func (s *Sink) remember(res custody.FileFinalized) {
 
 // recheck re-examines a file finalized earlier against a new request's
 // expectations and records the outcome as a new file.finalized record.
-func (s *Sink) recheck(prev custody.FileFinalized, reason string, expectedSize int64, atRest bool) (FileResult, error) {
+func (s *Sink) recheck(prev custody.FileFinalized, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
 	out := prev
 	out.Reason = reason
 	out.Anomalies = slices.Clone(prev.Anomalies)
@@ -573,6 +573,3 @@ func (s *Sink) recheck(prev custody.FileFinalized, reason string, expectedSize i
 	s.remember(out)
 	return out, nil
 }
-
-// FileResult is a finalized file's record: size, hashes, pieces, anomalies.
-type FileResult = custody.FileFinalized

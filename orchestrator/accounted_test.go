@@ -10,7 +10,7 @@ import (
 // assertAccounted checks the one rule on a run that went wrong: every
 // planned copy is in the report by name with a state, the custody log
 // names it with the same state, and the counts of the two agree.
-func assertAccounted(t *testing.T, e *simEnv, rep *Report, planned int) {
+func assertAccounted(t *testing.T, e *simEnv, rep *Outcome, planned int) {
 	t.Helper()
 	if rep == nil {
 		t.Fatal("no report")

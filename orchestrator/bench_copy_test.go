@@ -14,7 +14,7 @@ import (
 
 // collectBenchDisk collects the bench VM from e and returns the disk's
 // result (the largest file).
-func collectBenchDisk(b *testing.B, e *simEnv, mod func(*CollectOptions)) FileResult {
+func collectBenchDisk(b *testing.B, e *simEnv, mod func(*CollectOptions)) FileOutcome {
 	b.Helper()
 	ctx := context.Background()
 	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
@@ -34,7 +34,7 @@ func collectBenchDisk(b *testing.B, e *simEnv, mod func(*CollectOptions)) FileRe
 	if err != nil {
 		b.Fatalf("collect: %v", err)
 	}
-	var disk FileResult
+	var disk FileOutcome
 	for _, f := range rep.Files {
 		if f.Size > disk.Size {
 			disk = f

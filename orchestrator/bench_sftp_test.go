@@ -18,7 +18,7 @@ vms:
 
 // collectDisk collects the bench VM over transport from a fresh simulator
 // and sink and returns the disk's result.
-func collectDisk(b *testing.B, size, transport string) FileResult {
+func collectDisk(b *testing.B, size, transport string) FileOutcome {
 	b.Helper()
 	e := startSimWith(b, fmt.Sprintf(benchDiskLab, size), transport)
 	return collectBenchDisk(b, e, func(o *CollectOptions) { o.Transport = transport })

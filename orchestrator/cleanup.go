@@ -101,7 +101,7 @@ func UndoLeftovers(ctx context.Context, lefts []Leftover, o CleanupOptions) erro
 	}
 	newCollector := func(runID string) *collector {
 		return &collector{o: CollectOptions{Runner: o.Runner, Log: o.Log, Host: o.Host, UnmountBackoff: o.UnmountBackoff, RunID: runID},
-			logger: o.Logger, report: &Report{}}
+			logger: o.Logger, report: &Outcome{}}
 	}
 	// A run that left its mount may have left copies reading into it:
 	// stop them first, so neither the snapshot nor the mount is busy.

@@ -82,12 +82,12 @@ type Progress struct {
 	Index   int // 1-based
 	Total   int
 	Done    bool
-	Result  *FileResult
+	Result  *FileOutcome
 	Started time.Time
 }
 
-// FileResult is the outcome of one planned file.
-type FileResult struct {
+// FileOutcome is the outcome of one planned file.
+type FileOutcome struct {
 	Item PlanItem `json:"item"`
 	// Dest is where the reported attempt went, relative to
 	// CASE/evidence: Item.Dest, or Item.Dest.attemptN for a retry.
@@ -137,12 +137,12 @@ type FileResult struct {
 	changed bool
 }
 
-// Report is what a collect run did.
-type Report struct {
-	RunID   string       `json:"run_id"`
-	Label   string       `json:"label"`
-	Files   []FileResult `json:"files"`
-	Skipped []PlanItem   `json:"skipped,omitempty"`
+// Outcome is what a collect run did.
+type Outcome struct {
+	RunID   string        `json:"run_id"`
+	Label   string        `json:"label"`
+	Files   []FileOutcome `json:"files"`
+	Skipped []PlanItem    `json:"skipped,omitempty"`
 	// Cleanup lists what could not be undone (empty when the host was
 	// left as found).
 	Cleanup []string `json:"cleanup_errors,omitempty"`
@@ -151,7 +151,7 @@ type Report struct {
 // OK reports whether every planned file verified or, being live, was
 // copied live, and cleanup succeeded. A copied-live file is named in the
 // report; it does not fail the run by itself.
-func (r *Report) OK() bool {
+func (r *Outcome) OK() bool {
 	if len(r.Cleanup) > 0 {
 		return false
 	}
@@ -164,7 +164,7 @@ func (r *Report) OK() bool {
 }
 
 // failed reports a file that neither verified nor was copied live.
-func (f FileResult) failed() bool { return !f.Verified && !f.CopiedLive }
+func (f FileOutcome) failed() bool { return !f.Verified && !f.CopiedLive }
 
 // ErrNotVerified is returned when some planned file did not verify.
 var ErrNotVerified = errors.New("not every planned file verified")
@@ -185,7 +185,7 @@ type collector struct {
 	snaps  []*ourSnapshot
 	fifoN  int
 	hashes []esxi.HashAlg
-	report *Report
+	report *Outcome
 }
 
 // NewRunID returns a short random id for labels and snapshot names.
@@ -201,7 +201,7 @@ func NewRunID() string {
 // mount, also when ctx is cancelled. The error is nil only when every
 // planned file verified (or, live, was copied live) and cleanup
 // succeeded; the report is returned in every case once the run started.
-func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error) {
+func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error) {
 	if err := checkTransport(&o); err != nil {
 		return nil, err
 	}
@@ -230,7 +230,7 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Report, error)
 		o.Parallel = 1
 	}
 	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger, slots: make(chan struct{}, o.Parallel)}
-	c.report = &Report{RunID: o.RunID, Label: c.label}
+	c.report = &Outcome{RunID: o.RunID, Label: c.label}
 	for _, it := range plan.Items {
 		if it.Method == MethodSkip {
 			c.report.Skipped = append(c.report.Skipped, it)

@@ -43,13 +43,13 @@ vms:
       - {size: 4MiB, kind: thick}
 `
 
-func collectAll(t *testing.T, e *simEnv, names []string, all, rdm bool) (*Plan, *Report, error) {
+func collectAll(t *testing.T, e *simEnv, names []string, all, rdm bool) (*Plan, *Outcome, error) {
 	t.Helper()
 	return collectOpts(t, e, names, all, rdm, nil)
 }
 
 // collectOpts is collectAll with options changed by mod.
-func collectOpts(t *testing.T, e *simEnv, names []string, all, rdm bool, mod func(*CollectOptions)) (*Plan, *Report, error) {
+func collectOpts(t *testing.T, e *simEnv, names []string, all, rdm bool, mod func(*CollectOptions)) (*Plan, *Outcome, error) {
 	t.Helper()
 	ctx := context.Background()
 	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())

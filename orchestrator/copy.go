@@ -24,13 +24,13 @@ var fallbackHashes = []esxi.HashAlg{esxi.MD5}
 
 // copyVerified copies one file and verifies it, retrying a mismatch. The
 // error is for what stops the whole run (cancellation, a lost connection);
-// a file that does not verify is a failed FileResult.
+// a file that does not verify is a failed FileOutcome.
 func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total int) error {
 	start := time.Now()
 	if c.o.Progress != nil {
 		c.o.Progress(Progress{Item: it, Index: idx, Total: total, Started: start})
 	}
-	var fr FileResult
+	var fr FileOutcome
 	var fatal error
 	for attempt := 1; attempt <= c.o.Retries+1; attempt++ {
 		fr, fatal = c.copyOnce(ctx, it)
@@ -58,7 +58,7 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 
 // recordResult writes fr's custody record: file.verified,
 // file.copied_live (with what changed in its note) or file.failed.
-func (c *collector) recordResult(fr FileResult) {
+func (c *collector) recordResult(fr FileOutcome) {
 	it := fr.Item
 	rec := custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: fr.Dest, Size: fr.Size,
 		HostHashes: fr.HostHashes, SinkHashes: fr.SinkHashes, AtRest: fr.AtRest, Attempt: fr.Attempts, Error: fr.Error,
@@ -82,14 +82,14 @@ func (c *collector) recordResult(fr FileResult) {
 
 // copyOnce runs the single-pass copy and compares host, sink and at-rest
 // hashes.
-func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileResult, error) {
+func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileOutcome, error) {
 	if c.o.Transport == TransportSFTP {
 		return c.copyOnceSFTP(ctx, it)
 	}
 	// The sink keeps a finalized file read-only: a retry, or a second run
 	// into the same case, goes next to it, and what is there stays as it
 	// was received.
-	fr := FileResult{Item: it, Dest: c.freeDest(it.Dest)}
+	fr := FileOutcome{Item: it, Dest: c.freeDest(it.Dest)}
 	fifo, hashes := c.copyTools()
 	dst := "/vmfs/volumes/" + c.label + "/" + fr.Dest
 	if done, err := c.sizeAtStart(ctx, &fr); done {
@@ -185,7 +185,7 @@ func (c *collector) copyTools() (fifo string, hashes []esxi.HashAlg) {
 // firstPass is --verify two-pass's first read: the source's md5 before
 // the copy, in fr.PreHash. done says the copy must not go on: the file
 // failed (fr.Error), or the run stops (the error).
-func (c *collector) firstPass(ctx context.Context, fr *FileResult) (done bool, err error) {
+func (c *collector) firstPass(ctx context.Context, fr *FileOutcome) (done bool, err error) {
 	if !c.o.TwoPass {
 		return false, nil
 	}
@@ -203,7 +203,7 @@ func (c *collector) firstPass(ctx context.Context, fr *FileResult) (done bool, e
 
 // hashSource is the first read of --verify two-pass: the source's md5 on
 // the host before it is copied, of the bytes the copy will read.
-func (c *collector) hashSource(ctx context.Context, fr *FileResult) (string, error) {
+func (c *collector) hashSource(ctx context.Context, fr *FileOutcome) (string, error) {
 	src := fr.Item.Source
 	cmd, err := hashCommand(esxi.MD5, fr)
 	if err != nil {

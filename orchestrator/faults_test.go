@@ -18,7 +18,7 @@ import (
 	"github.com/esxsink/esxsink/hashlog"
 )
 
-func collectWith(ctx context.Context, t *testing.T, e *simEnv, names []string, progress func(Progress)) (*Report, error) {
+func collectWith(ctx context.Context, t *testing.T, e *simEnv, names []string, progress func(Progress)) (*Outcome, error) {
 	t.Helper()
 	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
 	if err != nil {
@@ -137,7 +137,7 @@ func TestCollectRetriesMismatch(t *testing.T) {
 			Runner: e.runner, Log: e.log, Sink: &corruptingSink{Sink: e.sink, target: target}, Host: e.conn.Addr(),
 			SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: retries, Logger: quietLogger(),
 		})
-		var got *FileResult
+		var got *FileOutcome
 		for i := range rep.Files {
 			if rep.Files[i].Item.Dest == target {
 				got = &rep.Files[i]
@@ -228,7 +228,7 @@ func TestCollectBadSectorsAndWriteError(t *testing.T) {
 	if err != nil {
 		t.Fatalf("collect: %v", err)
 	}
-	var flat *FileResult
+	var flat *FileOutcome
 	for i := range rep.Files {
 		if strings.HasSuffix(rep.Files[i].Item.Source, "-flat.vmdk") {
 			flat = &rep.Files[i]

@@ -82,7 +82,7 @@ func TestCollectMemory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("collect: %v\n%+v", err, rep)
 	}
-	var vmem, vmsn *FileResult
+	var vmem, vmsn *FileOutcome
 	for i, f := range rep.Files {
 		switch f.Item.Kind {
 		case KindMemory:

@@ -195,12 +195,12 @@ type JSONEvent struct {
 	Source   string        `json:"source,omitempty"`
 	Dest     string        `json:"dest,omitempty"`
 	Size     int64         `json:"size,omitempty"`
-	Result   *FileResult   `json:"result,omitempty"`
+	Result   *FileOutcome  `json:"result,omitempty"`
 	Progress *ProgressView `json:"progress,omitempty"`
 	// Report, Case and Error end the stream (run.finished).
-	Report *Report `json:"report,omitempty"`
-	Case   string  `json:"case,omitempty"`
-	Error  string  `json:"error,omitempty"`
+	Report *Outcome `json:"report,omitempty"`
+	Case   string   `json:"case,omitempty"`
+	Error  string   `json:"error,omitempty"`
 }
 
 func (p *JSONProgress) write(ev JSONEvent) {

@@ -43,7 +43,7 @@ func TestProgressTrackerParallelFiles(t *testing.T) {
 		t.Errorf("ETA %s", v.ETA)
 	}
 	p.Display.Update(v)
-	p.Event(Progress{Item: a, Index: 1, Total: 3, Done: true, Result: &FileResult{Dest: a.Dest, Size: a.Size, Verified: true}})
+	p.Event(Progress{Item: a, Index: 1, Total: 3, Done: true, Result: &FileOutcome{Dest: a.Dest, Size: a.Size, Verified: true}})
 	if v := p.View(); v.Done != a.Size || len(v.Files) != 1 {
 		t.Errorf("after a finished: %+v", v)
 	}
@@ -65,7 +65,7 @@ func TestJSONProgressEvents(t *testing.T) {
 	p := &ProgressTracker{Total: 4096, Display: &JSONProgress{W: &out}, Status: sinkAt(map[string]int64{a.Dest: 512})}
 	p.Event(Progress{Item: a, Index: 1, Total: 1})
 	p.Display.Update(p.View())
-	p.Event(Progress{Item: a, Index: 1, Total: 1, Done: true, Result: &FileResult{Dest: a.Dest, Size: 4096, Verified: true, HostHashes: map[string]string{"md5": "x"}}})
+	p.Event(Progress{Item: a, Index: 1, Total: 1, Done: true, Result: &FileOutcome{Dest: a.Dest, Size: 4096, Verified: true, HostHashes: map[string]string{"md5": "x"}}})
 	var evs []JSONEvent
 	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var ev JSONEvent

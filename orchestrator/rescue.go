@@ -27,7 +27,7 @@ const probeChunk = 500
 // again reading only those blocks sector by sector, so that only
 // unreadable sectors are zeros. The first copy stays on the sink as it was
 // received; the result is the second copy's, with the bad sectors listed.
-func (c *collector) rescue(ctx context.Context, it PlanItem, first FileResult) (FileResult, error) {
+func (c *collector) rescue(ctx context.Context, it PlanItem, first FileOutcome) (FileOutcome, error) {
 	bs := esxi.CopyBlockSize(0, c.o.BlockSize)
 	if bs <= esxi.SectorSize || bs%esxi.SectorSize != 0 {
 		return first, nil // already read sector by sector

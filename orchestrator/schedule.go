@@ -44,7 +44,7 @@ func (c *collector) run(ctx context.Context, plan *Plan) error {
 	for i, it := range copies {
 		j := job{item: it, idx: i + 1}
 		if v, ok := c.o.Resume[it.Source]; ok && v.Size == it.Size && !it.Live {
-			c.addResult(FileResult{Item: it, Dest: v.Dest, Size: v.Size, SinkHashes: v.Hashes, Verified: true, Resumed: true})
+			c.addResult(FileOutcome{Item: it, Dest: v.Dest, Size: v.Size, SinkHashes: v.Hashes, Verified: true, Resumed: true})
 			c.record(custody.TypeFileSkipped, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: v.Dest, Size: v.Size, Note: "verified by an earlier run of this case (--resume)"})
 			continue
 		}
@@ -189,11 +189,11 @@ func (c *collector) notStarted(jobs []job, why error) {
 		msg := "not copied: " + why.Error()
 		c.record(custody.TypeFileNotStarted, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: it.Dest, Size: it.Size,
 			PlannedSize: it.Size, Kind: it.Kind, Method: it.Method, Live: it.Live, Error: msg})
-		c.addResult(FileResult{Item: it, Dest: it.Dest, NotStarted: true, Error: msg})
+		c.addResult(FileOutcome{Item: it, Dest: it.Dest, NotStarted: true, Error: msg})
 	}
 }
 
-func (c *collector) addResult(fr FileResult) {
+func (c *collector) addResult(fr FileOutcome) {
 	c.mu.Lock()
 	c.report.Files = append(c.report.Files, fr)
 	c.mu.Unlock()

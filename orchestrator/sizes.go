@@ -23,7 +23,7 @@ func measured(it PlanItem) bool { return !it.SizeApprox }
 // sizeAtStart stats fr's source on the host right before its copy: the
 // copy reads exactly fr.SizeAtStart bytes. done says the copy must not go
 // on: the file failed (fr.Error), or the run stops (the error).
-func (c *collector) sizeAtStart(ctx context.Context, fr *FileResult) (done bool, err error) {
+func (c *collector) sizeAtStart(ctx context.Context, fr *FileOutcome) (done bool, err error) {
 	it := fr.Item
 	if !measured(it) {
 		return false, nil
@@ -43,7 +43,7 @@ func (c *collector) sizeAtStart(ctx context.Context, fr *FileResult) (done bool,
 
 // sizeAtEnd stats fr's source on the host again once its copy ended.
 // done and err as for sizeAtStart.
-func (c *collector) sizeAtEnd(ctx context.Context, fr *FileResult) (done bool, err error) {
+func (c *collector) sizeAtEnd(ctx context.Context, fr *FileOutcome) (done bool, err error) {
 	if !measured(fr.Item) {
 		return false, nil
 	}
@@ -97,7 +97,7 @@ func (c *collector) stopErr(ctx context.Context, err error) error {
 
 // hashCommand hashes what the copy of fr reads: the first SizeAtStart
 // bytes of a measured file, the whole of a device.
-func hashCommand(alg esxi.HashAlg, fr *FileResult) (string, error) {
+func hashCommand(alg esxi.HashAlg, fr *FileOutcome) (string, error) {
 	if measured(fr.Item) {
 		return esxi.CmdHashPrefix(alg, fr.Item.Source, fr.SizeAtStart)
 	}
@@ -107,7 +107,7 @@ func hashCommand(alg esxi.HashAlg, fr *FileResult) (string, error) {
 // sizeChange says how fr's source was not whole and unchanged through its
 // copy ("" when it was): its size or mtime at the end differs from at
 // the start, or what arrived is not what was measured at the start.
-func sizeChange(fr FileResult) string {
+func sizeChange(fr FileOutcome) string {
 	if !measured(fr.Item) {
 		return ""
 	}

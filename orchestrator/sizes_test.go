@@ -50,7 +50,7 @@ func fileRecords(t *testing.T, e *simEnv, source string) map[string][]custody.St
 }
 
 // resultFor finds source's result in rep.
-func resultFor(t *testing.T, rep *Report, source string) FileResult {
+func resultFor(t *testing.T, rep *Outcome, source string) FileOutcome {
 	t.Helper()
 	for _, f := range rep.Files {
 		if f.Item.Source == source {
@@ -58,7 +58,7 @@ func resultFor(t *testing.T, rep *Report, source string) FileResult {
 		}
 	}
 	t.Fatalf("%s is not in the report", source)
-	return FileResult{}
+	return FileOutcome{}
 }
 
 // evidenceSize is the size of dest in the case's evidence folder.

@@ -124,8 +124,8 @@ type hostHash struct {
 // copyOnceSFTP streams it.Source into the sink over SFTP while the host
 // hashes the same source in sessions of its own, then verifies as every
 // copy does (verifyCopy).
-func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileResult, error) {
-	fr := FileResult{Item: it, Dest: c.freeDest(it.Dest)}
+func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome, error) {
+	fr := FileOutcome{Item: it, Dest: c.freeDest(it.Dest)}
 	hashes := c.hostHashAlgs()
 	if done, err := c.sizeAtStart(ctx, &fr); done {
 		return fr, err

@@ -112,7 +112,7 @@ func TestCollectFullLabSFTPMatchesNFS(t *testing.T) {
 		t.Fatalf("sftp collect: %v", err)
 	}
 	type sums struct{ md5, sha256 string }
-	byDest := func(r *Report) map[string]sums {
+	byDest := func(r *Outcome) map[string]sums {
 		m := map[string]sums{}
 		for _, f := range r.Files {
 			if f.Verified {

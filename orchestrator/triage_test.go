@@ -56,7 +56,7 @@ func TestTriageCollectsHostArtifacts(t *testing.T) {
 
 	// Every artifact that exists is copied, verified and byte-identical
 	// to the host's file (a live log up to its listed size).
-	byDest := map[string]FileResult{}
+	byDest := map[string]FileOutcome{}
 	for _, f := range rep.Files {
 		byDest[f.Dest] = f
 	}

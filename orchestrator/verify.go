@@ -18,7 +18,7 @@ import (
 //   - whole and unchanged: verified;
 //   - changed, but live (the plan could not freeze it): copied live;
 //   - changed although frozen: failed.
-func (c *collector) verifyCopy(fr FileResult, hashes []esxi.HashAlg) FileResult {
+func (c *collector) verifyCopy(fr FileOutcome, hashes []esxi.HashAlg) FileOutcome {
 	it := fr.Item
 	// A frozen file must arrive at its measured size, and the sink
 	// records it when it does not; a live one may have been cut short
@@ -61,7 +61,7 @@ func (c *collector) verifyCopy(fr FileResult, hashes []esxi.HashAlg) FileResult 
 // hashDisagreements lists where the host's hashes differ from the sink's
 // on arrival or at rest, or from the two-pass pre-copy md5, and what
 // the sink failed to compute.
-func hashDisagreements(fr FileResult, arrival, atRest map[string]string, hashes []esxi.HashAlg) []string {
+func hashDisagreements(fr FileOutcome, arrival, atRest map[string]string, hashes []esxi.HashAlg) []string {
 	var bad []string
 	for _, a := range hashes {
 		h := fr.HostHashes[string(a)]

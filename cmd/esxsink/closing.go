@@ -28,7 +28,7 @@ type closing struct {
 // running serve's log is read through esxsink status).
 type headReader interface{ Head() (int64, string) }
 
-func closingOf(rep *orchestrator.Report, plan *orchestrator.Plan, caseDir string, d time.Duration, err error, log orchestrator.Recorder) closing {
+func closingOf(rep *orchestrator.Outcome, plan *orchestrator.Plan, caseDir string, d time.Duration, err error, log orchestrator.Recorder) closing {
 	cl := closing{Duration: d, CaseDir: caseDir, Failed: err != nil}
 	if plan != nil {
 		cl.NotCollected = plan.NotCollected

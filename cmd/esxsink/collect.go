@@ -448,7 +448,7 @@ func orNone(flag string) string {
 	return "collect it with " + flag
 }
 
-func printReport(w io.Writer, rep *orchestrator.Report) {
+func printReport(w io.Writer, rep *orchestrator.Outcome) {
 	fmt.Fprintf(w, "%-8s %10s %8s  %-22s  %s\n", "result", "size", "time", "host = sink = at rest", "file")
 	for _, f := range rep.Files {
 		state := "ok"

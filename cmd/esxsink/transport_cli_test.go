@@ -35,7 +35,7 @@ func TestCollectCLITransportSFTP(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("collect --transport sftp exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	var rep orchestrator.Report
+	var rep orchestrator.Outcome
 	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &rep); err != nil {
 		t.Fatalf("report: %v\n%s", err, out)
 	}
