@@ -1,0 +1,55 @@
+package custody_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/esxsink/esxsink/"
+
+// goList runs `go list -f format pkg` from the module root.
+func goList(t *testing.T, format, pkg string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", format, module+pkg)
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestPackageBoundaries keeps DESIGN.md's "must not" column true: what
+// each package may not know about, checked on what it links.
+func TestPackageBoundaries(t *testing.T) {
+	// Packages that do no I/O import only these.
+	pure := []string{"cmp", "encoding/csv", "encoding/json", "encoding/xml", "errors", "fmt", "io", "maps", "math", "path",
+		"regexp", "slices", "sort", "strconv", "strings", "time", "unicode", "unicode/utf8"}
+	for _, pkg := range []string{"custody", "esxi"} {
+		for _, imp := range goList(t, "{{join .Imports \" \"}}", pkg) {
+			if !slices.Contains(pure, imp) {
+				t.Errorf("%s imports %s: it must not do I/O or know the rest of esxsink", pkg, imp)
+			}
+		}
+	}
+	forbidden := map[string][]string{
+		"report":  {"orchestrator", "nfssink", "esxi", "golang.org/x/crypto/ssh", "github.com/pkg/sftp"},
+		"hashlog": {"nfssink", "esxi", "orchestrator", "vmdk"},
+		"nfssink": {"esxi", "orchestrator", "vmdk"},
+		"vmdk":    {"nfssink", "orchestrator", "golang.org/x/crypto/ssh"},
+	}
+	for pkg, bad := range forbidden {
+		deps := goList(t, "{{join .Deps \" \"}}", pkg)
+		for _, b := range bad {
+			full := b
+			if !strings.Contains(b, ".") {
+				full = module + b
+			}
+			if slices.Contains(deps, full) {
+				t.Errorf("%s links %s, which DESIGN.md says it must not know", pkg, b)
+			}
+		}
+	}
+}
