@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 )
 
 //go:embed report.css
@@ -21,6 +22,7 @@ var algorithms = []string{"md5", "sha256"}
 // funcs are the template helpers shared by the HTML and Markdown writers.
 func funcs(f formatter) template.FuncMap {
 	return template.FuncMap{
+		"join":         strings.Join,
 		"when":         f.when,
 		"clock":        f.clock,
 		"size":         size,

@@ -89,7 +89,23 @@ func (l *loader) add(rec custody.Record) error {
 		if l.c.ID != "" {
 			return nil // a reopened case keeps its first record
 		}
-		l.c = Case{ID: d.CaseID, Examiner: d.Examiner, ToolVersion: d.ToolVersion, SinkHost: d.SinkHost, OS: d.OS, Opened: rec.Time, UTCOffset: d.UTCOffset}
+		sessions := l.c.Sessions
+		l.c = Case{ID: d.CaseID, Examiner: d.Examiner, ToolVersion: d.ToolVersion, SinkHost: d.SinkHost, OS: d.OS, Opened: rec.Time, UTCOffset: d.UTCOffset,
+			CaseDetails: d.CaseDetails, Sessions: sessions}
+	case custody.TypeSessionOpened:
+		var d custody.Session
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.c.Sessions = append(l.c.Sessions, Session{Session: d, Time: rec.Time, Line: rec.Line})
+		fill := func(dst *string, v string) {
+			if *dst == "" {
+				*dst = v
+			}
+		}
+		fill(&l.c.EvidenceNumber, d.EvidenceNumber)
+		fill(&l.c.Description, d.Description)
+		fill(&l.c.Notes, d.Notes)
 	case custody.TypeHostIdentified:
 		var d custody.HostIdentified
 		if err := rec.Decode(&d); err != nil {

@@ -45,6 +45,18 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	row("Examiner's local time", off)
 	row("Case folder", r.CaseDir)
+	if r.Case.EvidenceNumber != "" {
+		row("Evidence number", r.Case.EvidenceNumber)
+	}
+	if r.Case.Description != "" {
+		row("Description", r.Case.Description)
+	}
+	if r.Case.Notes != "" {
+		row("Notes", r.Case.Notes)
+	}
+	for _, s := range r.Case.Sessions {
+		row("Session ("+f.when(s.Time)+")", s.Examiner+": "+strings.Join(s.Command, " "))
+	}
 
 	p("\n## 2. Summary\n\n")
 	head("Item", "Value")

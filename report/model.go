@@ -70,6 +70,19 @@ type Case struct {
 	// UTCOffset is the examiner machine's offset from UTC ("+09:00"),
 	// "" when the case did not record it.
 	UTCOffset string `json:"utc_offset,omitempty"`
+	// CaseDetails are the evidence number, description and notes given
+	// when the case was opened (a later session's fill in what is empty).
+	custody.CaseDetails
+	// Sessions are the invocations that wrote to the case: who, when,
+	// with which command line.
+	Sessions []Session `json:"sessions,omitempty"`
+}
+
+// Session is one session.opened record.
+type Session struct {
+	custody.Session
+	Time time.Time `json:"time"`
+	Line int       `json:"line"`
 }
 
 // Summary counts the evidence files by verdict and states the outcome.

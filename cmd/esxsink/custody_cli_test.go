@@ -139,8 +139,16 @@ func TestCollectCLIRecordsEveryRun(t *testing.T) {
 	if s := recordsOf[custody.Session](t, caseRecords(t, caseDir), custody.TypeSessionOpened); len(s) != 5 || s[4].Examiner != "Cleanup Examiner" || s[4].Command[1] != "cleanup" {
 		t.Errorf("cleanup's session = %+v", s[len(s)-1])
 	}
+	if _, code := esx(t, "", "report", caseDir); code != 0 {
+		t.Fatalf("report after cleanup: exit %d", code)
+	}
 	html, _ := os.ReadFile(filepath.Join(caseDir, "report.html"))
 	if !bytes.Contains(html, []byte(`id="host-clock"`)) || !bytes.Contains(html, []byte("Offset (s, host")) {
 		t.Error("report.html has no host clock table")
+	}
+	for _, want := range []string{"EV-0042", "lab host, VM 2", "Second Examiner", "Cleanup Examiner"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("report.html lacks %q (case details and sessions)", want)
+		}
 	}
 }
