@@ -488,7 +488,6 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 			f.Verdict, f.Reason = NotVerified, joinReason(pr.What, f.Reason)
 		}
 	}
-	j.applyChecks(files, fresh)
 	// Planned copies with no outcome at all: the run ended first.
 	for _, k := range j.plOrder {
 		if f, ok := j.planned[k]; ok {
@@ -497,6 +496,8 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 		}
 	}
 	files = append(files, j.notStarted...)
+	supersedeRetaken(files)
+	j.applyChecks(files, fresh)
 	for i := range a.Checks {
 		c := &a.Checks[i]
 		if fin, ok := j.finalized[c.Path]; ok {
@@ -512,6 +513,25 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 	}
 	j.judgeCase(fresh)
 	return a
+}
+
+// supersedeRetaken marks a failed, partial or never started copy that a
+// later record shows acquired whole (the same source of the same host,
+// e.g. by collect --resume) as superseded by it: the case holds that
+// source, and the earlier attempt stays on the sink as it was.
+func supersedeRetaken(files []*FileState) {
+	for _, f := range files {
+		if f.Source == "" || !(f.Verdict.Incomplete() || f.Verdict == Mismatch) {
+			continue
+		}
+		for _, g := range files {
+			if g != f && g.Source == f.Source && g.Host == f.Host && g.Line > f.Line && g.Verdict.Good() && g.Path != "" {
+				f.Reason = joinReason(fmt.Sprintf("acquired again later (log line %d) as %s", g.Line, g.Path), f.Verdict.String()+": "+f.Reason)
+				f.Verdict = Superseded
+				break
+			}
+		}
+	}
 }
 
 func (j *judge) firstLine(p string) int {

@@ -42,6 +42,8 @@ const (
 	NotCollected State = "NOT COLLECTED"
 )
 
+func (s State) String() string { return string(s) }
+
 // Good reports whether s needs no explanation: the evidence is whole and
 // intact.
 func (s State) Good() bool { return s == Verified || s == CopiedLive || s == Received }

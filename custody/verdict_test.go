@@ -108,6 +108,26 @@ func TestAssessVerdicts(t *testing.T) {
 			c.add(TypeNotCollected, Uncollected{Host: "h", What: "unplaced VM", Name: "odd", VMID: 116, Why: "get.config failed", Missed: true})
 			c.add(TypeNotCollected, Uncollected{Host: "h", What: "RDM LUN", Name: "db", Path: "/vmfs/devices/disks/naa.1", Flag: "--rdm"})
 		}, state: map[string]State{"vm/a": Verified, "/vmfs/devices/disks/naa.1": NotCollected}, what: "vmid 116"},
+		{name: "an interrupted run completed by --resume", want: Complete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a", "/s/b=vm/b", "/s/c=vm/c")
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeFileCreated, FileCreated{Path: "vm/b"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/b", Size: 40, Hashes: hashes(md5B), AtRest: hashes(md5B), Reason: FinalizeShutdown})
+			c.add(TypeRunFailed, Step{RunID: "r1", Host: "h", Error: "interrupted"})
+			c.started("r2", "/s/a=vm/a", "/s/b=vm/b", "/s/c=vm/c")
+			c.add(TypeFileSkipped, Step{RunID: "r2", Host: "h", Source: "/s/a", Dest: "vm/a", Note: "verified by an earlier run"})
+			c.copied("r2", "/s/b", "vm/b.attempt2", 100)
+			c.copied("r2", "/s/c", "vm/c", 100)
+			c.add(TypeAcquisitionFinished, Step{RunID: "r2", Host: "h"})
+		}, state: map[string]State{"vm/a": Verified, "vm/b": Superseded, "vm/b.attempt2": Verified, "vm/c": Verified}},
+		{name: "a retry that failed again is not hidden", want: Incomplete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a")
+			c.add(TypeFileFailed, Step{RunID: "r1", Host: "h", Source: "/s/a", Dest: "vm/a", Error: "copy exited 1"})
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+			c.started("r2", "/s/a=vm/a.attempt2")
+			c.add(TypeFileFailed, Step{RunID: "r2", Host: "h", Source: "/s/a", Dest: "vm/a.attempt2", Error: "copy exited 1"})
+			c.add(TypeAcquisitionFinished, Step{RunID: "r2", Host: "h"})
+		}, state: map[string]State{"vm/a": Failed, "vm/a.attempt2": Failed}},
 		{name: "snapshot left behind", want: Incomplete, build: func(c *caseLog) {
 			c.copied("r1", "/s/a", "vm/a", 100)
 			c.add(TypeSnapshotCreated, Step{RunID: "r1", Host: "h", VMID: 3, VM: "db", Snapshot: "esxsink-r1-vm3", SnapID: 4})

@@ -363,6 +363,15 @@ func TestCollectResume(t *testing.T) {
 		t.Errorf("the resumed run took %d snapshots; the running VM's disks were already verified", n-before)
 	}
 	assertClean(t, e, nil)
+	// The interrupted run's partial copy and its copies never started are
+	// superseded by the resumed run: the case is complete.
+	recs, _, err := hashlog.ReadLog(hashlog.LogPath(e.caseDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := custody.Assess(recs, nil); a.Verdict() != custody.Complete {
+		t.Errorf("after --resume the case reads %s: %+v", a.Verdict(), a.Problems)
+	}
 }
 
 // A cancelled copy does not read on to the end on the host: cleanup
