@@ -38,7 +38,7 @@ func FuzzReadRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		br := bufio.NewReader(bytes.NewReader(in))
 		for {
-			rec, err := readRecord(br, nil)
+			rec, err := readRecord(br, nil, nil)
 			if err != nil {
 				return
 			}

@@ -3,6 +3,7 @@ package nfssink
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -22,8 +23,14 @@ func validName(name string) error {
 		return fmt.Errorf("name %q is not valid UTF-8", name)
 	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case r < 0x20 || r == 0x7f:
 			return fmt.Errorf("name %q contains control character %U", name, r)
+		case unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp):
+			// Bidirectional overrides (U+202E), zero-width characters
+			// and line separators can make a name look like another
+			// in a listing or a report.
+			return fmt.Errorf("name %q contains the invisible or reordering character %U", name, r)
 		}
 	}
 	return platformName(name)

@@ -63,6 +63,10 @@ const (
 // (wtmax/rtmax). ESXi and libnfs both split larger I/O to fit.
 const maxWrite = 1 << 20
 
+// maxFileSize is the largest file advertised in FSINFO; a WRITE past it
+// gets NFS3ERR_FBIG (so does one past the evidence file system's own limit).
+const maxFileSize = 1 << 62
+
 // maxFileHandle is NFSv3's limit on file handle length.
 const maxFileHandle = 64
 

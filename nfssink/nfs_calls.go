@@ -11,6 +11,8 @@ func (c *conn) nfsCall(ctx context.Context, h callHeader, args *xdrReader) (*xdr
 	switch h.proc {
 	case nfsProcWrite:
 		return c.onWrite(h, args), true
+	case nfsProcRead:
+		return c.onRead(h, args), true
 	case nfsProcCommit:
 		return c.onCommit(h, args), true
 	case nfsProcCreate:

@@ -95,7 +95,8 @@ func (c *conn) onMkdir(h callHeader, args *xdrReader) (*xdrWriter, bool) {
 	if status := c.checkName(h, dir, name); status != nfs3OK {
 		return dirFail(h.xid, status, c.s.attrsOf(dir)), true
 	}
-	c.s.record(custody.TypeDirCreated, custody.FileCreated{Path: joinRel(dir, name), Client: c.client.String()})
+	// Recorded when go-nfs answers, with its outcome (replied).
+	c.pendingMkdir(h.xid, joinRel(dir, name))
 	return nil, false
 }
 

@@ -30,7 +30,7 @@ func (c *conn) onWrite(h callHeader, args *xdrReader) *xdrWriter {
 	if err != nil {
 		return writeFail(h.xid, nfs3ErrStale, nil)
 	}
-	if off > 1<<62 {
+	if off > maxFileSize || off+uint64(len(data)) > maxFileSize {
 		return writeFail(h.xid, nfs3ErrFBig, nil)
 	}
 	t, n, status, werr := s.evidenceWrite(rel, int64(off), data)
@@ -85,6 +85,10 @@ func (s *Sink) evidenceWrite(rel string, off int64, data []byte) (t *tracker, n 
 	switch {
 	case err == nil:
 		return t, n, nfs3OK, nil
+	case osTooBig(err):
+		s.log.Error("write past the largest file the evidence disk can hold", "path", rel, "offset", off)
+		s.record(custody.TypeWriteError, custody.WriteAnomaly{Path: rel, Offset: off, Length: int64(len(data)), Kind: "file too large for the evidence file system: " + err.Error()})
+		return t, n, nfs3ErrFBig, err
 	case isNoSpace(err):
 		s.log.Error("evidence disk full", "path", rel, "offset", off)
 		s.record(custody.TypeNoSpace, custody.NoSpace{Path: rel, Offset: off, Length: int64(len(data)), Written: int64(n), FreeBytes: uint64(max(s.freeBytes(), 0))})

@@ -99,26 +99,43 @@ func (p *portmapper) listen(ctx context.Context, addr string, port int) error {
 	return nil
 }
 
+// Portmapper calls are tiny: a record, the connections and the time a
+// client may take are bounded accordingly.
+const (
+	maxPortmapRecord = 4096
+	maxPortmapConns  = 32
+	portmapTimeout   = 30 * time.Second
+)
+
 func (p *portmapper) serveTCP(ctx context.Context) {
 	defer p.wg.Done()
+	slots := make(chan struct{}, maxPortmapConns)
 	for {
 		c, err := p.tcp.Accept()
 		if err != nil {
 			return
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			c.Close() // too many at once: the client retries
+			continue
+		}
 		go func() {
+			defer func() { <-slots }()
 			defer c.Close()
-			br := bufio.NewReader(c)
+			br := bufio.NewReaderSize(c, maxPortmapRecord)
 			for ctx.Err() == nil {
-				c.SetReadDeadline(time.Now().Add(2 * time.Minute))
-				rec, err := readRecord(br, nil)
-				if err != nil || len(rec) > 4096 {
+				c.SetReadDeadline(time.Now().Add(portmapTimeout))
+				rec, err := readRecordMax(br, nil, maxPortmapRecord, nil)
+				if err != nil {
 					return
 				}
 				reply := p.answer(rec)
 				if reply == nil {
 					return
 				}
+				c.SetWriteDeadline(time.Now().Add(portmapTimeout))
 				if _, err := c.Write(reply.Record()); err != nil {
 					return
 				}

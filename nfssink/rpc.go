@@ -52,9 +52,19 @@ var errRecordTooLarge = errors.New("rpc: record exceeds size limit")
 // readRecord reads one RPC record (record marking, RFC 5531 §11),
 // reassembling fragments into buf, which it grows as needed up to
 // maxRecord.
-func readRecord(r *bufio.Reader, buf []byte) ([]byte, error) {
+//
+// begun, when not nil, is called once, after the record's first header:
+// the caller sets the record's deadline and waits for room in its memory
+// budget there; its error ends the read.
+func readRecord(r *bufio.Reader, buf []byte, begun func() error) ([]byte, error) {
+	return readRecordMax(r, buf, maxRecord, begun)
+}
+
+// readRecordMax is readRecord with a record limit of its own.
+func readRecordMax(r *bufio.Reader, buf []byte, limit int, begun func() error) ([]byte, error) {
 	buf = buf[:0]
 	var hdr [4]byte
+	first := true
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			if err == io.ErrUnexpectedEOF && len(buf) == 0 {
@@ -62,10 +72,16 @@ func readRecord(r *bufio.Reader, buf []byte) ([]byte, error) {
 			}
 			return nil, err
 		}
+		if first && begun != nil {
+			if err := begun(); err != nil {
+				return nil, err
+			}
+		}
+		first = false
 		v := binary.BigEndian.Uint32(hdr[:])
 		last := v&(1<<31) != 0
 		n := int(v &^ (1 << 31))
-		if len(buf)+n > maxRecord {
+		if len(buf)+n > limit {
 			return nil, fmt.Errorf("%w: %d bytes", errRecordTooLarge, len(buf)+n)
 		}
 		start := len(buf)

@@ -67,8 +67,11 @@ type Config struct {
 	// SpaceReserve is the free space kept for the custody log: writes that
 	// would eat into it get NFS3ERR_NOSPC (default 16 MiB).
 	SpaceReserve int64
-	Log          CustodyLog
-	Logger       *slog.Logger
+	// Limits bound what clients can make the sink hold (defaults in
+	// limits.go).
+	Limits Limits
+	Log    CustodyLog
+	Logger *slog.Logger
 }
 
 func (c *Config) defaults() error {
@@ -111,6 +114,7 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Limits.defaults()
 	if c.Log == nil {
 		return errors.New("sink config: no custody log")
 	}
@@ -126,6 +130,8 @@ type Sink struct {
 	efs      *evidenceFS
 	verifier [8]byte
 	bufs     bufPool
+	budget   *recordBudget
+	admit    *admission
 	goNFS    *goNFSBridge
 	events   *eventBus
 	space    *spaceGuard
@@ -174,7 +180,9 @@ func New(cfg Config) (*Sink, error) {
 		exclusive: map[string][]byte{},
 		events:    newEventBus(),
 		space:     &spaceGuard{dir: cfg.EvidenceDir, reserve: cfg.SpaceReserve},
+		budget:    newRecordBudget(cfg.Limits.BufferedRecords),
 	}
+	s.admit = newAdmission(cfg.Limits, s.allowed, s.recordRefusal)
 	s.efs = &evidenceFS{Filesystem: osfs.New(cfg.EvidenceDir, osfs.WithBoundOS()), handles: s.handles}
 	// A new verifier on every start tells clients to resend what they had
 	// not committed before a restart.
@@ -288,6 +296,14 @@ func (s *Sink) acceptLoop(ctx context.Context) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
+		// Refused before a byte is read: a client outside --allow, or
+		// one connection too many, holds no memory and adds at most one
+		// custody record per interval.
+		release, ok := s.admit.accept(nc)
+		if !ok {
+			nc.Close()
+			continue
+		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 			tc.SetKeepAlive(true)
@@ -295,6 +311,7 @@ func (s *Sink) acceptLoop(ctx context.Context) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer release()
 			s.serveConn(ctx, nc)
 		}()
 	}
@@ -346,6 +363,7 @@ func (s *Sink) Close(reason string) error {
 	if s.portmap != nil {
 		s.portmap.close()
 	}
+	s.admit.flush("refused (counted until the sink stopped)")
 	s.mu.Lock()
 	n := len(s.finalized)
 	s.mu.Unlock()

@@ -27,3 +27,6 @@ func isPermission(err error) bool {
 }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
+
+// osTooBig reports a write past the file system's largest file.
+func osTooBig(err error) bool { return errors.Is(err, syscall.EFBIG) }

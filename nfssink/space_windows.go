@@ -30,3 +30,6 @@ func isPermission(err error) bool {
 }
 
 func isAddrInUse(err error) bool { return errors.Is(err, windows.WSAEADDRINUSE) }
+
+// osTooBig reports a write past the file system's largest file.
+func osTooBig(err error) bool { return errors.Is(err, windows.ERROR_FILE_TOO_LARGE) }

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"fmt"
 	"regexp"
+	"unicode"
 
 	"path"
 	"strconv"
@@ -402,7 +403,8 @@ func SafeName(name string) string {
 		switch {
 		case r == utf8.RuneError && !strings.HasPrefix(name[i:], "\uFFFD"):
 			b.WriteByte('_')
-		case r < 0x20 || r == 0x7f || strings.ContainsRune(`/\:*?"<>|`, r):
+		case r < 0x20 || r == 0x7f || strings.ContainsRune(`/\:*?"<>|`, r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp):
+			// The sink refuses invisible and reordering characters too.
 			b.WriteByte('_')
 		default:
 			b.WriteRune(r)
