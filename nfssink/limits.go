@@ -28,7 +28,8 @@ type Limits struct {
 	// does not read its replies is disconnected.
 	WriteTimeout time.Duration
 	// BufferedRecords caps the records all connections together may hold
-	// in memory at once, each up to about 1 MiB (default 48).
+	// in memory at once, each up to about 1 MiB (default 32: ESXi keeps a
+	// few WRITEs in flight per connection).
 	BufferedRecords int
 	// RefusalInterval is how often, at most, refusals of one client are
 	// recorded; the record counts the refusals since (default 1 min).
@@ -49,7 +50,7 @@ func (l *Limits) defaults() {
 		l.WriteTimeout = 30 * time.Second
 	}
 	if l.BufferedRecords <= 0 {
-		l.BufferedRecords = 48
+		l.BufferedRecords = 32
 	}
 	if l.RefusalInterval <= 0 {
 		l.RefusalInterval = time.Minute

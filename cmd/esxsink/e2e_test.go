@@ -78,11 +78,11 @@ type servedCase struct {
 	cmd  *exec.Cmd
 }
 
-func serveCase(t *testing.T) *servedCase {
+func serveCase(t *testing.T, extra ...string) *servedCase {
 	t.Helper()
 	sc := &servedCase{dir: filepath.Join(t.TempDir(), "case 1"), port: freePort(t)}
-	sc.cmd = exec.Command(esxsinkBin, "serve", "--case", sc.dir, "--case-id", "T-1", "--examiner", "Test Examiner",
-		"--address", "127.0.0.1", "--nfs-port", fmt.Sprint(sc.port), "--portmap", "off", "--allow", "127.0.0.1", "--piece", "1MiB")
+	sc.cmd = exec.Command(esxsinkBin, append([]string{"serve", "--case", sc.dir, "--case-id", "T-1", "--examiner", "Test Examiner",
+		"--address", "127.0.0.1", "--nfs-port", fmt.Sprint(sc.port), "--portmap", "off", "--allow", "127.0.0.1", "--piece", "1MiB"}, extra...)...)
 	stdout, _ := sc.cmd.StdoutPipe()
 	sc.cmd.Stderr = io.Discard
 	if err := sc.cmd.Start(); err != nil {

@@ -49,6 +49,10 @@ ESXi finds the server through the portmapper on TCP 111, so a real host needs po
 			&cli.StringFlag{Name: "piece", Value: "256MiB", Usage: "piecewise hash window that locates damage (e.g. 64MiB, 1GiB)"},
 			&cli.DurationFlag{Name: "idle-finalize", Value: 60 * time.Second, Usage: "finalize a file after this long without writes"},
 			&cli.StringFlag{Name: "space-reserve", Value: "16MiB", Usage: "free space kept for the custody log; writes beyond it get 'no space'"},
+			&cli.IntFlag{Name: "max-connections", Value: 32, Usage: "NFS connections served at once; more are refused (ESXi uses a few per mount)"},
+			&cli.DurationFlag{Name: "idle-timeout", Value: 6 * time.Minute, Usage: "close an NFS connection that sends nothing for this long (ESXi reconnects)"},
+			&cli.DurationFlag{Name: "record-timeout", Value: 30 * time.Second, Usage: "drop a connection whose RPC record does not arrive whole within this time"},
+			&cli.DurationFlag{Name: "reply-timeout", Value: 30 * time.Second, Usage: "drop a connection that does not take a reply within this time"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "diagnostic log level on stderr: debug, info, warn, error"},
 		),
 		Action: runServe,
@@ -148,6 +152,8 @@ func sinkConfig(c *cli.Context) (nfssink.Config, error) {
 		Address: addr, NFSPort: c.Int("nfs-port"), Portmap: c.String("portmap"), PortmapPort: c.Int("portmap-port"),
 		Export: c.String("export"), Allow: allow, AllowAny: c.Bool("allow-any"), Hash: algs, PieceSize: piece,
 		IdleFinalize: c.Duration("idle-finalize"), SpaceReserve: reserve,
+		Limits: nfssink.Limits{MaxConns: c.Int("max-connections"), IdleTimeout: c.Duration("idle-timeout"),
+			RecordTimeout: c.Duration("record-timeout"), WriteTimeout: c.Duration("reply-timeout")},
 	}
 	if cfg.IdleFinalize == 0 {
 		cfg.IdleFinalize = -1
