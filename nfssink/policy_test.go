@@ -267,3 +267,52 @@ func TestWindowsNameProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestMkdirRecordedWithItsOutcome: a folder is recorded once go-nfs has
+// created it, and a MKDIR that fails adds no record.
+func TestMkdirRecordedWithItsOutcome(t *testing.T) {
+	ts := newTestSink(t, nil)
+	c := dialRPC(t, ts.NFSAddr().String())
+	_, root := c.mount("/esxsink")
+	for _, name := range []string{"vm one", "vm two", "vm three"} {
+		for i := 0; i < 10; i++ { // the first creates it, the rest fail with EXIST
+			_, _, err := c.Mkdir(c.ctx, root, name, nfsclient.SetAttr{})
+			if (i == 0) != (err == nil) {
+				t.Fatalf("MKDIR %q attempt %d: %v", name, i+1, err)
+			}
+		}
+	}
+	// Every reply has been read: the records are written before the
+	// replies go out.
+	if n := len(ts.log.of(custody.TypeDirCreated)); n != 3 {
+		t.Fatalf("%d dir.created records for 3 folders made and 27 refused MKDIRs, want 3", n)
+	}
+}
+
+// TestWriteTooFarIsFBIG: a WRITE past the largest file gets FBIG, never IO.
+func TestWriteTooFarIsFBIG(t *testing.T) {
+	ts := newTestSink(t, nil)
+	c := dialRPC(t, ts.NFSAddr().String())
+	_, root := c.mount("/esxsink")
+	_, fh := c.create(root, "far.bin", createGuarded)
+	for _, off := range []uint64{1<<62 - 10, 1 << 62, 1<<63 + 5} {
+		if st, _, _, _, err := c.write(fh, off, []byte("0123456789abcdef"), unstable); err != nil || st != nfs3ErrFBig {
+			t.Errorf("WRITE at %d: status %d (%v), want NFS3ERR_FBIG", off, st, err)
+		}
+	}
+}
+
+// TestInvisibleCharactersRefused: names that can disguise themselves in a
+// listing or a report are refused.
+func TestInvisibleCharactersRefused(t *testing.T) {
+	for _, name := range []string{"invoice\u202Efdp.exe", "a\u200Bb", "line\u2028sep", "bom\uFEFF", "rlo\u2067x"} {
+		if err := validName(name); err == nil {
+			t.Errorf("name %q accepted", name)
+		}
+	}
+	for _, name := range []string{"Mail [legacy]", "日本語 VM", "Ünïcödé-flat.vmdk", "tab-free name"} {
+		if err := validName(name); err != nil {
+			t.Errorf("name %q refused: %v", name, err)
+		}
+	}
+}
