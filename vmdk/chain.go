@@ -35,8 +35,10 @@ type Run struct {
 // and follows its parents. Every parentCID must match its parent's CID
 // unless o.IgnoreCID is set; a missing parent, a loop and a mismatch are
 // errors that name the files involved.
-func Open(path string, o *Options) (d *Disk, err error) {
-	d = &Disk{}
+func Open(path string, o *Options) (_ *Disk, err error) {
+	// d, not the named result, is closed on error: every error return
+	// sets the result to nil, and the layers opened so far must close.
+	d := &Disk{}
 	defer func() {
 		if err != nil {
 			d.Close()

@@ -1,6 +1,7 @@
 package vmdk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"unicode/utf8"
 )
 
 // Layer is one descriptor of a chain with its extents open: a base disk
@@ -34,8 +36,10 @@ type layerExtent struct {
 
 // openLayer opens one descriptor and its extents; it does not follow the
 // parent.
-func openLayer(p string, o *Options) (l *Layer, err error) {
-	l = &Layer{Path: p}
+func openLayer(p string, o *Options) (_ *Layer, err error) {
+	// l, not the named result, is closed on error: every error return
+	// sets the result to nil.
+	l := &Layer{Path: p}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -51,11 +55,17 @@ func openLayer(p string, o *Options) (l *Layer, err error) {
 	}
 	switch magicOf(head) {
 	case "KDMV":
-		return l, l.openSelfContained(f, size)
+		if err := l.openSelfContained(f, size); err != nil {
+			return nil, err
+		}
+		return l, nil
 	case "COWD":
 		return nil, fmt.Errorf("vmdk: %s is a COWD (vmfsSparse) data file, not a descriptor: open the descriptor that names it (usually the same name without -delta)", p)
 	case "seSparse":
 		return nil, fmt.Errorf("vmdk: %s is a seSparse data file, not a descriptor: open the descriptor that names it (usually the same name without -sesparse)", p)
+	}
+	if !looksLikeText(head) {
+		return nil, fmt.Errorf("vmdk: %s is not a descriptor (its first sector is binary data): if it is a flat extent (-flat.vmdk) or another data file, open the descriptor .vmdk that names it", p)
 	}
 	if size > MaxDescriptorSize {
 		return nil, fmt.Errorf("vmdk: %s is %d bytes, too large for a descriptor: if it is a flat extent (-flat.vmdk), open the descriptor .vmdk that names it", p, size)
@@ -69,7 +79,34 @@ func openLayer(p string, o *Options) (l *Layer, err error) {
 		return nil, err
 	}
 	l.Descriptor = d
-	return l, l.openExtents(o)
+	if err := l.openExtents(o); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// looksLikeText reports whether b can start a descriptor: text up to
+// the first NUL (qemu-img pads descriptor files with zeros), valid UTF-8
+// (a rune cut at the end of b excepted), no control characters but
+// whitespace. A sector of zeros is data, not an empty descriptor.
+func looksLikeText(b []byte) bool {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		if i == 0 {
+			return false
+		}
+		b = b[:i]
+	}
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && n <= 1 && (len(b) >= utf8.UTFMax || utf8.FullRune(b)):
+			return false
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f', r == 0x7f:
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
 
 // magicOf names the binary format a file starts with, "" for text.
@@ -276,6 +313,9 @@ func (l *Layer) openDevice(dir string, line ExtentLine, o *Options) (extent, str
 
 // Close closes the layer's files.
 func (l *Layer) Close() error {
+	if l == nil {
+		return nil
+	}
 	var errs []error
 	for _, f := range l.files {
 		errs = append(errs, f.Close())
@@ -347,6 +387,9 @@ func ReadDescriptorFile(path string) (*Descriptor, error) {
 		return ParseDescriptor(path+" (embedded descriptor)", text)
 	case "COWD", "seSparse":
 		return nil, fmt.Errorf("vmdk: %s is a %s data file, not a descriptor", path, magicOf(head))
+	}
+	if !looksLikeText(head) {
+		return nil, fmt.Errorf("vmdk: %s is not a descriptor (its first sector is binary data): if it is a flat extent (-flat.vmdk) or another data file, open the descriptor .vmdk that names it", path)
 	}
 	if size > MaxDescriptorSize {
 		return nil, fmt.Errorf("vmdk: %s is %d bytes, too large for a descriptor", path, size)
