@@ -111,3 +111,50 @@ func ParseLease(out string) (Lease, error) {
 	}
 	return l, nil
 }
+
+// CmdLeaseHeartbeat refreshes run id's lease and says, before it does,
+// whether the lease was still there and whether stopFile exists: a run
+// learns from its own heartbeat that something of its own was changed
+// under it (parse with [ParseLeaseHeartbeat]).
+func CmdLeaseHeartbeat(l Lease, stopFile string) (string, error) {
+	write, err := CmdWriteLease(l)
+	if err != nil {
+		return "", err
+	}
+	qs, err := quotePath("lease heartbeat", "stop file", stopFile)
+	if err != nil {
+		return "", err
+	}
+	return "if [ -f " + Quote(LeasePath(l.RunID)) + " ]; then echo 'lease present'; else echo 'lease missing'; fi; " +
+		"if [ -e " + qs + " ]; then echo 'stop present'; fi; " + write + " && echo 'lease written'", nil
+}
+
+// LeaseHeartbeat is what [CmdLeaseHeartbeat] found.
+type LeaseHeartbeat struct {
+	WasThere, Stop, Written bool
+}
+
+// ParseLeaseHeartbeat reads [CmdLeaseHeartbeat]'s output.
+func ParseLeaseHeartbeat(out string) (LeaseHeartbeat, error) {
+	var h LeaseHeartbeat
+	seen := false
+	for i, l := range lines(out) {
+		switch strings.TrimSpace(l) {
+		case "lease present":
+			h.WasThere, seen = true, true
+		case "lease missing":
+			seen = true
+		case "stop present":
+			h.Stop = true
+		case "lease written":
+			h.Written = true
+		case "":
+		default:
+			return h, parseErr("lease heartbeat", i+1, "unexpected %q", clip(l))
+		}
+	}
+	if !seen {
+		return h, parseErr("lease heartbeat", 1, "no lease line")
+	}
+	return h, nil
+}

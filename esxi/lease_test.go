@@ -30,3 +30,13 @@ func TestLeaseCommandsAndParse(t *testing.T) {
 		}
 	}
 }
+
+func TestLeaseHeartbeatParse(t *testing.T) {
+	h, err := ParseLeaseHeartbeat("lease missing\nstop present\nlease written\n")
+	if err != nil || h.WasThere || !h.Stop || !h.Written {
+		t.Errorf("%+v %v", h, err)
+	}
+	if _, err := ParseLeaseHeartbeat("sh: date: not found\n"); err == nil {
+		t.Error("an error parsed")
+	}
+}
