@@ -42,7 +42,7 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 		fr.Attempts = attempt
 		// A file that changed while it was read would change again: a
 		// second copy cannot make it whole, only hide the first.
-		if fr.Verified || fr.CopiedLive || fr.changed || fatal != nil {
+		if fr.Verified || fr.CopiedLive || fr.changed || fatal != nil || c.notFrozen(it) != "" {
 			break
 		}
 		c.logger.Warn("file did not verify", "file", it.Source, "attempt", attempt, "err", fr.Error)
@@ -62,7 +62,7 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 		fr, fatal = c.rescue(ctx, it, fr)
 		fr.Attempts = n + 1
 	}
-	if fatal == nil && fr.Verified && it.Method == MethodSnapshot {
+	if fatal == nil && it.Method == MethodSnapshot {
 		c.stillThere(context.WithoutCancel(ctx), it, &fr)
 	}
 	fr.Duration = time.Since(start)

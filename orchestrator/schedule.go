@@ -142,6 +142,9 @@ func (c *collector) collectVM(ctx context.Context, vm *VM, jobs []job, total int
 		// host before it removes our snapshot under them.
 		return err
 	}
+	if c.notFrozen(frozen[0].item) != "" {
+		return nil // gone already, and recorded so
+	}
 	if err := c.removeSnapshot(context.WithoutCancel(ctx), snap); err != nil {
 		// Not a reason to leave the other VMs: the run's cleanup tries
 		// again at its end and records what it cannot undo.

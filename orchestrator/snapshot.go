@@ -173,6 +173,10 @@ func (c *collector) reconnect(ctx context.Context) bool {
 // name and id at the end mean the same snapshot. One that vanished is an
 // anomaly, and what was read under it is not one moment's image.
 func (c *collector) stillThere(ctx context.Context, it PlanItem, fr *FileOutcome) {
+	if why := c.notFrozen(it); why != "" {
+		fr.Verified, fr.Error = false, strings.Trim(why+"; "+fr.Error, "; ")
+		return
+	}
 	s := c.snapOf(it.vm)
 	if s == nil {
 		return
@@ -187,7 +191,7 @@ func (c *collector) stillThere(ctx context.Context, it PlanItem, fr *FileOutcome
 	}
 	why := fmt.Sprintf("our snapshot %q (id %d) of VM %q vanished while %s was copied (removed by someone else): what was read is not one moment's image", s.name, s.id, s.vm.Name, it.Source)
 	c.vanish(s, why, fr.Dest)
-	fr.Verified, fr.Error = false, why
+	fr.Verified, fr.Error = false, strings.Trim(why+"; "+fr.Error, "; ")
 }
 
 // vanish records that our snapshot s is gone without our removing it.
