@@ -27,7 +27,40 @@ const (
 	TypeHostIdentified      = "host.identified" // HostIdentified
 	TypeCommandRun          = "command.run"     // CommandRun
 	TypeTriageOutput        = "triage.output"   // TriageOutput
+
+	// A run's proof of ownership on the host, and what cleanup did or
+	// would not do with what it found.
+	TypeLeaseCreated   = "lease.created"   // Lease: the run's lease file on the host
+	TypeLeaseRefreshed = "lease.refreshed" // Lease: a heartbeat
+	TypeLeaseReleased  = "lease.released"  // Lease: removed, by the run or by cleanup
+	TypeCleanupRefused = "cleanup.refused" // Lease: a run that may be alive, not undone
+	TypeLeftAlone      = "cleanup.left_alone"
+	// TypeSnapshotVanished: our snapshot is gone and we did not remove
+	// it (someone else did); Affected are the files that were read
+	// while it vanished and are therefore not verified.
+	TypeSnapshotVanished = "snapshot.vanished"
+	// TypeAnomaly: something of the run's own changed under it (its
+	// mount, stop file or lease); Affected are the files it spoils.
+	TypeAnomaly = "acquisition.anomaly"
 )
+
+// Lease is the data of the lease records: a run's lease file on the host
+// (esxi.Lease) and, for cleanup, how old its heartbeat was.
+type Lease struct {
+	Host        string `json:"host"`
+	RunID       string `json:"run_id"`
+	Path        string `json:"path"`
+	Workstation string `json:"workstation,omitempty"`
+	Case        string `json:"case,omitempty"`
+	PID         int    `json:"pid,omitempty"`
+	// Heartbeat is the host's time of the last refresh (RFC 3339).
+	Heartbeat  string `json:"heartbeat,omitempty"`
+	AgeSeconds int64  `json:"age_seconds,omitempty"`
+	// By is the run that wrote the record when it is not the lease's own
+	// (esxsink cleanup).
+	By   string `json:"by,omitempty"`
+	Note string `json:"note,omitempty"`
+}
 
 // Session records one invocation of the tool on a case: who, with which
 // command line (secrets redacted), on what machine. A case reopened by a
@@ -93,6 +126,9 @@ type Step struct {
 	// Superseded are earlier attempts kept on the sink that this one
 	// replaces (evidence paths).
 	Superseded []string `json:"superseded,omitempty"`
+	// Affected are evidence paths an anomaly spoils: they are not
+	// verified, whatever their own records say.
+	Affected []string `json:"affected,omitempty"`
 }
 
 // HostClock compares the host's clock with ours: read once at the start

@@ -33,6 +33,18 @@ type judge struct {
 	superseded map[string]string
 	snaps      []snapState
 	verifies   []verification
+	// leases are the runs' lease files on hosts, by host and run id.
+	leases  map[string]*leaseState
+	leOrder []string
+	// spoiled are evidence paths an anomaly says are not verified, with
+	// why.
+	spoiled map[string]Problem
+}
+
+type leaseState struct {
+	Lease
+	line     int
+	released bool
 }
 
 type finalEntry struct {
@@ -57,7 +69,8 @@ type verification struct {
 func newJudge() *judge {
 	return &judge{a: &Assessment{}, created: map[string]int{}, finalized: map[string]finalEntry{},
 		written: map[string]Problem{}, partial: map[string]Problem{}, runs: map[string]*RunState{},
-		planned: map[string]*FileState{}, outcomes: map[string]*FileState{}, superseded: map[string]string{}}
+		planned: map[string]*FileState{}, outcomes: map[string]*FileState{}, superseded: map[string]string{},
+		leases: map[string]*leaseState{}, spoiled: map[string]Problem{}}
 }
 
 func (j *judge) anomaly(line int, format string, args ...any) {
@@ -138,9 +151,16 @@ func (j *judge) takeRecord(rec Record) error {
 		if d.Missed {
 			j.problem(false, rec.Line, "%s %q (vmid %d) on %s was asked for but could not be collected: %s", d.What, d.Name, d.VMID, d.Host, d.Why)
 		}
+	case TypeLeaseCreated, TypeLeaseReleased, TypeCleanupRefused:
+		var d Lease
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		j.lease(rec, d)
 	case TypeAcquisitionStarted, TypeAcquisitionFinished, TypeRunFailed, TypeFilePlanned, TypeFileVerified,
 		TypeFileCopiedLive, TypeFileFailed, TypeFileNotStarted, TypeFileSkipped, TypeSnapshotCreated,
-		TypeSnapshotRemoved, TypeCleanupFailed, TypeMountChecked, TypeAcquisitionNote:
+		TypeSnapshotRemoved, TypeCleanupFailed, TypeMountChecked, TypeAcquisitionNote,
+		TypeSnapshotVanished, TypeAnomaly, TypeLeftAlone:
 		var d Step
 		if err := rec.Decode(&d); err != nil {
 			return err
@@ -251,13 +271,18 @@ func (j *judge) step(rec Record, d Step) {
 	case TypeSnapshotCreated:
 		j.snaps = append(j.snaps, snapState{host: d.Host, vm: d.VM, vmid: d.VMID, name: d.Snapshot, id: d.SnapID, line: rec.Line})
 	case TypeSnapshotRemoved:
-		for i := len(j.snaps) - 1; i >= 0; i-- {
-			s := &j.snaps[i]
-			if s.host == d.Host && s.vmid == d.VMID && s.name == d.Snapshot && s.id == d.SnapID && !s.removed {
-				s.removed = true
-				break
-			}
-		}
+		j.snapshotGone(d)
+	case TypeSnapshotVanished:
+		// Gone is gone: the host no longer holds it, whoever removed it.
+		// That someone else did, under a running copy, is the anomaly.
+		j.snapshotGone(d)
+		j.anomaly(rec.Line, "our snapshot %q (id %d) of VM %q on %s vanished: it was removed by someone else (%s)", d.Snapshot, d.SnapID, d.VM, d.Host, orDash(d.Error+d.Note))
+		j.spoil(rec.Line, d, fmt.Sprintf("our snapshot %q vanished while it was read: not one moment's image", d.Snapshot))
+	case TypeAnomaly:
+		j.anomaly(rec.Line, "run %s on %s: %s", orDash(d.RunID), d.Host, orDash(d.Note+d.Error))
+		j.spoil(rec.Line, d, d.Note)
+	case TypeLeftAlone:
+		j.anomaly(rec.Line, "left alone on %s (looks like ours, is not provably ours): %s", d.Host, d.Note)
 	case TypeCleanupFailed:
 		j.problem(false, rec.Line, "cleanup on %s failed, the host was not left as found: %s", d.Host, d.Error)
 	case TypeMountChecked:
@@ -268,6 +293,44 @@ func (j *judge) step(rec Record, d Step) {
 			// with the file it wrote.
 			j.check(rec, d)
 		}
+	}
+}
+
+// snapshotGone marks the snapshot d names as no longer on its host.
+func (j *judge) snapshotGone(d Step) {
+	for i := len(j.snaps) - 1; i >= 0; i-- {
+		s := &j.snaps[i]
+		if s.host == d.Host && s.vmid == d.VMID && s.name == d.Snapshot && s.id == d.SnapID && !s.removed {
+			s.removed = true
+			return
+		}
+	}
+}
+
+// spoil marks the files an anomaly affects as not verified.
+func (j *judge) spoil(line int, d Step, why string) {
+	for _, p := range d.Affected {
+		j.spoiled[p] = Problem{Line: line, What: why}
+	}
+}
+
+// lease follows a run's lease file: created, released, or found alive by
+// a cleanup that then refused to touch the run.
+func (j *judge) lease(rec Record, d Lease) {
+	k := d.Host + "\x00" + d.RunID
+	switch rec.Type {
+	case TypeLeaseCreated:
+		if _, ok := j.leases[k]; !ok {
+			j.leOrder = append(j.leOrder, k)
+		}
+		j.leases[k] = &leaseState{Lease: d, line: rec.Line}
+	case TypeLeaseReleased:
+		if l, ok := j.leases[k]; ok {
+			l.released = true
+		}
+	case TypeCleanupRefused:
+		j.anomaly(rec.Line, "cleanup on %s refused to undo run %s (workstation %s, case %s, heartbeat %ds old): %s",
+			d.Host, d.RunID, orDash(d.Workstation), orDash(d.Case), d.AgeSeconds, d.Note)
 	}
 }
 
@@ -487,6 +550,11 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 		if pr, ok := j.written[f.Path]; ok {
 			f.Verdict, f.Reason = NotVerified, joinReason(pr.What, f.Reason)
 		}
+		if pr, ok := j.spoiled[f.Path]; ok && f.Verdict.Good() {
+			// Intact as received, but not what it claims to be: the case
+			// is incomplete, not damaged.
+			f.Verdict, f.Reason = Failed, joinReason(pr.What, f.Reason)
+		}
 	}
 	// Planned copies with no outcome at all: the run ended first.
 	for _, k := range j.plOrder {
@@ -645,6 +713,11 @@ func (j *judge) judgeCase(fresh *Checked) {
 	for _, s := range j.snaps {
 		if !s.removed {
 			j.problem(false, s.line, "our snapshot %q (id %d) of VM %q on %s is not recorded as removed: the host was not left as found", s.name, s.id, s.vm, s.host)
+		}
+	}
+	for _, k := range j.leOrder {
+		if l := j.leases[k]; !l.released {
+			j.problem(false, l.line, "the lease %s of run %s on %s is not recorded as removed: the host was not left as found", l.Path, l.RunID, l.Host)
 		}
 	}
 	if fresh != nil {

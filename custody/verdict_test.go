@@ -132,6 +132,35 @@ func TestAssessVerdicts(t *testing.T) {
 			c.copied("r1", "/s/a", "vm/a", 100)
 			c.add(TypeSnapshotCreated, Step{RunID: "r1", Host: "h", VMID: 3, VM: "db", Snapshot: "esxsink-r1-vm3", SnapID: 4})
 		}, what: "not recorded as removed"},
+		{name: "snapshot confirmed gone after a reconnect counts as removed", want: Complete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a")
+			c.add(TypeSnapshotCreated, Step{RunID: "r1", Host: "h", VMID: 3, VM: "db", Snapshot: "esxsink-r1-vm3", SnapID: 4})
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeSnapshotRemoved, Step{RunID: "r1", Host: "h", VMID: 3, VM: "db", Snapshot: "esxsink-r1-vm3", SnapID: 4, Note: "confirmed gone after the connection was lost during its removal"})
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+		}, state: map[string]State{"vm/a": Verified}},
+		{name: "snapshot vanished under a copy: the file is not verified", want: Incomplete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a", "/s/b=vm/b")
+			c.add(TypeSnapshotCreated, Step{RunID: "r1", Host: "h", VMID: 3, VM: "db", Snapshot: "esxsink-r1-vm3", SnapID: 4})
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.copied("r1", "/s/b", "vm/b", 100)
+			c.add(TypeSnapshotVanished, Step{RunID: "r1", Host: "h", VMID: 3, VM: "db", Snapshot: "esxsink-r1-vm3", SnapID: 4, Affected: []string{"vm/b"}, Note: "not found on remove"})
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+		}, state: map[string]State{"vm/a": Verified, "vm/b": Failed}, what: "vanished while it was read"},
+		{name: "lease left on the host", want: Incomplete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a")
+			c.add(TypeLeaseCreated, Lease{RunID: "r1", Host: "h", Path: "/tmp/esxsink-r1.lease"})
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+		}, what: "lease /tmp/esxsink-r1.lease"},
+		{name: "lease released by a later cleanup", want: Complete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a")
+			c.add(TypeLeaseCreated, Lease{RunID: "r1", Host: "h", Path: "/tmp/esxsink-r1.lease"})
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+			c.add(TypeCleanupRefused, Lease{RunID: "r1", Host: "h", Path: "/tmp/esxsink-r1.lease", AgeSeconds: 5, Note: "fresh"})
+			c.add(TypeLeaseReleased, Lease{RunID: "r1", Host: "h", Path: "/tmp/esxsink-r1.lease", By: "cleanup"})
+		}, state: map[string]State{"vm/a": Verified}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &caseLog{}

@@ -18,7 +18,10 @@ const (
 	// with EIO (dd: Input/output error).
 	FaultBadSectors = "bad_sectors"
 	// FaultSSHDrop cuts an SSH connection once AfterBytes of command output
-	// have been sent on it (Times connections; default 1).
+	// have been sent on it (Times connections; default 1); with Command,
+	// instead, when a command line starting with Command has run, before
+	// its output and exit status reach the client (the command's effect
+	// happened, the client cannot know).
 	FaultSSHDrop = "ssh_drop"
 	// FaultSinkUnreachable makes NFS mounts fail as if the server did not
 	// answer; with AfterBytes, a mount loses its server after that many
@@ -61,6 +64,7 @@ type Fault struct {
 	Delay      time.Duration `yaml:"delay"`
 	Status     string        `yaml:"status"`
 	Message    string        `yaml:"message"`
+	Command    string        `yaml:"command"`
 }
 
 func (f Fault) validate() error {
@@ -74,8 +78,8 @@ func (f Fault) validate() error {
 			return fmt.Errorf("fault %s needs path: and rate: or delay:", f.Kind)
 		}
 	case FaultSSHDrop:
-		if f.AfterBytes <= 0 {
-			return fmt.Errorf("fault %s needs after_bytes:", f.Kind)
+		if (f.AfterBytes <= 0) == (f.Command == "") {
+			return fmt.Errorf("fault %s needs after_bytes: or command:", f.Kind)
 		}
 	case FaultNFSWriteError:
 		if _, ok := nfsStatusByName(f.Status); !ok {

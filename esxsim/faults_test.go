@@ -93,6 +93,27 @@ func TestFaultSSHDrop(t *testing.T) {
 	mustEqual(t, "fired", th.FaultsFired()[FaultSSHDrop], 1)
 }
 
+// An ssh_drop with a command lets the command run to its end, then cuts
+// the connection before its output or status reach the client.
+func TestFaultSSHDropAfterCommand(t *testing.T) {
+	th, _ := faultsHost(t, FaultSSHDrop, false)
+	th.ClearFaults(FaultSSHDrop)
+	if err := th.AddFault(Fault{Kind: FaultSSHDrop, Command: "mkdir /tmp/x"}); err != nil {
+		t.Fatal(err)
+	}
+	r := th.ssh("publickey", "mkdir /tmp/x && echo made", nil)
+	if r.code != 255 || len(r.stdout) != 0 {
+		t.Fatalf("connection not dropped: %+v", r)
+	}
+	if r = th.ssh("publickey", "ls -d /tmp/x", nil); r.code != 0 {
+		t.Fatalf("the command did not run before the drop: %+v", r)
+	}
+	mustEqual(t, "fired", th.FaultsFired()[FaultSSHDrop], 1)
+	if err := th.AddFault(Fault{Kind: FaultSSHDrop}); err == nil {
+		t.Error("ssh_drop without after_bytes or command accepted")
+	}
+}
+
 func TestFaultSinkUnreachable(t *testing.T) {
 	th, _ := faultsHost(t, FaultSinkUnreachable, true)
 	r := th.ssh("publickey", "esxcfg-nas -a -o 127.0.0.1 -s /esxsink evidence", nil)

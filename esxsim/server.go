@@ -161,7 +161,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 		out = []byte(strings.ReplaceAll(strings.ReplaceAll(string(p), "\r\n", "\n"), "\n", "\r\n"))
 	}
 	total := w.c.sent.Add(int64(n))
-	if a := w.c.h.faults.take(FaultSSHDrop, func(a *activeFault) bool { return total >= int64(a.AfterBytes) }); a != nil {
+	if a := w.c.h.faults.take(FaultSSHDrop, func(a *activeFault) bool { return a.Command == "" && total >= int64(a.AfterBytes) }); a != nil {
 		w.c.h.log.Info("fault: dropping ssh connection", "after_bytes", total)
 		w.c.nc.Close()
 		w.c.cancel()
@@ -288,12 +288,22 @@ func (c *sshConn) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 }
 
 func (c *sshConn) runExec(ctx context.Context, s *session, ch ssh.Channel, line string) int {
-	out := &countingWriter{c: c, w: ch, pty: s.pty}
-	var errw io.Writer = &countingWriter{c: c, w: ch.Stderr(), pty: s.pty}
-	if s.pty {
+	drop := c.h.faults.take(FaultSSHDrop, func(a *activeFault) bool { return a.Command != "" && strings.HasPrefix(line, a.Command) }) != nil
+	var out, errw io.Writer = &countingWriter{c: c, w: ch, pty: s.pty}, &countingWriter{c: c, w: ch.Stderr(), pty: s.pty}
+	if drop {
+		// The command runs to its end; its output never leaves the host.
+		out, errw = io.Discard, io.Discard
+	}
+	if s.pty && !drop {
 		errw = out
 	}
-	return s.runCommand(ctx, line, ch, out, errw)
+	code := s.runCommand(ctx, line, ch, out, errw)
+	if drop {
+		c.h.log.Info("fault: dropping ssh connection after a command", "command", line)
+		c.nc.Close()
+		c.cancel()
+	}
+	return code
 }
 
 // runShell is an interactive shell: the motd banner, a prompt, line

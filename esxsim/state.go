@@ -11,11 +11,14 @@ import (
 // State is a snapshot of what the host holds: what a test checks to
 // prove an acquisition left nothing behind.
 type State struct {
-	Mounts      []MountState `json:"mounts"`
-	VMs         []VMState    `json:"vms"`
-	Locks       []string     `json:"locks"` // files opening fails on (EBUSY)
-	Sessions    int          `json:"sessions"`
-	MaxSessions int          `json:"max_sessions"`
+	Mounts []MountState `json:"mounts"`
+	VMs    []VMState    `json:"vms"`
+	Locks  []string     `json:"locks"` // files opening fails on (EBUSY)
+	// Tmp lists the names in /tmp: a run's lease, stop file and FIFOs
+	// live there while it works.
+	Tmp         []string `json:"tmp"`
+	Sessions    int      `json:"sessions"`
+	MaxSessions int      `json:"max_sessions"`
 }
 
 // MountState is an NFS datastore and its traffic.
@@ -118,8 +121,14 @@ func (h *Host) State() State {
 		}
 	}
 	walk(h.fs.root)
+	if tmp := h.fs.root.kids["tmp"]; tmp != nil {
+		for name := range tmp.kids {
+			st.Tmp = append(st.Tmp, name)
+		}
+	}
 	h.fs.mu.RUnlock()
 	sort.Strings(st.Locks)
+	sort.Strings(st.Tmp)
 	st.Sessions = int(h.open.Load())
 	st.MaxSessions = int(h.maxOpen.Load())
 	return st

@@ -27,8 +27,8 @@ func TestCleanupLeftovers(t *testing.T) {
 	}
 	// What an interrupted run leaves, plus a look-alike that is not ours.
 	run(esxi.CmdNASAdd("127.0.0.1", "/esxsink", "esxsink-0badc0de"))
-	run(esxi.CmdSnapshotCreate(13, "esxsink-0badc0de-vm13", "left over", false, false))
 	run(esxi.CmdSnapshotCreate(13, "esxsink-notours", "the owner's", false, false))
+	run(esxi.CmdSnapshotCreate(13, "esxsink-0badc0de-vm13", snapshotDescription("0badc0de"), false, false))
 	// Its stop file and a copy's FIFO in /tmp; a regular file named like a
 	// FIFO of ours and a look-alike stop file stay.
 	for _, cmd := range []string{": > /tmp/esxsink-0badc0de.stop", "mkfifo /tmp/esxsink-0badc0de-1.fifo", ": > /tmp/esxsink-0badc0de-2.fifo", ": > /tmp/esxsink-notours.stop"} {
@@ -49,8 +49,12 @@ func TestCleanupLeftovers(t *testing.T) {
 	if len(lefts) != 5 {
 		t.Fatalf("leftovers: %+v", lefts)
 	}
-	if err := UndoLeftovers(ctx, lefts, CleanupOptions{Runner: e.runner, Log: e.log, Host: e.conn.Addr(), UnmountBackoff: 50e6}); err != nil {
+	out, err := UndoLeftovers(ctx, lefts, CleanupOptions{Runner: e.runner, Log: e.log, Host: e.conn.Addr(), UnmountBackoff: 50e6})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if len(out.Undone) != 4 || len(out.Refused) != 0 || len(out.LeftAlone) != 1 {
+		t.Errorf("cleanup outcome %+v", out)
 	}
 	for p, stays := range map[string]bool{"/tmp/esxsink-0badc0de.stop": false, "/tmp/esxsink-0badc0de-1.fifo": false,
 		"/tmp/esxsink-0badc0de-2.fifo": true, "/tmp/esxsink-notours.stop": true} {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +71,18 @@ type CollectOptions struct {
 	// orchestrator reads each file over SFTP into a StreamSink; no mount,
 	// SinkHost and Export unused).
 	Transport string
+	// Workstation and CaseID go into the run's lease on the host, so that
+	// esxsink cleanup run by someone else can name whose run it refuses
+	// to touch.
+	Workstation, CaseID string
+	// LeaseInterval is how often the lease's heartbeat is refreshed
+	// (default DefaultLeaseInterval).
+	LeaseInterval time.Duration
+	// SnapshotAttempts bounds the tries to take a VM's snapshot (default
+	// 3); SnapshotBackoff is the first wait between them (default 5 s,
+	// doubling).
+	SnapshotAttempts int
+	SnapshotBackoff  time.Duration
 	// Progress, when set, is told about each file as it starts and ends;
 	// with Parallel > 1 it is called from several goroutines.
 	Progress func(Progress)
@@ -146,6 +159,11 @@ type Outcome struct {
 	// Cleanup lists what could not be undone (empty when the host was
 	// left as found).
 	Cleanup []string `json:"cleanup_errors,omitempty"`
+	// Undone is what the run undid on the host at its end; Anomalies what
+	// it found changed under it (by someone else). Both are custody
+	// records too; the closing summary lists them.
+	Undone    []string `json:"undone,omitempty"`
+	Anomalies []string `json:"anomalies,omitempty"`
 }
 
 // OK reports whether every planned file verified or, being live, was
@@ -186,6 +204,17 @@ type collector struct {
 	fifoN  int
 	hashes []esxi.HashAlg
 	report *Outcome
+	lease  lease
+	// vanished are VMs whose snapshot of ours disappeared under the run:
+	// their frozen disks cannot be copied any more.
+	vanished map[*VM]*ourSnapshot
+
+	// sinkMu serialises recovering a lost sink; mountGen counts the
+	// mounts, so that copies that failed on one lost mount recover it
+	// once; remounts bounds the recoveries.
+	sinkMu   sync.Mutex
+	mountGen int
+	remounts int
 }
 
 // NewRunID returns a short random id for labels and snapshot names.
@@ -229,7 +258,7 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 	if o.Parallel < 1 {
 		o.Parallel = 1
 	}
-	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger, slots: make(chan struct{}, o.Parallel)}
+	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger, slots: make(chan struct{}, o.Parallel), vanished: map[*VM]*ourSnapshot{}}
 	c.report = &Outcome{RunID: o.RunID, Label: c.label}
 	for _, it := range plan.Items {
 		if it.Method == MethodSkip {
@@ -310,7 +339,10 @@ func (c *collector) cleanup(ctx context.Context, runErr error) {
 	snaps := append([]*ourSnapshot(nil), c.snaps...)
 	stop := c.copied && runErr != nil
 	c.mu.Unlock()
-	if len(snaps) > 0 || c.mounted || stop {
+	c.lease.mu.Lock()
+	leased := c.lease.written
+	c.lease.mu.Unlock()
+	if len(snaps) > 0 || c.mounted || stop || leased {
 		c.ensureConnected(cctx)
 	}
 	if stop {
@@ -320,19 +352,52 @@ func (c *collector) cleanup(ctx context.Context, runErr error) {
 		defer c.clearStop(cctx)
 	}
 	for _, s := range snaps {
-		if err := c.removeSnapshot(cctx, s); err != nil {
+		if err := c.undoSnapshot(cctx, s); err != nil {
 			c.report.Cleanup = append(c.report.Cleanup, err.Error())
 		}
 	}
 	if err := c.unmount(cctx); err != nil {
 		c.report.Cleanup = append(c.report.Cleanup, err.Error())
 	}
+	c.removeFIFOs(cctx)
+	// Last: while anything of ours is on the host, the lease says whose.
+	c.releaseLease(cctx)
+}
+
+// removeFIFOs removes the named pipes of copies that were cut off (a
+// finished copy removes its own; this removes nothing else).
+func (c *collector) removeFIFOs(ctx context.Context) {
+	c.mu.Lock()
+	n := c.fifoN
+	c.mu.Unlock()
+	if n == 0 || c.o.Transport == TransportSFTP {
+		return
+	}
+	var cmds []string
+	for i := 1; i <= n; i++ {
+		if cmd, err := esxi.CmdRemoveFIFO(fmt.Sprintf("/tmp/esxsink-%s-%d.fifo", c.o.RunID, i)); err == nil {
+			cmds = append(cmds, cmd)
+		}
+	}
+	_, _ = c.o.Runner.Run(ctx, strings.Join(cmds, "; "))
+}
+
+// undone notes, for the closing summary, something the run undid.
+func (c *collector) undone(what string) {
+	c.mu.Lock()
+	c.report.Undone = append(c.report.Undone, what)
+	c.mu.Unlock()
 }
 
 // record appends a custody record; a failing log is logged, not fatal here
 // (the runner's own records fail the commands).
 func (c *collector) record(typ string, r custody.Step) {
 	r.Host, r.RunID = c.o.Host, c.o.RunID
+	if typ == custody.TypeAnomaly || typ == custody.TypeSnapshotVanished {
+		c.mu.Lock()
+		c.report.Anomalies = append(c.report.Anomalies, strings.Trim(r.Note+"; "+r.Error, "; "))
+		c.mu.Unlock()
+	}
 	if c.o.Log == nil {
 		return
 	}
@@ -360,7 +425,7 @@ func (c *collector) ensureConnected(ctx context.Context) {
 		conn, err := c.o.Redial(ctx)
 		if err == nil {
 			r.SetConn(conn)
-			c.record(custody.TypeAcquisitionNote, custody.Step{Note: fmt.Sprintf("reconnected to clean up after the connection was lost (%v)", lost), Attempt: attempt})
+			c.record(custody.TypeAcquisitionNote, custody.Step{Note: fmt.Sprintf("reconnected after the connection was lost (%v)", lost), Attempt: attempt})
 			return
 		}
 		c.logger.Warn("reconnect for cleanup failed", "attempt", attempt, "err", err)

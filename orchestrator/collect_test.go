@@ -91,6 +91,18 @@ func assertClean(t *testing.T, e *simEnv, snapsBefore map[int]int) {
 			t.Errorf("VM %s has %d snapshots, had %d", vm.Name, len(vm.Snapshots), snapsBefore[vm.ID])
 		}
 	}
+	assertNoTmp(t, e)
+}
+
+// assertNoTmp checks that nothing of ours is left in the host's /tmp: no
+// lease, stop file or FIFO.
+func assertNoTmp(t *testing.T, e *simEnv) {
+	t.Helper()
+	for _, name := range e.host.State().Tmp {
+		if strings.HasPrefix(name, "esxsink-") {
+			t.Errorf("/tmp/%s left on the host", name)
+		}
+	}
 }
 
 func snapCounts(e *simEnv) map[int]int {
@@ -182,7 +194,7 @@ func assertFootprint(t *testing.T, e *simEnv) {
 		"esxcfg-nas -a -o '127.0.0.1' -s '/esxsink' 'esxsink-", "esxcfg-nas -l", "esxcfg-nas -d 'esxsink-",
 		"vim-cmd vmsvc/snapshot.create ", "vim-cmd vmsvc/snapshot.remove ", "set -o pipefail || exit 125; ", "if [ -p '/tmp/esxsink-", twoPassHash,
 		"for c in dd tee md5sum sha256sum mkfifo esxcfg-nas esxcli; do if command -v", "printf '%s\\n' 'esxsink mount check, run ", ": > '/tmp/esxsink-", "if [ -f '/tmp/esxsink-",
-		"stat -L -c '"}
+		"stat -L -c '", "{ echo 'esxsink lease 1'; "}
 	for _, c := range e.host.Footprint() {
 		ok := false
 		for _, a := range allowed {

@@ -30,22 +30,40 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 	if c.o.Progress != nil {
 		c.o.Progress(Progress{Item: it, Index: idx, Total: total, Started: start})
 	}
+	if why := c.notFrozen(it); why != "" {
+		c.notStarted([]job{{item: it, idx: idx}}, errors.New(why))
+		return nil
+	}
 	var fr FileOutcome
 	var fatal error
 	for attempt := 1; attempt <= c.o.Retries+1; attempt++ {
+		gen := c.mountGeneration()
 		fr, fatal = c.copyOnce(ctx, it)
 		fr.Attempts = attempt
 		// A file that changed while it was read would change again: a
 		// second copy cannot make it whole, only hide the first.
-		if fr.Verified || fr.CopiedLive || fr.changed || fatal != nil {
+		if fr.Verified || fr.CopiedLive || fr.changed || fatal != nil || c.notFrozen(it) != "" {
 			break
 		}
 		c.logger.Warn("file did not verify", "file", it.Source, "attempt", attempt, "err", fr.Error)
+		again, err := c.recoverSink(ctx, gen)
+		if err != nil {
+			fatal = err
+			break
+		}
+		if again {
+			// The sink was lost under this copy, not the file: the copy
+			// on the mount made again does not use up a retry.
+			attempt--
+		}
 	}
 	if fatal == nil && len(fr.ReadErrors) > 0 && c.o.Transport != TransportSFTP && !it.Live && !it.SizeApprox && !fr.changed {
 		n := fr.Attempts
 		fr, fatal = c.rescue(ctx, it, fr)
 		fr.Attempts = n + 1
+	}
+	if fatal == nil && it.Method == MethodSnapshot {
+		c.stillThere(context.WithoutCancel(ctx), it, &fr)
 	}
 	fr.Duration = time.Since(start)
 	c.recordResult(fr)

@@ -76,6 +76,10 @@ func (c *collector) mount(ctx context.Context) error {
 // the first disk's verification.
 func (c *collector) checkWritable(ctx context.Context) error {
 	rel := "esxsink-mount-check-" + c.o.RunID + ".txt"
+	if c.mountGen > 0 {
+		// The sink keeps the first check file as it was received.
+		rel = fmt.Sprintf("esxsink-mount-check-%s-%d.txt", c.o.RunID, c.mountGen+1)
+	}
 	text := "esxsink mount check, run " + c.o.RunID + ", host " + c.o.Host
 	cmd, err := esxi.CmdWriteText("/vmfs/volumes/"+c.label+"/"+rel, text)
 	if err != nil {
@@ -115,9 +119,12 @@ func (c *collector) unmount(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A copy we stopped frees the mount within one bounded run of dd;
+	// on slow storage that takes a while, so the tries go on for about a
+	// minute and a half (at 1 s first wait) before giving up.
 	delay := c.backoff()
 	var last error
-	for attempt := 1; attempt <= 6; attempt++ {
+	for attempt := 1; attempt <= 10; attempt++ {
 		res, err := c.o.Runner.Run(ctx, cmd)
 		if err != nil {
 			last = err
@@ -131,6 +138,7 @@ func (c *collector) unmount(ctx context.Context) error {
 			if last == nil {
 				c.mounted = false
 				c.record(custody.TypeNASUnmounted, custody.Step{Label: c.label, Attempt: attempt})
+				c.undone(fmt.Sprintf("datastore %q detached", c.label))
 				return nil
 			}
 			if !errors.Is(last, esxi.ErrUnmountBusy) {
@@ -152,7 +160,7 @@ func (c *collector) unmount(ctx context.Context) error {
 			return c.fail(custody.TypeCleanupFailed, fmt.Errorf("detach datastore %q from %s: %w (last error: %v); detach it by hand: esxcfg-nas -d %s", c.label, c.o.Host, ctx.Err(), last, esxi.Quote(c.label)))
 		case <-time.After(delay):
 		}
-		delay *= 2
+		delay = min(2*delay, 10*c.backoff())
 	}
 	return c.fail(custody.TypeCleanupFailed, fmt.Errorf("detach datastore %q from %s: %w; detach it by hand: esxcfg-nas -d %s", c.label, c.o.Host, last, esxi.Quote(c.label)))
 }

@@ -30,6 +30,9 @@ func (c *collector) run(ctx context.Context, plan *Plan) error {
 			return fmt.Errorf("create the evidence folder for %s: %w", it.Dest, err)
 		}
 	}
+	if err := c.takeLease(ctx); err != nil {
+		return err
+	}
 	if err := c.probeHost(ctx); err != nil {
 		return err
 	}
@@ -116,7 +119,7 @@ func (c *collector) collectVM(ctx context.Context, vm *VM, jobs []job, total int
 	if len(frozen) == 0 {
 		return nil
 	}
-	snap, err := c.snapshot(ctx, vm)
+	snap, err := c.snapshotAttempts(ctx, vm)
 	if err != nil {
 		c.record(custody.TypeAcquisitionNote, custody.Step{VMID: vm.ID, VM: vm.Name, Error: err.Error(),
 			Note: fmt.Sprintf("our snapshot of VM %q could not be taken: its %d disk file(s) are not copied", vm.Name, len(frozen))})
@@ -139,7 +142,17 @@ func (c *collector) collectVM(ctx context.Context, vm *VM, jobs []job, total int
 		// host before it removes our snapshot under them.
 		return err
 	}
-	return c.removeSnapshot(context.WithoutCancel(ctx), snap)
+	if c.notFrozen(frozen[0].item) != "" {
+		return nil // gone already, and recorded so
+	}
+	if err := c.removeSnapshot(context.WithoutCancel(ctx), snap); err != nil {
+		// Not a reason to leave the other VMs: the run's cleanup tries
+		// again at its end and records what it cannot undo.
+		c.record(custody.TypeAcquisitionNote, custody.Step{VMID: vm.ID, VM: vm.Name, Snapshot: snap.name, SnapID: snap.id, Error: err.Error(),
+			Note: "our snapshot could not be removed yet: tried again when the run ends"})
+		c.logger.Warn(err.Error())
+	}
+	return nil
 }
 
 // copyAll copies jobs through the shared copy slots and waits for them.

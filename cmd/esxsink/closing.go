@@ -22,6 +22,9 @@ type closing struct {
 	NotCollected []custody.Uncollected
 	Failed       bool // the run did not end with every planned file acquired
 	Cleanup      []string
+	// Undone is what the run undid on the host; Anomalies what it found
+	// changed under it by someone else.
+	Undone, Anomalies []string
 }
 
 // headReader is a custody log that can say its head (a local case; a
@@ -40,7 +43,7 @@ func closingOf(rep *orchestrator.Outcome, plan *orchestrator.Plan, caseDir strin
 		cl.Counts.NotCollected = len(plan.NotCollected)
 	}
 	if rep != nil {
-		cl.Cleanup = rep.Cleanup
+		cl.Cleanup, cl.Undone, cl.Anomalies = rep.Cleanup, rep.Undone, rep.Anomalies
 		for _, f := range rep.Files {
 			cl.Counts.Files++
 			cl.Counts.Bytes += f.Size
@@ -78,6 +81,15 @@ func printClosing(w io.Writer, cl closing) {
 		for _, n := range cl.NotCollected {
 			fmt.Fprintf(w, "    %-16s %s  (%s)\n", n.What, quoteOdd(strings.TrimSpace(n.Name+" "+n.Path)), n.Flag)
 		}
+	}
+	for _, u := range cl.Undone {
+		fmt.Fprintf(w, "  undone         %s\n", u)
+	}
+	for _, e := range cl.Cleanup {
+		fmt.Fprintf(w, "  NOT UNDONE     %s\n", e)
+	}
+	for _, a := range cl.Anomalies {
+		fmt.Fprintf(w, "  ANOMALY        %s\n", a)
 	}
 	var next []string
 	if c.Failed+c.NotStarted > 0 {

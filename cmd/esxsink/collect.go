@@ -265,13 +265,15 @@ func runCollect(c *cli.Context) (err error) {
 	rep, err := orchestrator.Collect(ctx, plan, orchestrator.CollectOptions{
 		Runner: r, Log: caseLog, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: export, RunID: runID,
 		EvidenceDir: hashlog.EvidenceDir(caseDir), Retries: c.Int("retries"), Logger: logger,
-		TwoPass:   c.String("verify") == "two-pass",
-		Transport: c.String("transport"),
-		Resume:    onlyHost(resume, conn.Addr()),
-		Progress:  progress,
-		Parallel:  c.Int("parallel"),
-		Memory:    c.Bool("memory"),
-		Redial:    func(ctx context.Context) (*orchestrator.Conn, error) { return dialHost(ctx, c) },
+		TwoPass:     c.String("verify") == "two-pass",
+		Transport:   c.String("transport"),
+		Resume:      onlyHost(resume, conn.Addr()),
+		Progress:    progress,
+		Parallel:    c.Int("parallel"),
+		Memory:      c.Bool("memory"),
+		Redial:      func(ctx context.Context) (*orchestrator.Conn, error) { return dialHost(ctx, c) },
+		Workstation: workstation(),
+		CaseID:      caseName(c, caseDir),
 	})
 	stopProgress()
 	if caseLog != nil {
@@ -515,13 +517,18 @@ func cleanupCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cleanup",
 		Usage: "find and undo what an interrupted esxsink collect left on an ESXi host (our snapshots and mounts only)",
-		Description: `Lists snapshots named esxsink-RUNID-vmVMID and NFS datastores labelled esxsink-RUNID,
-the names collect gives them, removes each snapshot by its id (never removeall) and detaches
-each datastore. Nothing else on the host is touched. It needs --case: every command it runs is
-recorded in that case's custody log. With --dry-run it only lists them (no case needed).`,
+		Description: `Lists snapshots named esxsink-RUNID-vmVMID, NFS datastores labelled esxsink-RUNID and
+the run's files in /tmp (lease, stop file, FIFOs), the names collect gives them. A snapshot is
+ours only when its name and description name the same run and it has no child; anything else
+named like ours is listed and left alone. A run whose lease on the host is fresh is never
+touched (cleanup names its workstation, case and heartbeat age and exits 1); a run whose lease
+heartbeat is older than 10 minutes is undone only with --force. Snapshots are removed by id
+(never removeall), datastores detached, the run's files and lease removed. It needs --case:
+every command it runs is recorded in that case's custody log. With --dry-run it only lists.`,
 		Flags: append(append(hostFlags(), caseFlags(false)...),
 			&cli.BoolFlag{Name: "resume", Usage: "skip files an earlier collect into this --case verified from the same host (running VMs' logs and config are copied again)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "list the leftovers and change nothing"},
+			&cli.BoolFlag{Name: "force", Usage: "undo a run that still has a lease on the host, when its heartbeat is older than 10 minutes (a dead run); a fresh lease is never overridden"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "diagnostic log level on stderr"},
 		),
 		Action: runCleanup,
@@ -577,22 +584,52 @@ func runCleanup(c *cli.Context) error {
 		return nil
 	}
 	for _, l := range lefts {
-		switch l.Kind {
-		case "snapshot":
-			fmt.Fprintf(w, "snapshot %q (id %d) of VM %q (vmid %d)\n", l.Snapshot, l.SnapID, l.VM, l.VMID)
-		case "file":
-			fmt.Fprintf(w, "file %s\n", l.Path)
-		default:
-			fmt.Fprintf(w, "datastore %q (%s)\n", l.Label, l.Share)
-		}
+		fmt.Fprintln(w, l.String())
 	}
 	if c.Bool("dry-run") {
 		fmt.Fprintln(w, "dry run: nothing was changed on the host")
 		return nil
 	}
-	if err := orchestrator.UndoLeftovers(ctx, lefts, orchestrator.CleanupOptions{Runner: r, Log: rec, Host: conn.Addr(), Logger: logger}); err != nil {
+	out, err := orchestrator.UndoLeftovers(ctx, lefts, orchestrator.CleanupOptions{Runner: r, Log: rec, Host: conn.Addr(), Logger: logger,
+		Force: c.Bool("force"), StaleAfter: orchestrator.DefaultLeaseStale, By: "esxsink cleanup on " + workstation()})
+	printCleanup(w, out)
+	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	fmt.Fprintf(w, "undone: %d\n", len(lefts))
 	return nil
+}
+
+// printCleanup is cleanup's summary: what was undone, refused and left
+// alone, one line each (each is a custody record too).
+func printCleanup(w io.Writer, out *orchestrator.CleanupOutcome) {
+	if out == nil {
+		return
+	}
+	for _, s := range out.Undone {
+		fmt.Fprintf(w, "undone:     %s\n", s)
+	}
+	for _, s := range out.Refused {
+		fmt.Fprintf(w, "REFUSED:    %s\n", s)
+	}
+	for _, s := range out.LeftAlone {
+		fmt.Fprintf(w, "left alone: %s\n", s)
+	}
+}
+
+// workstation is this machine's name, for leases and records.
+func workstation() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}
+
+// caseName names the case in our lease on the host: its id, or its
+// folder's name when an existing case was reopened without --case-id.
+func caseName(c *cli.Context, caseDir string) string {
+	if id := c.String("case-id"); id != "" {
+		return id
+	}
+	return filepath.Base(caseDir)
 }

@@ -94,7 +94,8 @@ func TestCollectCLIRecordsEveryRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("collect: exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"== esxsink collect: complete ==", "verified", "custody log    head seq", "esxsink verify " + caseDir} {
+	for _, want := range []string{"== esxsink collect: complete ==", "verified", "custody log    head seq", "esxsink verify " + caseDir,
+		"undone         datastore \"esxsink-", "undone         lease /tmp/esxsink-"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("closing statement lacks %q:\n%s", want, out)
 		}
