@@ -144,9 +144,21 @@ func (v *VMSD) Find(name string) (*Snapshot, error) {
 }
 
 // FindVMSD returns the .vmsd next to the disk at diskPath: "" when there
-// is none, an error when there are several.
+// is none, an error when there are several. The folder is listed, not
+// globbed: a VM folder may be named "Mail [legacy]" or hold '*' and '?',
+// which a glob pattern would read as wildcards.
 func FindVMSD(diskPath string) (string, error) {
-	m, _ := filepath.Glob(filepath.Join(filepath.Dir(diskPath), "*.vmsd"))
+	dir := filepath.Dir(diskPath)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("vmdk: look for the .vmsd next to %s: %w", diskPath, err)
+	}
+	var m []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".vmsd") && e.Type().IsRegular() {
+			m = append(m, filepath.Join(dir, e.Name()))
+		}
+	}
 	switch len(m) {
 	case 0:
 		return "", nil

@@ -148,3 +148,43 @@ func TestSnapshotStates(t *testing.T) {
 		t.Error("AtDepth past the base accepted")
 	}
 }
+
+// A VM folder named with glob metacharacters ("Mail [legacy] *?") holds
+// its .vmsd like any other: FindVMSD lists the folder instead of reading
+// its name as a pattern, and a snapshot state converts from it.
+func TestFindVMSDLiteralFolderName(t *testing.T) {
+	for _, name := range []string{"Mail [legacy]", "star * and ? mark", `back\slash [x]`} {
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c := buildOwnChain(t, dir)
+		vmsdPath := filepath.Join(dir, "case-vm.vmsd")
+		if err := os.WriteFile(vmsdPath, []byte(testVMSD), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// A sibling a glob on the folder name would match instead.
+		os.Mkdir(filepath.Join(filepath.Dir(dir), "Mail l"), 0o755)
+		os.WriteFile(filepath.Join(filepath.Dir(dir), "Mail l", "other.vmsd"), []byte(testVMSD), 0o644)
+		p, err := FindVMSD(filepath.Join(dir, "base-000002.vmdk"))
+		if err != nil || p != vmsdPath {
+			t.Fatalf("%q: FindVMSD = %q, %v; want %q", name, p, err, vmsdPath)
+		}
+		v, err := ReadVMSD(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Open(filepath.Join(dir, "base-000002.vmdk"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := d.AtSnapshot(v, "clean install", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := convertDisk(t, s, filepath.Join(t.TempDir(), "o.raw")); got != c.want["base.vmdk"] {
+			t.Errorf("%q: snapshot state %s, want %s", name, got, c.want["base.vmdk"])
+		}
+		d.Close()
+	}
+}
