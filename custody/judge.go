@@ -31,8 +31,11 @@ type judge struct {
 	notStarted []*FileState
 	others     []FileState // skipped, not collected
 	superseded map[string]string
-	snaps      []snapState
-	verifies   []verification
+	// moved maps where the sink moved an attempt (file.superseded's To)
+	// to the path it left for the next attempt (From).
+	moved    map[string]string
+	snaps    []snapState
+	verifies []verification
 	// leases are the runs' lease files on hosts, by host and run id.
 	leases  map[string]*leaseState
 	leOrder []string
@@ -70,7 +73,7 @@ func newJudge() *judge {
 	return &judge{a: &Assessment{}, created: map[string]int{}, finalized: map[string]finalEntry{},
 		written: map[string]Problem{}, partial: map[string]Problem{}, runs: map[string]*RunState{},
 		planned: map[string]*FileState{}, outcomes: map[string]*FileState{}, superseded: map[string]string{},
-		leases: map[string]*leaseState{}, spoiled: map[string]Problem{}}
+		leases: map[string]*leaseState{}, spoiled: map[string]Problem{}, moved: map[string]string{}}
 }
 
 func (j *judge) anomaly(line int, format string, args ...any) {
@@ -135,6 +138,12 @@ func (j *judge) takeRecord(rec Record) error {
 			return err
 		}
 		j.partial[d.Path] = Problem{Line: rec.Line, What: fmt.Sprintf("the sink could not write it: %s", d.Kind)}
+	case TypeFileSuperseded:
+		var d FileSuperseded
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		j.move(rec, d)
 	case TypeCaseVerified:
 		var d CaseVerified
 		if err := rec.Decode(&d); err != nil {
@@ -168,6 +177,53 @@ func (j *judge) takeRecord(rec Record) error {
 		j.step(rec, d)
 	}
 	return nil
+}
+
+// move follows the sink's move of an earlier attempt from d.From to d.To:
+// what the log knows of the bytes at From (their finalization, creation,
+// a partial write, the outcome judged on them, a planned copy that wrote
+// them) now belongs to To, and From is free for the next attempt.
+func (j *judge) move(rec Record, d FileSuperseded) {
+	fin, ok := j.finalized[d.From]
+	switch {
+	case !ok:
+		j.problem(true, rec.Line, "%s was moved from %s, which no file.finalized record vouches for", d.To, d.From)
+	case fin.Size != d.Size || !sameContent(fin.FileFinalized, FileFinalized{Size: d.Size, Hashes: d.Hashes}):
+		j.problem(true, rec.Line, "%s was moved from %s with other size or hashes than it was finalized with (log line %d)", d.To, d.From, fin.line)
+	}
+	if ok {
+		delete(j.finalized, d.From)
+		fin.Path = d.To
+		j.finalized[d.To] = fin
+		j.finOrder = slices.DeleteFunc(j.finOrder, func(p string) bool { return p == d.From })
+		j.finOrder = append(j.finOrder, d.To)
+	}
+	if l, ok := j.created[d.From]; ok {
+		j.created[d.To] = l
+		delete(j.created, d.From)
+	}
+	for _, m := range []map[string]Problem{j.partial, j.written} {
+		if pr, ok := m[d.From]; ok {
+			m[d.To] = pr
+			delete(m, d.From)
+		}
+	}
+	if f, ok := j.outcomes[d.From]; ok {
+		delete(j.outcomes, d.From)
+		f.Path = d.To
+		f.Reason = joinReason(fmt.Sprintf("moved by the sink from %s (log line %d) so a new copy could take the host's name", d.From, rec.Line),
+			f.Verdict.String()+": "+f.Reason)
+		f.Verdict = Superseded
+		j.outcomes[d.To] = f
+		j.outOrder = slices.DeleteFunc(j.outOrder, func(p string) bool { return p == d.From })
+		j.outOrder = append(j.outOrder, d.To)
+	}
+	for _, k := range j.plOrder {
+		if pl, ok := j.planned[k]; ok && pl.Path == d.From {
+			pl.Path = d.To
+		}
+	}
+	j.moved[d.To] = d.From
 }
 
 // sameContent reports whether two finalizations describe the same bytes.
@@ -450,6 +506,9 @@ func (j *judge) isCheck(path string) bool {
 // replacedBy returns the evidence path that replaced the attempt at p:
 // named by a record, or p.attemptN, the name retries get.
 func (j *judge) replacedBy(p string) string {
+	if s, ok := j.moved[p]; ok {
+		return s
+	}
 	if s, ok := j.superseded[p]; ok {
 		return s
 	}
@@ -510,6 +569,16 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 			f.Size, f.Arrival, f.AtRest, f.Anomalies, f.Time, f.Line = fin.Size, fin.Hashes, fin.AtRest, fin.Anomalies, fin.time, fin.line
 		}
 		switch pl := j.plannedAt(p); {
+		case j.moved[p] != "":
+			from := j.moved[p]
+			if pl != nil {
+				*f = mergePlanned(*pl, *f)
+				delete(j.planned, planKey(pl.RunID, pl.Source))
+			} else if o := j.outcomes[from]; o != nil {
+				f.Source, f.VM, f.VMID, f.Host, f.RunID, f.Kind = o.Source, o.VM, o.VMID, o.Host, o.RunID, o.Kind
+			}
+			f.Verdict = Superseded
+			f.Reason = fmt.Sprintf("an earlier attempt (%d bytes), kept as it was received and moved here by the sink so a new copy could take the host's name; the verdict rests on %s", f.Size, from)
 		case pl != nil:
 			*f = mergePlanned(*pl, *f)
 			f.Verdict = Failed

@@ -20,7 +20,15 @@ const (
 	TypeWriteError    = "write.error"    // WriteAnomaly: the write failed
 	TypeTornTail      = "log.torn_tail"  // TornTail; written only by the log itself
 	TypeCaseVerified  = "case.verified"  // CaseVerified: what esxsink verify found
+	// TypeFileSuperseded is written by the sink alone when it moves an
+	// earlier attempt out of the path a new copy of the same source
+	// takes: from then on the bytes finalized as From are at To.
+	TypeFileSuperseded = "file.superseded" // FileSuperseded
 )
+
+// SupersededFolder is the top folder of the evidence folder where the sink
+// keeps superseded attempts, as SupersededFolder/<run>/<path they had>.
+const SupersededFolder = "superseded"
 
 // Reasons a file was finalized (FileFinalized.Reason).
 const (
@@ -95,6 +103,21 @@ type FileFinalized struct {
 	// FromDisk says the hashes were computed from the file on disk rather
 	// than as the bytes arrived (after a restart or a rewrite).
 	FromDisk bool `json:"from_disk,omitempty"`
+}
+
+// FileSuperseded records that the sink moved an earlier attempt at From
+// (partial, zero-filled, failed, or a copy a later run replaces) to To, in
+// the superseded area, so that the new copy keeps the host's name. The
+// size and hashes are those of the bytes moved (From's last file.finalized:
+// the sink finalizes an attempt before it moves it). Nothing is deleted.
+type FileSuperseded struct {
+	From   string            `json:"from"`
+	To     string            `json:"to"`
+	Size   int64             `json:"size"`
+	Hashes map[string]string `json:"hashes"`
+	// RunID is the run whose new copy needed From's path.
+	RunID  string `json:"run_id,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // PolicyRefused records an operation the write-once policy refused.

@@ -120,6 +120,53 @@ func TestAssessVerdicts(t *testing.T) {
 			c.copied("r2", "/s/c", "vm/c", 100)
 			c.add(TypeAcquisitionFinished, Step{RunID: "r2", Host: "h"})
 		}, state: map[string]State{"vm/a": Verified, "vm/b": Superseded, "vm/b.attempt2": Verified, "vm/c": Verified}},
+		{name: "--resume after the sink moved the partial copy aside", want: Complete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a", "/s/b=vm/b")
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeFileCreated, FileCreated{Path: "vm/b"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/b", Size: 40, Hashes: hashes(md5B), AtRest: hashes(md5B), Reason: FinalizeShutdown})
+			c.add(TypeRunFailed, Step{RunID: "r1", Host: "h", Error: "interrupted"})
+			c.started("r2", "/s/a=vm/a", "/s/b=vm/b")
+			c.add(TypeFileSkipped, Step{RunID: "r2", Host: "h", Source: "/s/a", Dest: "vm/a", Note: "verified by an earlier run"})
+			c.add(TypeFileSuperseded, FileSuperseded{From: "vm/b", To: "superseded/r2/vm/b", Size: 40, Hashes: hashes(md5B), RunID: "r2"})
+			c.copied("r2", "/s/b", "vm/b", 100)
+			c.add(TypeAcquisitionFinished, Step{RunID: "r2", Host: "h"})
+		}, state: map[string]State{"vm/a": Verified, "vm/b": Verified, "superseded/r2/vm/b": Superseded}},
+		{name: "a retry within one run keeps the name", want: Complete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a")
+			c.add(TypeFileCreated, FileCreated{Path: "vm/a"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/a", Size: 100, Hashes: hashes(md5B), AtRest: hashes(md5B)})
+			c.add(TypeFileSuperseded, FileSuperseded{From: "vm/a", To: "superseded/r1/vm/a", Size: 100, Hashes: hashes(md5B), RunID: "r1"})
+			c.copied("r1", "/s/a", "vm/a", 100)
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+		}, state: map[string]State{"vm/a": Verified, "superseded/r1/vm/a": Superseded}},
+		{name: "an earlier run's failed copy moved aside", want: Complete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a")
+			c.add(TypeFileCreated, FileCreated{Path: "vm/a"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/a", Size: 100, Hashes: hashes(md5B), AtRest: hashes(md5B)})
+			c.add(TypeFileFailed, Step{RunID: "r1", Host: "h", Source: "/s/a", Dest: "vm/a", Error: "mismatch: md5"})
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+			c.started("r2", "/s/a=vm/a")
+			c.add(TypeFileSuperseded, FileSuperseded{From: "vm/a", To: "superseded/r2/vm/a", Size: 100, Hashes: hashes(md5B), RunID: "r2"})
+			c.copied("r2", "/s/a", "vm/a", 100)
+			c.add(TypeAcquisitionFinished, Step{RunID: "r2", Host: "h"})
+		}, state: map[string]State{"vm/a": Verified, "superseded/r2/vm/a": Superseded}},
+		{name: "a moved attempt whose next copy failed too", want: Incomplete, build: func(c *caseLog) {
+			c.started("r1", "/s/a=vm/a")
+			c.add(TypeFileCreated, FileCreated{Path: "vm/a"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/a", Size: 10, Hashes: hashes(md5B), AtRest: hashes(md5B)})
+			c.add(TypeFileSuperseded, FileSuperseded{From: "vm/a", To: "superseded/r1/vm/a", Size: 10, Hashes: hashes(md5B), RunID: "r1"})
+			c.add(TypeFileCreated, FileCreated{Path: "vm/a"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/a", Size: 20, Hashes: hashes(md5A), AtRest: hashes(md5A)})
+			c.add(TypeFileFailed, Step{RunID: "r1", Host: "h", Source: "/s/a", Dest: "vm/a", Error: "copy exited 1"})
+			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
+		}, state: map[string]State{"vm/a": Failed, "superseded/r1/vm/a": Superseded}},
+		{name: "a move of other bytes than were finalized", want: IntegrityFailure, build: func(c *caseLog) {
+			c.add(TypeFileCreated, FileCreated{Path: "vm/a"})
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/a", Size: 10, Hashes: hashes(md5B), AtRest: hashes(md5B)})
+			c.add(TypeFileSuperseded, FileSuperseded{From: "vm/a", To: "superseded/r1/vm/a", Size: 10, Hashes: hashes(md5A), RunID: "r1"})
+			c.copied("r1", "/s/a", "vm/a", 100)
+		}, what: "other size or hashes"},
 		{name: "a retry that failed again is not hidden", want: Incomplete, build: func(c *caseLog) {
 			c.started("r1", "/s/a=vm/a")
 			c.add(TypeFileFailed, Step{RunID: "r1", Host: "h", Source: "/s/a", Dest: "vm/a", Error: "copy exited 1"})

@@ -56,12 +56,48 @@ func lastFinalized(records []custody.Record) (files []*finalEntry, created map[s
 					What: fmt.Sprintf("finalized again with different size or hashes (before: line %d); the last record is the one verified", old.rec.Line)})
 			}
 			byPath[ff.Path] = &finalEntry{FileFinalized: ff, rec: r, piecesOK: piecesOK}
+		case custody.TypeFileSuperseded:
+			findings = append(findings, moveFinalized(r, byPath, created)...)
 		}
 	}
 	for _, p := range slices.Sorted(maps.Keys(byPath)) {
 		files = append(files, byPath[p])
 	}
 	return files, created, findings
+}
+
+// moveFinalized applies a file.superseded record: the bytes finalized as
+// From are now at To, and From is free for the next attempt. A move of
+// bytes other than those finalized is a failure.
+func moveFinalized(r custody.Record, byPath map[string]*finalEntry, created map[string]int) []custody.Finding {
+	var m custody.FileSuperseded
+	if err := r.Decode(&m); err != nil {
+		return []custody.Finding{{Severity: custody.Failure, Line: r.Line, What: err.Error()}}
+	}
+	for _, p := range []string{m.From, m.To} {
+		if err := CheckEvidencePath(p); err != nil {
+			return []custody.Finding{{Severity: custody.Failure, Line: r.Line, What: "file.superseded names an unusable path, not followed: " + err.Error()}}
+		}
+	}
+	fe, ok := byPath[m.From]
+	if !ok {
+		return []custody.Finding{{Severity: custody.Failure, Line: r.Line, File: m.To,
+			What: fmt.Sprintf("moved from %s, which no file.finalized record vouches for", m.From)}}
+	}
+	var out []custody.Finding
+	if fe.Size != m.Size || !maps.Equal(fe.Hashes, m.Hashes) {
+		out = append(out, custody.Finding{Severity: custody.Failure, Line: r.Line, File: m.To,
+			What: fmt.Sprintf("moved from %s with other size or hashes than it was finalized with (line %d)", m.From, fe.rec.Line)})
+	}
+	delete(byPath, m.From)
+	moved := *fe
+	moved.Path = m.To
+	byPath[m.To] = &moved
+	if l, ok := created[m.From]; ok {
+		created[m.To] = l
+		delete(created, m.From)
+	}
+	return out
 }
 
 // checkFinalized checks a record's internal consistency. It reports

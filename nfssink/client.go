@@ -71,6 +71,19 @@ func (c *Client) Finalize(ctx context.Context, req FinalizeRequest) (custody.Fil
 	return res, err
 }
 
+// MakeDir asks the sink to create an evidence folder.
+func (c *Client) MakeDir(ctx context.Context, rel string) error {
+	return c.do(ctx, http.MethodPost, "/v1/mkdir", MakeDirRequest{Path: rel}, &struct{}{})
+}
+
+// Supersede asks the sink to move the attempt at rel aside; nil when
+// nothing was there.
+func (c *Client) Supersede(ctx context.Context, req SupersedeRequest) (*custody.FileSuperseded, error) {
+	var res SupersedeResponse
+	err := c.do(ctx, http.MethodPost, "/v1/supersede", req, &res)
+	return res.Moved, err
+}
+
 // Append asks the sink to append a custody record of type typ; data is
 // marshalled to JSON. It makes the client a custody log for an
 // orchestrator working with a running serve, which holds the log's lock.

@@ -20,6 +20,8 @@ import (
 //
 //	GET  /v1/status    sink, mounts, files being received and finalized
 //	POST /v1/finalize  {"path":..., "expected_size":N, "at_rest":true}
+//	POST /v1/mkdir     {"path":...}: create an evidence folder
+//	POST /v1/supersede {"path":..., "run":..., "reason":...}: move an earlier attempt aside
 //	GET  /v1/events    one JSON event per line, as they happen
 
 // Status is the sink's state for the control API and `esxsink status`.
@@ -52,6 +54,25 @@ type FinalizeRequest struct {
 	AtRest       bool   `json:"at_rest"`
 }
 
+// MakeDirRequest asks the sink to create an evidence folder.
+type MakeDirRequest struct {
+	Path string `json:"path"`
+}
+
+// SupersedeRequest asks the sink to move the attempt at Path aside
+// (Sink.Supersede).
+type SupersedeRequest struct {
+	Path   string `json:"path"`
+	Run    string `json:"run"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// SupersedeResponse is the move made; Moved is nil when nothing was at
+// the path.
+type SupersedeResponse struct {
+	Moved *custody.FileSuperseded `json:"moved"`
+}
+
 // RecordRequest asks the sink to append a record of another part of
 // esxsink (an orchestrator using a running serve) to the custody log the
 // sink holds open.
@@ -67,6 +88,7 @@ var sinkRecordTypes = map[string]bool{
 	custody.TypeMountAccepted: true, custody.TypeMountRefused: true, custody.TypeMountReleased: true,
 	custody.TypeFileCreated: true, custody.TypeFileFinalized: true, custody.TypeDirCreated: true,
 	custody.TypePolicyRefused: true, custody.TypeWriteAnomaly: true, custody.TypeNoSpace: true,
+	custody.TypeFileSuperseded: true,
 }
 
 // Status reports the sink's current state.
@@ -162,6 +184,31 @@ func (s *Sink) controlMux() *http.ServeMux {
 			return
 		}
 		writeJSON(w, http.StatusOK, res)
+	})
+	mux.HandleFunc("POST /v1/mkdir", func(w http.ResponseWriter, r *http.Request) {
+		var req MakeDirRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil || req.Path == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {\"path\": ...}"})
+			return
+		}
+		if err := s.MakeDir(req.Path); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{})
+	})
+	mux.HandleFunc("POST /v1/supersede", func(w http.ResponseWriter, r *http.Request) {
+		var req SupersedeRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil || req.Path == "" || req.Run == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {\"path\": ..., \"run\": ..., \"reason\": ...}"})
+			return
+		}
+		moved, err := s.Supersede(req.Path, req.Run, req.Reason)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, SupersedeResponse{Moved: moved})
 	})
 	mux.HandleFunc("POST /v1/record", func(w http.ResponseWriter, r *http.Request) {
 		var req RecordRequest

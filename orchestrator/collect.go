@@ -21,6 +21,13 @@ type Sink interface {
 	// Finalize syncs rel, completes and records its hashes; atRest
 	// re-reads the synced file.
 	Finalize(rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error)
+	// MakeDir creates an evidence folder (and its parents), so the host
+	// finds the plan's folders before it writes into them.
+	MakeDir(rel string) error
+	// Supersede moves the earlier attempt at rel, if any, to the sink's
+	// superseded area and records the move: a new copy of the same
+	// source keeps the host's name. It returns nil when rel is free.
+	Supersede(rel, run, reason string) (*custody.FileSuperseded, error)
 }
 
 // CollectOptions says where and how to acquire.
@@ -103,7 +110,7 @@ type Progress struct {
 type FileOutcome struct {
 	Item PlanItem `json:"item"`
 	// Dest is where the reported attempt went, relative to
-	// CASE/evidence: Item.Dest, or Item.Dest.attemptN for a retry.
+	// CASE/evidence: always Item.Dest, the file's own path.
 	Dest       string            `json:"dest"`
 	HostHashes map[string]string `json:"host_hashes,omitempty"`
 	// PreHash is the source's md5 before the copy (two-pass only).
@@ -119,8 +126,9 @@ type FileOutcome struct {
 	// BadSectors are the source's unreadable sectors, found by reading
 	// the failed blocks again sector by sector: only these are zeros.
 	BadSectors []custody.SectorRange `json:"bad_sectors,omitempty"`
-	// Superseded are earlier copies of this file kept on the sink (a
-	// copy with whole blocks zeroed, before the sector-level re-read).
+	// Superseded are where the sink moved earlier attempts at Dest (a
+	// copy with whole blocks zeroed before the sector-level re-read, a
+	// retry's first copy, an earlier run's partial copy).
 	Superseded []string `json:"superseded,omitempty"`
 	Verified   bool     `json:"verified"`
 	// NotStarted says the copy never began (the run stopped first, or its

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,10 +34,12 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 	}
 	var fr FileOutcome
 	var fatal error
+	var superseded []string
 	for attempt := 1; attempt <= c.o.Retries+1; attempt++ {
 		gen := c.mountGeneration()
 		fr, fatal = c.copyOnce(ctx, it)
 		fr.Attempts = attempt
+		superseded = append(superseded, fr.Superseded...)
 		// A file that changed while it was read would change again: a
 		// second copy cannot make it whole, only hide the first.
 		if fr.Verified || fr.CopiedLive || fr.changed || fatal != nil || c.notFrozen(it) != "" {
@@ -61,7 +61,9 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 		n := fr.Attempts
 		fr, fatal = c.rescue(ctx, it, fr)
 		fr.Attempts = n + 1
+		superseded = append(superseded, fr.Superseded...)
 	}
+	fr.Superseded = superseded
 	if fatal == nil && it.Method == MethodSnapshot {
 		c.stillThere(context.WithoutCancel(ctx), it, &fr)
 	}
@@ -81,7 +83,7 @@ func (c *collector) recordResult(fr FileOutcome) {
 	rec := custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: fr.Dest, Size: fr.Size,
 		HostHashes: fr.HostHashes, SinkHashes: fr.SinkHashes, AtRest: fr.AtRest, Attempt: fr.Attempts, Error: fr.Error,
 		ReadErrors: fr.ReadErrors, BadSectors: fr.BadSectors, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note,
-		SizeAtStart: fr.SizeAtStart, SizeAtEnd: fr.SizeAtEnd}
+		SizeAtStart: fr.SizeAtStart, SizeAtEnd: fr.SizeAtEnd, Superseded: fr.Superseded}
 	if fr.sized && fr.SizeAtStart != it.Size {
 		// Not a failure: the file changed between the inventory and its
 		// copy (a running VM's delta grows until our snapshot).
@@ -104,10 +106,10 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileOutcome, err
 	if c.o.Transport == TransportSFTP {
 		return c.copyOnceSFTP(ctx, it)
 	}
-	// The sink keeps a finalized file read-only: a retry, or a second run
-	// into the same case, goes next to it, and what is there stays as it
-	// was received.
-	fr := FileOutcome{Item: it, Dest: c.freeDest(it.Dest)}
+	fr := FileOutcome{Item: it, Dest: it.Dest}
+	if !c.clearDest(&fr) {
+		return fr, nil
+	}
 	fifo, hashes := c.copyTools()
 	dst := "/vmfs/volumes/" + c.label + "/" + fr.Dest
 	if done, err := c.sizeAtStart(ctx, &fr); done {
@@ -241,14 +243,20 @@ func (c *collector) hashSource(ctx context.Context, fr *FileOutcome) (string, er
 	return h, nil
 }
 
-// freeDest returns dest, or dest.attemptN for the first N >= 2 that does
-// not exist in the evidence folder yet.
-func (c *collector) freeDest(dest string) string {
-	d := dest
-	for n := 2; ; n++ {
-		if _, err := os.Lstat(filepath.Join(c.o.EvidenceDir, filepath.FromSlash(d))); errors.Is(err, os.ErrNotExist) {
-			return d
-		}
-		d = fmt.Sprintf("%s.attempt%d", dest, n)
+// clearDest frees fr.Dest, the file's own path, for this copy: an earlier
+// attempt there (a retry, a copy a resumed or repeated run replaces) is
+// moved by the sink to its superseded area and recorded, never deleted
+// and never written over, so the verified copy always has the host's
+// name. false means the path could not be freed (fr.Error says why) and
+// nothing was copied.
+func (c *collector) clearDest(fr *FileOutcome) bool {
+	moved, err := c.o.Sink.Supersede(fr.Dest, c.o.RunID, "a new copy of "+fr.Item.Source+" takes its path")
+	if err != nil {
+		fr.Error = fmt.Sprintf("move the earlier attempt at %s aside before copying %s again: %v", fr.Dest, fr.Item.Source, err)
+		return false
 	}
+	if moved != nil {
+		fr.Superseded = append(fr.Superseded, moved.To)
+	}
+	return true
 }

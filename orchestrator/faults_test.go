@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,8 +147,17 @@ func TestCollectRetriesMismatch(t *testing.T) {
 		if got == nil {
 			t.Fatalf("retries %d: %s not in the report", retries, target)
 		}
-		if retries == 1 && (err != nil || !got.Verified || got.Attempts != 2 || got.Dest != target+".attempt2") {
+		if retries == 1 && (err != nil || !got.Verified || got.Attempts != 2 || got.Dest != target) {
 			t.Errorf("retries 1: err %v, result %+v", err, got)
+		}
+		// The first attempt is kept, moved aside by the sink; the verified
+		// copy has the file's own name.
+		if moved := "superseded/" + rep.RunID + "/" + target; retries == 1 && !slices.Equal(got.Superseded, []string{moved}) {
+			t.Errorf("retries 1: superseded %q, want %q", got.Superseded, moved)
+		} else if retries == 1 {
+			if _, err := os.Stat(filepath.Join(hashlog.EvidenceDir(e.caseDir), filepath.FromSlash(moved))); err != nil {
+				t.Errorf("the first attempt is not kept: %v", err)
+			}
 		}
 		if retries == 0 && (!errors.Is(err, ErrNotVerified) || got.Verified || !strings.Contains(got.Error, "mismatch")) {
 			t.Errorf("retries 0: err %v, result %+v", err, got)
@@ -258,8 +268,16 @@ func TestCollectBadSectorsAndWriteError(t *testing.T) {
 			t.Fatalf("sector %d: zero %v, unreadable %v", s, isZero, bad)
 		}
 	}
-	if len(flat.Superseded) != 1 || flat.Superseded[0] == flat.Dest {
-		t.Errorf("first copy not named as superseded: %q (dest %s)", flat.Superseded, flat.Dest)
+	// Every earlier attempt (the copy the failed WRITE cut, the one with
+	// a whole block zeroed) is kept in the superseded area; the image has
+	// the host's name.
+	if len(flat.Superseded) != flat.Attempts-1 || flat.Dest != flat.Item.Dest {
+		t.Errorf("earlier attempts %q of %d, dest %s", flat.Superseded, flat.Attempts, flat.Dest)
+	}
+	for _, p := range flat.Superseded {
+		if !strings.HasPrefix(p, "superseded/") || !strings.HasSuffix(p, "/"+flat.Dest) {
+			t.Errorf("earlier attempt kept as %s, want superseded/<run>/%s", p, flat.Dest)
+		}
 	}
 	if n := custodyCount(t, e, custody.TypeAcquisitionNote, "8 unreadable sectors found: sectors 10240-10247"); n != 1 {
 		t.Errorf("%d custody notes name the bad sectors", n)

@@ -97,15 +97,14 @@ func (c *collector) rescue(ctx context.Context, it PlanItem, first FileOutcome) 
 	again.rescue = esxi.RescueParts(size, bs, badBlocks)
 	fr, err := c.copyOnce(ctx, again)
 	fr.BadSectors = bad
-	fr.Superseded = append(fr.Superseded, first.Dest)
 	var list []string
 	n := int64(0)
 	for _, r := range bad {
 		list = append(list, r.String())
 		n += r.Count
 	}
-	note := fmt.Sprintf("dd reported %d read errors at bs=%d in %s; %d unreadable sectors found: %s; copied again to %s reading the %d failing blocks sector by sector, so only those sectors are zeros (the first copy stays as %s)",
-		len(first.ReadErrors), bs, first.Dest, n, strings.Join(list, ", "), fr.Dest, len(badBlocks), first.Dest)
+	note := fmt.Sprintf("dd reported %d read errors at bs=%d in %s; %d unreadable sectors found: %s; copied again to %s reading the %d failing blocks sector by sector, so only those sectors are zeros (the first copy is kept as %s)",
+		len(first.ReadErrors), bs, first.Dest, n, strings.Join(list, ", "), fr.Dest, len(badBlocks), strings.Join(fr.Superseded, ", "))
 	if got := int64(len(fr.ReadErrors)); fr.Error == "" && got != n {
 		note += fmt.Sprintf("; the second copy's dd reported %d errors, not %d: the disk is getting worse or recovering", got, n)
 	}

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -30,6 +31,15 @@ func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
 	}
 	out := map[string]Verified{}
 	for _, r := range recs {
+		if r.Type == custody.TypeFileSuperseded {
+			// A verified copy a later run replaced is no longer at its
+			// path: what is there now is that run's copy.
+			var m custody.FileSuperseded
+			if r.Decode(&m) == nil {
+				maps.DeleteFunc(out, func(_ string, v Verified) bool { return v.Dest == m.From })
+			}
+			continue
+		}
 		if r.Type != custody.TypeFileVerified {
 			continue
 		}

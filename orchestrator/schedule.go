@@ -3,8 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"sync"
 
@@ -25,8 +24,14 @@ type job struct {
 // the files not started are reported as not copied.
 func (c *collector) run(ctx context.Context, plan *Plan) error {
 	copies := plan.Copies()
+	made := map[string]bool{}
 	for _, it := range copies {
-		if err := os.MkdirAll(filepath.Join(c.o.EvidenceDir, filepath.FromSlash(filepath.Dir(it.Dest))), 0o750); err != nil {
+		dir := path.Dir(it.Dest)
+		if dir == "." || made[dir] {
+			continue
+		}
+		made[dir] = true
+		if err := c.o.Sink.MakeDir(dir); err != nil {
 			return fmt.Errorf("create the evidence folder for %s: %w", it.Dest, err)
 		}
 	}

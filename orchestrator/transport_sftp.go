@@ -125,7 +125,10 @@ type hostHash struct {
 // hashes the same source in sessions of its own, then verifies as every
 // copy does (verifyCopy).
 func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome, error) {
-	fr := FileOutcome{Item: it, Dest: c.freeDest(it.Dest)}
+	fr := FileOutcome{Item: it, Dest: it.Dest}
+	if !c.clearDest(&fr) {
+		return fr, nil
+	}
 	hashes := c.hostHashAlgs()
 	if done, err := c.sizeAtStart(ctx, &fr); done {
 		return fr, err

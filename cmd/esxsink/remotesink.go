@@ -58,6 +58,16 @@ func (s *remoteSink) Finalize(rel, _ string, expectedSize int64, atRest bool) (c
 	return s.client.Finalize(context.WithoutCancel(s.ctx), req)
 }
 
+// MakeDir asks the serve to create an evidence folder.
+func (s *remoteSink) MakeDir(rel string) error {
+	return s.client.MakeDir(context.WithoutCancel(s.ctx), rel)
+}
+
+// Supersede asks the serve to move the attempt at rel aside.
+func (s *remoteSink) Supersede(rel, run, reason string) (*custody.FileSuperseded, error) {
+	return s.client.Supersede(context.WithoutCancel(s.ctx), nfssink.SupersedeRequest{Path: rel, Run: run, Reason: reason})
+}
+
 // Append writes a custody record through the serve.
 func (s *remoteSink) Append(typ string, data any) (custody.Record, error) {
 	return s.client.Append(context.WithoutCancel(s.ctx), typ, data)
