@@ -27,6 +27,7 @@ const (
 	TypeHostIdentified      = "host.identified" // HostIdentified
 	TypeCommandRun          = "command.run"     // CommandRun
 	TypeTriageOutput        = "triage.output"   // TriageOutput
+	TypeDatastores          = "host.datastores" // Datastores: where each datastore's files are in the case
 
 	// A run's proof of ownership on the host, and what cleanup did or
 	// would not do with what it found.
@@ -60,6 +61,29 @@ type Lease struct {
 	// (esxsink cleanup).
 	By   string `json:"by,omitempty"`
 	Note string `json:"note,omitempty"`
+}
+
+// Datastores is the datastore table of one run: each datastore of the
+// host with the names it goes by under /vmfs/volumes and the folder of
+// the evidence folder that mirrors it. Descriptors name their extents and
+// parents by any of those names; this table maps them into the case.
+type Datastores struct {
+	Host   string      `json:"host"`
+	RunID  string      `json:"run_id,omitempty"`
+	Stores []Datastore `json:"datastores"`
+}
+
+// Datastore is one row of the table.
+type Datastore struct {
+	Name string `json:"name"`
+	UUID string `json:"uuid,omitempty"`
+	Type string `json:"type,omitempty"`
+	// Paths are the /vmfs/volumes paths that lead to it (by name, by
+	// UUID, the mount point).
+	Paths []string `json:"paths"`
+	// Folder is its folder in the evidence folder: the name with only the
+	// characters the workstation cannot store replaced.
+	Folder string `json:"folder"`
 }
 
 // Session records one invocation of the tool on a case: who, with which

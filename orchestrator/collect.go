@@ -201,6 +201,9 @@ type collector struct {
 	logger *slog.Logger
 	// slots bounds the copies in flight to o.Parallel.
 	slots chan struct{}
+	// stores is the plan's datastore table (where files found during
+	// the run go).
+	stores []custody.Datastore
 
 	// mu guards what parallel copies share below.
 	mu      sync.Mutex
@@ -266,8 +269,16 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 	if o.Parallel < 1 {
 		o.Parallel = 1
 	}
-	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger, slots: make(chan struct{}, o.Parallel), vanished: map[*VM]*ourSnapshot{}}
+	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger, slots: make(chan struct{}, o.Parallel), vanished: map[*VM]*ourSnapshot{},
+		stores: plan.Datastores}
 	c.report = &Outcome{RunID: o.RunID, Label: c.label}
+	if len(plan.Datastores) > 0 && c.o.Log != nil {
+		// Before any file: descriptors name extents and parents by
+		// /vmfs/volumes paths, which this table maps into the case.
+		if _, err := c.o.Log.Append(custody.TypeDatastores, custody.Datastores{Host: o.Host, RunID: o.RunID, Stores: plan.Datastores}); err != nil {
+			c.logger.Error("custody log append failed", "type", custody.TypeDatastores, "err", err)
+		}
+	}
 	for _, it := range plan.Items {
 		if it.Method == MethodSkip {
 			c.report.Skipped = append(c.report.Skipped, it)

@@ -133,7 +133,7 @@ func TestCollectRetriesMismatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		vms, _ := SelectVMs(inv, []string{"Unused server"}, false, false)
-		target := "Unused server/Unused server-flat.vmdk"
+		target := "datastore1/Unused server/Unused server-flat.vmdk"
 		rep, err := Collect(context.Background(), MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
 			Runner: e.runner, Log: e.log, Sink: &corruptingSink{Sink: e.sink, target: target}, Host: e.conn.Addr(),
 			SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: retries, Logger: quietLogger(),

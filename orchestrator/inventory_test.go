@@ -112,13 +112,13 @@ func TestPlanBasicDryRun(t *testing.T) {
 	if sum != plan.Bytes || len(byDest) != plan.Files {
 		t.Errorf("totals %d/%d, items %d/%d", plan.Bytes, plan.Files, sum, len(byDest))
 	}
-	if it := byDest["Ubuntu/Ubuntu-flat.vmdk"]; it.Method != MethodSnapshot || it.Kind != KindExtent || it.Size != 8<<30 {
+	if it := byDest["datastore1/Ubuntu/Ubuntu-flat.vmdk"]; it.Method != MethodSnapshot || it.Kind != KindExtent || it.Size != 8<<30 {
 		t.Errorf("running VM's extent: %+v", it)
 	}
-	if it := byDest["Unused server/Unused server-flat.vmdk"]; it.Method != MethodCopy || it.Size != 1<<30 {
+	if it := byDest["datastore1/Unused server/Unused server-flat.vmdk"]; it.Method != MethodCopy || it.Size != 1<<30 {
 		t.Errorf("powered-off VM's extent: %+v", it)
 	}
-	if it, ok := byDest["Ubuntu/Ubuntu.vmx"]; !ok || it.Method != MethodCopy || !it.Live {
+	if it, ok := byDest["datastore1/Ubuntu/Ubuntu.vmx"]; !ok || it.Method != MethodCopy || !it.Live {
 		t.Errorf("running VM's .vmx: %+v", it)
 	}
 	for _, it := range plan.Items {

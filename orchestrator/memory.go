@@ -32,7 +32,7 @@ func (c *collector) memoryJobs(ctx context.Context, vm *VM, like PlanItem, idx i
 	for _, f := range vm.Files {
 		known[f.Name] = true
 	}
-	folder := path.Dir(like.Dest)
+	folder := EvidencePath(vm.Dir, c.stores)
 	var jobs []job
 	for _, e := range entries {
 		ext := path.Ext(e.Name)

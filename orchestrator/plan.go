@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"unicode"
 
-	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -73,6 +73,8 @@ type Plan struct {
 	// NotCollected is what the host holds that this plan leaves, with the
 	// option that would collect it (NoteNotCollected fills it in).
 	NotCollected []custody.Uncollected `json:"not_collected,omitempty"`
+	// Datastores maps the host's datastores into the evidence folder.
+	Datastores []custody.Datastore `json:"datastores,omitempty"`
 	// Bytes is the total size of the files to copy.
 	Bytes int64 `json:"bytes"`
 	Files int   `json:"files"`
@@ -209,55 +211,31 @@ type PlanOptions struct {
 	// All says every registered VM was asked for (--all): one that
 	// discovery found but cannot collect makes the run incomplete.
 	All bool
+	// Datastores are the host's file systems (Inventory.Datastores): the
+	// evidence folder mirrors them. Without them a path's datastore
+	// folder is the name it has in the path.
+	Datastores []esxi.Filesystem
 }
 
-// MakePlan plans the acquisition of vms.
+// MakePlan plans the acquisition of vms. Each file goes to the path that
+// mirrors it on the host (EvidencePath through the datastore table), so
+// descriptors keep naming their extents and parents; no file is renamed to
+// dodge another. A file two VMs share (a linked clone's base disk, a LUN
+// mapped twice) is copied once.
 func MakePlan(vms []*VM, o PlanOptions) *Plan {
-	p := &Plan{VMs: vms, SinkFree: o.SinkFree}
-	folders := map[string]bool{}
+	p := &Plan{VMs: vms, SinkFree: o.SinkFree, Datastores: DatastoreTable(o.Datastores)}
+	taken := map[string]string{} // evidence path -> host path
 	for _, vm := range vms {
-		folder := SafeName(path.Base(vm.Dir))
-		if folders[folder] {
-			folder = SafeName(fmt.Sprintf("%s (vmid %d)", path.Base(vm.Dir), vm.ID))
-			for i := 2; folders[folder]; i++ {
-				folder = SafeName(fmt.Sprintf("%s (%d)", path.Base(vm.Dir), i))
-			}
-		}
-		folders[folder] = true
 		roles := diskRoles(vm)
-		names := map[string]bool{}
 		for _, f := range vm.Files {
-			if !f.Outside {
-				names[SafeName(f.Name)] = true
-			}
-		}
-		for _, f := range vm.Files {
-			name := SafeName(f.Name)
-			if f.Outside {
-				// Named after its folder when the VM folder has a file of
-				// the same name.
-				for n := 1; names[name]; n++ {
-					name = SafeName(fmt.Sprintf("%s - %s", path.Base(path.Dir(f.Path)), f.Name))
-					if n > 1 {
-						name = SafeName(fmt.Sprintf("%s (%d) - %s", path.Base(path.Dir(f.Path)), n, f.Name))
-					}
-				}
-				names[name] = true
-			}
 			it := PlanItem{VMID: vm.ID, VMName: vm.Name, Source: f.Path, Size: f.Size,
-				Dest: folder + "/" + name, Method: MethodCopy, vm: vm}
+				Dest: EvidencePath(f.Path, p.Datastores), Method: MethodCopy, vm: vm}
 			it.Kind = fileKind(f.Name, roles[f.Path])
 			classify(vm, &it, roles[f.Path], o)
-			if it.Method != MethodSkip {
-				p.Bytes += it.Size
-				p.Files++
-			} else {
-				it.Dest = ""
-			}
-			p.Items = append(p.Items, it)
+			p.add(it, taken)
 		}
 		if o.RDM {
-			p.addLUNs(vm, folder)
+			p.addLUNs(vm, taken)
 		}
 	}
 	for _, dev := range o.Devices {
@@ -265,22 +243,44 @@ func MakePlan(vms []*VM, o PlanOptions) *Plan {
 		if src == "" {
 			src = LUNPrefix + dev.Device
 		}
-		it := PlanItem{Source: src, Size: dev.SizeMB << 20, Kind: KindDevice, Method: MethodCopy,
-			Dest: "devices/" + SafeName(dev.Device+".raw"), SizeApprox: true,
-			Note: "whole device; its size is esxcli's, in whole MiB"}
-		p.Bytes += it.Size
-		p.Files++
-		p.Items = append(p.Items, it)
+		p.add(PlanItem{Source: src, Size: dev.SizeMB << 20, Kind: KindDevice, Method: MethodCopy,
+			Dest: DeviceEvidencePath(dev.Device), SizeApprox: true,
+			Note: "whole device; its size is esxcli's, in whole MiB"}, taken)
 	}
 	return p
+}
+
+// add appends it to the plan. A source already planned is not copied
+// twice; a source whose evidence path another source holds (names that
+// differ only in characters the workstation cannot store) is not copied
+// over it: both are said in the item's note.
+func (p *Plan) add(it PlanItem, taken map[string]string) {
+	if it.Method != MethodSkip {
+		switch other, ok := taken[it.Dest]; {
+		case ok && other == it.Source:
+			it.Method, it.Note = MethodSkip, "already planned (shared with another VM of this plan): copied once, as "+it.Dest
+		case ok:
+			it.Method, it.Note = MethodSkip, fmt.Sprintf("NOT COPIED: its evidence path %s is %s's (their names differ only in characters this workstation cannot store); collect it into another case", it.Dest, other)
+		default:
+			taken[it.Dest] = it.Source
+		}
+	}
+	if it.Method != MethodSkip {
+		p.Bytes += it.Size
+		p.Files++
+	} else {
+		it.Dest = ""
+	}
+	p.Items = append(p.Items, it)
 }
 
 // LUNPrefix is where ESXi exposes disks and LUNs.
 const LUNPrefix = "/vmfs/devices/disks/"
 
 // addLUNs plans the LUN behind each RDM of vm. Its size is the mapping
-// file's, which is the size of the LUN it maps.
-func (p *Plan) addLUNs(vm *VM, folder string) {
+// file's, which is the size of the LUN it maps. A LUN mapped by several
+// disks is copied once; each mapping's note names its image.
+func (p *Plan) addLUNs(vm *VM, taken map[string]string) {
 	for _, d := range vm.Disks {
 		if d.RDM == nil || d.RDM.Device == "" || len(d.Extents) == 0 {
 			continue
@@ -292,21 +292,36 @@ func (p *Plan) addLUNs(vm *VM, folder string) {
 			}
 		}
 		it := PlanItem{VMID: vm.ID, VMName: vm.Name, Source: LUNPrefix + d.RDM.Device, Size: size, Kind: KindLUN,
-			Method: MethodCopy, Dest: folder + "/" + SafeName(d.RDM.Device+".lun"), vm: vm}
+			Method: MethodCopy, Dest: DeviceEvidencePath(d.RDM.Device), vm: vm}
+		dest := it.Dest
 		switch {
 		case size < 0:
-			it.Method, it.Dest, it.Note = MethodSkip, "", "size of the LUN unknown: its mapping file is not in the VM folder"
+			it.Method, it.Note = MethodSkip, "size of the LUN unknown: its mapping file is not in the VM folder"
 		case vm.Running() && (d.RDM.Passthrough || d.Independent):
 			it.Live = true
 			it.Note = "WARNING: physical RDM of a running VM: copied live, a snapshot does not freeze it"
 		case vm.Running():
 			it.Method = MethodSnapshot
 		}
-		if it.Method != MethodSkip {
-			p.Bytes += it.Size
-			p.Files++
+		if other, ok := taken[dest]; ok && other == it.Source {
+			// Mapped again (a virtual and a physical mapping of one LUN):
+			// the first plan item copies it.
+			p.noteMapping(d, dest)
+			continue
 		}
-		p.Items = append(p.Items, it)
+		p.add(it, taken)
+		if it.Method != MethodSkip {
+			p.noteMapping(d, dest)
+		}
+	}
+}
+
+// noteMapping says on d's mapping file where the LUN it maps is imaged.
+func (p *Plan) noteMapping(d Disk, dest string) {
+	for i := range p.Items {
+		if p.Items[i].Kind == KindRDM && slices.Contains(d.Extents, p.Items[i].Source) {
+			p.Items[i].Note = "raw device mapping: reading it reads the LUN " + d.RDM.Device + ", which is imaged once as " + dest
+		}
 	}
 }
 

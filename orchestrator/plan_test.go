@@ -59,26 +59,85 @@ func TestMakePlanMethods(t *testing.T) {
 		{1, LUNPrefix + "vml.02", MethodSnapshot, false}, // virtual RDM: frozen
 		{2, "b-flat.vmdk", MethodCopy, false},            // independent, powered off
 		{2, "x.vswp", MethodCopy, false},
-		{2, LUNPrefix + "vml.01", MethodCopy, false},
 	} {
 		it, ok := got[key{c.vm, c.name}]
 		if !ok || it.Method != c.method || it.Live != c.live {
 			t.Errorf("vm %d %s: %+v, want %s live=%v", c.vm, c.name, it, c.method, c.live)
 		}
 	}
-	if d := got[key{1, "a-flat.vmdk"}].Dest; d != "vm/a-flat.vmdk" {
+	// The evidence folder mirrors the datastores: the same folder name
+	// on two datastores is two folders, nothing renamed.
+	if d := got[key{1, "a-flat.vmdk"}].Dest; d != "ds/vm/a-flat.vmdk" {
 		t.Errorf("dest %q", d)
 	}
-	if d := got[key{2, "a-flat.vmdk"}].Dest; d != "vm (vmid 2)/a-flat.vmdk" {
+	if d := got[key{2, "a-flat.vmdk"}].Dest; d != "other/vm/a-flat.vmdk" {
 		t.Errorf("second folder of the same name: %q", d)
 	}
-	if l := got[key{1, LUNPrefix + "vml.01"}]; l.Size != 8<<20 || l.Dest != "vm/vml.01.lun" {
+	if l := got[key{1, LUNPrefix + "vml.01"}]; l.Size != 8<<20 || l.Dest != "devices/vml.01.raw" {
 		t.Errorf("LUN: %+v", l)
+	}
+	// Both VMs map vml.01: it is copied once, and each mapping file says
+	// where its image is.
+	if _, twice := got[key{2, LUNPrefix + "vml.01"}]; twice {
+		t.Error("a LUN two VMs map is planned twice")
+	}
+	for _, vm := range []int{1, 2} {
+		if n := got[key{vm, "p-rdmp.vmdk"}].Note; !strings.Contains(n, "devices/vml.01.raw") {
+			t.Errorf("vm %d mapping file's note %q does not name the LUN's image", vm, n)
+		}
 	}
 }
 
-// A disk in another folder is planned into the VM's evidence folder,
-// renamed after its folder when the name is taken.
+// A LUN mapped twice by one VM (a virtual and a physical mapping of one
+// device) is read once.
+func TestMakePlanLUNMappedTwice(t *testing.T) {
+	vm := testVM(1, "ds", "vm", esxi.PoweredOff)
+	vm.Disks[3].RDM.Device = "vml.01"
+	p := MakePlan([]*VM{vm}, PlanOptions{SinkFree: -1, RDM: true})
+	var luns []PlanItem
+	for _, it := range p.Items {
+		if it.Kind == KindLUN {
+			luns = append(luns, it)
+		}
+	}
+	if len(luns) != 1 || luns[0].Dest != "devices/vml.01.raw" || luns[0].Method != MethodCopy {
+		t.Fatalf("LUN items %+v, want one copy of vml.01", luns)
+	}
+}
+
+// Two datastores whose names differ only in characters the workstation
+// cannot store, and a datastore named like one of our top folders, get
+// folders of their own, recorded in the table; a UUID path and a name
+// path reach the same folder.
+func TestDatastoreTable(t *testing.T) {
+	tab := DatastoreTable([]esxi.Filesystem{
+		{VolumeName: "a:b", UUID: "u1", MountPoint: "/vmfs/volumes/u1"},
+		{VolumeName: "a_b", UUID: "u2", MountPoint: "/vmfs/volumes/u2"},
+		{VolumeName: "devices", UUID: "u3", MountPoint: "/vmfs/volumes/u3"},
+		{UUID: "u4", MountPoint: "/vmfs/volumes/u4"},
+	})
+	folders := map[string]bool{}
+	for _, ds := range tab {
+		if folders[ds.Folder] {
+			t.Errorf("folder %q given twice: %+v", ds.Folder, tab)
+		}
+		folders[ds.Folder] = true
+	}
+	if tab[2].Folder == DevicesFolder {
+		t.Errorf("a datastore took the devices folder: %+v", tab[2])
+	}
+	for _, p := range []string{"/vmfs/volumes/u1/vm/x.vmdk", "/vmfs/volumes/a:b/vm/x.vmdk"} {
+		if got := EvidencePath(p, tab); got != "a_b/vm/x.vmdk" {
+			t.Errorf("%s -> %s", p, got)
+		}
+	}
+	if got := EvidencePath("/vmfs/volumes/u4/Mail [legacy]/x?.vmdk", tab); got != "u4/Mail [legacy]/x_.vmdk" {
+		t.Errorf("unnamed datastore: %s", got)
+	}
+}
+
+// A disk in another folder or datastore goes where it is on the host, so
+// a file of the same name in the VM folder is no clash.
 func TestMakePlanOutsideDisk(t *testing.T) {
 	vm := testVM(1, "ds", "vm", esxi.PoweredOff)
 	vm.Files = append(vm.Files,
@@ -89,13 +148,13 @@ func TestMakePlanOutsideDisk(t *testing.T) {
 	for _, it := range p.Items {
 		dests[it.Source] = it.Dest
 	}
-	if d := dests["/vmfs/volumes/ds2/shared/a-flat.vmdk"]; d != "vm/shared - a-flat.vmdk" {
-		t.Errorf("clashing outside file: %q", d)
+	if d := dests["/vmfs/volumes/ds2/shared/a-flat.vmdk"]; d != "ds2/shared/a-flat.vmdk" {
+		t.Errorf("outside file of the VM folder's name: %q", d)
 	}
-	if d := dests["/vmfs/volumes/ds2/shared/c.vmdk"]; d != "vm/c.vmdk" {
+	if d := dests["/vmfs/volumes/ds2/shared/c.vmdk"]; d != "ds2/shared/c.vmdk" {
 		t.Errorf("outside file: %q", d)
 	}
-	if d := dests["/vmfs/volumes/ds/vm/a-flat.vmdk"]; d != "vm/a-flat.vmdk" {
+	if d := dests["/vmfs/volumes/ds/vm/a-flat.vmdk"]; d != "ds/vm/a-flat.vmdk" {
 		t.Errorf("folder file: %q", d)
 	}
 }

@@ -201,7 +201,8 @@ func runCollect(c *cli.Context) (err error) {
 		}
 		devices = append(devices, dev)
 	}
-	planOpts := orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Devices: devices, Independent: c.Bool("independent"), All: c.Bool("all")}
+	planOpts := orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Devices: devices, Independent: c.Bool("independent"), All: c.Bool("all"),
+		Datastores: inv.Datastores}
 	plan := orchestrator.MakePlan(vms, planOpts)
 	plan.NoteNotCollected(inv, planOpts)
 	tri, err := hostArtifacts(ctx, c, r, caseLog, plan, conn.Addr(), logger)
