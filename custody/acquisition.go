@@ -1,6 +1,9 @@
 package custody
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Record types an acquisition run (esxsink collect, triage, cleanup)
 // writes, besides the sink's.
@@ -266,4 +269,31 @@ type SectorRange struct {
 
 func (r SectorRange) String() string {
 	return fmt.Sprintf("sectors %d-%d (bytes %d-%d)", r.First, r.First+r.Count-1, r.First*SectorSize, (r.First+r.Count)*SectorSize-1)
+}
+
+// VolumeFolders reads the datastore tables (host.datastores) in recs and
+// maps each name a datastore has under /vmfs/volumes (its name, its UUID)
+// to its folder in the evidence folder, so that a descriptor's absolute
+// /vmfs/volumes/<uuid or name>/… reference resolves inside the case. A
+// later table wins for a name two tables give.
+func VolumeFolders(recs []Record) map[string]string {
+	out := map[string]string{}
+	for _, r := range recs {
+		if r.Type != TypeDatastores {
+			continue
+		}
+		var t Datastores
+		if r.Decode(&t) != nil {
+			continue
+		}
+		for _, ds := range t.Stores {
+			for _, p := range ds.Paths {
+				rest, ok := strings.CutPrefix(p, "/vmfs/volumes/")
+				if ok && rest != "" && !strings.Contains(rest, "/") && ds.Folder != "" {
+					out[rest] = ds.Folder
+				}
+			}
+		}
+	}
+	return out
 }

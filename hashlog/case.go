@@ -70,3 +70,24 @@ func checkCase(caseDir string) error {
 	}
 	return nil
 }
+
+// FindCase returns the case folder whose evidence folder holds the file at
+// p (p itself or any folder above it), or "" when p is in no case.
+func FindCase(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	for dir := filepath.Dir(abs); ; {
+		parent := filepath.Dir(dir)
+		if filepath.Base(dir) == evidenceName {
+			if fi, err := os.Stat(LogPath(parent)); err == nil && fi.Mode().IsRegular() {
+				return parent, nil
+			}
+		}
+		if parent == dir {
+			return "", nil
+		}
+		dir = parent
+	}
+}

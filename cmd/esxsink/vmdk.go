@@ -12,7 +12,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/esxsink/esxsink/custody"
 	"github.com/esxsink/esxsink/digest"
+	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/vmdk"
 )
 
@@ -49,6 +51,9 @@ func vmdkOptions(c *cli.Context, ignoreCID bool) (*vmdk.Options, error) {
 		}
 		o.Volumes[ds] = dir
 	}
+	if err := caseVolumes(c.Args().First(), o.Volumes); err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "esxsink: warning: %v (map datastores with --volume)\n", err)
+	}
 	rdm := map[string]string{}
 	for _, v := range c.StringSlice("rdm") {
 		ext, img, ok := strings.Cut(v, "=")
@@ -66,6 +71,31 @@ func vmdkOptions(c *cli.Context, ignoreCID bool) (*vmdk.Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// caseVolumes maps, for a disk inside a collected case, every datastore
+// the case's custody log records (by name and by UUID) to its folder in
+// the evidence folder, so absolute /vmfs/volumes/… references resolve
+// with no flags. --volume mappings given on the command line stay.
+func caseVolumes(disk string, volumes map[string]string) error {
+	if disk == "" {
+		return nil
+	}
+	caseDir, err := hashlog.FindCase(disk)
+	if err != nil || caseDir == "" {
+		return err
+	}
+	recs, _, err := hashlog.ReadLog(hashlog.LogPath(caseDir))
+	if err != nil {
+		return fmt.Errorf("read the datastore table of case %s: %w", caseDir, err)
+	}
+	ev := hashlog.EvidenceDir(caseDir)
+	for name, folder := range custody.VolumeFolders(recs) {
+		if _, given := volumes[name]; !given && hashlog.CheckEvidencePath(folder) == nil {
+			volumes[name] = filepath.Join(ev, filepath.FromSlash(folder))
+		}
+	}
+	return nil
 }
 
 // diskArg checks the DISK argument(s): a usage error when missing.
