@@ -224,7 +224,7 @@ func TestReportRendersInChromium(t *testing.T) {
 // while the other files stay verified.
 func TestReportFlagsChangedEvidence(t *testing.T) {
 	caseDir := collectLabCase(t)
-	target := "Ubuntu/Ubuntu-flat.vmdk"
+	target := "datastore1/Ubuntu/Ubuntu-flat.vmdk"
 	flip(t, filepath.Join(caseDir, "evidence", filepath.FromSlash(target)), 1<<20+3)
 	if out, code := esx(t, "", "verify", caseDir); code != 1 || !strings.Contains(out, target) {
 		t.Fatalf("verify after a changed byte: exit %d, want 1 naming %s\n%s", code, target, out)
