@@ -1,20 +1,24 @@
 # esxsink — see README.md. Every target works offline once the Go modules are cached.
 GO       ?= go
 BIN      ?= bin/esxsink
+LAB      ?= bin/esxsink-lab
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
 .PHONY: build test demo bench lint fuzz cross clean
 
+# esxsink is the acquisition tool; esxsink-lab the simulated host for
+# training, demos and tests, kept out of the acquisition binary.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/esxsink
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(LAB) ./cmd/esxsink-lab
 
 test:
 	$(GO) test -count=1 -timeout 30m ./...
 
 demo: build
-	bash examples/demo.sh $(BIN)
+	bash examples/demo.sh $(BIN) $(LAB)
 
 # Each benchmark runs esxsink and its peer side by side in one run and
 # prints the ratio; absolute times on a shared machine are noise.
@@ -24,6 +28,7 @@ bench: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 
 # Runs every fuzz target briefly from its seed corpus (go test allows one
 # target per invocation). A failing target gets up to two more runs: a real
@@ -45,6 +50,7 @@ fuzz:
 
 cross:
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/esxsink
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/esxsink-lab
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/esxsink
 
 clean:

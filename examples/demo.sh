@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: a complete acquisition on this machine, no ESXi needed.
-# Starts the simulated ESXi host (`esxsink lab`, examples/lab/basic.yaml:
+# Starts the simulated ESXi host (`esxsink-lab`, examples/lab/basic.yaml:
 # a running VM that needs a snapshot and a powered-off one), runs
 # `esxsink collect --all` against it over real SSH and real NFS with the
 # embedded sink on high ports, then `esxsink verify` on the case.
@@ -8,6 +8,8 @@
 set -euo pipefail
 bin=${1:-bin/esxsink}
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+lab_bin=${2:-$(dirname "$bin")/esxsink-lab}
+lab_bin=$(cd "$(dirname "$lab_bin")" && pwd)/$(basename "$lab_bin")
 here=$(cd "$(dirname "$0")" && pwd)
 scenario=${ESXSINK_DEMO_SCENARIO:-$here/lab/basic.yaml}
 ssh_port=${ESXSINK_DEMO_SSH_PORT:-32022}
@@ -16,8 +18,8 @@ pm_port=${ESXSINK_DEMO_PORTMAP_PORT:-32111}
 work=$(mktemp -d "${TMPDIR:-/tmp}/esxsink-demo.XXXXXX")
 case_dir=$work/case
 
-echo "== starting the simulated ESXi host: $bin lab --scenario $scenario =="
-"$bin" lab --scenario "$scenario" --listen "127.0.0.1:$ssh_port" --nfs-portmap-port "$pm_port" \
+echo "== starting the simulated ESXi host: $lab_bin --scenario $scenario =="
+"$lab_bin" --scenario "$scenario" --listen "127.0.0.1:$ssh_port" --nfs-portmap-port "$pm_port" \
   >"$work/lab.out" 2>"$work/lab.log" &
 lab=$!
 trap 'kill -INT $lab 2>/dev/null || true; wait $lab 2>/dev/null || true' EXIT

@@ -58,7 +58,7 @@ vms:
       - {size: 4MiB, kind: thick}
 `
 
-// runningLab is `esxsink lab` started as a trainer would, with what the
+// runningLab is `esxsink-lab` started as a trainer would, with what the
 // other commands need to reach it.
 type runningLab struct {
 	cmd                 *exec.Cmd
@@ -67,13 +67,13 @@ type runningLab struct {
 	nfsPort, portmapPor int
 }
 
-// startLab runs `esxsink lab` on cliLab with a first disk of diskSize.
+// startLab runs `esxsink-lab` on cliLab with a first disk of diskSize.
 func startLab(t *testing.T, diskSize string) *runningLab {
 	t.Helper()
 	return startLabScenario(t, fmt.Sprintf(cliLab, diskSize))
 }
 
-// startLabScenario runs `esxsink lab` on the scenario text.
+// startLabScenario runs `esxsink-lab` on the scenario text.
 func startLabScenario(t *testing.T, yaml string) *runningLab {
 	t.Helper()
 	dir := t.TempDir()
@@ -82,7 +82,7 @@ func startLabScenario(t *testing.T, yaml string) *runningLab {
 		t.Fatal(err)
 	}
 	port, pm := freePort(t), freePort(t)
-	cmd := exec.Command(esxsinkBin, "lab", "--scenario", scenario, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--nfs-portmap-port", fmt.Sprint(pm),
+	cmd := exec.Command(labBin, "--scenario", scenario, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--nfs-portmap-port", fmt.Sprint(pm),
 		"--work-dir", filepath.Join(dir, "host"))
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -95,7 +95,7 @@ func startLabScenario(t *testing.T, yaml string) *runningLab {
 		env: append(os.Environ(), "ESXSINK_PASSWORD="+pw), nfsPort: freePort(t), portmapPor: pm}
 }
 
-// readLabBanner reads what `esxsink lab` prints up to its Ctrl-C line and
+// readLabBanner reads what `esxsink-lab` prints up to its Ctrl-C line and
 // the password and host-key fingerprint in it; the rest of stdout is
 // drained so the lab never blocks on it.
 func readLabBanner(t *testing.T, stdout io.Reader) (banner, password, fingerprint string) {

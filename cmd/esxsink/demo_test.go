@@ -17,7 +17,7 @@ func TestDemoScript(t *testing.T) {
 	if err := os.WriteFile(scenario, []byte(fmt.Sprintf(cliLab, "8MiB")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("bash", "../../examples/demo.sh", esxsinkBin)
+	cmd := exec.Command("bash", "../../examples/demo.sh", esxsinkBin, labBin)
 	cmd.Env = append(os.Environ(), "TMPDIR="+dir, "ESXSINK_DEMO_SCENARIO="+scenario,
 		fmt.Sprintf("ESXSINK_DEMO_SSH_PORT=%d", freePort(t)), fmt.Sprintf("ESXSINK_DEMO_NFS_PORT=%d", freePort(t)),
 		fmt.Sprintf("ESXSINK_DEMO_PORTMAP_PORT=%d", freePort(t)))

@@ -19,7 +19,7 @@ import (
 	"github.com/esxsink/esxsink/internal/peer"
 )
 
-var esxsinkBin string
+var esxsinkBin, labBin string // built once by TestMain
 
 // TestMain builds the real binary once; the tests drive it as a user would.
 func TestMain(m *testing.M) {
@@ -28,9 +28,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	esxsinkBin = filepath.Join(dir, "esxsink")
-	if out, err := exec.Command("go", "build", "-o", esxsinkBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build esxsink: %v\n%s", err, out)
-		os.Exit(1)
+	labBin = filepath.Join(dir, "esxsink-lab")
+	for bin, pkg := range map[string]string{esxsinkBin: ".", labBin: "../esxsink-lab"} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -305,8 +305,10 @@ func runExercise(t *testing.T, tools map[string]string, steps []*exStep) {
 	}
 	// The student's PATH: esxsink, and an ssh that types the password
 	// (sshpass) and trusts only the host key checked below.
-	if err := os.Symlink(esxsinkBin, filepath.Join(bin, "esxsink")); err != nil {
-		t.Fatal(err)
+	for name, target := range map[string]string{"esxsink": esxsinkBin, "esxsink-lab": labBin} {
+		if err := os.Symlink(target, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r.sshConfig = filepath.Join(tmp, "ssh_config")
 	wrapper := fmt.Sprintf("#!/bin/sh\nif [ -n \"$EXERCISE_TTY\" ]; then set -- -tt \"$@\"; fi\nexec %q -e %q -F %q \"$@\"\n",
@@ -504,7 +506,7 @@ func (r *exerciseRun) learnLab(s *exStep, banner string) {
 // their line.
 func TestExerciseMarkup(t *testing.T) {
 	md := "# x\n\n```sh step=a run=workstation exit=1\nfalse\n```\n\n```expect\nYou  should   see\n...\n```\n" +
-		"<!-- capture SUM ([0-9a-f]{32}) -->\n\n```sh step=b run=background terminal=lab ready=\"press Ctrl-C\"\nesxsink lab\n```\n"
+		"<!-- capture SUM ([0-9a-f]{32}) -->\n\n```sh step=b run=background terminal=lab ready=\"press Ctrl-C\"\nesxsink-lab\n```\n"
 	steps, err := parseExercise("x.md", md)
 	if err != nil {
 		t.Fatal(err)

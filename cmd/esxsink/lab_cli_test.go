@@ -11,7 +11,7 @@ import (
 	"github.com/esxsink/esxsink/internal/peer"
 )
 
-// TestLabCommand starts `esxsink lab` as a trainer would, reads the
+// TestLabCommand starts `esxsink-lab` as a trainer would, reads the
 // connection details it prints, and logs in with the real OpenSSH client
 // checking the printed host-key fingerprint.
 func TestLabCommand(t *testing.T) {
@@ -19,7 +19,7 @@ func TestLabCommand(t *testing.T) {
 	ssh := peer.Require(t, "ssh")
 	keyscan := peer.Require(t, "ssh-keyscan")
 	port := freePort(t)
-	cmd := exec.Command(esxsinkBin, "lab", "--scenario", "../../examples/lab/basic.yaml", "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	cmd := exec.Command(labBin, "--scenario", "../../examples/lab/basic.yaml", "--listen", fmt.Sprintf("127.0.0.1:%d", port))
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

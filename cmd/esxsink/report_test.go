@@ -58,7 +58,7 @@ faults:
     length: 4KiB
 `
 
-// collectLabCase runs `esxsink lab` on reportScenario and `esxsink
+// collectLabCase runs `esxsink-lab` on reportScenario and `esxsink
 // collect --all` from it into a new case, as the examiner would, and
 // returns the case folder.
 func collectLabCase(t *testing.T) string {

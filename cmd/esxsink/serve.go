@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/internal/cliutil"
 
 	"github.com/urfave/cli/v2"
 
@@ -208,9 +209,5 @@ func sanitizeLabel(s string) string {
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return cliutil.NewLogger(level, w)
 }

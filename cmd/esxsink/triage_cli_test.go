@@ -12,7 +12,7 @@ import (
 	"github.com/esxsink/esxsink/report"
 )
 
-// TestTriageCLI runs `esxsink triage` against `esxsink lab`: the host's
+// TestTriageCLI runs `esxsink triage` against `esxsink-lab`: the host's
 // files land under host-artifacts/files, the command outputs are listed
 // with their hashes, the case verifies and the host is left as found.
 func TestTriageCLI(t *testing.T) {

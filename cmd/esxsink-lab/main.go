@@ -1,7 +1,11 @@
+// Command esxsink-lab runs a simulated ESXi host for training, demos and
+// tests. It is its own program so that the acquisition binary, esxsink,
+// ships no simulator and no shell interpreter.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,12 +16,17 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/esxsink/esxsink/esxsim"
+	"github.com/esxsink/esxsink/internal/cliutil"
 )
 
-func labCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "lab",
-		Usage: "run a simulated ESXi host over SSH for training and tests",
+// version is set at build time (-ldflags -X main.version=...).
+var version = "dev"
+
+func main() {
+	app := &cli.App{
+		Name:    "esxsink-lab",
+		Version: version,
+		Usage:   "run a simulated ESXi host over SSH for training and tests",
 		Description: `Starts a simulated ESXi host described by a scenario file (see examples/lab/):
 an SSH server with the ESXi shell, vim-cmd, esxcli, esxcfg-nas, vmkfstools and the
 busybox applets, datastores with VMs whose disks are generated on read, and NFS
@@ -25,7 +34,7 @@ mounts that really connect to an evidence sink (esxsink serve). It prints how to
 connect and runs until interrupted (Ctrl-C). Every command typed is recorded, as in
 ESXi's /var/log/shell.log.
 
-   esxsink lab --scenario examples/lab/basic.yaml --listen 127.0.0.1:2222`,
+   esxsink-lab --scenario examples/lab/basic.yaml --listen 127.0.0.1:2222`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "scenario", Required: true, Usage: "scenario YAML file (examples/lab/basic.yaml, full.yaml, faults.yaml)"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "SSH address (port 0 picks a free port)"},
@@ -38,11 +47,29 @@ ESXi's /var/log/shell.log.
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "diagnostic log level on stderr: debug, info, warn, error"},
 		},
 		Action: runLab,
+		// Exit codes are decided here: 2 for usage errors, 1 otherwise.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return usageErr{err} },
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "esxsink-lab:", err)
+		var u usageErr
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
 	}
 }
 
+// usageErr marks a mistake on the command line (exit 2).
+type usageErr struct{ error }
+
+func (u usageErr) Unwrap() error { return u.error }
+
+func usageError(err error) error { return usageErr{err} }
+
 func runLab(c *cli.Context) error {
-	logger, err := newLogger(c.String("log-level"), os.Stderr)
+	logger, err := cliutil.NewLogger(c.String("log-level"), os.Stderr)
 	if err != nil {
 		return usageError(err)
 	}
