@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -92,7 +93,8 @@ func TestShuffledConcurrentWrites(t *testing.T) {
 				end := min(off+chunk, size)
 				st, n, _, _, err := c.write(fh, uint64(off), data[off:end], unstable)
 				if err != nil || st != nfs3OK || int(n) != end-off {
-					failed.Store(err)
+					// Never a nil error: atomic.Value panics on Store(nil).
+					failed.Store(fmt.Errorf("write at %d: status %d, %d of %d bytes: %v", off, st, n, end-off, err))
 					return
 				}
 			}

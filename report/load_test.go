@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"strings"
@@ -290,6 +291,10 @@ func TestLoadDistrustsRecords(t *testing.T) {
 	}
 	if r.Summary.OK || !strings.Contains(r.Summary.Statement, "not recorded as removed") {
 		t.Errorf("summary = %+v", r.Summary)
+	}
+	var page bytes.Buffer
+	if err := r.WriteHTML(&page); err != nil || !strings.Contains(page.String(), "NOT REMOVED") {
+		t.Errorf("the page does not flag the snapshot left behind (%v)", err)
 	}
 }
 
