@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,9 @@ func NewClient(stateDir string) *Client {
 	}}}
 }
 
+// ErrNoSink means no esxsink serve answers on the case's control socket.
+var ErrNoSink = errors.New("no esxsink serve is running on this case")
+
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -46,7 +50,15 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("sink control socket %s: %w (is `esxsink serve` running on this case?)", c.socket, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		why := err.Error()
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Err != nil {
+			why = oe.Err.Error() // "connect: no such file or directory", not the HTTP plumbing
+		}
+		return fmt.Errorf("%w: nothing answers on its control socket %s (%s); start one with `esxsink serve --case CASE`, or check the case folder", ErrNoSink, c.socket, why)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -274,14 +274,29 @@ func listenTCP(addr string, port int, what string) (net.Listener, error) {
 	return ln, nil
 }
 
+// BindError is a port the sink could not listen on. Privileged says the
+// port needs privileges; InUse that another process holds it. Callers add
+// the advice that fits their command (serve, collect).
+type BindError struct {
+	What, Addr        string
+	Privileged, InUse bool
+	Err               error
+}
+
+func (e *BindError) Error() string {
+	switch {
+	case e.Privileged:
+		return fmt.Sprintf("%s: cannot bind %s: ports below 1024 need privileges (root or Administrator, or the cap_net_bind_service capability): %v", e.What, e.Addr, e.Err)
+	case e.InUse:
+		return fmt.Sprintf("%s: cannot bind %s: the port is in use (another NFS server or rpcbind?): %v", e.What, e.Addr, e.Err)
+	}
+	return fmt.Sprintf("%s: cannot bind %s: %v", e.What, e.Addr, e.Err)
+}
+
+func (e *BindError) Unwrap() error { return e.Err }
+
 func bindError(what, hp string, err error) error {
-	if isPermission(err) {
-		return fmt.Errorf("%s: cannot bind %s: ports below 1024 need privileges: run as root (or Administrator), grant the binary `sudo setcap cap_net_bind_service=+ep $(which esxsink)`, or use --portmap=rpcbind with a running rpcbind: %w", what, hp, err)
-	}
-	if isAddrInUse(err) {
-		return fmt.Errorf("%s: cannot bind %s: the port is in use (another NFS server or rpcbind?): stop it, or choose another port for tests: %w", what, hp, err)
-	}
-	return fmt.Errorf("%s: cannot bind %s: %w", what, hp, err)
+	return &BindError{What: what, Addr: hp, Privileged: isPermission(err), InUse: isAddrInUse(err), Err: err}
 }
 
 func (s *Sink) acceptLoop(ctx context.Context) {

@@ -370,7 +370,7 @@ func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost st
 		start = sink.StartReceiver // binds no NFS, MOUNT or portmap port
 	}
 	if err := start(ctx); err != nil {
-		return nil, fmt.Errorf("start the embedded sink on %s: %w", sinkHost, err)
+		return nil, fmt.Errorf("start the embedded sink on %s: %w%s", sinkHost, err, bindAdvice(err, "collect"))
 	}
 	return sink, nil
 }
@@ -527,7 +527,6 @@ heartbeat is older than 10 minutes is undone only with --force. Snapshots are re
 (never removeall), datastores detached, the run's files and lease removed. It needs --case:
 every command it runs is recorded in that case's custody log. With --dry-run it only lists.`,
 		Flags: append(append(hostFlags(), caseFlags(false)...),
-			&cli.BoolFlag{Name: "resume", Usage: "skip files an earlier collect into this --case verified from the same host (running VMs' logs and config are copied again)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "list the leftovers and change nothing"},
 			&cli.BoolFlag{Name: "force", Usage: "undo a run that still has a lease on the host, when its heartbeat is older than 10 minutes (a dead run); a fresh lease is never overridden"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "diagnostic log level on stderr"},
@@ -633,4 +632,24 @@ func caseName(c *cli.Context, caseDir string) string {
 		return id
 	}
 	return filepath.Base(caseDir)
+}
+
+// bindAdvice says what to do about a port the sink could not bind, in
+// the words of the command that tried.
+func bindAdvice(err error, command string) string {
+	var be *nfssink.BindError
+	if !errors.As(err, &be) {
+		return ""
+	}
+	switch {
+	case be.Privileged && command == "collect":
+		return "; run collect as root (or Administrator), grant the binary `sudo setcap cap_net_bind_service=+ep $(which esxsink)`, or copy without a mount: --transport sftp"
+	case be.Privileged:
+		return "; run as root (or Administrator), grant the binary `sudo setcap cap_net_bind_service=+ep $(which esxsink)`, or use --portmap=rpcbind with a running rpcbind"
+	case be.InUse && command == "collect":
+		return "; stop the other server (or a running esxsink serve: collect --sink CASE uses it), or choose other ports for tests with --nfs-port and --portmap-port"
+	case be.InUse:
+		return "; stop the other server, or choose other ports for tests with --nfs-port and --portmap-port"
+	}
+	return ""
 }

@@ -100,7 +100,7 @@ func runServe(c *cli.Context) error {
 	}
 	if err := sink.Start(ctx); err != nil {
 		log.Append(custody.TypeNote, custody.Note{Text: "sink failed to start: " + err.Error()})
-		return err
+		return fmt.Errorf("%w%s", err, bindAdvice(err, "serve"))
 	}
 	sock, err := sink.ServeControl(ctx)
 	if err != nil {

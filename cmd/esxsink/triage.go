@@ -13,7 +13,7 @@ import (
 
 // triageOnlyDrops are collect's flags that choose VMs or devices, which a
 // host triage has none of.
-var triageOnlyDrops = map[string]bool{"vm": true, "all": true, "unregistered": true, "usb": true, "rdm": true, "resume": true, "host-artifacts": true}
+var triageOnlyDrops = map[string]bool{"vm": true, "all": true, "unregistered": true, "usb": true, "rdm": true, "resume": true, "host-artifacts": true, "memory": true, "independent": true}
 
 func triageCommand() *cli.Command {
 	var flags []cli.Flag
