@@ -1,6 +1,11 @@
 package orchestrator
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/esxsink/esxsink/custody"
@@ -74,3 +79,58 @@ func assertAccounted(t *testing.T, e *simEnv, rep *Outcome, planned int) {
 
 // Counts tallies a report's files the way assertAccounted compares them.
 type Counts struct{ Verified, CopiedLive, NotStarted, Failed int }
+
+// failingLog is a custody log whose disk fills after after appends.
+type failingLog struct {
+	Recorder
+	mu    sync.Mutex
+	after int
+}
+
+func (l *failingLog) Append(typ string, data any) (custody.Record, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.after <= 0 {
+		return custody.Record{}, errors.New("write custody.jsonl: no space left on device")
+	}
+	l.after--
+	return l.Recorder.Append(typ, data)
+}
+
+// TestCollectStopsWhenTheLogFails: a custody log that cannot be written
+// stops the run (no file is acquired without its record), the error says
+// so, and the host is still left as found.
+func TestCollectStopsWhenTheLogFails(t *testing.T) {
+	// Before the run touches the host, and in the middle of its copies.
+	for _, after := range []int{12, 30} {
+		t.Run(fmt.Sprint(after), func(t *testing.T) { collectWithFailingLog(t, after) })
+	}
+}
+
+func collectWithFailingLog(t *testing.T, after int) {
+	e := startSim(t, smallLab)
+	before := snapCounts(e)
+	inv, err := Discover(context.Background(), e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, _ := SelectVMs(inv, []string{"Ubuntu", "Unused server"}, false, false)
+	plan := MakePlan(vms, PlanOptions{SinkFree: -1})
+	rep, err := Collect(context.Background(), plan, CollectOptions{
+		Runner: e.runner, Log: &failingLog{Recorder: e.log, after: after}, Sink: e.sink, Host: e.conn.Addr(),
+		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6,
+	})
+	if !errors.Is(err, ErrCustodyLog) || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("collect with a failing custody log: %v, want ErrCustodyLog", err)
+	}
+	verified := 0
+	for _, f := range rep.Files {
+		if f.Verified {
+			verified++
+		}
+	}
+	if verified == len(plan.Copies()) {
+		t.Errorf("every file was acquired although the log failed")
+	}
+	assertClean(t, e, before)
+}

@@ -192,6 +192,10 @@ func (r *Outcome) OK() bool {
 // failed reports a file that neither verified nor was copied live.
 func (f FileOutcome) failed() bool { return !f.Verified && !f.CopiedLive }
 
+// ErrCustodyLog means the custody log could not be written: the run
+// stopped, because evidence whose custody is not recorded is not acquired.
+var ErrCustodyLog = errors.New("the custody log cannot be written")
+
 // ErrNotVerified is returned when some planned file did not verify.
 var ErrNotVerified = errors.New("not every planned file verified")
 
@@ -199,6 +203,11 @@ type collector struct {
 	o      CollectOptions
 	label  string
 	logger *slog.Logger
+	// stopRun ends the run with a cause (set by Collect; a no-op before);
+	// logErr is the custody log failure that stopped it, if any.
+	stopRun func(error)
+	logMu   sync.Mutex
+	logErr  error
 	// slots bounds the copies in flight to o.Parallel.
 	slots chan struct{}
 	// stores is the plan's datastore table (where files found during
@@ -270,14 +279,13 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 		o.Parallel = 1
 	}
 	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger, slots: make(chan struct{}, o.Parallel), vanished: map[*VM]*ourSnapshot{},
-		stores: plan.Datastores}
+		stopRun: func(error) {},
+		stores:  plan.Datastores}
 	c.report = &Outcome{RunID: o.RunID, Label: c.label}
 	if len(plan.Datastores) > 0 && c.o.Log != nil {
 		// Before any file: descriptors name extents and parents by
 		// /vmfs/volumes paths, which this table maps into the case.
-		if _, err := c.o.Log.Append(custody.TypeDatastores, custody.Datastores{Host: o.Host, RunID: o.RunID, Stores: plan.Datastores}); err != nil {
-			c.logger.Error("custody log append failed", "type", custody.TypeDatastores, "err", err)
-		}
+		c.appendRecord(custody.TypeDatastores, custody.Datastores{Host: o.Host, RunID: o.RunID, Stores: plan.Datastores})
 	}
 	for _, it := range plan.Items {
 		if it.Method == MethodSkip {
@@ -287,11 +295,18 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 	}
 	for _, u := range plan.NotCollected {
 		u.RunID = o.RunID
-		if c.o.Log != nil {
-			if _, err := c.o.Log.Append(custody.TypeNotCollected, u); err != nil {
-				c.logger.Error("custody log append failed", "type", custody.TypeNotCollected, "err", err)
-			}
+		c.appendRecord(custody.TypeNotCollected, u)
+	}
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	c.stopRun = func(err error) {
+		// Its own lock: a record may be written while c.mu is held.
+		c.logMu.Lock()
+		if c.logErr == nil {
+			c.logErr = err
 		}
+		c.logMu.Unlock()
+		stopRun(err)
 	}
 	c.record(custody.TypeAcquisitionStarted, custody.Step{Label: c.label, Files: plan.Files, Size: plan.Bytes})
 	// Every planned copy is named before any starts, so that a run cut
@@ -301,6 +316,11 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 			PlannedSize: it.Size, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note})
 	}
 	runErr := c.run(ctx, plan)
+	c.logMu.Lock()
+	if c.logErr != nil && !errors.Is(runErr, ErrCustodyLog) {
+		runErr = errors.Join(runErr, c.logErr)
+	}
+	c.logMu.Unlock()
 	c.cleanup(ctx, runErr)
 	c.accountForAll(plan, runErr)
 	failed := 0
@@ -417,11 +437,19 @@ func (c *collector) record(typ string, r custody.Step) {
 		c.report.Anomalies = append(c.report.Anomalies, strings.Trim(r.Note+"; "+r.Error, "; "))
 		c.mu.Unlock()
 	}
+	c.appendRecord(typ, r)
+}
+
+// appendRecord appends to the custody log; a log that cannot be written
+// stops the run (one policy with the Runner's command records): evidence
+// whose custody is not recorded is not acquired on.
+func (c *collector) appendRecord(typ string, data any) {
 	if c.o.Log == nil {
 		return
 	}
-	if _, err := c.o.Log.Append(typ, r); err != nil {
-		c.logger.Error("custody log append failed", "type", typ, "err", err)
+	if _, err := c.o.Log.Append(typ, data); err != nil {
+		c.logger.Error("custody log append failed: the run stops", "type", typ, "err", err)
+		c.stopRun(fmt.Errorf("%w: %s record: %v; check the case disk, then run collect again with --resume", ErrCustodyLog, typ, err))
 	}
 }
 

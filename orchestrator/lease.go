@@ -41,6 +41,12 @@ func (c *collector) takeLease(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("build the lease for run %s: %w", c.o.RunID, err)
 	}
+	// Marked before the command runs: a command cut off by a cancellation
+	// may still have written the file, and cleanup must then remove it
+	// (removing our own run's lease path when it is absent is harmless).
+	c.lease.mu.Lock()
+	c.lease.written = true
+	c.lease.mu.Unlock()
 	res, err := c.o.Runner.Run(ctx, cmd)
 	if err == nil && res.ExitStatus != 0 {
 		err = fmt.Errorf("exit status %d: %s", res.ExitStatus, clip(strings.TrimSpace(string(res.Stderr))))
@@ -48,9 +54,6 @@ func (c *collector) takeLease(ctx context.Context) error {
 	if err != nil {
 		return c.fail(custody.TypeAcquisitionNote, fmt.Errorf("write our lease %s on %s: %w; without it esxsink cleanup could not tell this run from a dead one, so nothing is changed on the host", esxi.LeasePath(c.o.RunID), c.o.Host, err))
 	}
-	c.lease.mu.Lock()
-	c.lease.written = true
-	c.lease.mu.Unlock()
 	c.recordLease(custody.TypeLeaseCreated, c.leaseRecord(fmt.Sprintf("refreshed every %s while the run works", c.leaseInterval())))
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c.lease.stop, c.lease.done = stop, make(chan struct{})
@@ -145,14 +148,7 @@ func (c *collector) releaseLease(ctx context.Context) {
 	c.undone("lease " + esxi.LeasePath(c.o.RunID) + " removed")
 }
 
-func (c *collector) recordLease(typ string, l custody.Lease) {
-	if c.o.Log == nil {
-		return
-	}
-	if _, err := c.o.Log.Append(typ, l); err != nil {
-		c.logger.Error("custody log append failed", "type", typ, "err", err)
-	}
-}
+func (c *collector) recordLease(typ string, l custody.Lease) { c.appendRecord(typ, l) }
 
 // oneLine keeps a value for the lease on one line of printable text.
 func oneLine(s string) string {

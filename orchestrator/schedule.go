@@ -23,6 +23,11 @@ type job struct {
 // copy. A fatal error (cancellation, a lost connection) stops new copies;
 // the files not started are reported as not copied.
 func (c *collector) run(ctx context.Context, plan *Plan) error {
+	if ctx.Err() != nil {
+		// Stopped before it began (a custody log that cannot be
+		// written, a Ctrl-C): nothing is done on the host.
+		return context.Cause(ctx)
+	}
 	copies := plan.Copies()
 	made := map[string]bool{}
 	for _, it := range copies {
