@@ -67,6 +67,9 @@ func (c *conn) onWrite(h callHeader, args *xdrReader) *xdrWriter {
 // evidence (an ESXi lock file); with another status the file cannot be
 // written. A write error comes back with its NFS status (NOSPC or IO).
 func (s *Sink) evidenceWrite(rel string, off int64, data []byte) (t *tracker, n int, status uint32, err error) {
+	if err := s.custodyBroken(); err != nil {
+		return nil, 0, nfs3ErrIO, err
+	}
 	var anomaly string
 	for attempt := 0; attempt < 2; attempt++ {
 		if t, status = s.trackerFor(rel); status != nfs3OK || t == nil {

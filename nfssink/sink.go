@@ -145,6 +145,8 @@ type Sink struct {
 	stats struct {
 		written atomic.Int64
 	}
+	// logFailed holds the first custody log failure (see ErrCustodyLog).
+	logFailed atomic.Pointer[error]
 
 	nfsLn   net.Listener
 	portmap *portmapper
@@ -390,9 +392,15 @@ func (s *Sink) Close(reason string) error {
 
 // record appends to the custody log and publishes the event. A custody log
 // that cannot be written is loud: the acquisition is no longer documented.
+// ErrCustodyLog means the sink could not write its custody log: it then
+// accepts no more evidence (writes get NFS3ERR_IO, finalization fails),
+// since bytes whose custody is not recorded cannot be vouched for.
+var ErrCustodyLog = errors.New("the sink's custody log cannot be written")
+
 func (s *Sink) record(typ string, data any) {
 	if _, err := s.cfg.Log.Append(typ, data); err != nil {
-		s.log.Error("CUSTODY LOG WRITE FAILED: stop the acquisition and check the case disk", "record", typ, "err", err)
+		s.log.Error("CUSTODY LOG WRITE FAILED: the sink accepts no more evidence; check the case disk, restart the sink and copy again", "record", typ, "err", err)
+		s.logFailed.CompareAndSwap(nil, &err)
 	}
 	s.events.publish(Event{Type: typ, Time: time.Now().UTC(), Data: data})
 }
@@ -538,6 +546,9 @@ func (s *Sink) activeTrackers() []*tracker {
 // file already finalized (by the idle timer, say), the recorded result is
 // returned, re-checked at rest from disk when atRest asks for it.
 func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
+	if err := s.custodyBroken(); err != nil {
+		return custody.FileFinalized{}, fmt.Errorf("finalize %s: %w", rel, err)
+	}
 	s.mu.Lock()
 	t, open := s.trackers[rel]
 	if open {
@@ -605,4 +616,13 @@ func (s *Sink) recheck(prev custody.FileFinalized, reason string, expectedSize i
 	}
 	s.remember(out)
 	return out, nil
+}
+
+// custodyBroken returns the error that stops evidence from being accepted
+// after the custody log failed, nil while it works.
+func (s *Sink) custodyBroken() error {
+	if p := s.logFailed.Load(); p != nil {
+		return fmt.Errorf("%w: %v", ErrCustodyLog, *p)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -220,5 +221,42 @@ func TestStabilityIsHonest(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(ts.evidence, "s.bin"))
 	if string(got) != "helloworld" {
 		t.Fatalf("content %q", got)
+	}
+}
+
+// brokenLog is a custody log whose disk fails once broken is set.
+type brokenLog struct {
+	memLog
+	broken atomic.Bool
+}
+
+func (l *brokenLog) Append(typ string, data any) (custody.Record, error) {
+	if l.broken.Load() {
+		return custody.Record{}, errors.New("write custody.jsonl: input/output error")
+	}
+	return l.memLog.Append(typ, data)
+}
+
+// TestNoEvidenceWithoutCustody: once the custody log cannot be written,
+// the sink accepts no more evidence: WRITE gets NFS3ERR_IO and
+// finalization fails with ErrCustodyLog, never a file without its record.
+func TestNoEvidenceWithoutCustody(t *testing.T) {
+	log := &brokenLog{}
+	ts := startTestSink(t, t.TempDir(), log, nil)
+	c := dialRPC(t, ts.NFSAddr().String())
+	_, root := c.mount("/esxsink")
+	_, fh := c.create(root, "disk-flat.vmdk", createGuarded)
+	if st, _, _, _, err := c.write(fh, 0, []byte("first block"), unstable); err != nil || st != nfs3OK {
+		t.Fatalf("write before the failure: %d %v", st, err)
+	}
+	log.broken.Store(true)
+	_, fh2 := c.create(root, "other.log", createGuarded) // its file.created record fails
+	for _, h := range [][]byte{fh, fh2} {
+		if st, _, _, _, err := c.write(h, 11, []byte("more"), unstable); err != nil || st != nfs3ErrIO {
+			t.Errorf("write after the custody log failed: status %d (%v), want NFS3ERR_IO", st, err)
+		}
+	}
+	if _, err := ts.Finalize("disk-flat.vmdk", "api", -1, true); !errors.Is(err, ErrCustodyLog) {
+		t.Errorf("finalize after the custody log failed: %v, want ErrCustodyLog", err)
 	}
 }
