@@ -3,6 +3,7 @@ package esxi
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -36,9 +37,9 @@ type NFSMountFailure struct {
 	Text string
 }
 
-// NFSMountFailures are the NFS statuses from the VMkernel return-status
+// nfsMountFailures are the NFS statuses from the VMkernel return-status
 // table, in table order.
-var NFSMountFailures = []NFSMountFailure{
+var nfsMountFailures = []NFSMountFailure{
 	{"VMK_NFS_CONNECT_FAILURE", "Unable to connect to NFS server"},
 	{"VMK_NFS_MOUNT_NOT_SUPPORTED", "The NFS server does not support MOUNT version 3 over TCP"},
 	{"VMK_NFS_NFS_NOT_SUPPORTED", "The NFS server does not support requested NFS version over TCP"},
@@ -131,10 +132,15 @@ func Classify(output string) error {
 }
 
 func nfsFailure(line string) (NFSMountFailure, bool) {
-	for _, f := range NFSMountFailures {
+	for _, f := range nfsMountFailures {
 		if strings.Contains(line, f.Text) {
 			return f, true
 		}
 	}
 	return NFSMountFailure{}, false
 }
+
+// NFSMountFailures returns the NFS statuses from the VMkernel's
+// return-status table that mean a mount failed (a copy: the table is
+// not for callers to change).
+func NFSMountFailures() []NFSMountFailure { return slices.Clone(nfsMountFailures) }

@@ -322,11 +322,11 @@ var sampleTests = map[string]func(t *testing.T, body string){
 	"vmkernel-nfs-error-strings-1.txt": func(t *testing.T, body string) {
 		re := regexp.MustCompile(`DEFINE_VMK_ERR\((VMK_NFS_\w+),\s*"([^"]*)"`)
 		ms := re.FindAllStringSubmatch(body, -1)
-		if len(ms) != len(NFSMountFailures) {
-			t.Errorf("%d statuses in the sample, %d in NFSMountFailures", len(ms), len(NFSMountFailures))
+		if len(ms) != len(NFSMountFailures()) {
+			t.Errorf("%d statuses in the sample, %d in NFSMountFailures", len(ms), len(NFSMountFailures()))
 		}
 		for _, m := range ms {
-			if !slices.Contains(NFSMountFailures, NFSMountFailure{m[1], m[2]}) {
+			if !slices.Contains(NFSMountFailures(), NFSMountFailure{m[1], m[2]}) {
 				t.Errorf("%s %q missing from NFSMountFailures", m[1], m[2])
 			}
 			var he *HostError

@@ -54,3 +54,13 @@ func TestIdentityAndApplets(t *testing.T) {
 		t.Error("shell.log does not record the command")
 	}
 }
+
+// TestCommandNamesMatchCommands: every listed program runs, so /bin shows
+// nothing the shell cannot start.
+func TestCommandNamesMatchCommands(t *testing.T) {
+	for _, n := range commandNames {
+		if command(n) == nil {
+			t.Errorf("%s is listed in /bin but has no implementation", n)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func (h *Host) build() error {
 	h.fs.put("/dev/null", &node{mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, mtime: boot, data: nullDev{}})
 	h.fs.put("/dev/zero", &node{mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, mtime: boot, data: zeroDev{}})
 	h.fs.put("/dev/urandom", &node{mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, mtime: boot, data: newGen(1<<40, uint64(time.Now().UnixNano()), 0, nil)})
-	for name := range commands {
+	for _, name := range commandNames {
 		if sc.Options.missing(name) {
 			continue
 		}

@@ -313,7 +313,7 @@ func (p *findParser) primary() (findExpr, error) {
 			for i, a := range argv {
 				words[i] = strings.ReplaceAll(a, "{}", c.shown)
 			}
-			impl := commands[path.Base(words[0])]
+			impl := command(path.Base(words[0]))
 			if impl == nil {
 				e.errf("%s: No such file or directory", words[0])
 				p.err = 1

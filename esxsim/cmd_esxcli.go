@@ -139,6 +139,9 @@ func cmdEsxcli(e *env) int {
 	}
 	cmd := esxcliCmds[strings.Join(words, " ")]
 	if cmd == nil {
+		cmd = esxcliTriageCmds[strings.Join(words, " ")]
+	}
+	if cmd == nil {
 		fmt.Fprintf(e.stdout, "Error: Unknown command or namespace %s\n", strings.Join(words, " "))
 		return 1
 	}

@@ -10,27 +10,23 @@ import (
 // host's accounts, software, settings and network. Values are invented
 // but shaped like ESXi 7/8 output; the scenario's VMs, mounts and the
 // caller's own SSH session show up where a real host would show them.
-func init() {
-	for k, v := range map[string]esxcliCmd{
-		"system account list":                     esxcliAccountList,
-		"system permission list":                  esxcliPermissionList,
-		"software vib list":                       esxcliVibList,
-		"software acceptance get":                 esxcliAcceptanceGet,
-		"system settings advanced list":           esxcliAdvancedList,
-		"system settings kernel list":             esxcliKernelList,
-		"system syslog config get":                esxcliSyslogConfig,
-		"system module list":                      esxcliModuleList,
-		"network ip interface list":               esxcliInterfaceList,
-		"network ip interface ipv4 get":           esxcliIPv4Get,
-		"network ip connection list":              esxcliConnectionList,
-		"network ip neighbor list":                esxcliNeighborList,
-		"network firewall get":                    esxcliFirewallGet,
-		"network firewall ruleset list":           esxcliRulesetList,
-		"network firewall ruleset allowedip list": esxcliAllowedIPList,
-		"network vm list":                         esxcliNetworkVMList,
-	} {
-		esxcliCmds[k] = v
-	}
+var esxcliTriageCmds = map[string]esxcliCmd{
+	"system account list":                     esxcliAccountList,
+	"system permission list":                  esxcliPermissionList,
+	"software vib list":                       esxcliVibList,
+	"software acceptance get":                 esxcliAcceptanceGet,
+	"system settings advanced list":           esxcliAdvancedList,
+	"system settings kernel list":             esxcliKernelList,
+	"system syslog config get":                esxcliSyslogConfig,
+	"system module list":                      esxcliModuleList,
+	"network ip interface list":               esxcliInterfaceList,
+	"network ip interface ipv4 get":           esxcliIPv4Get,
+	"network ip connection list":              esxcliConnectionList,
+	"network ip neighbor list":                esxcliNeighborList,
+	"network firewall get":                    esxcliFirewallGet,
+	"network firewall ruleset list":           esxcliRulesetList,
+	"network firewall ruleset allowedip list": esxcliAllowedIPList,
+	"network vm list":                         esxcliNetworkVMList,
 }
 
 // table builds a table-formatted list from rows of fields.

@@ -75,7 +75,6 @@ type commandFunc func(e *env) int
 
 // commands is every command the simulated shell knows besides its
 // builtins; it is filled in init to let find -exec dispatch through it.
-var commands map[string]commandFunc
 
 func (s *session) env(ctx context.Context) expand.Environ {
 	vars := []string{"HOME=/", "PATH=/bin:/sbin", "SHELL=/bin/sh", "USER=" + s.user, "LOGNAME=" + s.user,
@@ -153,7 +152,7 @@ func (s *session) exec(ctx context.Context, args []string) error {
 			return interp.NewExitStatus(127)
 		}
 		cmd = path.Base(p)
-		if fi.IsDir() || fi.mode&0o111 == 0 || commands[cmd] == nil {
+		if fi.IsDir() || fi.mode&0o111 == 0 || command(cmd) == nil {
 			fmt.Fprintf(hc.Stderr, "sh: %s: Permission denied\n", name)
 			return interp.NewExitStatus(126)
 		}
@@ -166,7 +165,8 @@ func (s *session) exec(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	impl, ok := commands[cmd]
+	impl := command(cmd)
+	ok := impl != nil
 	if !ok || s.h.sc.Options.missing(cmd) {
 		fmt.Fprintf(hc.Stderr, "sh: %s: not found\n", name)
 		return interp.NewExitStatus(127)

@@ -112,7 +112,7 @@ func (c *Config) defaults() error {
 		c.SpaceReserve = 16 << 20
 	}
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.Logger = slog.New(slog.DiscardHandler) // as in orchestrator: callers pass theirs
 	}
 	c.Limits.defaults()
 	if c.Log == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -197,7 +198,7 @@ func (c *collector) copyTools() (fifo string, hashes []esxi.HashAlg) {
 	defer c.mu.Unlock()
 	c.fifoN++
 	if c.hashes == nil {
-		c.hashes = hostHashes
+		c.hashes = slices.Clone(hostHashes) // the collector may narrow its own
 	}
 	return fmt.Sprintf("/tmp/esxsink-%s-%d.fifo", c.o.RunID, c.fifoN), c.hashes
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -320,7 +321,7 @@ func (c *collector) hostHashAlgs() []esxi.HashAlg {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.hashes == nil {
-		c.hashes = hostHashes
+		c.hashes = slices.Clone(hostHashes)
 	}
 	return c.hashes
 }
