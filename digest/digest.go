@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Supported lists the algorithm names accepted by Parse, in canonical order.
@@ -125,10 +126,17 @@ func (r Result) BadPieces(o Result) []int {
 }
 
 // chunk is one Write's bytes shared read-only by every worker; the last
-// worker to finish returns the buffer to the pool.
+// worker to finish with it returns it to the pool.
 type chunk struct {
 	buf  []byte
-	refs sync.WaitGroup
+	refs atomic.Int32
+}
+
+// release is called by each worker once it has hashed c.
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		chunkPool.Put(c)
+	}
 }
 
 const maxChunk = 1 << 20
@@ -179,7 +187,7 @@ func (d *Digester) whole(alg string, q <-chan *chunk) {
 	h := newHash(alg)
 	for c := range q {
 		h.Write(c.buf)
-		c.refs.Done()
+		c.release()
 	}
 	d.mu.Lock()
 	d.sums[alg] = hex.EncodeToString(h.Sum(nil))
@@ -204,7 +212,7 @@ func (d *Digester) piecewise(q <-chan *chunk) {
 				inPiece = 0
 			}
 		}
-		c.refs.Done()
+		c.release()
 	}
 	if inPiece > 0 {
 		pieces = append(pieces, hex.EncodeToString(h.Sum(nil)))
@@ -226,20 +234,29 @@ func (d *Digester) Write(p []byte) (int, error) {
 		m := min(len(p), maxChunk)
 		c.buf = append(c.buf[:0], p[:m]...)
 		p = p[m:]
-		c.refs.Add(len(d.queues))
+		c.refs.Store(int32(len(d.queues)))
 		for _, q := range d.queues {
 			q <- c
 		}
-		go recycle(c)
 	}
 	return n, nil
 }
 
-// recycle returns c to the pool once every worker has read it. A goroutine
-// per chunk is cheap next to hashing a megabyte.
-func recycle(c *chunk) {
-	c.refs.Wait()
-	chunkPool.Put(c)
+// Close stops the workers without computing a result, for a Digester that
+// is dropped (a file re-hashed from disk instead); Result after Close
+// still returns what was hashed. Close is idempotent.
+func (d *Digester) Close() {
+	d.stop()
+	d.wg.Wait()
+}
+
+func (d *Digester) stop() {
+	if !d.done {
+		d.done = true
+		for _, q := range d.queues {
+			close(q)
+		}
+	}
 }
 
 // Size is the number of bytes written so far.
@@ -247,13 +264,7 @@ func (d *Digester) Size() int64 { return d.size }
 
 // Result stops the workers and returns the digests. Later Writes panic.
 func (d *Digester) Result() Result {
-	if !d.done {
-		d.done = true
-		for _, q := range d.queues {
-			close(q)
-		}
-	}
-	d.wg.Wait()
+	d.Close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r := Result{Size: d.size, Sums: map[string]string{}}

@@ -220,7 +220,7 @@ func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, piece
 	}
 	var res digest.Result
 	if t.rehash {
-		t.dig.Result() // release the workers
+		t.dig.Close() // the streamed digest is void: stop its workers
 		if res, err = t.hashFromDisk(pieceSize); err != nil {
 			return out, err
 		}
