@@ -1,14 +1,13 @@
-//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly || windows)
 
 package hashlog
 
 import "os"
 
-// lockFile is a no-op here: the standard library offers no portable file
-// lock on these systems (notably Windows), so two writers on one case are
-// not prevented. Run one sink per case.
+// lockFile is a no-op here: these systems (Plan 9, wasm, ...) have no file
+// lock esxsink uses, so two writers on one case are not prevented. Run
+// one sink per case.
 func lockFile(*os.File) error { return nil }
 
-// syncDir is a no-op: Windows cannot open a folder for syncing, and NTFS
-// journals the directory entry with the file's metadata.
+// syncDir is a no-op on these systems.
 func syncDir(string) error { return nil }
