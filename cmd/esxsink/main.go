@@ -62,7 +62,7 @@ func newApp() *cli.App {
 		// Every mistake on the command line exits 2, an unknown flag or
 		// command included.
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError(err) },
-		Commands: []*cli.Command{
+		Commands: withHelp([]*cli.Command{
 			serveCommand(),
 			statusCommand(),
 			verifyCommand(),
@@ -75,7 +75,7 @@ func newApp() *cli.App {
 			triageCommand(),
 			cleanupCommand(),
 			reportCommand(),
-		},
+		}),
 	}
 }
 
