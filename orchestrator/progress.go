@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esxsink/esxsink/internal/units"
 	"github.com/esxsink/esxsink/nfssink"
 )
 
@@ -36,9 +37,11 @@ type ProgressView struct {
 	Files []FileView `json:"files"`
 	// Done is the bytes of finished files; All adds what the sink has
 	// received of the files in flight.
-	Done    int64         `json:"done_bytes"`
-	All     int64         `json:"bytes"`
-	Total   int64         `json:"total_bytes"`
+	Done  int64 `json:"done_bytes"`
+	All   int64 `json:"bytes"`
+	Total int64 `json:"total_bytes"`
+	// Resumed is the part of Done an earlier run verified (--resume).
+	Resumed int64         `json:"resumed_bytes,omitempty"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 	// ETA is 0 while the rate is unknown.
 	ETA time.Duration `json:"eta_ns"`
@@ -57,6 +60,7 @@ type ProgressTracker struct {
 	mu       sync.Mutex
 	start    time.Time
 	done     int64
+	resumed  int64               // bytes verified by an earlier run: done, but not copied now
 	inFlight map[string]Progress // by planned dest
 }
 
@@ -74,6 +78,9 @@ func (p *ProgressTracker) Event(ev Progress) {
 		delete(p.inFlight, ev.Item.Dest)
 		if ev.Result != nil {
 			p.done += ev.Result.Size
+			if ev.Result.Resumed {
+				p.resumed += ev.Result.Size
+			}
 		}
 	} else {
 		p.inFlight[ev.Item.Dest] = ev
@@ -92,7 +99,8 @@ func (p *ProgressTracker) Event(ev Progress) {
 // View reads the sink's counters for the files in flight.
 func (p *ProgressTracker) View() ProgressView {
 	p.mu.Lock()
-	v := ProgressView{Done: p.done, Total: p.Total}
+	v := ProgressView{Done: p.done, Total: p.Total, Resumed: p.resumed}
+	resumed := p.resumed
 	if !p.start.IsZero() {
 		v.Elapsed = time.Since(p.start)
 	}
@@ -116,8 +124,10 @@ func (p *ProgressTracker) View() ProgressView {
 		}
 		v.All += f.Received
 	}
-	if s := v.Elapsed.Seconds(); s > 0 && v.All > 0 && v.Total > v.All {
-		v.ETA = time.Duration(float64(v.Total-v.All) / (float64(v.All) / s) * float64(time.Second))
+	// The rate is this run's copying: bytes an earlier run verified are
+	// done, but were not copied in the elapsed time.
+	if s, copied := v.Elapsed.Seconds(), v.All-resumed; s > 0 && copied > 0 && v.Total > v.All {
+		v.ETA = time.Duration(float64(v.Total-v.All) / (float64(copied) / s) * float64(time.Second))
 	}
 	return v
 }
@@ -154,16 +164,9 @@ func (p *LineProgress) Started(Progress) {}
 
 // Finished prints the file's outcome.
 func (p *LineProgress) Finished(ev Progress) {
-	state := "verified"
-	switch {
-	case ev.Result.CopiedLive:
-		state = "copied live, not verified: " + ev.Result.LiveReason
-	case !ev.Result.Verified:
-		state = "FAILED: " + ev.Result.Error
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.W, "[%d/%d] %s  %d bytes  %s  %s\n", ev.Index, ev.Total, ev.Result.Dest, ev.Result.Size, ev.Result.Duration.Round(time.Millisecond), state)
+	fmt.Fprintf(p.W, "[%d/%d] %s  %s  %s  %s\n", ev.Index, ev.Total, ev.Result.Dest, units.HumanBytes(ev.Result.Size), ev.Result.Duration.Round(time.Millisecond), FileState(*ev.Result))
 }
 
 // Update prints the files in flight with the run's total and ETA.
@@ -171,9 +174,9 @@ func (p *LineProgress) Update(v ProgressView) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, f := range v.Files {
-		line := fmt.Sprintf("  %s: %d of %d bytes, %.1f MiB/s", f.Dest, f.Received, f.Size, f.RateBps/(1<<20))
+		line := fmt.Sprintf("  %s: %s of %s, %s/s", f.Dest, units.HumanBytes(f.Received), units.HumanBytes(f.Size), units.HumanBytes(int64(f.RateBps)))
 		if v.ETA > 0 {
-			line += fmt.Sprintf("; total %d of %d bytes, ETA %s", v.All, v.Total, v.ETA.Round(time.Second))
+			line += fmt.Sprintf("; total %s of %s, ETA %s", units.HumanBytes(v.All), units.HumanBytes(v.Total), v.ETA.Round(time.Second))
 		}
 		fmt.Fprintln(p.W, line)
 	}
@@ -227,4 +230,21 @@ func (p *JSONProgress) Finished(ev Progress) {
 // Update writes a progress event.
 func (p *JSONProgress) Update(v ProgressView) {
 	p.write(JSONEvent{Event: "progress", Progress: &v})
+}
+
+// FileState is a finished file's state in the words of the progress
+// lines: verified, resumed, copied live (with why), NOT STARTED or FAILED
+// (with why).
+func FileState(f FileOutcome) string {
+	switch {
+	case f.Resumed:
+		return "verified by an earlier run (--resume)"
+	case f.CopiedLive:
+		return "copied live, not verified: " + f.LiveReason
+	case f.NotStarted:
+		return "NOT STARTED: " + f.Error
+	case !f.Verified:
+		return "FAILED: " + f.Error
+	}
+	return "verified"
 }

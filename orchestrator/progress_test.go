@@ -51,10 +51,11 @@ func TestProgressTrackerParallelFiles(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("lines: %q", lines)
 	}
-	if !strings.Contains(lines[0], "vm/a-flat.vmdk: 52428800 of 104857600 bytes, 10.0 MiB/s") || !strings.Contains(lines[0], "ETA 15s") {
+	// The units of every other line: binary, with a space ("50.0 MiB").
+	if !strings.Contains(lines[0], "vm/a-flat.vmdk: 50.0 MiB of 100.0 MiB, 10.0 MiB/s") || !strings.Contains(lines[0], "total 75.0 MiB of 300.0 MiB, ETA 15s") {
 		t.Errorf("progress line %q", lines[0])
 	}
-	if !strings.HasPrefix(lines[2], "[1/3] vm/a-flat.vmdk  104857600 bytes") || !strings.HasSuffix(lines[2], "verified") {
+	if !strings.HasPrefix(lines[2], "[1/3] vm/a-flat.vmdk  100.0 MiB") || !strings.HasSuffix(lines[2], "verified") {
 		t.Errorf("done line %q", lines[2])
 	}
 }
@@ -78,5 +79,30 @@ func TestJSONProgressEvents(t *testing.T) {
 		evs[1].Event != "progress" || evs[1].Progress.Files[0].Received != 512 ||
 		evs[2].Event != "file.finished" || !evs[2].Result.Verified || evs[2].Result.HostHashes["md5"] != "x" {
 		t.Errorf("events %+v", evs)
+	}
+}
+
+// TestProgressAfterResume: bytes an earlier run verified count as done but
+// not toward the rate, so the ETA is this run's, not years.
+func TestProgressAfterResume(t *testing.T) {
+	var out strings.Builder
+	big := PlanItem{Dest: "vm/big-flat.vmdk", Size: 8 << 30}
+	small := PlanItem{Dest: "vm/small-flat.vmdk", Size: 100 << 20}
+	p := &ProgressTracker{Total: big.Size + small.Size, Display: &LineProgress{W: &out},
+		Status: func() nfssink.Status {
+			return nfssink.Status{Receiving: []nfssink.FileStatus{{Path: small.Dest, Received: 50 << 20}}}
+		}}
+	p.Event(Progress{Item: big, Index: 1, Total: 2, Done: true, Result: &FileOutcome{Dest: big.Dest, Size: big.Size, Verified: true, Resumed: true}})
+	p.Event(Progress{Item: small, Index: 2, Total: 2})
+	p.mu.Lock()
+	p.start = time.Now().Add(-5 * time.Second)
+	p.mu.Unlock()
+	v := p.View()
+	// 50 MiB copied in 5 s: the 50 MiB left take 5 s.
+	if v.Resumed != big.Size || v.ETA.Round(time.Second) != 5*time.Second {
+		t.Errorf("after a resume: resumed %d, ETA %s, want 5s", v.Resumed, v.ETA)
+	}
+	if !strings.Contains(out.String(), "verified by an earlier run") {
+		t.Errorf("the resumed file's line: %q", out.String())
 	}
 }

@@ -57,8 +57,13 @@ func (c *collector) run(ctx context.Context, plan *Plan) error {
 	for i, it := range copies {
 		j := job{item: it, idx: i + 1}
 		if v, ok := c.o.Resume[it.Source]; ok && v.Size == it.Size && !it.Live {
-			c.addResult(FileOutcome{Item: it, Dest: v.Dest, Size: v.Size, SinkHashes: v.Hashes, Verified: true, Resumed: true})
+			fr := FileOutcome{Item: it, Dest: v.Dest, Size: v.Size, SinkHashes: v.Hashes, Verified: true, Resumed: true}
+			c.addResult(fr)
 			c.record(custody.TypeFileSkipped, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: v.Dest, Size: v.Size, Note: "verified by an earlier run of this case (--resume)"})
+			if c.o.Progress != nil {
+				// Counted as done, so the totals and ETA are this run's.
+				c.o.Progress(Progress{Item: it, Index: i + 1, Total: len(copies), Done: true, Result: &fr})
+			}
 			continue
 		}
 		if it.vm == nil {

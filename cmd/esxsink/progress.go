@@ -24,13 +24,15 @@ type barDisplay struct {
 	total *mpb.Bar
 	mu    sync.Mutex
 	bars  map[string]*mpb.Bar
+	// resumedSet says the total bar no longer counts resumed files.
+	resumedSet bool
 }
 
 func newBarDisplay(ctx context.Context, w io.Writer, total int64) *barDisplay {
 	p := mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(250*time.Millisecond))
 	d := &barDisplay{p: p, bars: map[string]*mpb.Bar{}}
 	d.total = p.AddBar(total, mpb.BarPriority(1<<30),
-		mpb.PrependDecorators(decor.Name("total ", decor.WC{W: 28, C: decor.DindentRight}), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)),
+		mpb.PrependDecorators(decor.Name("total ", decor.WC{W: 28, C: decor.DindentRight}), counters()),
 		mpb.AppendDecorators(decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO)))
 	return d
 }
@@ -39,7 +41,7 @@ func newBarDisplay(ctx context.Context, w io.Writer, total int64) *barDisplay {
 func (d *barDisplay) Started(ev orchestrator.Progress) {
 	name := fmt.Sprintf("[%d/%d] %s", ev.Index, ev.Total, shorten(ev.Item.Dest, 22))
 	b := d.p.AddBar(ev.Item.Size, mpb.BarRemoveOnComplete(),
-		mpb.PrependDecorators(decor.Name(name, decor.WC{W: 28, C: decor.DindentRight}), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)),
+		mpb.PrependDecorators(decor.Name(name, decor.WC{W: 28, C: decor.DindentRight}), counters()),
 		mpb.AppendDecorators(decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO)))
 	d.mu.Lock()
 	d.bars[ev.Item.Dest] = b
@@ -55,14 +57,7 @@ func (d *barDisplay) Finished(ev orchestrator.Progress) {
 	if b != nil {
 		b.Abort(true)
 	}
-	state := "verified"
-	switch {
-	case ev.Result.CopiedLive:
-		state = "copied live, not verified: " + ev.Result.LiveReason
-	case !ev.Result.Verified:
-		state = "FAILED: " + ev.Result.Error
-	}
-	fmt.Fprintf(d.p, "[%d/%d] %s  %s  %s  %s\n", ev.Index, ev.Total, ev.Result.Dest, humanBytes(ev.Result.Size), ev.Result.Duration.Round(time.Millisecond), state)
+	fmt.Fprintf(d.p, "[%d/%d] %s  %s  %s  %s\n", ev.Index, ev.Total, ev.Result.Dest, humanBytes(ev.Result.Size), ev.Result.Duration.Round(time.Millisecond), orchestrator.FileState(*ev.Result))
 }
 
 // Update moves the bars to what the sink has received.
@@ -74,8 +69,14 @@ func (d *barDisplay) Update(v orchestrator.ProgressView) {
 			b.SetCurrent(f.Received)
 		}
 	}
+	// The total bar counts this run's copying: what an earlier run
+	// verified is neither to do nor part of the rate and ETA.
+	if v.Resumed > 0 && !d.resumedSet {
+		d.total.SetTotal(v.Total-v.Resumed, false)
+		d.resumedSet = true
+	}
 	if v.All < v.Total {
-		d.total.SetCurrent(v.All)
+		d.total.SetCurrent(v.All - v.Resumed)
 	}
 }
 
@@ -83,6 +84,14 @@ func (d *barDisplay) Update(v orchestrator.ProgressView) {
 func (d *barDisplay) close() {
 	d.total.Abort(false)
 	d.p.Wait()
+}
+
+// counters shows "received / size" in the units of every other line
+// (humanBytes: "365 B", "1.5 GiB").
+func counters() decor.Decorator {
+	return decor.Any(func(s decor.Statistics) string {
+		return humanBytes(s.Current) + " / " + humanBytes(s.Total)
+	}, decor.WCSyncSpace)
 }
 
 func shorten(s string, n int) string {
