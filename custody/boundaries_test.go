@@ -1,7 +1,9 @@
 package custody_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -54,6 +56,28 @@ func TestPackageBoundaries(t *testing.T) {
 			if slices.Contains(deps, full) {
 				t.Errorf("%s links %s, which DESIGN.md says it must not know", pkg, b)
 			}
+		}
+	}
+}
+
+// TestSinkKnowsNoESXi: the sink's client rules come in as configuration
+// (nfssink.Config.ScratchPrefixes, recorded in sink.started); the code of
+// nfssink names no ESXi file.
+func TestSinkKnowsNoESXi(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "nfssink", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("nfssink sources: %v", err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), `".lck-"`) {
+			t.Errorf("%s names ESXi's lock files: pass them in Config.ScratchPrefixes", f)
 		}
 	}
 }

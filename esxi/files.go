@@ -212,3 +212,7 @@ func CmdReadFile(path string, max int64) (string, error) {
 	}
 	return "head -c " + strconv.FormatInt(max, 10) + " < " + q, nil
 }
+
+// LockFilePrefix starts the names of the lock files ESXi's NFSv3 client
+// creates beside the files it opens (.lck-<fileid>): not evidence.
+const LockFilePrefix = ".lck-"

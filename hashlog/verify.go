@@ -18,15 +18,56 @@ import (
 	"github.com/esxsink/esxsink/digest"
 )
 
-// lockFilePrefix starts the names of the lock files ESXi's NFS client
-// creates beside open files; they are not evidence.
-const lockFilePrefix = ".lck-"
+// legacyScratch is the scratch rule of cases whose sink.started records
+// do not state one (written before the rule was recorded): ESXi's lock
+// files, the only client then.
+var legacyScratch = []string{".lck-"}
+
+// scratchPrefixes are the names the sinks of this case treated as the
+// client's own bookkeeping files, as their sink.started records say.
+func scratchPrefixes(recs []custody.Record) []string {
+	var out []string
+	stated := false
+	for _, r := range recs {
+		if r.Type != custody.TypeSinkStarted {
+			continue
+		}
+		var d struct {
+			Config struct {
+				Scratch *[]string `json:"scratch_prefixes"`
+			} `json:"config"`
+		}
+		if r.Decode(&d) != nil || d.Config.Scratch == nil {
+			continue
+		}
+		stated = true
+		for _, p := range *d.Config.Scratch {
+			if p != "" && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	if !stated {
+		return legacyScratch
+	}
+	return out
+}
+
+func isScratch(name string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // VerifyCase checks the case in caseDir: it re-walks the custody log's hash
 // chain and re-hashes, at rest, every evidence file named by the last
 // file.finalized record for its path, with that record's algorithms and
 // piece size. It also reports finalized files missing on disk and files
-// on disk that no file.finalized record covers (ESXi .lck-* files aside).
+// on disk that no file.finalized record covers (the client's scratch files
+// aside, as the case's sink.started records name them).
 //
 // It returns ErrNotCase (wrapped) when caseDir holds no custody log. When
 // ctx is cancelled it stops re-hashing and returns the partial report,
@@ -84,7 +125,7 @@ func VerifyCase(ctx context.Context, caseDir string) (*Verification, error) {
 		for _, fe := range files {
 			logged[fe.Path] = true
 		}
-		res, found := unloggedFiles(evDir, logged, created)
+		res, found := unloggedFiles(evDir, logged, created, scratchPrefixes(c.records))
 		rep.Files = append(rep.Files, res...)
 		rep.Findings = append(rep.Findings, found...)
 	}
@@ -250,7 +291,7 @@ func pieceSpans(bad []int, pieceSize, size int64) []custody.PieceRange {
 // unloggedFiles lists what lies in the evidence folder without a
 // file.finalized record: such a file was never verified by the sink, so
 // its presence is a failure, whatever it holds.
-func unloggedFiles(evDir string, logged map[string]bool, created map[string]int) ([]FileCheck, []custody.Finding) {
+func unloggedFiles(evDir string, logged map[string]bool, created map[string]int, scratch []string) ([]FileCheck, []custody.Finding) {
 	var res []FileCheck
 	var out []custody.Finding
 	err := filepath.WalkDir(evDir, func(p string, d fs.DirEntry, err error) error {
@@ -261,7 +302,7 @@ func unloggedFiles(evDir string, logged map[string]bool, created map[string]int)
 			}
 			return nil
 		}
-		if p == evDir || d.IsDir() || strings.HasPrefix(d.Name(), lockFilePrefix) {
+		if p == evDir || d.IsDir() || isScratch(d.Name(), scratch) {
 			return nil
 		}
 		rel, rerr := filepath.Rel(evDir, p)

@@ -17,6 +17,7 @@ import (
 type evidenceFS struct {
 	billy.Filesystem
 	handles *handleTable
+	scratch scratchNames
 }
 
 // evidenceInfo carries the fileid and ownership go-nfs reads from Sys().
@@ -60,7 +61,7 @@ func (f *evidenceFS) ReadDir(p string) ([]os.FileInfo, error) {
 }
 
 func (f *evidenceFS) Remove(p string) error {
-	if !isLockFile(path.Base(rel(p))) {
+	if !f.scratch.match(path.Base(rel(p))) {
 		return &os.PathError{Op: "remove", Path: p, Err: os.ErrPermission}
 	}
 	return f.Filesystem.Remove(p)

@@ -65,8 +65,10 @@ func startTestSink(t testing.TB, caseDir string, log CustodyLog, mod func(*Confi
 		Portmap:      "off",
 		Allow:        []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		IdleFinalize: -1,
-		Log:          log,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// The ESXi client's lock files, as serve and collect configure.
+		ScratchPrefixes: []string{".lck-"},
+		Log:             log,
+		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

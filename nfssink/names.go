@@ -57,10 +57,19 @@ func windowsNameProblem(name string) error {
 	return nil
 }
 
-// isLockFile reports whether name is an ESXi NFSv3 lock file (.lck-<id>),
-// the only kind of file clients may remove.
-func isLockFile(name string) bool {
-	return strings.HasPrefix(name, ".lck-")
+// scratchNames are the client's own bookkeeping files (for ESXi, its
+// NFSv3 lock files .lck-<fileid>): not evidence, and the only files
+// clients may remove. The rule is the client's, so it comes in as
+// configuration (Config.ScratchPrefixes) and is recorded in sink.started.
+type scratchNames []string
+
+func (s scratchNames) match(name string) bool {
+	for _, p := range s {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // joinRel joins a relative directory and a validated name.

@@ -89,7 +89,7 @@ func (c *conn) onCreate(h callHeader, args *xdrReader) *xdrWriter {
 		if how == createExclusive {
 			s.rememberExclusive(rel, verf)
 		}
-		if isLockFile(name) {
+		if s.scratch.match(name) {
 			f.Close()
 		} else {
 			s.adoptCreated(rel, f)

@@ -74,7 +74,7 @@ func (c *conn) onRemove(h callHeader, args *xdrReader) (*xdrWriter, bool) {
 	if err != nil {
 		return newReply(h.xid, acceptGarbageArgs), true
 	}
-	if isLockFile(name) && validName(name) == nil {
+	if c.s.scratch.match(name) && validName(name) == nil {
 		return nil, false
 	}
 	dir, _ := c.s.handles.path(dirFH)
@@ -120,7 +120,7 @@ func (c *conn) onSetattr(h callHeader, args *xdrReader) (*xdrWriter, bool) {
 	if err != nil {
 		return dirFail(h.xid, nfs3ErrStale, nil), true
 	}
-	if isLockFile(path.Base(rel)) {
+	if c.s.scratch.match(path.Base(rel)) {
 		return nil, false
 	}
 	cur := c.s.attrsOf(rel)

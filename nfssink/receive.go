@@ -99,9 +99,9 @@ func (s *Sink) createForStream(rel, from string) error {
 			return fmt.Errorf("receive %s: invalid name: %w", sanitizeForLog(rel), err)
 		}
 	}
-	if isLockFile(name) {
-		s.refuseStream(from, rel, "lock file names are not evidence")
-		return fmt.Errorf("receive %s: %q is an ESXi lock file name, not evidence", rel, name)
+	if s.scratch.match(name) {
+		s.refuseStream(from, rel, "the client's scratch file names are not evidence")
+		return fmt.Errorf("receive %s: %q is named like the client's own scratch files (%s), not evidence", rel, name, strings.Join(s.scratch, ", "))
 	}
 	if a := s.attrsOf(dir); a == nil || !a.dir {
 		return fmt.Errorf("receive %s: folder %q does not exist in the evidence folder %s: create it first", rel, dir, s.cfg.EvidenceDir)

@@ -67,6 +67,10 @@ type Config struct {
 	// SpaceReserve is the free space kept for the custody log: writes that
 	// would eat into it get NFS3ERR_NOSPC (default 16 MiB).
 	SpaceReserve int64
+	// ScratchPrefixes start the names of the client's own bookkeeping
+	// files (ESXi: esxi.LockFilePrefix): created, written and removed
+	// freely, never evidence. Recorded in sink.started.
+	ScratchPrefixes []string
 	// Limits bound what clients can make the sink hold (defaults in
 	// limits.go).
 	Limits Limits
@@ -129,6 +133,7 @@ type Sink struct {
 	handles  *handleTable
 	efs      *evidenceFS
 	verifier [8]byte
+	scratch  scratchNames // Config.ScratchPrefixes
 	bufs     bufPool
 	budget   *recordBudget
 	admit    *admission
@@ -183,9 +188,10 @@ func New(cfg Config) (*Sink, error) {
 		events:    newEventBus(),
 		space:     &spaceGuard{dir: cfg.EvidenceDir, reserve: cfg.SpaceReserve},
 		budget:    newRecordBudget(cfg.Limits.BufferedRecords),
+		scratch:   scratchNames(slices.Clone(cfg.ScratchPrefixes)),
 	}
 	s.admit = newAdmission(cfg.Limits, s.allowed, s.recordRefusal)
-	s.efs = &evidenceFS{Filesystem: osfs.New(cfg.EvidenceDir, osfs.WithBoundOS()), handles: s.handles}
+	s.efs = &evidenceFS{Filesystem: osfs.New(cfg.EvidenceDir, osfs.WithBoundOS()), handles: s.handles, scratch: s.scratch}
 	// A new verifier on every start tells clients to resend what they had
 	// not committed before a restart.
 	if _, err := rand.Read(s.verifier[:]); err != nil {
@@ -256,7 +262,7 @@ func (s *Sink) Start(ctx context.Context) error {
 		Config: map[string]any{
 			"export": s.cfg.Export, "allow": s.exportGroups(), "hash": s.cfg.Hash,
 			"piece_size": s.cfg.PieceSize, "idle_finalize": s.cfg.IdleFinalize.String(),
-			"evidence": s.cfg.EvidenceDir,
+			"evidence": s.cfg.EvidenceDir, "scratch_prefixes": s.cfg.ScratchPrefixes,
 		},
 	})
 	s.log.Info("sink serving", "nfs", ln.Addr().String(), "portmap", s.portmap.describe(), "export", s.cfg.Export)
@@ -474,7 +480,7 @@ func (s *Sink) adoptCreated(rel string, f *os.File) {
 // trackerFor returns the tracker a WRITE to rel goes through, opening the
 // file when needed. Lock files get (nil, NFS3_OK).
 func (s *Sink) trackerFor(rel string) (*tracker, uint32) {
-	if isLockFile(path.Base(rel)) {
+	if s.scratch.match(path.Base(rel)) {
 		return nil, nfs3OK
 	}
 	s.mu.Lock()

@@ -361,6 +361,7 @@ func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost st
 		EvidenceDir: hashlog.EvidenceDir(caseDir), StateDir: stateDir(caseDir), Address: sinkHost,
 		NFSPort: c.Int("nfs-port"), Portmap: "builtin", PortmapPort: c.Int("portmap-port"), Export: c.String("export"),
 		Allow: []netip.Prefix{netip.PrefixFrom(hostIP, hostIP.BitLen())}, IdleFinalize: -1, Log: caseLog, Logger: logger, PieceSize: piece,
+		ScratchPrefixes: []string{esxi.LockFilePrefix},
 	})
 	if err != nil {
 		return nil, err

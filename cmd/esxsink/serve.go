@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/esxi"
 	"github.com/esxsink/esxsink/internal/cliutil"
 
 	"github.com/urfave/cli/v2"
@@ -152,7 +153,7 @@ func sinkConfig(c *cli.Context) (nfssink.Config, error) {
 	cfg = nfssink.Config{
 		Address: addr, NFSPort: c.Int("nfs-port"), Portmap: c.String("portmap"), PortmapPort: c.Int("portmap-port"),
 		Export: c.String("export"), Allow: allow, AllowAny: c.Bool("allow-any"), Hash: algs, PieceSize: piece,
-		IdleFinalize: c.Duration("idle-finalize"), SpaceReserve: reserve,
+		IdleFinalize: c.Duration("idle-finalize"), SpaceReserve: reserve, ScratchPrefixes: []string{esxi.LockFilePrefix},
 		Limits: nfssink.Limits{MaxConns: c.Int("max-connections"), IdleTimeout: c.Duration("idle-timeout"),
 			RecordTimeout: c.Duration("record-timeout"), WriteTimeout: c.Duration("reply-timeout")},
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/esxsink/esxsink/esxi"
 	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/internal/memlog"
 	"github.com/esxsink/esxsink/nfssink"
@@ -65,7 +66,7 @@ func Start(t testing.TB, o Options) *Sink {
 		EvidenceDir: ts.Evidence, StateDir: filepath.Join(o.CaseDir, ".esxsink"),
 		Address: "127.0.0.1", NFSPortAuto: true, Portmap: "builtin", PortmapPort: ts.PortmapPort,
 		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, IdleFinalize: -1,
-		Log: o.Log, Logger: o.Logger,
+		Log: o.Log, Logger: o.Logger, ScratchPrefixes: []string{esxi.LockFilePrefix},
 	})
 	if err != nil {
 		t.Fatalf("sinktest: configure sink on %s: %v", o.CaseDir, err)
