@@ -226,3 +226,73 @@ func hostDDSectors(t *testing.T, e *simEnv, src string) string {
 	}
 	return h
 }
+
+// Item 5 of issue 11: vmkfstools -q fails for a running VM's physical
+// RDM. Its descriptor says what it is, so discovery still knows it as a
+// physical RDM; nothing reads the LUN (neither the mapping file copied
+// as data nor a LUN under a snapshot), the plan and the custody log say
+// the LUN was not collected and why, and the case asked for it (--rdm)
+// is incomplete.
+func TestCollectRDMQueryFails(t *testing.T) {
+	e := startSim(t, rescueLab)
+	const desc = "/vmfs/volumes/datastore1/db02/db02_lun.vmdk"
+	if err := e.host.AddFault(esxsim.Fault{Kind: esxsim.FaultRDMQueryFail, Path: desc}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, err := SelectVMs(inv, []string{"db02"}, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rdm *Disk
+	for i, d := range vms[0].Disks {
+		if d.Descriptor == desc {
+			rdm = &vms[0].Disks[i]
+		}
+	}
+	if rdm == nil || rdm.RDM == nil || !rdm.RDM.Passthrough || rdm.RDM.Device != "" || !strings.Contains(rdm.RDMUnresolved, "Failed to open disk") {
+		t.Fatalf("the RDM disk: %+v", rdm)
+	}
+	o := PlanOptions{SinkFree: -1, RDM: true, Datastores: inv.Datastores}
+	plan := MakePlan(vms, o)
+	plan.NoteNotCollected(inv, o)
+	for _, it := range plan.Copies() {
+		if it.Kind == KindLUN || it.Kind == KindRDM || strings.Contains(it.Source, "-rdmp") || (it.Source == desc && it.Method == MethodSnapshot) {
+			t.Errorf("planned: %+v", it)
+		}
+	}
+	rep, err := Collect(ctx, plan, CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
+		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6, Retries: 1})
+	if err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	for _, f := range rep.Files {
+		if !f.Verified && !f.CopiedLive {
+			t.Errorf("%s: %s", f.Item.Source, f.Error)
+		}
+	}
+	for _, c := range e.host.Footprint() {
+		if strings.Contains(c.Line, "-rdmp.vmdk") || strings.Contains(c.Line, "/vmfs/devices/disks/") {
+			t.Errorf("the LUN was read: %q", c.Line)
+		}
+	}
+	if n := custodyCount(t, e, custody.TypeNotCollected, "is unknown"); n != 1 {
+		t.Errorf("%d not_collected records say the RDM's device is unknown", n)
+	}
+	if n := custodyCount(t, e, custody.TypeFileSkipped, "NOT COLLECTED: raw device mapping whose device is unknown"); n != 1 {
+		t.Errorf("%d skipped records for the mapping file", n)
+	}
+	vr, err := hashlog.VerifyCase(ctx, e.caseDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := vr.Verdict(); v != custody.Incomplete {
+		t.Errorf("verify: %s, want incomplete (--rdm asked for the LUN): %+v", v, vr.Assessment.Problems)
+	}
+	assertClean(t, e, nil)
+	assertFootprint(t, e)
+}
