@@ -75,39 +75,15 @@ func CmdCopy(src, dst string, bs int64, opts CopyOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if bs < 1 || bs > maxBlockSize {
-		return "", argErr(cmd, "block size", strconv.FormatInt(bs, 10), "is not between 1 and 1 GiB")
-	}
 	for _, a := range opts.Hashes {
 		if a.Tool() == "" {
 			return "", argErr(cmd, "hash", string(a), "is not md5, sha1, sha256 or sha512")
 		}
 	}
-	if opts.Size < 0 {
-		return "", argErr(cmd, "size", strconv.FormatInt(opts.Size, 10), "is negative")
-	}
 	blocks := " bs=" + strconv.FormatInt(bs, 10) + " conv=noerror,sync"
-	dd := "dd if=" + qs + blocks
-	stop := ""
-	if opts.StopFile != "" {
-		if stop, err = quotePath(cmd, "stop file", opts.StopFile); err != nil {
-			return "", err
-		}
-	}
-	parts := opts.Parts
-	if len(parts) == 0 && opts.Size > 0 && (opts.Size%bs != 0 || stop != "") {
-		parts = RescueParts(opts.Size, bs, nil)
-	}
-	split := len(parts) > 0
-	if split {
-		if err := checkParts(cmd, parts); err != nil {
-			return "", err
-		}
-		chunk := opts.StopChunk
-		if chunk <= 0 {
-			chunk = StopChunk
-		}
-		dd = readParts(qs, parts, stop, chunk)
+	dd, split, err := readCommand(cmd, qs, bs, opts)
+	if err != nil {
+		return "", err
 	}
 	switch len(opts.Hashes) {
 	case 0:
@@ -137,6 +113,77 @@ func CmdCopy(src, dst string, bs int64, opts CopyOptions) (string, error) {
 			"wait $h; h=$?; rm -f " + qf + "; [ $rc -eq 0 ] && rc=$h; exit $rc", nil
 	}
 	return "", argErr(cmd, "number of hashes", strconv.Itoa(len(opts.Hashes)), "is more than two")
+}
+
+// readCommand is the shell text that reads the quoted source as a copy
+// with bs and opts does, to standard output: one dd, or the parts of
+// [CopyParts] (split true).
+func readCommand(cmd, qs string, bs int64, opts CopyOptions) (dd string, split bool, err error) {
+	if bs < 1 || bs > maxBlockSize {
+		return "", false, argErr(cmd, "block size", strconv.FormatInt(bs, 10), "is not between 1 and 1 GiB")
+	}
+	if opts.Size < 0 {
+		return "", false, argErr(cmd, "size", strconv.FormatInt(opts.Size, 10), "is negative")
+	}
+	stop := ""
+	if opts.StopFile != "" {
+		if stop, err = quotePath(cmd, "stop file", opts.StopFile); err != nil {
+			return "", false, err
+		}
+	}
+	parts := CopyParts(bs, opts)
+	if len(parts) == 0 {
+		return "dd if=" + qs + " bs=" + strconv.FormatInt(bs, 10) + " conv=noerror,sync", false, nil
+	}
+	if err := checkParts(cmd, parts); err != nil {
+		return "", false, err
+	}
+	chunk := opts.StopChunk
+	if chunk <= 0 {
+		chunk = StopChunk
+	}
+	return readParts(qs, parts, stop, chunk), true, nil
+}
+
+// CopyParts returns the dd runs in which [CmdCopy] with bs and opts reads
+// its source: opts.Parts when set; with an exact size that bs does not
+// divide, or a stop file, [RescueParts] of that size; nil when the copy is
+// one dd at bs to the end of the source.
+func CopyParts(bs int64, opts CopyOptions) []ReadPart {
+	if len(opts.Parts) > 0 {
+		return opts.Parts
+	}
+	if opts.Size > 0 && (opts.Size%bs != 0 || opts.StopFile != "") {
+		return RescueParts(opts.Size, bs, nil)
+	}
+	return nil
+}
+
+// CmdHashRead hashes src on the host reading it exactly as [CmdCopy] with
+// the same bs and opts reads it (dd conv=noerror,sync, in the same parts),
+// writing it nowhere: DD | TOOL, under pipefail. An unreadable block is
+// hashed as the zeros the copy writes for it, so a source with bad sectors
+// is hashed, not failed, and its hash compares with the copy's. This is
+// the first read of a two-pass copy. opts.Hashes and opts.FIFO must be
+// unset. Standard output is "HASH  -" ([ParseHash]); dd's record counts
+// and read errors are on standard error ([ParseDDStatus]).
+func CmdHashRead(src string, bs int64, alg HashAlg, opts CopyOptions) (string, error) {
+	const cmd = "hash read"
+	if alg.Tool() == "" {
+		return "", argErr(cmd, "algorithm", string(alg), "is not md5, sha1, sha256 or sha512")
+	}
+	if len(opts.Hashes) > 0 || opts.FIFO != "" {
+		return "", argErr(cmd, "options", "hashes", "are for a copy: the hash read computes one hash and needs no FIFO")
+	}
+	qs, err := quotePath(cmd, "source", src)
+	if err != nil {
+		return "", err
+	}
+	dd, _, err := readCommand(cmd, qs, bs, opts)
+	if err != nil {
+		return "", err
+	}
+	return pipefail + toolCheck("dd", alg.Tool()) + dd + " | " + alg.Tool(), nil
 }
 
 // pipefail makes a pipeline fail when any stage fails. An ash without it

@@ -199,3 +199,53 @@ func ParseProbeBlocks(out string) ([]int64, error) {
 	}
 	return bad, nil
 }
+
+// SplitBadBlocks returns parts (a copy's read, [CopyParts]; nil for one dd
+// at bs to the end) with each block in bad read 512 bytes at a time
+// instead, everything else read as before: a second copy around bad
+// sectors. bad are block indexes at bs; only parts of that block size
+// (a multiple of 512) are split. Adjacent bad blocks become one run.
+func SplitBadBlocks(parts []ReadPart, bs int64, bad []int64) []ReadPart {
+	if len(parts) == 0 {
+		parts = []ReadPart{{BS: bs, Count: -1}}
+	}
+	bad = append([]int64(nil), bad...)
+	sort.Slice(bad, func(i, j int) bool { return bad[i] < bad[j] })
+	per := bs / SectorSize
+	var out []ReadPart
+	add := func(p ReadPart) {
+		if n := len(out); n > 0 && p.BS == SectorSize && out[n-1].BS == SectorSize && out[n-1].Count >= 0 && out[n-1].Skip+out[n-1].Count == p.Skip {
+			if p.Count < 0 {
+				out[n-1].Count = -1
+			} else {
+				out[n-1].Count += p.Count
+			}
+			return
+		}
+		out = append(out, p)
+	}
+	for _, p := range parts {
+		if p.BS != bs || bs <= SectorSize || bs%SectorSize != 0 {
+			add(p)
+			continue
+		}
+		next := p.Skip
+		for _, b := range bad {
+			if b < next || (p.Count >= 0 && b >= p.Skip+p.Count) {
+				continue
+			}
+			if b > next {
+				add(ReadPart{BS: bs, Skip: next, Count: b - next})
+			}
+			add(ReadPart{BS: SectorSize, Skip: b * per, Count: per})
+			next = b + 1
+		}
+		switch {
+		case p.Count < 0:
+			add(ReadPart{BS: bs, Skip: next, Count: -1})
+		case next < p.Skip+p.Count:
+			add(ReadPart{BS: bs, Skip: next, Count: p.Skip + p.Count - next})
+		}
+	}
+	return out
+}

@@ -232,3 +232,93 @@ func TestDevicePartsUnderBusybox(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitBadBlocks(t *testing.T) {
+	const bs = 4096 // 8 sectors
+	// A measured file: the same parts as RescueParts with the bad blocks.
+	size := int64(10*bs + 700)
+	first := RescueParts(size, bs, nil)
+	if got, want := SplitBadBlocks(first, bs, []int64{7, 2, 3}), RescueParts(size, bs, []int64{2, 3, 7}); !reflect.DeepEqual(got, want) {
+		t.Errorf("measured file\n got %+v\nwant %+v", got, want)
+	}
+	// A device: the tail read in sectors to its end stays so, and the
+	// blocks before it are split; a block past the bs part is ignored.
+	dev := DeviceParts(4<<20, bs)
+	got := SplitBadBlocks(dev, bs, []int64{0, 767, 5000})
+	want := []ReadPart{
+		{BS: 512, Skip: 0, Count: 8},
+		{BS: bs, Skip: 1, Count: 766},
+		{BS: 512, Skip: 767 * 8, Count: -1}, // block 767 joins the tail run
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("device\n got %+v\nwant %+v", got, want)
+	}
+	// One dd to the end (no parts): split, still to the end.
+	got = SplitBadBlocks(nil, bs, []int64{3})
+	want = []ReadPart{{BS: bs, Count: 3}, {BS: 512, Skip: 24, Count: 8}, {BS: bs, Skip: 4, Count: -1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("one dd\n got %+v\nwant %+v", got, want)
+	}
+	if got := SplitBadBlocks(first, bs, nil); !reflect.DeepEqual(got, first) {
+		t.Errorf("no bad blocks changed the parts: %+v", got)
+	}
+}
+
+// CmdHashRead reads as CmdCopy does: under real busybox its hash is the
+// copy's, for one dd, for parts and for a stoppable read; it reads, never
+// writes, and its dd status parses.
+func TestCmdHashReadUnderBusybox(t *testing.T) {
+	bb := peer.Require(t, "busybox")
+	dir := t.TempDir()
+	src := filepath.Join(dir, `disk "a" $(x)-flat.vmdk`)
+	data := make([]byte, 20*4096+1000)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := md5.Sum(data)
+	// A device ends on a whole sector: read to its end in sectors, the
+	// last short one comes out padded, as in the copy.
+	padded := md5.Sum(append(append([]byte(nil), data...), make([]byte, 512-len(data)%512)...))
+	for name, opts := range map[string]CopyOptions{
+		"exact size":  {Size: int64(len(data))},
+		"rescue":      {Parts: RescueParts(int64(len(data)), 4096, []int64{0, 4})},
+		"stoppable":   {Size: int64(len(data)), StopFile: filepath.Join(dir, "stop"), StopChunk: 8192},
+		"device read": {Parts: DeviceParts(0, 4096)},
+	} {
+		sum := sum
+		if name == "device read" {
+			sum = padded
+		}
+		cmd, err := CmdHashRead(src, 4096, MD5, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(cmd, "of=") || strings.Contains(cmd, "tee") {
+			t.Errorf("%s: the hash read writes: %s", name, cmd)
+		}
+		c := exec.Command(bb, "sh", "-c", cmd)
+		c.Env = []string{"PATH=" + busyboxPath(t, bb)}
+		var stdout, stderr bytes.Buffer
+		c.Stdout, c.Stderr = &stdout, &stderr
+		if err := c.Run(); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, stderr.String())
+		}
+		h, err := ParseHash(stdout.String(), MD5)
+		if err != nil || h != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: hash %q (%v), want %x", name, h, err, sum)
+		}
+		if _, err := ParseDDStatus(stderr.String()); err != nil {
+			t.Errorf("%s: dd status: %v\n%s", name, err, stderr.String())
+		}
+	}
+	if _, err := CmdHashRead(src, 4096, MD5, CopyOptions{Hashes: []HashAlg{MD5}}); err == nil {
+		t.Error("hash read with copy hashes accepted")
+	}
+	if _, err := CmdHashRead(src, 0, MD5, CopyOptions{}); err == nil {
+		t.Error("hash read with bs 0 accepted")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/esxsink/esxsink/vmdk"
 )
@@ -19,6 +20,16 @@ func cmdVmkfstools(e *env) int {
 	}
 	name := e.args[2]
 	p := e.abs(name)
+	if a := e.h.faults.take(FaultRDMQueryFail, func(a *activeFault) bool {
+		return a.Path == "" || pathMatches(a.Path, e.h.canonPath(p))
+	}); a != nil {
+		msg := a.Message
+		if msg == "" {
+			msg = fmt.Sprintf("Failed to open disk %s: %s", name, strerror(syscall.EBUSY))
+		}
+		fmt.Fprintln(e.stdout, msg)
+		return 1
+	}
 	for range 32 {
 		d, err := readDescriptor(e, p)
 		if err != nil {

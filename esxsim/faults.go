@@ -47,11 +47,17 @@ const (
 	// Host.ReadFile), and moves its mtime on: a file that grows while it
 	// is copied, as a running VM's vmware.log does.
 	FaultGrowingFile = "growing_file"
+	// FaultRDMQueryFail makes vmkfstools -q (--queryrdm) fail for the
+	// descriptors matching Path (a glob; empty: any) with Message (default
+	// "Failed to open disk NAME: Device or resource busy") and exit status
+	// 1: the device behind a raw device mapping cannot be learned.
+	FaultRDMQueryFail = "rdm_query_fail"
 )
 
 // Fault is one injected failure. Times 0 means the default for the kind
 // (1 for one-shot faults, unlimited for bad_sectors, slow_io,
-// changing_data, growing_file and an unconditional sink_unreachable).
+// changing_data, growing_file, rdm_query_fail and an unconditional
+// sink_unreachable).
 type Fault struct {
 	Kind       string        `yaml:"kind"`
 	Path       string        `yaml:"path"`
@@ -85,7 +91,7 @@ func (f Fault) validate() error {
 		if _, ok := nfsStatusByName(f.Status); !ok {
 			return fmt.Errorf("fault %s: unknown status %q", f.Kind, f.Status)
 		}
-	case FaultSinkUnreachable, FaultSnapshotCreate, FaultUnmountBusy:
+	case FaultSinkUnreachable, FaultSnapshotCreate, FaultUnmountBusy, FaultRDMQueryFail:
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
@@ -124,7 +130,7 @@ func (a *activeFault) spent() bool {
 	times := a.Times
 	if times == 0 {
 		switch a.Kind {
-		case FaultBadSectors, FaultSlowIO, FaultChangingData, FaultGrowingFile:
+		case FaultBadSectors, FaultSlowIO, FaultChangingData, FaultGrowingFile, FaultRDMQueryFail:
 			return false
 		case FaultSinkUnreachable:
 			if a.AfterBytes == 0 {

@@ -286,3 +286,28 @@ func TestFaultGrowingFile(t *testing.T) {
 		t.Errorf("growing_file fired %d times, want 2", n)
 	}
 }
+
+// rdm_query_fail: vmkfstools -q fails for the matching descriptor only,
+// as often as it is asked; other disks answer as before.
+func TestFaultRDMQueryFail(t *testing.T) {
+	th, _ := faultsHost(t, FaultBadSectors, false)
+	const lun = "/vmfs/volumes/datastore1/db01/db01_lun.vmdk"
+	if r := th.ssh("publickey", "vmkfstools -q "+shQuote(lun), nil); r.code != 0 || !strings.Contains(r.stdout, "Passthrough Raw Device Mapping") {
+		t.Fatalf("before the fault: %+v", r)
+	}
+	if err := th.AddFault(Fault{Kind: FaultRDMQueryFail, Path: lun}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		r := th.ssh("publickey", "vmkfstools -q "+shQuote(lun), nil)
+		if r.code != 1 || r.stdout != "Failed to open disk "+lun+": Device or resource busy\n" {
+			t.Fatalf("with the fault: %+v", r)
+		}
+	}
+	if r := th.ssh("publickey", "vmkfstools -q '/vmfs/volumes/datastore1/db01/db01.vmdk'", nil); r.code != 1 || !strings.Contains(r.stdout, "is not a Raw Device Mapping") {
+		t.Errorf("another disk: %+v", r)
+	}
+	if n := th.FaultsFired()[FaultRDMQueryFail]; n != 2 {
+		t.Errorf("fired %d times, want 2", n)
+	}
+}

@@ -82,8 +82,8 @@ func manualSequence(b *testing.B, size string) (time.Duration, string) {
 // BenchmarkSinglePassVsTwoPassVsManual times one simulated disk
 // (ESXSINK_BENCH_DISK, default 4GiB) three ways in the same run: collect's
 // single pass (dd | tee | md5sum + sha256sum, the sink hashing as it
-// receives, then its at-rest re-read), --verify two-pass (md5sum of the
-// source first), and the manual sequence (md5sum, dd, md5sum of the copy
+// receives, then its at-rest re-read), --verify two-pass (the source's md5
+// first, through the copy's own dd read), and the manual sequence (md5sum, dd, md5sum of the copy
 // over NFS). The ratios are what matter on a shared machine.
 func BenchmarkSinglePassVsTwoPassVsManual(b *testing.B) {
 	size := os.Getenv("ESXSINK_BENCH_DISK")

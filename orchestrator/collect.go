@@ -113,11 +113,15 @@ type FileOutcome struct {
 	// CASE/evidence: always Item.Dest, the file's own path.
 	Dest       string            `json:"dest"`
 	HostHashes map[string]string `json:"host_hashes,omitempty"`
-	// PreHash is the source's md5 before the copy (two-pass only).
-	PreHash    string            `json:"pre_copy_md5,omitempty"`
-	SinkHashes map[string]string `json:"sink_hashes,omitempty"`
-	AtRest     map[string]string `json:"at_rest,omitempty"`
-	Size       int64             `json:"size"`
+	// PreHash is the source's md5 before the copy (two-pass only), read
+	// as the copy reads it: dd conv=noerror,sync, so unreadable sectors
+	// are hashed as the zeros the copy writes.
+	PreHash string `json:"pre_copy_md5,omitempty"`
+	// PreReadErrors are dd's read errors in that first read.
+	PreReadErrors []string          `json:"pre_copy_read_errors,omitempty"`
+	SinkHashes    map[string]string `json:"sink_hashes,omitempty"`
+	AtRest        map[string]string `json:"at_rest,omitempty"`
+	Size          int64             `json:"size"`
 	// Resumed says the file was verified by an earlier run.
 	Resumed bool `json:"resumed,omitempty"`
 	// ReadErrors are dd's read errors: each unreadable block became zeros
@@ -156,6 +160,11 @@ type FileOutcome struct {
 	// changed marks a frozen file that changed while it was copied:
 	// copying it again would hide that.
 	changed bool
+	// bs and read are how the copy read its source (esxi.CopyParts; nil
+	// read is one dd at bs to the end): a rescue re-reads the same way,
+	// with the failing blocks sector by sector.
+	bs   int64
+	read []esxi.ReadPart
 }
 
 // Outcome is what a collect run did.

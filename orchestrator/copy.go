@@ -58,7 +58,7 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 			attempt--
 		}
 	}
-	if fatal == nil && len(fr.ReadErrors) > 0 && c.o.Transport != TransportSFTP && !it.Live && !it.SizeApprox && !fr.changed {
+	if fatal == nil && len(fr.ReadErrors) > 0 && c.o.Transport != TransportSFTP && (!it.Live || fixedSize(it)) && !fr.changed {
 		n := fr.Attempts
 		fr, fatal = c.rescue(ctx, it, fr)
 		fr.Attempts = n + 1
@@ -116,22 +116,14 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileOutcome, err
 	if done, err := c.sizeAtStart(ctx, &fr); done {
 		return fr, err
 	}
-	if done, err := c.firstPass(ctx, &fr); done {
+	bs, read := c.readOptions(it, fr.SizeAtStart)
+	fr.bs, fr.read = bs, esxi.CopyParts(bs, read)
+	if done, err := c.firstPass(ctx, &fr, func() (string, error) { return esxi.CmdHashRead(it.Source, bs, esxi.MD5, read) }); done {
 		return fr, err
 	}
-	// With the exact size, CmdCopy reads a tail bs does not divide in
-	// small blocks, so an odd-sized log still copies at the full bs.
-	bs, exact, parts := esxi.CopyBlockSize(0, c.o.BlockSize), fr.SizeAtStart, it.rescue
-	if it.SizeApprox {
-		// A device's size is esxcli's, in whole MiB: all but the last
-		// MiB it reports is read in full blocks, the rest in sectors to
-		// its end, so the last block is never padded.
-		exact = 0
-		if parts == nil {
-			parts = esxi.DeviceParts(it.Size, bs)
-		}
-	}
-	cmd, err := esxi.CmdCopy(it.Source, dst, bs, esxi.CopyOptions{Hashes: hashes, FIFO: fifo, Size: exact, Parts: parts, StopFile: c.stopFile()})
+	opts := read
+	opts.Hashes, opts.FIFO = hashes, fifo
+	cmd, err := esxi.CmdCopy(it.Source, dst, bs, opts)
 	if err != nil {
 		fr.Error = err.Error()
 		return fr, nil
@@ -203,14 +195,40 @@ func (c *collector) copyTools() (fifo string, hashes []esxi.HashAlg) {
 	return fmt.Sprintf("/tmp/esxsink-%s-%d.fifo", c.o.RunID, c.fifoN), c.hashes
 }
 
+// readOptions says how the copy of it, measured at size bytes, reads its
+// source on the host: the block size and the read part of CmdCopy's
+// options (no hashes), which the two-pass first read uses too.
+func (c *collector) readOptions(it PlanItem, size int64) (int64, esxi.CopyOptions) {
+	// With the exact size, CmdCopy reads a tail bs does not divide in
+	// small blocks, so an odd-sized log still copies at the full bs.
+	bs := esxi.CopyBlockSize(0, c.o.BlockSize)
+	o := esxi.CopyOptions{Size: size, Parts: it.rescue, StopFile: c.stopFile()}
+	if it.SizeApprox {
+		// A device's size is esxcli's, in whole MiB: all but the last
+		// MiB it reports is read in full blocks, the rest in sectors to
+		// its end, so the last block is never padded.
+		o.Size = 0
+		if o.Parts == nil {
+			o.Parts = esxi.DeviceParts(it.Size, bs)
+		}
+	}
+	return bs, o
+}
+
+// fixedSize reports whether it is a whole device (a LUN, a USB disk),
+// whose size does not change while it is read, even live.
+func fixedSize(it PlanItem) bool { return it.Kind == KindLUN || it.Kind == KindDevice }
+
 // firstPass is --verify two-pass's first read: the source's md5 before
-// the copy, in fr.PreHash. done says the copy must not go on: the file
-// failed (fr.Error), or the run stops (the error).
-func (c *collector) firstPass(ctx context.Context, fr *FileOutcome) (done bool, err error) {
+// the copy, in fr.PreHash, from the host command cmd builds (a read as
+// the copy's, with its dd read errors in fr.PreReadErrors). done says
+// the copy must not go on: the file failed (fr.Error), or the run stops
+// (the error).
+func (c *collector) firstPass(ctx context.Context, fr *FileOutcome, cmd func() (string, error)) (done bool, err error) {
 	if !c.o.TwoPass {
 		return false, nil
 	}
-	pre, err := c.hashSource(ctx, fr)
+	pre, err := c.hashSource(ctx, fr, cmd)
 	if err != nil {
 		fr.Error = err.Error()
 		if ctx.Err() != nil {
@@ -224,9 +242,9 @@ func (c *collector) firstPass(ctx context.Context, fr *FileOutcome) (done bool, 
 
 // hashSource is the first read of --verify two-pass: the source's md5 on
 // the host before it is copied, of the bytes the copy will read.
-func (c *collector) hashSource(ctx context.Context, fr *FileOutcome) (string, error) {
+func (c *collector) hashSource(ctx context.Context, fr *FileOutcome, build func() (string, error)) (string, error) {
 	src := fr.Item.Source
-	cmd, err := hashCommand(esxi.MD5, fr)
+	cmd, err := build()
 	if err != nil {
 		return "", err
 	}
@@ -240,6 +258,9 @@ func (c *collector) hashSource(ctx context.Context, fr *FileOutcome) (string, er
 	h, err := esxi.ParseHash(string(res.Stdout), esxi.MD5)
 	if err != nil {
 		return "", fmt.Errorf("read the host's md5 of %s: %w", src, err)
+	}
+	if dd, err := esxi.ParseDDStatus(string(res.Stderr)); err == nil {
+		fr.PreReadErrors = dd.Errors
 	}
 	return h, nil
 }

@@ -74,8 +74,12 @@ type Disk struct {
 	Extents []string `json:"extents,omitempty"`
 	// Parent is the parent descriptor of a delta (absolute), if any.
 	Parent string `json:"parent,omitempty"`
-	// RDM is set for a raw device mapping.
-	RDM *esxi.RDMInfo `json:"rdm,omitempty"`
+	// RDM is set for a raw device mapping, which the descriptor says it
+	// is (createType or extent type), whatever vmkfstools -q answers. Its
+	// Device is empty when vmkfstools -q could not name the device;
+	// RDMUnresolved says why.
+	RDM           *esxi.RDMInfo `json:"rdm,omitempty"`
+	RDMUnresolved string        `json:"rdm_unresolved,omitempty"`
 }
 
 // File is one regular file in a VM folder.
@@ -433,22 +437,46 @@ func (d *discovery) describe(ctx context.Context, disk *Disk) error {
 	if desc.HasParent() && desc.ParentFileNameHint != "" {
 		disk.Parent = esxi.JoinHostPath(dir, desc.ParentFileNameHint)
 	}
-	if rdm || strings.Contains(strings.ToLower(desc.CreateType), "rawdevicemap") {
-		cmd, err := esxi.CmdVmkfstoolsQuery(disk.Descriptor)
-		if err != nil {
-			return err
-		}
-		out, err := d.run(ctx, "query a raw device mapping", cmd)
-		if err != nil {
-			return err
-		}
-		info, err := esxi.ParseVmkfstoolsQuery(out)
-		if err != nil {
-			return fmt.Errorf("parse vmkfstools -q: %w", err)
-		}
-		disk.RDM = &info
+	if !rdm && !strings.Contains(strings.ToLower(desc.CreateType), "rawdevicemap") {
+		return nil
+	}
+	// The descriptor says it is an RDM: reading its mapping file reads
+	// the LUN, so it is planned as one even when the device stays unknown.
+	// Unless the descriptor says which kind it is, it is taken as a
+	// physical one, which no snapshot freezes.
+	physical, virtual := strings.EqualFold(desc.CreateType, "vmfsPassthroughRawDeviceMap"), strings.EqualFold(desc.CreateType, "vmfsRawDeviceMap")
+	disk.RDM = &esxi.RDMInfo{Passthrough: !virtual}
+	info, err := d.queryRDM(ctx, disk.Descriptor)
+	if err != nil {
+		disk.RDMUnresolved = err.Error()
+		return fmt.Errorf("raw device mapping (createType %s): the device it maps is unknown: %w", desc.CreateType, err)
+	}
+	disk.RDM.Disk, disk.RDM.Device = info.Disk, info.Device
+	switch {
+	case !physical && !virtual:
+		disk.RDM.Passthrough = info.Passthrough // an RDM extent: vmkfstools says which
+	case physical != info.Passthrough:
+		disk.RDM.Passthrough = true
+		return fmt.Errorf("raw device mapping: the descriptor says createType %s, vmkfstools -q says passthrough %v: taken as a physical RDM, which no snapshot freezes", desc.CreateType, info.Passthrough)
 	}
 	return nil
+}
+
+// queryRDM asks vmkfstools -q which device the raw device mapping p maps.
+func (d *discovery) queryRDM(ctx context.Context, p string) (esxi.RDMInfo, error) {
+	cmd, err := esxi.CmdVmkfstoolsQuery(p)
+	if err != nil {
+		return esxi.RDMInfo{}, err
+	}
+	out, err := d.run(ctx, "query a raw device mapping", cmd)
+	if err != nil {
+		return esxi.RDMInfo{}, err
+	}
+	info, err := esxi.ParseVmkfstoolsQuery(out)
+	if err != nil {
+		return esxi.RDMInfo{}, fmt.Errorf("parse vmkfstools -q: %w", err)
+	}
+	return info, nil
 }
 
 func (d *discovery) readSmall(ctx context.Context, p string) ([]byte, error) {

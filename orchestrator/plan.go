@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"unicode"
@@ -283,6 +284,8 @@ const LUNPrefix = "/vmfs/devices/disks/"
 func (p *Plan) addLUNs(vm *VM, taken map[string]string) {
 	for _, d := range vm.Disks {
 		if d.RDM == nil || d.RDM.Device == "" || len(d.Extents) == 0 {
+			// An RDM whose device is unknown: its mapping file's note
+			// and NoteNotCollected say so.
 			continue
 		}
 		size := int64(-1)
@@ -325,18 +328,34 @@ func (p *Plan) noteMapping(d Disk, dest string) {
 	}
 }
 
+// mappedSize is the size of the LUN RDM disk d maps: its mapping file's
+// (0 when the file is not listed).
+func mappedSize(vm *VM, d Disk) int64 {
+	for _, f := range vm.Files {
+		if len(d.Extents) > 0 && f.Path == d.Extents[0] {
+			return f.Size
+		}
+	}
+	return 0
+}
+
 // diskRole is what a file is to the VM's disks.
 type diskRole struct {
 	disk  bool // descriptor or extent of a disk chain
 	rdm   bool // the RDM mapping file
 	indep bool // belongs to an independent disk
 	pRDM  bool // physical-compatibility RDM
+	// unresolved says why the device an RDM maps is unknown.
+	unresolved string
 }
 
 func diskRoles(vm *VM) map[string]diskRole {
 	roles := map[string]diskRole{}
 	for _, d := range vm.Disks {
 		r := diskRole{disk: true, indep: d.Independent, pRDM: d.RDM != nil && d.RDM.Passthrough}
+		if d.RDM != nil && d.RDM.Device == "" {
+			r.unresolved = cmp.Or(d.RDMUnresolved, "vmkfstools -q named no device")
+		}
 		roles[d.Descriptor] = r
 		for _, e := range d.Extents {
 			er := r
@@ -389,8 +408,16 @@ func classify(vm *VM, it *PlanItem, r diskRole, o PlanOptions) {
 	switch {
 	case it.Kind == KindLock:
 		it.Method, it.Note = MethodSkip, "lock file, no content"
+	case it.Kind == KindRDM && r.unresolved != "":
+		it.Method, it.Note = MethodSkip, "NOT COLLECTED: raw device mapping whose device is unknown ("+r.unresolved+
+			"): reading it would read the LUN, so it is not copied as data, and the LUN cannot be collected (--rdm) until the device is known"
 	case it.Kind == KindRDM:
 		it.Method, it.Note = MethodSkip, "raw device mapping: reading it reads the LUN; the LUN is collected with --rdm"
+	case running && r.pRDM && r.disk:
+		// The descriptor of a physical RDM: text the VM does not write,
+		// describing a disk no snapshot freezes.
+		it.Method, it.Live = MethodCopy, true
+		it.Note = "descriptor of a physical RDM of a running VM: our snapshot does not freeze the disk it describes, so it is copied as it is (the data is the LUN, copied live with --rdm)"
 	case running && it.Kind == KindSwap:
 		it.Method, it.Note = MethodSkip, "swap file held open by the running VM"
 	case running && r.indep && o.Independent:
@@ -484,14 +511,16 @@ func (p *Plan) NoteNotCollected(inv *Inventory, o PlanOptions) {
 	}
 	for _, vm := range p.VMs {
 		for _, d := range vm.Disks {
+			if d.RDM != nil && d.RDM.Device == "" {
+				// Asked for with --rdm, it is missed: the case is
+				// incomplete.
+				add(custody.Uncollected{What: "RDM LUN", Name: vm.Name, VMID: vm.ID, Path: d.Descriptor, Size: mappedSize(vm, d), Missed: o.RDM,
+					Why: fmt.Sprintf("the device behind raw device mapping %s (%s) is unknown: %s; neither its mapping file (reading it reads the LUN) nor the LUN is copied; once the device is known (esxcli storage core device list, the VM's settings), --usb DEVICE copies it whole",
+						d.Descriptor, d.Node, cmp.Or(d.RDMUnresolved, "vmkfstools -q named no device"))})
+				continue
+			}
 			if d.RDM != nil && d.RDM.Device != "" && !copied[LUNPrefix+d.RDM.Device] {
-				var size int64 // the mapping file's size is the LUN's
-				for _, f := range vm.Files {
-					if len(d.Extents) > 0 && f.Path == d.Extents[0] {
-						size = f.Size
-					}
-				}
-				add(custody.Uncollected{What: "RDM LUN", Name: vm.Name, VMID: vm.ID, Path: LUNPrefix + d.RDM.Device, Size: size, Flag: "--rdm",
+				add(custody.Uncollected{What: "RDM LUN", Name: vm.Name, VMID: vm.ID, Path: LUNPrefix + d.RDM.Device, Size: mappedSize(vm, d), Flag: "--rdm",
 					Why: fmt.Sprintf("the LUN behind raw device mapping %s (%s)", d.Descriptor, d.Node)})
 			}
 			if d.Independent && vm.Running() && !copied[d.Descriptor] && d.RDM == nil {

@@ -194,3 +194,39 @@ func TestSelectVMsExactNamesAndVMIDs(t *testing.T) {
 		}
 	}
 }
+
+// A physical RDM of a running VM whose device vmkfstools -q could not
+// name (Disk.RDM from the descriptor, Device empty): its mapping file is
+// not copied as data, no LUN is planned, its descriptor is not "copied
+// under snapshot", and the plan says the LUN is not collected, and why.
+func TestMakePlanUnresolvedRDM(t *testing.T) {
+	vm := testVM(1, "ds", "vm", esxi.PoweredOn)
+	vm.Disks[2].RDM = &esxi.RDMInfo{Passthrough: true}
+	vm.Disks[2].RDMUnresolved = "vmkfstools -q exited with status 1: Failed to open disk"
+	o := PlanOptions{SinkFree: -1, RDM: true}
+	p := MakePlan([]*VM{vm}, o)
+	p.NoteNotCollected(&Inventory{VMs: []*VM{vm}}, o)
+	for _, it := range p.Items {
+		switch {
+		case it.Kind == KindLUN && it.Source != LUNPrefix+"vml.02":
+			t.Errorf("LUN planned for an unknown device: %+v", it)
+		case path.Base(it.Source) == "p-rdmp.vmdk":
+			if it.Method != MethodSkip || !strings.Contains(it.Note, "NOT COLLECTED") || !strings.Contains(it.Note, "Failed to open disk") {
+				t.Errorf("mapping file: %+v", it)
+			}
+		case path.Base(it.Source) == "p.vmdk":
+			if it.Method == MethodSnapshot || !it.Live {
+				t.Errorf("a physical RDM's descriptor of a running VM: %+v", it)
+			}
+		}
+	}
+	var missed []string
+	for _, u := range p.NotCollected {
+		if u.What == "RDM LUN" && u.Missed {
+			missed = append(missed, u.Path+": "+u.Why)
+		}
+	}
+	if len(missed) != 1 || !strings.Contains(missed[0], "/vmfs/volumes/ds/vm/p.vmdk") || !strings.Contains(missed[0], "Failed to open disk") {
+		t.Errorf("not collected: %q", missed)
+	}
+}

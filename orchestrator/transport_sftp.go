@@ -134,7 +134,9 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome,
 	if done, err := c.sizeAtStart(ctx, &fr); done {
 		return fr, err
 	}
-	if done, err := c.firstPass(ctx, &fr); done {
+	// The SFTP copy reads plainly (a read error fails it): so does its
+	// first pass.
+	if done, err := c.firstPass(ctx, &fr, func() (string, error) { return hashCommand(esxi.MD5, &fr) }); done {
 		return fr, err
 	}
 	cmds := make([]hostHash, len(hashes))

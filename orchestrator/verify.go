@@ -79,7 +79,11 @@ func hashDisagreements(fr FileOutcome, arrival, atRest map[string]string, hashes
 		bad = append(bad, "the sink did not re-read the file at rest")
 	}
 	if pre := fr.PreHash; pre != "" && pre != fr.HostHashes[string(esxi.MD5)] {
-		bad = append(bad, fmt.Sprintf("the source changed between the two reads: md5 %s before the copy, %s during it", pre, fr.HostHashes[string(esxi.MD5)]))
+		msg := fmt.Sprintf("the source changed between the two reads: md5 %s before the copy, %s during it", pre, fr.HostHashes[string(esxi.MD5)])
+		if a, b := len(fr.PreReadErrors), len(fr.ReadErrors); a != b {
+			msg += fmt.Sprintf(" (or its unreadable sectors did: %d read errors in the first read, %d in the copy)", a, b)
+		}
+		bad = append(bad, msg)
 	}
 	return bad
 }
