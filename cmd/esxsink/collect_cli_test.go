@@ -214,23 +214,31 @@ func TestCollectCLIParallelJSONEvents(t *testing.T) {
 	}
 }
 
-// TestCollectCLIInterrupt sends SIGINT while the running VM's disk is
-// copied under our snapshot: the binary removes the snapshot, detaches the
-// mount and exits non-zero, and the host is left as found.
-func TestCollectCLIInterrupt(t *testing.T) {
-	lab := startLab(t, "2GiB")
-	caseDir := filepath.Join(t.TempDir(), "case")
-	cmd := exec.Command(esxsinkBin, lab.collectArgs(caseDir, "--vm", "1", "--json-events")...)
+// startCollectEvents starts esxsink collect with args (which ask for
+// --json-events) and returns it, a scanner over its events and its stderr.
+func startCollectEvents(t *testing.T, lab *runningLab, args []string) (*exec.Cmd, *bufio.Scanner, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(esxsinkBin, args...)
 	cmd.Env = lab.env
 	stdout, _ := cmd.StdoutPipe()
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
+	errOut := &bytes.Buffer{}
+	cmd.Stderr = errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	return cmd, sc, errOut
+}
+
+// TestCollectCLIInterrupt sends SIGINT while the running VM's disk is
+// copied under our snapshot: the binary removes the snapshot, detaches the
+// mount and exits non-zero, and the host is left as found.
+func TestCollectCLIInterrupt(t *testing.T) {
+	lab := startLab(t, "2GiB")
+	caseDir := filepath.Join(t.TempDir(), "case")
+	cmd, sc, errOut := startCollectEvents(t, lab, lab.collectArgs(caseDir, "--vm", "1", "--json-events"))
 	var rest []string
 	interrupted := false
 	for sc.Scan() {

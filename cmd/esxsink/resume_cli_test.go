@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -57,17 +55,7 @@ func TestCollectCLIInterruptThenResume(t *testing.T) {
 	lab := startLabScenario(t, resumeLab)
 	caseDir := filepath.Join(t.TempDir(), "case")
 	args := lab.collectArgs(caseDir, "--vm", "7", "--json-events")
-	cmd := exec.Command(esxsinkBin, args...)
-	cmd.Env = lab.env
-	stdout, _ := cmd.StdoutPipe()
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	cmd, sc, errOut := startCollectEvents(t, lab, args)
 	var cutAt int64
 	for sc.Scan() {
 		var ev orchestrator.JSONEvent
