@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -66,10 +67,14 @@ func TestNFSMountCopyUnmount(t *testing.T) {
 			t.Fatalf("md5sum of the copy read back over NFS: %s", back)
 		}
 	}
-	// Heartbeats ran while the volume was mounted.
-	time.Sleep(500 * time.Millisecond)
-	if hb := th.State().Mounts[0].Heartbeats; hb == 0 {
-		t.Fatal("no GETATTR heartbeats")
+	// Heartbeats run while the volume is mounted: wait for the first
+	// (a condition with a deadline, not a guessed sleep).
+	for deadline := time.Now().Add(30 * time.Second); th.State().Mounts[0].Heartbeats == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no GETATTR heartbeat within 30 s of mounting")
+		}
+		runtime.Gosched()
+		time.Sleep(10 * time.Millisecond)
 	}
 	mustEqual(t, "esxcfg-nas -d", th.mustSSH("esxcfg-nas -d esxsink"), "NAS volume esxsink deleted.\n")
 	if st := th.State(); len(st.Mounts) != 0 {

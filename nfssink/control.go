@@ -234,6 +234,11 @@ func (s *Sink) controlMux() *http.ServeMux {
 		w.WriteHeader(http.StatusOK)
 		fl, _ := w.(http.Flusher)
 		enc := json.NewEncoder(w)
+		// The first event says the subscription is in place: a client
+		// knows from then on it misses nothing.
+		if enc.Encode(Event{Type: EventSubscribed, Time: time.Now().UTC()}) != nil {
+			return
+		}
 		if fl != nil {
 			fl.Flush()
 		}

@@ -13,6 +13,10 @@ type Event struct {
 	Data any       `json:"data,omitempty"`
 }
 
+// EventSubscribed is the first event of every event stream: from it on,
+// the subscriber receives every event.
+const EventSubscribed = "events.subscribed"
+
 // eventBus fans events out to subscribers without ever blocking the NFS
 // path: a subscriber that falls behind loses events and is told so.
 type eventBus struct {

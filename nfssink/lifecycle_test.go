@@ -67,19 +67,26 @@ func TestEventStream(t *testing.T) {
 	cl := NewClient(ts.cfg.StateDir)
 	var mu sync.Mutex
 	var types []string
-	got := make(chan struct{})
+	got, subscribed := make(chan struct{}), make(chan struct{})
 	go cl.Events(ctx, func(raw json.RawMessage) error {
 		var e Event
 		json.Unmarshal(raw, &e)
 		mu.Lock()
 		types = append(types, e.Type)
-		if e.Type == custody.TypeFileFinalized {
+		switch e.Type {
+		case EventSubscribed:
+			close(subscribed)
+		case custody.TypeFileFinalized:
 			close(got)
 		}
 		mu.Unlock()
 		return nil
 	})
-	time.Sleep(100 * time.Millisecond) // let the subscription start
+	select { // the stream's first event: nothing after it is missed
+	case <-subscribed:
+	case <-ctx.Done():
+		t.Fatal("the event stream never started")
+	}
 	src := randomFile(t, 1<<20)
 	run(t, nfsCp(t), src, ts.url("ev.bin"))
 	res, err := cl.Finalize(ctx, FinalizeRequest{Path: "ev.bin", AtRest: true})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -53,7 +54,9 @@ func reverseServer(t *testing.T, n int) string {
 			}
 			nc.Write(e.Record())
 		}
-		time.Sleep(time.Second)
+		// Keep the connection until the client is done with it: it
+		// closes its end once it has read every reply.
+		io.Copy(io.Discard, nc)
 	}()
 	return ln.Addr().String()
 }
