@@ -32,11 +32,14 @@ func Supported() []string { return slices.Clone(supported) }
 const DefaultPieceSize = 256 << 20
 
 // Parse turns "md5,sha256" into a canonical, de-duplicated list. "none" or
-// an empty string yields no algorithms (hashing off, for benchmarks).
+// an empty string yields an empty, non-nil list: hashing off. The result
+// is never nil on success, so a caller whose nil means "the defaults"
+// (vmdk.ConvertOptions, nfssink.Config) cannot turn "none" into MD5 and
+// SHA-256 by accident.
 func Parse(s string) ([]string, error) {
 	s = strings.TrimSpace(strings.ToLower(s))
 	if s == "" || s == "none" {
-		return nil, nil
+		return []string{}, nil
 	}
 	seen := map[string]bool{}
 	for _, f := range strings.Split(s, ",") {
@@ -51,7 +54,7 @@ func Parse(s string) ([]string, error) {
 		}
 		seen[f] = true
 	}
-	var out []string
+	out := []string{}
 	for _, a := range supported {
 		if seen[a] {
 			out = append(out, a)
@@ -155,6 +158,7 @@ type Digester struct {
 	pieceSize int64
 	pieceAlg  string
 	size      int64
+	hashed    int64 // bytes fed to hash functions, over all of them
 	queues    []chan *chunk
 	wg        sync.WaitGroup
 	sums      map[string]string
@@ -229,6 +233,7 @@ func (d *Digester) Write(p []byte) (int, error) {
 	if len(d.queues) == 0 {
 		return n, nil
 	}
+	d.hashed += int64(n) * int64(len(d.queues))
 	for len(p) > 0 {
 		c := chunkPool.Get().(*chunk)
 		m := min(len(p), maxChunk)
@@ -261,6 +266,12 @@ func (d *Digester) stop() {
 
 // Size is the number of bytes written so far.
 func (d *Digester) Size() int64 { return d.size }
+
+// Hashed is the number of bytes handed to hash functions so far: Size
+// times the number of algorithms (piecewise hashing included). It is 0
+// when no algorithm is selected, which lets callers and tests prove that
+// "--hash none" hashed nothing.
+func (d *Digester) Hashed() int64 { return d.hashed }
 
 // Result stops the workers and returns the digests. Later Writes panic.
 func (d *Digester) Result() Result {

@@ -65,8 +65,8 @@ func TestParse(t *testing.T) {
 	if _, err := Parse("crc32"); err == nil {
 		t.Fatal("crc32 accepted")
 	}
-	if got, _ := Parse("none"); got != nil {
-		t.Fatal("none should disable hashing")
+	if got, _ := Parse("none"); got == nil || len(got) != 0 {
+		t.Fatal("none should disable hashing: an empty, non-nil list (nil means the defaults to callers)")
 	}
 }
 
@@ -86,5 +86,32 @@ func BenchmarkDigesterMD5SHA256(b *testing.B) {
 			d.Write(buf)
 		}
 		d.Result()
+	}
+}
+
+// "none" must mean no hashing, never "the caller's defaults": Parse returns
+// an empty, non-nil list, and a Digester over it hashes nothing.
+func TestParseNone(t *testing.T) {
+	for _, s := range []string{"none", " NONE ", ""} {
+		algs, err := Parse(s)
+		if err != nil || algs == nil || len(algs) != 0 {
+			t.Fatalf("Parse(%q) = %#v, %v; want an empty non-nil list", s, algs, err)
+		}
+	}
+	algs, _ := Parse("none")
+	d := New(algs, 1<<20)
+	d.Write(make([]byte, 3<<20))
+	r := d.Result()
+	if d.Hashed() != 0 || len(r.Sums) != 0 || len(r.Pieces) != 0 || r.Size != 3<<20 {
+		t.Fatalf("hash none: hashed %d bytes, result %+v", d.Hashed(), r)
+	}
+	d = New([]string{"md5", "sha256"}, 0)
+	d.Write(make([]byte, 1000))
+	d.Result()
+	if d.Hashed() != 2000 {
+		t.Fatalf("two algorithms over 1000 bytes: hashed %d, want 2000", d.Hashed())
+	}
+	if algs, _ := Parse("sha256,md5"); algs == nil || len(algs) != 2 {
+		t.Fatalf("Parse(sha256,md5) = %v", algs)
 	}
 }
