@@ -89,6 +89,9 @@ func openCOWD(name string, r io.ReaderAt, fileSize int64) (*cowdExtent, error) {
 	if h.GrainSize == 0 || h.GrainSize > maxGrainSectors {
 		return nil, corruptf("vmdk: %s: grain size %d sectors (want 1 to %d; ESXi writes 1)", name, h.GrainSize, maxGrainSectors)
 	}
+	if err := checkCapacity(name, "COWD header capacity", uint64(h.Capacity)); err != nil {
+		return nil, err
+	}
 	m := &grainMap{
 		name: name, r: r, fileSize: fileSize,
 		capacity:   int64(h.Capacity) * SectorSize,

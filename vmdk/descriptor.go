@@ -7,11 +7,6 @@ import (
 	"strings"
 )
 
-// MaxDescriptorSize is the largest descriptor accepted, stand-alone or
-// embedded. qemu reads at most 1 MiB - 1; real descriptors are well under
-// 4 KiB, so anything larger is not a descriptor.
-const MaxDescriptorSize = 1 << 20
-
 // NoParentCID is the parentCID of a disk without a parent.
 const NoParentCID = 0xffffffff
 
@@ -182,6 +177,9 @@ type descParser struct {
 	d    *Descriptor
 	name string
 	seen map[string]int // lower-cased header key -> line
+	// sectors sums the extent sizes so far; each is at most
+	// maxCapacitySectors, so the sum cannot overflow before it is checked.
+	sectors int64
 }
 
 func (p *descParser) errf(line int, format string, args ...any) error {
@@ -200,6 +198,15 @@ func (p *descParser) line(n int, raw string) error {
 		e, err := p.extent(n, s)
 		if err != nil {
 			return err
+		}
+		if len(p.d.Extents) >= maxExtents {
+			return p.errf(n, "more than %d extent lines: no real disk has that many; the descriptor is damaged or forged", maxExtents)
+		}
+		// The disk is the sum of its extents: keep the sum plausible, so
+		// no size computed from it can overflow.
+		if p.sectors += e.Sectors; p.sectors > maxCapacitySectors {
+			return p.errf(n, "extent sizes add up to %d sectors (%s) by this line, more than the largest disk accepted (%s): the descriptor is damaged or forged",
+				p.sectors, bigSize(uint64(p.sectors)), sizeString(MaxCapacity))
 		}
 		p.d.Extents = append(p.d.Extents, e)
 		return nil
@@ -283,8 +290,11 @@ func (p *descParser) extent(n int, s string) (ExtentLine, error) {
 		return e, p.errf(n, "extent line has %d fields, want at least 3 (access, sectors, type)", len(f))
 	}
 	e.Sectors, err = strconv.ParseInt(f[1], 10, 64)
-	if err != nil || e.Sectors < 0 || e.Sectors > maxSectors {
+	if err != nil || e.Sectors < 0 {
 		return e, p.errf(n, "extent size %q is not a sector count", clip(f[1]))
+	}
+	if e.Sectors > maxCapacitySectors {
+		return e, p.errf(n, "extent size of %d sectors (%s) is more than the largest disk accepted (%s)", e.Sectors, bigSize(uint64(e.Sectors)), sizeString(MaxCapacity))
 	}
 	e.Type = ExtentType(strings.ToUpper(f[2]))
 	known := false
@@ -324,9 +334,6 @@ func (p *descParser) extent(n int, s string) (ExtentLine, error) {
 	}
 	return e, nil
 }
-
-// maxSectors keeps every byte offset (sectors*512) inside an int64.
-const maxSectors = 1<<54 - 1
 
 // extentFields splits an extent line on blanks, keeping a quoted file name
 // (which may contain blanks) as one field without its quotes.

@@ -7,15 +7,6 @@ import (
 	"sync"
 )
 
-// maxTableCache bounds the grain tables kept in memory per extent. A
-// forged directory can point thousands of entries at overlapping tables;
-// the cache then starts over instead of growing with the forgery.
-const maxTableCache = 64 << 20
-
-// maxGDEntries bounds a grain directory (qemu's limit too): 32 Mi tables
-// cover far more than any real disk.
-const maxGDEntries = 32 << 20
-
 // grainMap is the two-level lookup the sparse formats share: a grain
 // directory (GD) locating grain tables (GT), whose entries locate grains.
 // The formats differ only in entry width and in how entries decode, which
@@ -48,7 +39,7 @@ func (m *grainMap) coverage() int64 { return m.gtEntries * m.grainBytes }
 
 // gdEntriesFor is how many directory entries a capacity needs.
 func gdEntriesFor(capacityBytes, coverage int64) int64 {
-	return (capacityBytes + coverage - 1) / coverage
+	return ceilDiv(capacityBytes, coverage)
 }
 
 // readDirectory reads n entries of width bytes at byte off, after checking

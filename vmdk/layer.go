@@ -220,6 +220,9 @@ func (l *Layer) openExtent(dir string, line ExtentLine, o *Options) (extent, str
 	switch line.Type {
 	case ExtentFlat, ExtentVMFS:
 		base := line.Offset * SectorSize
+		if _, ok := addOK(base, want); !ok {
+			return nil, "", fieldErrorf(l.Path, fmt.Sprintf("extent line %d offset", line.Line), "sector %d plus the extent's %d sectors lies beyond any file", line.Offset, line.Sectors)
+		}
 		if base+want > size {
 			l.Warnings = append(l.Warnings, fmt.Sprintf("%s: %s is %d bytes but the extent needs %d: the file is truncated; reads past its end fail",
 				where, p, size, base+want))

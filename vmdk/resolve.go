@@ -39,10 +39,6 @@ type DeviceRef struct {
 	MappingFile string     // where the mapping file would be in the case
 }
 
-// maxChainDepth bounds a chain; ESXi allows 32 snapshots, so anything
-// deeper is a loop the path check missed or a forgery.
-const maxChainDepth = 255
-
 // candidates lists where a name written on the host (an extent file name
 // or a parentFileNameHint) may be found in the case, best first:
 // the mapped datastore path for /vmfs/volumes/..., the name relative to

@@ -114,11 +114,9 @@ func openSESparse(name string, r io.ReaderAt, fileSize int64) (*seSparseExtent, 
 		return nil, bad("reserved fields are not zero")
 	case !allZero(buf[26*8:]):
 		return nil, bad("padding is not zero")
-	case h.Capacity > maxSectors:
-		return nil, corruptf("vmdk: %s: capacity of %d sectors is impossible", name, h.Capacity)
-	case h.VolatileOff > maxSectors || h.GDOff > maxSectors || h.GTOff > maxSectors || h.GrainsOff > maxSectors ||
-		h.GTSize > maxSectors || h.GrainsSize > maxSectors || h.GDSize > maxSectors:
-		return nil, corruptf("vmdk: %s: seSparse region offsets are impossible", name)
+	}
+	if err := checkSEHeader(name, h, fileSize); err != nil {
+		return nil, err
 	}
 	vb := make([]byte, SectorSize)
 	if err := readFull(r, name, vb, int64(h.VolatileOff)*SectorSize); err != nil {
@@ -146,8 +144,13 @@ func openSESparse(name string, r io.ReaderAt, fileSize int64) (*seSparseExtent, 
 				return 0, corruptf("directory entry %#x is neither 0 nor an allocated table (0x10000000 in the top half)", raw)
 			}
 			// A slot past the declared grain-table area is read if it is in
-			// the file (as qemu does); Verify reports it.
-			return int64(h.GTOff+(raw&0xffffffff)*seGTSectors) * SectorSize, nil
+			// the file (as qemu does); Verify reports it. GTOff lies in
+			// the file, so the sum cannot overflow before this check.
+			s := h.GTOff + (raw&0xffffffff)*seGTSectors
+			if s > maxSectors {
+				return 0, corruptf("directory entry %#x puts its table at sector %d, beyond any file", raw, s)
+			}
+			return int64(s) * SectorSize, nil
 		},
 		decode: func(raw uint64) (State, int64, error) {
 			switch raw & seEntryMask {
@@ -164,8 +167,8 @@ func openSESparse(name string, r io.ReaderAt, fileSize int64) (*seSparseExtent, 
 				// An index past the declared grain area is read if it is in
 				// the file (as qemu does); Verify reports it.
 				idx := seGrainIndex(raw)
-				if idx > maxSectors/seGrainSectors-h.GrainsOff {
-					return Data, 0, corruptf("grain index %d is impossible", idx)
+				if idx > (maxSectors-h.GrainsOff)/seGrainSectors {
+					return Data, 0, corruptf("grain index %d puts the grain beyond any file", idx)
 				}
 				return Data, int64(h.GrainsOff+idx*seGrainSectors) * SectorSize, nil
 			}
@@ -185,6 +188,34 @@ func openSESparse(name string, r io.ReaderAt, fileSize int64) (*seSparseExtent, 
 	}
 	e.grainMap = m
 	return e, nil
+}
+
+// checkSEHeader bounds the seSparse header's sizes and offsets: the
+// capacity by MaxCapacity, every region offset by the file (a region that
+// starts past the end cannot be read), every size by maxSectors, so that
+// no sum or product computed from them overflows.
+func checkSEHeader(name string, h seHeader, fileSize int64) error {
+	if err := checkCapacity(name, "seSparse header capacity", h.Capacity); err != nil {
+		return err
+	}
+	fileSectors := uint64(sectorsOf(fileSize))
+	for _, f := range []struct {
+		field string
+		v     uint64
+	}{{"volatileHeaderOffset", h.VolatileOff}, {"grainDirOffset", h.GDOff}, {"grainTablesOffset", h.GTOff}, {"grainsOffset", h.GrainsOff}} {
+		if f.v > fileSectors {
+			return fieldErrorf(name, "seSparse header "+f.field, "sector %d is past the end of the file (%d sectors): the file is truncated or the header is damaged", f.v, fileSectors)
+		}
+	}
+	for _, f := range []struct {
+		field string
+		v     uint64
+	}{{"grainDirSize", h.GDSize}, {"grainTablesSize", h.GTSize}, {"grainsSize", h.GrainsSize}} {
+		if f.v > maxSectors {
+			return fieldErrorf(name, "seSparse header "+f.field, "%d sectors is beyond any file: the header is damaged or forged", f.v)
+		}
+	}
+	return nil
 }
 
 // seGrainIndex undoes the rotation of an allocated entry: the low 12 bits

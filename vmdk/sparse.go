@@ -18,14 +18,9 @@ const (
 )
 
 const (
-	sparseMagic     = 0x564d444b // "KDMV" little-endian
-	gdAtEnd         = ^uint64(0) // streamOptimized: the real GD is in the footer
-	maxGrainSectors = 1 << 21    // 1 GiB, qemu's limit
-	// maxCompressedGrain bounds a compressed grain: each read holds two of
-	// them in memory per worker. VMware writes 128 sectors (64 KiB).
-	maxCompressedGrain = 1 << 15
-	maxGTEsPerGT       = 4096
-	newlineCheck       = "\n \r\n"
+	sparseMagic  = 0x564d444b // "KDMV" little-endian
+	gdAtEnd      = ^uint64(0) // streamOptimized: the real GD is in the footer
+	newlineCheck = "\n \r\n"
 )
 
 // sparseHeader is the 512-byte hosted sparse header (and footer).
@@ -102,8 +97,20 @@ func (h sparseHeader) check(name string) error {
 		return unsupportedf("vmdk: %s: compression algorithm %d (only 1, deflate, is known)", name, h.CompressAlgorithm)
 	case h.NumGTEsPerGT == 0 || h.NumGTEsPerGT > maxGTEsPerGT:
 		return corruptf("vmdk: %s: %d entries per grain table (want 1 to %d; VMware writes 512)", name, h.NumGTEsPerGT, maxGTEsPerGT)
-	case h.Capacity > maxSectors:
-		return corruptf("vmdk: %s: capacity of %d sectors is impossible", name, h.Capacity)
+	}
+	if err := checkCapacity(name, "hosted sparse header capacity", h.Capacity); err != nil {
+		return err
+	}
+	// Every other sector field is multiplied by SectorSize somewhere:
+	// keep each product, and the sum of two, inside an int64.
+	for _, f := range []struct {
+		field string
+		v     uint64
+	}{{"descriptorOffset", h.DescriptorOffset}, {"descriptorSize", h.DescriptorSize}, {"rgdOffset", h.RGDOffset},
+		{"gdOffset", h.GDOffset}, {"overHead", h.Overhead}} {
+		if f.v > maxSectors {
+			return fieldErrorf(name, "hosted sparse header "+f.field, "sector %d is beyond any file: the header is damaged or forged", f.v)
+		}
 	}
 	return nil
 }
@@ -174,9 +181,6 @@ func openSparse(name string, r io.ReaderAt, fileSize int64) (*sparseExtent, erro
 		return Data, int64(raw) * SectorSize, nil
 	}
 	n := gdEntriesFor(m.capacity, m.coverage())
-	if h.GDOffset > maxSectors {
-		return nil, corruptf("vmdk: %s: grain directory at sector %d is beyond any file", name, h.GDOffset)
-	}
 	var err error
 	if n > 0 {
 		m.gd, err = readDirectory(r, name, fileSize, int64(h.GDOffset)*SectorSize, n, 4)
