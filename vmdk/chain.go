@@ -145,6 +145,44 @@ func (d *Disk) MapRun(off, n int64) (Run, error) {
 	return Run{off, n, Unallocated, len(d.Layers)}, nil
 }
 
+// chainWalker maps the disk from start to end, remembering each layer's
+// last run: a layer's long run is computed once, not again for every
+// shorter run of the layers above it, so a walk costs each layer's map
+// once (linear in the tables the files hold).
+type chainWalker struct {
+	d    *Disk
+	runs []layerRun
+}
+
+type layerRun struct {
+	start, end int64
+	st         State
+	ok         bool
+}
+
+// next maps the run starting at off; off must not decrease between calls.
+func (w *chainWalker) next(off int64) (Run, error) {
+	if w.runs == nil {
+		w.runs = make([]layerRun, len(w.d.Layers))
+	}
+	n := w.d.size - off
+	for i, l := range w.d.Layers {
+		r := &w.runs[i]
+		if !r.ok || off < r.start || off >= r.end {
+			st, ln, err := l.mapRun(off, w.d.size-off)
+			if err != nil {
+				return Run{}, err
+			}
+			*r = layerRun{off, off + ln, st, true}
+		}
+		n = min(n, r.end-off)
+		if r.st != Unallocated {
+			return Run{off, n, r.st, i}, nil
+		}
+	}
+	return Run{off, n, Unallocated, len(w.d.Layers)}, nil
+}
+
 // ReadAt reads the guest disk through the chain.
 func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {

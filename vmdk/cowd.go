@@ -115,6 +115,9 @@ func openCOWD(name string, r io.ReaderAt, fileSize int64) (*cowdExtent, error) {
 			return nil, err
 		}
 	}
+	if err := m.checkSharedTables(); err != nil {
+		return nil, err
+	}
 	e.grainMap = m
 	return e, nil
 }

@@ -20,6 +20,10 @@ type Info struct {
 	VMSD           string      `json:"vmsd,omitempty"`
 	Chain          []LayerInfo `json:"chain"`
 	Warnings       []string    `json:"warnings,omitempty"`
+	// Errors lists allocation maps that could not be read (a grain table
+	// past the end of its file...): the counts above stop there, and the
+	// disk cannot be converted as it is.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // LayerInfo describes one layer of the chain.
@@ -50,10 +54,6 @@ type ExtentInfo struct {
 	ZeroBytes      int64  `json:"zero_bytes"`
 }
 
-// infoStep bounds one map query, so a walk over a multi-terabyte disk
-// checks for cancellation regularly.
-const infoStep = 1 << 30
-
 // Info walks the allocation maps of every layer (grain tables only, no
 // grain data) and summarises the disk. v may be nil; with it, each layer
 // is labelled with the snapshots whose state it holds.
@@ -80,9 +80,11 @@ func (d *Disk) Info(ctx context.Context, v *VMSD, o *Options) (*Info, error) {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				st, n, err := e.ext.mapRun(off, min(e.size-off, infoStep))
+				// A whole run per step: a hole or a ZERO extent of any size
+				// is one step, so the walk costs what the files hold.
+				st, n, err := e.ext.mapRun(off, e.size-off)
 				if err != nil {
-					in.Warnings = append(in.Warnings, fmt.Sprintf("%s: allocation map stops at byte %d: %v", l.Path, e.start+off, err))
+					in.Errors = append(in.Errors, fmt.Sprintf("%s: allocation map stops at byte %d: %v", l.Path, e.start+off, err))
 					break
 				}
 				switch st {
@@ -99,13 +101,14 @@ func (d *Disk) Info(ctx context.Context, v *VMSD, o *Options) (*Info, error) {
 		}
 		in.Chain = append(in.Chain, li)
 	}
+	w := &chainWalker{d: d}
 	for off := int64(0); off < d.size; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		r, err := d.MapRun(off, min(d.size-off, infoStep))
+		r, err := w.next(off)
 		if err != nil {
-			in.Warnings = append(in.Warnings, fmt.Sprintf("allocation map of the chain stops at byte %d: %v", off, err))
+			in.Errors = append(in.Errors, fmt.Sprintf("allocation map of the chain stops at byte %d: %v", off, err))
 			break
 		}
 		switch r.State {
@@ -169,6 +172,9 @@ func (in *Info) WriteText(w io.Writer) error {
 	}
 	for _, w := range in.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	for _, e := range in.Errors {
+		fmt.Fprintf(&b, "error: %s\n", e)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -186,6 +186,9 @@ func openSESparse(name string, r io.ReaderAt, fileSize int64) (*seSparseExtent, 
 			return nil, err
 		}
 	}
+	if err := m.checkSharedTables(); err != nil {
+		return nil, err
+	}
 	e.grainMap = m
 	return e, nil
 }

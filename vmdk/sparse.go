@@ -188,6 +188,9 @@ func openSparse(name string, r io.ReaderAt, fileSize int64) (*sparseExtent, erro
 			return nil, err
 		}
 	}
+	if err := m.checkSharedTables(); err != nil {
+		return nil, err
+	}
 	if h.Flags&flagCompressed != 0 {
 		m.readCompressed = e.readCompressed
 	}

@@ -235,30 +235,3 @@ func (v *verifier) createType(l *Layer) {
 		}
 	}
 }
-
-// sectorMap records which file sectors something claims, to find
-// overlaps. It is sized by the real file, never by a header field.
-type sectorMap struct {
-	bits    []uint64
-	sectors int64
-}
-
-func newSectorMap(fileSize int64) *sectorMap {
-	n := (fileSize + SectorSize - 1) / SectorSize
-	return &sectorMap{bits: make([]uint64, (n+63)/64), sectors: n}
-}
-
-// claim marks [start, start+n) and reports whether any of it was taken
-// already; sectors past the end of the file are ignored (range checks
-// report those).
-func (m *sectorMap) claim(start, n int64) (overlap bool) {
-	end := min(start+n, m.sectors)
-	for s := max(start, 0); s < end; s++ {
-		w, b := s/64, uint64(1)<<(s%64)
-		if m.bits[w]&b != 0 {
-			overlap = true
-		}
-		m.bits[w] |= b
-	}
-	return overlap
-}

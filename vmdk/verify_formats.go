@@ -3,48 +3,67 @@ package vmdk
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // sectorsOf is how many sectors n bytes occupy.
 func sectorsOf(n int64) int64 { return (n + SectorSize - 1) / SectorSize }
 
-// metaClaimer returns a func that claims a metadata range in sm. It
-// reports ranges that leave the file or overlap, and then returns false.
-func (v *verifier) metaClaimer(name string, fileSize int64, sm *sectorMap) func(what string, start, n int64) bool {
+// rangeChecker returns a func that checks a metadata range lies in the
+// file and claims it in spans. A range that leaves the file is reported
+// and not claimed (the func returns false); overlaps are found later,
+// by reportOverlaps.
+func (v *verifier) rangeChecker(name string, fileSize int64, spans *spanSet) func(what string, start, n int64) bool {
 	return func(what string, start, n int64) bool {
-		if start < 0 || start > fileSize/SectorSize || n > fileSize/SectorSize-start {
+		if start < 0 || n < 0 || start > fileSize/SectorSize || n > fileSize/SectorSize-start {
 			v.add(SevError, name, "range", what, "sectors %d-%d run past the end of the file (%d sectors): the file is truncated or the pointer is damaged",
 				start, start+n-1, sectorsOf(fileSize))
 			return false
 		}
-		if sm.claim(start, n) {
-			v.add(SevError, name, "overlap", what, "sectors %d-%d overlap other metadata", start, start+n-1)
-			return false
-		}
+		spans.meta(what, start, n)
 		return true
+	}
+}
+
+// reportOverlaps sorts the claimed ranges and reports each that starts
+// inside another.
+func (v *verifier) reportOverlaps(name, where string, spans *spanSet) {
+	found, _ := spans.overlaps(maxFindingsPerKind + 1)
+	for _, o := range found {
+		what := o.what
+		if o.g < 0 {
+			v.add(SevError, name, "overlap", what, "sector %d overlaps %s", o.sector, o.withWhat)
+			continue
+		}
+		t, i := o.g/spans.gtEntries, o.g%spans.gtEntries
+		v.add(SevError, name, "overlap", fmt.Sprintf("%s, grain table %d entry %d", where, t, i),
+			"grain %d at sector %d overlaps %s", o.g, o.sector, o.withWhat)
 	}
 }
 
 // sparse checks a hosted sparse extent.
 func (v *verifier) sparse(e *sparseExtent, where string) error {
 	h, name := e.hdr, e.name
-	sm := newSectorMap(e.fileSize)
-	starts := newSectorMap(e.fileSize) // first sectors of referenced grains
-	meta := v.metaClaimer(name, e.fileSize, sm)
-	meta("header", 0, 1)
+	spans := &spanSet{grainSectors: e.grainBytes / SectorSize, gtEntries: e.gtEntries}
+	var starts []int64 // first sectors of referenced grains
+	meta := v.rangeChecker(name, e.fileSize, spans)
+	meta("the header", 0, 1)
 	if e.footer {
-		meta("footer", sectorsOf(e.fileSize)-3, 3)
+		meta("the footer", sectorsOf(e.fileSize)-3, 3)
 	}
 	if h.DescriptorOffset > 0 && h.DescriptorSize > 0 {
-		meta("embedded descriptor", int64(h.DescriptorOffset), int64(h.DescriptorSize))
+		meta("the embedded descriptor", int64(h.DescriptorOffset), int64(h.DescriptorSize))
 	}
 	gdSectors := sectorsOf(int64(len(e.gd)) * 4)
 	gtSectors := sectorsOf(e.gtEntries * 4)
-	meta("grain directory", int64(h.GDOffset), gdSectors)
+	meta("the grain directory", int64(h.GDOffset), gdSectors)
 	compressed := h.Flags&flagCompressed != 0
+	if compressed {
+		spans.grainSectors = 0 // compressed grains vary in length
+	}
 	if e.footer {
 		v.marker(e, int64(h.GDOffset)-1, markerGD, gdSectors, "grain directory marker")
-		sm.claim(int64(h.GDOffset)-1, 1)
+		spans.meta("the grain directory marker", int64(h.GDOffset)-1, 1)
 	}
 	var rgd []uint64
 	if h.Flags&flagRedundantGD != 0 && h.RGDOffset != 0 && len(e.gd) > 0 {
@@ -53,7 +72,7 @@ func (v *verifier) sparse(e *sparseExtent, where string) error {
 		if err != nil {
 			v.add(SevError, name, "rgd", "redundant grain directory", "%v", err)
 		} else {
-			meta("redundant grain directory", int64(h.RGDOffset), gdSectors)
+			meta("the redundant grain directory", int64(h.RGDOffset), gdSectors)
 		}
 	}
 	var scratch []byte
@@ -61,21 +80,19 @@ func (v *verifier) sparse(e *sparseExtent, where string) error {
 		if err := v.ctx.Err(); err != nil {
 			return err
 		}
-		gtWhere := fmt.Sprintf("%s, grain table %d", where, t)
 		if rgd != nil && (raw == 0) != (rgd[t] == 0) {
-			v.add(SevError, name, "rgd", gtWhere, "the primary directory entry is %d but the redundant one is %d", raw, rgd[t])
+			v.add(SevError, name, "rgd", fmt.Sprintf("%s, grain table %d", where, t), "the primary directory entry is %d but the redundant one is %d", raw, rgd[t])
 		}
 		if raw == 0 {
 			continue
 		}
-		if !meta(gtWhere, int64(raw), gtSectors) {
-			// An overlapping table's entries would be reported again as
-			// overlapping grains; a table past the end is unreadable.
-			continue
+		gtWhere := fmt.Sprintf("%s, grain table %d", where, t)
+		if !meta(fmt.Sprintf("grain table %d", t), int64(raw), gtSectors) {
+			continue // past the end: unreadable
 		}
 		if e.footer {
 			v.marker(e, int64(raw)-1, markerGT, gtSectors, gtWhere+" marker")
-			sm.claim(int64(raw)-1, 1)
+			spans.meta(fmt.Sprintf("grain table %d marker", t), int64(raw)-1, 1)
 		}
 		tbl, err := e.table(int64(t))
 		if err != nil {
@@ -86,12 +103,13 @@ func (v *verifier) sparse(e *sparseExtent, where string) error {
 			v.redundantTable(e, t, tbl, int64(rgd[t]), gtWhere, meta)
 		}
 		for i, ent := range tbl {
+			if ent == 0 {
+				continue
+			}
 			g := int64(t)*e.gtEntries + int64(i)
-			entWhere := fmt.Sprintf("%s entry %d", gtWhere, i)
+			entWhere := func() string { return fmt.Sprintf("%s entry %d", gtWhere, i) }
 			if g*e.grainBytes >= e.capacity {
-				if ent != 0 {
-					v.add(SevWarning, name, "beyond", entWhere, "entry %d describes a grain past the capacity", ent)
-				}
+				v.add(SevWarning, name, "beyond", entWhere(), "entry %d describes a grain past the capacity", ent)
 				continue
 			}
 			st, fo, _ := e.decode(ent)
@@ -100,46 +118,51 @@ func (v *verifier) sparse(e *sparseExtent, where string) error {
 			}
 			v.rep.GrainsChecked++
 			if compressed {
-				z := e.getInflater()
-				comp, err := e.grainPayload(z, g, fo)
-				e.putInflater(z)
-				if err != nil {
-					v.add(SevError, name, "grain", entWhere, "%v", err)
-					continue
-				}
-				sectors := sectorsOf(grainHeaderSize + int64(len(comp)))
-				if h.Flags&flagMarkers == 0 {
-					sectors = 1 // the payload's length is unknown without a header
-				}
-				if sm.claim(fo/SectorSize, sectors) {
-					v.add(SevError, name, "overlap", entWhere, "grain %d at sector %d overlaps another grain or metadata", g, fo/SectorSize)
-				}
-				starts.claim(fo/SectorSize, 1)
-				want := e.grainLen(g)
-				if int64(cap(scratch)) < want {
-					scratch = make([]byte, e.grainBytes)
-				}
-				if err := e.inflateGrain(g, fo, scratch[:want]); err != nil {
-					v.add(SevError, name, "grain", entWhere, "%v", err)
-				}
+				v.compressedGrain(e, g, fo, entWhere, spans, &scratch)
+				starts = append(starts, fo/SectorSize)
 				continue
 			}
 			s, need := fo/SectorSize, e.grainLen(g)
 			switch {
 			case fo+need > e.fileSize:
-				v.add(SevError, name, "range", entWhere, "grain %d at sector %d runs past the end of the file (%d sectors)", g, s, sectorsOf(e.fileSize))
+				v.add(SevError, name, "range", entWhere(), "grain %d at sector %d runs past the end of the file (%d sectors)", g, s, sectorsOf(e.fileSize))
 			case s < int64(h.Overhead) && !e.footer:
-				v.add(SevError, name, "overhead", entWhere, "grain %d at sector %d lies in the metadata area (grains start at sector %d)", g, s, h.Overhead)
-				sm.claim(s, sectorsOf(need))
-			case sm.claim(s, sectorsOf(need)):
-				v.add(SevError, name, "overlap", entWhere, "grain %d at sector %d overlaps another grain or metadata", g, s)
+				v.add(SevError, name, "overhead", entWhere(), "grain %d at sector %d lies in the metadata area (grains start at sector %d)", g, s, h.Overhead)
+			default:
+				spans.grain(g, s, sectorsOf(need))
 			}
 		}
 	}
+	v.reportOverlaps(name, where, spans)
 	if h.Flags&flagMarkers != 0 {
+		slices.Sort(starts)
 		v.walkStream(e, where, starts)
 	}
 	return nil
+}
+
+// compressedGrain checks one compressed grain: its marker, its place in
+// the file and that it inflates to the grain's length.
+func (v *verifier) compressedGrain(e *sparseExtent, g, fo int64, where func() string, spans *spanSet, scratch *[]byte) {
+	z := e.getInflater()
+	comp, err := e.grainPayload(z, g, fo)
+	e.putInflater(z)
+	if err != nil {
+		v.add(SevError, e.name, "grain", where(), "%v", err)
+		return
+	}
+	sectors := sectorsOf(grainHeaderSize + int64(len(comp)))
+	if e.hdr.Flags&flagMarkers == 0 {
+		sectors = 1 // the payload's length is unknown without a header
+	}
+	spans.grain(g, fo/SectorSize, sectors)
+	want := e.grainLen(g)
+	if int64(cap(*scratch)) < want {
+		*scratch = make([]byte, e.grainBytes)
+	}
+	if err := e.inflateGrain(g, fo, (*scratch)[:want]); err != nil {
+		v.add(SevError, e.name, "grain", where(), "%v", err)
+	}
 }
 
 // redundantTable compares a primary grain table with its redundant copy.
@@ -189,7 +212,7 @@ func (v *verifier) marker(e *sparseExtent, s int64, typ uint32, n int64, what st
 // walkStream follows a streamOptimized file from the first grain to the
 // end-of-stream marker, checking each marker and grain header, and
 // reports grains that no grain table references.
-func (v *verifier) walkStream(e *sparseExtent, where string, referenced *sectorMap) {
+func (v *verifier) walkStream(e *sparseExtent, where string, referenced []int64) {
 	le := binary.LittleEndian
 	end := sectorsOf(e.fileSize)
 	var orphans, steps int64
@@ -208,7 +231,7 @@ func (v *verifier) walkStream(e *sparseExtent, where string, referenced *sectorM
 		}
 		val, size, typ := le.Uint64(b[:]), int64(le.Uint32(b[8:])), le.Uint32(b[12:])
 		if size != 0 {
-			if s < referenced.sectors && referenced.bits[s/64]&(1<<(s%64)) == 0 {
+			if _, found := slices.BinarySearch(referenced, s); !found {
 				orphans++
 			}
 			s += sectorsOf(grainHeaderSize + size)
@@ -240,12 +263,13 @@ func (v *verifier) walkStream(e *sparseExtent, where string, referenced *sectorM
 // cowd checks a COWD extent.
 func (v *verifier) cowd(e *cowdExtent, where string) error {
 	h, name := e.hdr, e.name
-	sm := newSectorMap(e.fileSize)
-	meta := v.metaClaimer(name, e.fileSize, sm)
-	meta("header", 0, cowdHeaderSize/SectorSize)
-	meta("grain directory", int64(h.GDOffset), sectorsOf(int64(len(e.gd))*4))
-	gtSectors := int64(cowdGTEntries * 4 / SectorSize)
 	grain := int64(h.GrainSize)
+	spans := &spanSet{grainSectors: grain, gtEntries: cowdGTEntries}
+	meta := v.rangeChecker(name, e.fileSize, spans)
+	meta("the header", 0, cowdHeaderSize/SectorSize)
+	meta("the grain directory", int64(h.GDOffset), sectorsOf(int64(len(e.gd))*4))
+	gtSectors := int64(cowdGTEntries * 4 / SectorSize)
+	fileSectors := sectorsOf(e.fileSize)
 	for t, raw := range e.gd {
 		if err := v.ctx.Err(); err != nil {
 			return err
@@ -254,7 +278,7 @@ func (v *verifier) cowd(e *cowdExtent, where string) error {
 			continue
 		}
 		gtWhere := fmt.Sprintf("%s, grain table %d", where, t)
-		if !meta(gtWhere, int64(raw), gtSectors) {
+		if !meta(fmt.Sprintf("grain table %d", t), int64(raw), gtSectors) {
 			continue
 		}
 		if raw+uint64(gtSectors) > uint64(h.FreeSector) {
@@ -266,26 +290,27 @@ func (v *verifier) cowd(e *cowdExtent, where string) error {
 			continue
 		}
 		for i, s := range tbl {
-			g := int64(t)*cowdGTEntries + int64(i)
 			if s == 0 {
 				continue
 			}
-			entWhere := fmt.Sprintf("%s entry %d", gtWhere, i)
+			g := int64(t)*cowdGTEntries + int64(i)
 			if g*e.grainBytes >= e.capacity {
-				v.add(SevWarning, name, "beyond", entWhere, "entry %d describes a grain past the capacity", s)
+				v.add(SevWarning, name, "beyond", fmt.Sprintf("%s entry %d", gtWhere, i), "entry %d describes a grain past the capacity", s)
 				continue
 			}
 			v.rep.GrainsChecked++
 			switch {
-			case int64(s)+grain > sectorsOf(e.fileSize):
-				v.add(SevError, name, "range", entWhere, "grain %d at sector %d runs past the end of the file (%d sectors)", g, s, sectorsOf(e.fileSize))
-			case sm.claim(int64(s), grain):
-				v.add(SevError, name, "overlap", entWhere, "grain %d at sector %d overlaps another grain or metadata", g, s)
+			case int64(s)+grain > fileSectors:
+				v.add(SevError, name, "range", fmt.Sprintf("%s entry %d", gtWhere, i), "grain %d at sector %d runs past the end of the file (%d sectors)", g, s, fileSectors)
 			case s+uint64(grain) > uint64(h.FreeSector):
-				v.add(SevWarning, name, "free", entWhere, "grain %d at sector %d lies past the allocation mark (freeSector %d)", g, s, h.FreeSector)
+				v.add(SevWarning, name, "free", fmt.Sprintf("%s entry %d", gtWhere, i), "grain %d at sector %d lies past the allocation mark (freeSector %d)", g, s, h.FreeSector)
+				spans.grain(g, int64(s), grain)
+			default:
+				spans.grain(g, int64(s), grain)
 			}
 		}
 	}
+	v.reportOverlaps(name, where, spans)
 	return nil
 }
 

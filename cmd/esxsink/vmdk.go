@@ -170,9 +170,17 @@ func vmdkInfoCommand() *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return writeJSONTo(c.App.Writer, in)
+				err = writeJSONTo(c.App.Writer, in)
+			} else {
+				err = in.WriteText(c.App.Writer)
 			}
-			return in.WriteText(c.App.Writer)
+			if err != nil {
+				return err
+			}
+			if len(in.Errors) > 0 {
+				return checkFailed(fmt.Sprintf("%s: %d allocation map(s) could not be read: %s", disk, len(in.Errors), in.Errors[0]))
+			}
+			return nil
 		},
 	}
 }
