@@ -17,7 +17,8 @@ type Disk struct {
 	// mismatch read through with IgnoreCID).
 	Warnings []string
 	size     int64
-	view     bool // made by AtDepth: the layers belong to another Disk
+	view     bool      // made by AtDepth: the layers belong to another Disk
+	r        *resolver // the root the chain was resolved in
 }
 
 // Run is one stretch of the guest disk with a single state.
@@ -35,10 +36,19 @@ type Run struct {
 // and follows its parents. Every parentCID must match its parent's CID
 // unless o.IgnoreCID is set; a missing parent, a loop and a mismatch are
 // errors that name the files involved.
-func Open(path string, o *Options) (_ *Disk, err error) {
+func Open(path string, o *Options) (*Disk, error) {
+	return openIn(path, "", o)
+}
+
+// openIn opens the chain of path confined to root ("" for the default).
+func openIn(path, root string, o *Options) (_ *Disk, err error) {
+	r, err := newResolver(path, root, o)
+	if err != nil {
+		return nil, err
+	}
 	// d, not the named result, is closed on error: every error return
 	// sets the result to nil, and the layers opened so far must close.
-	d := &Disk{}
+	d := &Disk{r: r}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -54,7 +64,7 @@ func Open(path string, o *Options) (_ *Disk, err error) {
 		if len(d.Layers) >= maxChainDepth {
 			return nil, corruptf("vmdk: %s: the chain is deeper than %d layers", path, maxChainDepth)
 		}
-		l, err := openLayer(cur, o)
+		l, err := openLayer(cur, r)
 		if err != nil {
 			return nil, err
 		}
@@ -73,7 +83,7 @@ func Open(path string, o *Options) (_ *Disk, err error) {
 			}
 			break
 		}
-		next, err := o.findParent(cur, hint)
+		next, err := r.findParent(cur, hint)
 		if err != nil {
 			return nil, err
 		}
@@ -252,5 +262,6 @@ func (d *Disk) Close() error {
 	for _, l := range d.Layers {
 		errs = append(errs, l.Close())
 	}
+	d.r.close()
 	return errors.Join(errs...)
 }

@@ -27,6 +27,9 @@ var (
 	ErrCorrupt = errors.New("corrupt or truncated VMDK structure")
 	// ErrUnsupported: a valid but unsupported feature.
 	ErrUnsupported = errors.New("unsupported VMDK feature")
+	// ErrOutsideRoot: a reference (extent, parent, mapped datastore,
+	// symbolic link) leads outside the folder the chain may read.
+	ErrOutsideRoot = errors.New("reference leads outside the root")
 )
 
 // DescriptorError reports a malformed descriptor line.

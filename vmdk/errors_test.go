@@ -244,7 +244,12 @@ func TestParentHints(t *testing.T) {
 		t.Fatal(err)
 	}
 	fw.Close()
-	_, err = Open(top, &Options{Volumes: map[string]string{"5f1e2d3c-aabbccdd": other}})
+	// The mapped folder lies outside the disk's folder: refused unless
+	// the root is widened to hold both.
+	vol := map[string]string{"5f1e2d3c-aabbccdd": other}
+	_, err = Open(top, &Options{Volumes: vol})
+	wantErr(t, err, ErrOutsideRoot, mid, "parentFileNameHint", "5f1e2d3c-aabbccdd", "--root")
+	_, err = Open(top, &Options{Volumes: vol, Root: filepath.Dir(dir)})
 	wantErr(t, err, ErrCIDMismatch, filepath.Join(other, "vm1", "base.vmdk"))
 
 	// ../<last folder of the hint>/<name>: the child in a sibling folder.
@@ -255,7 +260,9 @@ func TestParentHints(t *testing.T) {
 		}
 	}
 	editFile(t, filepath.Join(sub, "base-000002.vmdk"), `C:\VMs\vm1\base-000001.vmdk`, `/vmfs/volumes/ds1/`+filepath.Base(dir)+`/base-000001.vmdk`)
-	if got := convertFile(t, filepath.Join(sub, "base-000002.vmdk"), filepath.Join(t.TempDir(), "b.raw"), nil); got != c.want["base-000002.vmdk"] {
+	_, err = Open(filepath.Join(sub, "base-000002.vmdk"), nil)
+	wantErr(t, err, ErrMissingParent, "outside the root")
+	if got := convertFile(t, filepath.Join(sub, "base-000002.vmdk"), filepath.Join(t.TempDir(), "b.raw"), &Options{Root: filepath.Dir(dir)}); got != c.want["base-000002.vmdk"] {
 		t.Errorf("by ../folder/name: %s, want %s", got, c.want["base-000002.vmdk"])
 	}
 }

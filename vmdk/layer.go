@@ -25,6 +25,8 @@ type Layer struct {
 
 	extents []layerExtent
 	files   []*os.File
+	r       *resolver // confines the files it opens; nil: plain os.Open
+	opened  map[string]*os.File
 }
 
 type layerExtent struct {
@@ -36,16 +38,16 @@ type layerExtent struct {
 
 // openLayer opens one descriptor and its extents; it does not follow the
 // parent.
-func openLayer(p string, o *Options) (_ *Layer, err error) {
+func openLayer(p string, r *resolver) (_ *Layer, err error) {
 	// l, not the named result, is closed on error: every error return
 	// sets the result to nil.
-	l := &Layer{Path: p}
+	l := &Layer{Path: p, r: r}
 	defer func() {
 		if err != nil {
 			l.Close()
 		}
 	}()
-	f, size, err := l.open(p)
+	f, size, err := l.open(p, p, "the disk", p)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func openLayer(p string, o *Options) (_ *Layer, err error) {
 		return nil, err
 	}
 	l.Descriptor = d
-	if err := l.openExtents(o); err != nil {
+	if err := l.openExtents(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -125,12 +127,36 @@ func magicOf(b []byte) string {
 	return ""
 }
 
-func (l *Layer) open(p string) (*os.File, int64, error) {
-	f, err := os.Open(p)
+// open opens p, named by from's field as ref, inside the resolver's root.
+// A file named by several extents is opened once (a forged descriptor
+// may name one file thousands of times).
+func (l *Layer) open(p, from, field, ref string) (*os.File, int64, error) {
+	if f, ok := l.opened[p]; ok {
+		st, err := f.Stat()
+		if err != nil {
+			return nil, 0, fmt.Errorf("vmdk: %w", err)
+		}
+		return f, st.Size(), nil
+	}
+	var f *os.File
+	var err error
+	if l.r != nil {
+		f, err = l.r.open(p, from, field, ref)
+	} else {
+		f, err = os.Open(p)
+	}
 	if err != nil {
+		var esc *EscapeError
+		if errors.As(err, &esc) {
+			return nil, 0, err
+		}
 		return nil, 0, fmt.Errorf("vmdk: %w", err)
 	}
 	l.files = append(l.files, f)
+	if l.opened == nil {
+		l.opened = map[string]*os.File{}
+	}
+	l.opened[p] = f
 	st, err := f.Stat()
 	if err != nil {
 		return nil, 0, fmt.Errorf("vmdk: %w", err)
@@ -182,11 +208,11 @@ func (l *Layer) openSelfContained(f *os.File, size int64) error {
 }
 
 // openExtents opens every extent a text descriptor names, in order.
-func (l *Layer) openExtents(o *Options) error {
+func (l *Layer) openExtents() error {
 	dir := filepath.Dir(l.Path)
 	var start int64
 	for _, line := range l.Descriptor.Extents {
-		ext, p, err := l.openExtent(dir, line, o)
+		ext, p, err := l.openExtent(dir, line)
 		if err != nil {
 			return err
 		}
@@ -198,21 +224,25 @@ func (l *Layer) openExtents(o *Options) error {
 	return nil
 }
 
-func (l *Layer) openExtent(dir string, line ExtentLine, o *Options) (extent, string, error) {
+func (l *Layer) openExtent(dir string, line ExtentLine) (extent, string, error) {
 	where := fmt.Sprintf("%s line %d", l.Path, line.Line)
+	field := fmt.Sprintf("extent line %d", line.Line)
 	switch {
 	case line.Access == AccessNOACCESS:
 		return noAccessExtent{l.Path, line.Line}, "", nil
 	case line.Type == ExtentZero:
 		return zeroExtent{}, "", nil
 	case line.Type == ExtentVMFSRDM || line.Type == ExtentVMFSRaw:
-		return l.openDevice(dir, line, o)
+		return l.openDevice(dir, line)
 	}
-	p, tried := o.find(dir, line.FileName)
+	p, tried, err := l.r.find(l.Path, field, dir, line.FileName)
+	if err != nil {
+		return nil, "", err
+	}
 	if p == "" {
 		return nil, "", fmt.Errorf("vmdk: %s: extent file %q not found (looked for %v): collect it into the case folder", where, line.FileName, tried)
 	}
-	f, size, err := l.open(p)
+	f, size, err := l.open(p, l.Path, field, line.FileName)
 	if err != nil {
 		return nil, "", err
 	}
@@ -279,23 +309,30 @@ func (l *Layer) openExtent(dir string, line ExtentLine, o *Options) (extent, str
 
 // openDevice resolves a VMFSRDM/VMFSRAW extent to a collected device
 // image and reads it as raw data.
-func (l *Layer) openDevice(dir string, line ExtentLine, o *Options) (extent, string, error) {
+func (l *Layer) openDevice(dir string, line ExtentLine) (extent, string, error) {
 	where := fmt.Sprintf("%s line %d", l.Path, line.Line)
-	mapping, _ := o.find(dir, line.FileName)
+	field := fmt.Sprintf("extent line %d", line.Line)
+	mapping, _, err := l.r.find(l.Path, field, dir, line.FileName)
+	if err != nil {
+		return nil, "", err
+	}
 	if mapping == "" {
 		mapping = filepath.Join(dir, filepath.Base(line.FileName))
 	}
 	want := line.Sectors * SectorSize
 	var img string
-	if o != nil && o.ResolveDevice != nil {
+	if o := l.r.o; o != nil && o.ResolveDevice != nil {
 		p, err := o.ResolveDevice(DeviceRef{Descriptor: l.Path, CreateType: l.Descriptor.CreateType, Extent: line, MappingFile: mapping})
 		if err != nil {
 			return nil, "", fmt.Errorf("vmdk: %s: resolving raw device %q: %w", where, line.FileName, err)
 		}
+		if p != "" {
+			l.r.trust(p)
+		}
 		img = p
 	}
 	if img == "" {
-		if st, err := os.Stat(mapping); err == nil && st.Mode().IsRegular() && st.Size() >= want {
+		if st, err := l.r.stat(mapping, l.Path, field, line.FileName); err == nil && st.Mode().IsRegular() && st.Size() >= want {
 			img = mapping
 		}
 	}
@@ -303,7 +340,7 @@ func (l *Layer) openDevice(dir string, line ExtentLine, o *Options) (extent, str
 		return nil, "", &classified{fmt.Sprintf("vmdk: %s: %s extent %q maps a raw device (LUN) of %d bytes whose image is not in the case: "+
 			"collect the device and name its image (--rdm %s=IMAGE)", where, line.Type, line.FileName, want, line.FileName), ErrMissingDevice}
 	}
-	f, size, err := l.open(img)
+	f, size, err := l.open(img, l.Path, field, line.FileName)
 	if err != nil {
 		return nil, "", err
 	}
@@ -323,7 +360,7 @@ func (l *Layer) Close() error {
 	for _, f := range l.files {
 		errs = append(errs, f.Close())
 	}
-	l.files = nil
+	l.files, l.opened = nil, nil
 	return errors.Join(errs...)
 }
 
@@ -369,7 +406,7 @@ var _ io.Closer = (*Layer)(nil)
 func ReadDescriptorFile(path string) (*Descriptor, error) {
 	l := &Layer{Path: path}
 	defer l.Close()
-	f, size, err := l.open(path)
+	f, size, err := l.open(path, path, "the disk", path)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,11 @@ func (d *Disk) AtSnapshot(v *VMSD, name string, o *Options) (*Disk, error) {
 	var files []string
 	for _, sd := range s.Disks {
 		files = append(files, sd.FileName)
-		if p, _ := o.find(dir, sd.FileName); p != "" {
+		p, _, err := d.r.find(v.Path, "snapshot disk "+sd.Node, dir, sd.FileName)
+		if err != nil {
+			return nil, err
+		}
+		if p != "" {
 			if i := d.depthOf(p); i >= 0 {
 				return d.AtDepth(i)
 			}
@@ -30,11 +34,11 @@ func (d *Disk) AtSnapshot(v *VMSD, name string, o *Options) (*Disk, error) {
 	base := d.Layers[len(d.Layers)-1].Path
 	var errs []string
 	for _, sd := range s.Disks {
-		p, _ := o.find(dir, sd.FileName)
+		p, _, _ := d.r.find(v.Path, "snapshot disk "+sd.Node, dir, sd.FileName)
 		if p == "" {
 			continue
 		}
-		other, err := Open(p, o)
+		other, err := openIn(p, d.r.dir, o)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
@@ -62,7 +66,7 @@ func (d *Disk) snapshotNames(v *VMSD, o *Options) map[int][]string {
 	dir := filepath.Dir(v.Path)
 	for _, s := range v.Snapshots {
 		for _, sd := range s.Disks {
-			if p, _ := o.find(dir, sd.FileName); p != "" {
+			if p, _, _ := d.r.find(v.Path, "snapshot disk "+sd.Node, dir, sd.FileName); p != "" {
 				if i := d.depthOf(p); i >= 0 {
 					out[i] = append(out[i], s.DisplayName)
 				}

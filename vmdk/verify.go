@@ -120,6 +120,12 @@ func (v *verifier) summarise() {
 // error is non-nil only when the walk itself cannot proceed (ctx).
 func Verify(ctx context.Context, path string, o *Options) (*VerifyReport, error) {
 	v := &verifier{ctx: ctx, rep: &VerifyReport{Path: path}, counts: map[string]int{}}
+	r, err := newResolver(path, "", o)
+	if err != nil {
+		v.add(SevError, path, "open", "", "%v", err)
+		return v.rep, nil
+	}
+	defer r.close()
 	var prev *Layer
 	seen := map[string]bool{}
 	cur := path
@@ -129,7 +135,7 @@ func Verify(ctx context.Context, path string, o *Options) (*VerifyReport, error)
 			break
 		}
 		seen[cur] = true
-		l, err := openLayer(cur, o)
+		l, err := openLayer(cur, r)
 		if err != nil {
 			v.add(SevError, cur, "open", "", "%v", err)
 			break
@@ -148,7 +154,7 @@ func Verify(ctx context.Context, path string, o *Options) (*VerifyReport, error)
 		if hint == "" {
 			break
 		}
-		next, err := o.findParent(cur, hint)
+		next, err := r.findParent(cur, hint)
 		if err != nil {
 			v.add(SevError, cur, "parent", "parentFileNameHint", "%v", err)
 			break

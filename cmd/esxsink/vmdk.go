@@ -38,12 +38,13 @@ func chainFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "volume", Usage: "map an ESXi datastore to the folder holding its copy, as DATASTORE=DIR (DATASTORE is the UUID or name in /vmfs/volumes/...); repeatable"},
 		&cli.StringSliceFlag{Name: "rdm", Usage: "name the collected image of a raw device mapping, as EXTENT=IMAGE (EXTENT is the file name on the VMFSRDM line, e.g. disk-rdmp.vmdk); repeatable"},
+		&cli.StringFlag{Name: "root", Usage: "the folder every extent, parent and mapped datastore must lie in (default: the case's evidence folder for a disk in a case, else the disk's folder); references leaving it, by ../, a mapping or a symbolic link, are errors"},
 	}
 }
 
 // vmdkOptions builds vmdk.Options from the chain flags.
 func vmdkOptions(c *cli.Context, ignoreCID bool) (*vmdk.Options, error) {
-	o := &vmdk.Options{IgnoreCID: ignoreCID, Volumes: map[string]string{}}
+	o := &vmdk.Options{IgnoreCID: ignoreCID, Volumes: map[string]string{}, Root: c.String("root")}
 	for _, v := range c.StringSlice("volume") {
 		ds, dir, ok := strings.Cut(v, "=")
 		if !ok || ds == "" || dir == "" {
@@ -51,8 +52,20 @@ func vmdkOptions(c *cli.Context, ignoreCID bool) (*vmdk.Options, error) {
 		}
 		o.Volumes[ds] = dir
 	}
-	if err := caseVolumes(c.Args().First(), o.Volumes); err != nil {
+	disk := c.Args().First()
+	caseDir, err := caseVolumes(disk, o.Volumes)
+	if err != nil {
 		fmt.Fprintf(c.App.ErrWriter, "esxsink: warning: %v (map datastores with --volume)\n", err)
+	}
+	if o.Root == "" && caseDir != "" {
+		// A collected disk may name anything of the evidence (other
+		// datastores, ../ folders), and nothing else of the workstation.
+		o.Root = hashlog.EvidenceDir(caseDir)
+	}
+	if o.Root != "" {
+		if err := insideRoot(disk, o.Root); err != nil {
+			return nil, err
+		}
 	}
 	rdm := map[string]string{}
 	for _, v := range c.StringSlice("rdm") {
@@ -73,21 +86,35 @@ func vmdkOptions(c *cli.Context, ignoreCID bool) (*vmdk.Options, error) {
 	return o, nil
 }
 
+// insideRoot checks that disk lies in root (--root).
+func insideRoot(disk, root string) error {
+	ad, err1 := filepath.Abs(disk)
+	ar, err2 := filepath.Abs(root)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(ar, ad); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("--root %s: %s is not inside it; the root must hold the disk opened", root, disk)
+	}
+	return nil
+}
+
 // caseVolumes maps, for a disk inside a collected case, every datastore
 // the case's custody log records (by name and by UUID) to its folder in
 // the evidence folder, so absolute /vmfs/volumes/… references resolve
-// with no flags. --volume mappings given on the command line stay.
-func caseVolumes(disk string, volumes map[string]string) error {
+// with no flags. --volume mappings given on the command line stay. It
+// returns the case folder, "" when the disk is not in a case.
+func caseVolumes(disk string, volumes map[string]string) (string, error) {
 	if disk == "" {
-		return nil
+		return "", nil
 	}
 	caseDir, err := hashlog.FindCase(disk)
 	if err != nil || caseDir == "" {
-		return err
+		return "", err
 	}
 	recs, _, err := hashlog.ReadLog(hashlog.LogPath(caseDir))
 	if err != nil {
-		return fmt.Errorf("read the datastore table of case %s: %w", caseDir, err)
+		return caseDir, fmt.Errorf("read the datastore table of case %s: %w", caseDir, err)
 	}
 	ev := hashlog.EvidenceDir(caseDir)
 	for name, folder := range custody.VolumeFolders(recs) {
@@ -95,7 +122,7 @@ func caseVolumes(disk string, volumes map[string]string) error {
 			volumes[name] = filepath.Join(ev, filepath.FromSlash(folder))
 		}
 	}
-	return nil
+	return caseDir, nil
 }
 
 // diskArg checks the DISK argument(s): a usage error when missing.
