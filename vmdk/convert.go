@@ -42,6 +42,12 @@ type ConvertOptions struct {
 	// AllowEncrypted converts an encrypted disk's ciphertext as stored
 	// instead of refusing.
 	AllowEncrypted bool
+	// AllowOverlaps converts a disk whose grain tables point several
+	// entries at the same stored sectors, copying the shared bytes to
+	// every guest offset that names them, and records a warning. By
+	// default Convert refuses such a disk with an *OverlapError: a
+	// forged 35 KB delta would otherwise become gigabytes of "data".
+	AllowOverlaps bool
 	// Progress, when set, is called from a single goroutine after each
 	// chunk with the bytes done so far.
 	Progress func(done, total int64)
@@ -54,6 +60,10 @@ type ConvertResult struct {
 	DataBytes int64         `json:"data_bytes"` // bytes written
 	HoleBytes int64         `json:"hole_bytes"` // zeros left as holes
 	Digest    digest.Result `json:"digest"`
+	// HashedBytes counts the bytes fed to hash functions (the size once
+	// per algorithm); 0 with no algorithms.
+	HashedBytes int64    `json:"hashed_bytes"`
+	Warnings    []string `json:"warnings,omitempty"`
 }
 
 // Convert writes the guest disk d as a raw image at dst: a sparse file
@@ -66,6 +76,10 @@ func Convert(ctx context.Context, d *Disk, dst string, opts ConvertOptions) (res
 			"which a raw image would present as disk content; decrypt it on the host, or convert the ciphertext knowingly with --allow-encrypted", d.Layers[0].Path), ErrEncrypted}
 	}
 	if err := d.notAnInput(dst); err != nil {
+		return nil, err
+	}
+	warnings, err := d.checkOverlaps(ctx, opts.AllowOverlaps)
+	if err != nil {
 		return nil, err
 	}
 	algs := opts.Hashes
@@ -90,7 +104,7 @@ func Convert(ctx context.Context, d *Disk, dst string, opts ConvertOptions) (res
 		}
 	}()
 	dg := digest.New(algs, 0)
-	res = &ConvertResult{Output: dst, Size: d.size}
+	res = &ConvertResult{Output: dst, Size: d.size, Warnings: warnings}
 	if err := d.writeRaw(ctx, f, dg, res, opts); err != nil {
 		dg.Result()
 		return nil, err
@@ -105,7 +119,52 @@ func Convert(ctx context.Context, d *Disk, dst string, opts ConvertOptions) (res
 		return nil, fmt.Errorf("vmdk: close %s: %w", dst, err)
 	}
 	res.Digest = dg.Result()
+	res.Digest.Size = d.size // holes are not fed to a digester with nothing to hash
+	res.HashedBytes = dg.Hashed()
 	return res, nil
+}
+
+// checkOverlaps looks, in every sparse extent of the chain, for grains
+// that share stored sectors: an error unless allowed, then a warning.
+// It reads each grain table once and sorts, so it costs what the tables
+// hold.
+func (d *Disk) checkOverlaps(ctx context.Context, allow bool) ([]string, error) {
+	var warnings []string
+	for _, l := range d.Layers {
+		for _, e := range l.extents {
+			m, compressed := grainMapOf(e.ext)
+			if m == nil {
+				continue
+			}
+			ov, err := m.grainOverlaps(ctx, compressed)
+			if err != nil {
+				return nil, err
+			}
+			if ov == nil {
+				continue
+			}
+			if !allow {
+				return nil, ov
+			}
+			warnings = append(warnings, fmt.Sprintf("%s: %d grains share sectors with another grain (first: %s); each is copied to every guest offset that names it (--allow-overlapping-grains)",
+				ov.File, ov.Count, ov.First))
+		}
+	}
+	return warnings, nil
+}
+
+// grainMapOf returns the grain map behind a sparse extent, nil for raw
+// extents, and whether its grains are compressed.
+func grainMapOf(e extent) (*grainMap, bool) {
+	switch x := e.(type) {
+	case *sparseExtent:
+		return x.grainMap, x.hdr.Flags&flagCompressed != 0
+	case *cowdExtent:
+		return x.grainMap, false
+	case *seSparseExtent:
+		return x.grainMap, false
+	}
+	return nil, false
 }
 
 // notAnInput refuses an output path that is one of the disk's files.
@@ -143,32 +202,41 @@ func (d *Disk) writeRaw(ctx context.Context, f *os.File, dg *digest.Digester, re
 	}
 	window := 2*workers + 2
 	type job struct {
-		idx  int64
+		off  int64
 		slot chan chunkResult
 	}
 	jobs := make(chan job)
 	order := make(chan chan chunkResult, window)
 	pool := sync.Pool{New: func() any { b := make([]byte, convertChunk); return &b }}
-	nChunks := (d.size + convertChunk - 1) / convertChunk
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(jobs)
 		defer close(order)
-		for i := int64(0); i < nChunks; i++ {
+		walk := &chainWalker{d: d}
+		for off := int64(0); off < d.size; {
 			slot := make(chan chunkResult, 1)
 			select {
 			case order <- slot:
 			case <-ctx.Done():
 				return
 			}
+			// A hole of a chunk or more is one result that no worker
+			// reads: its length costs nothing but, when hashing, the
+			// zeros the digest must see.
+			if n := d.holeAhead(walk, off); n > 0 {
+				slot <- chunkResult{off: off, n: n, hole: true}
+				off += n
+				continue
+			}
 			select {
-			case jobs <- job{i, slot}:
+			case jobs <- job{off, slot}:
 			case <-ctx.Done():
 				slot <- chunkResult{err: ctx.Err()}
 				return
 			}
+			off += min(convertChunk, d.size-off)
 		}
 	}()
 	for w := 0; w < workers; w++ {
@@ -177,7 +245,7 @@ func (d *Disk) writeRaw(ctx context.Context, f *os.File, dg *digest.Digester, re
 			defer wg.Done()
 			for j := range jobs {
 				bp := pool.Get().(*[]byte)
-				r := d.produce(j.idx*convertChunk, (*bp)[:min(convertChunk, d.size-j.idx*convertChunk)])
+				r := d.produce(j.off, (*bp)[:min(convertChunk, d.size-j.off)])
 				if r.hole || r.err != nil {
 					pool.Put(bp)
 					r.buf = nil
@@ -186,7 +254,7 @@ func (d *Disk) writeRaw(ctx context.Context, f *os.File, dg *digest.Digester, re
 			}
 		}()
 	}
-	err := d.consume(ctx, f, dg, res, opts, order, func(b []byte) { pool.Put(&b) })
+	err := d.consume(ctx, f, dg, res, len(opts.Hashes) > 0 || opts.Hashes == nil, opts, order, func(b []byte) { pool.Put(&b) })
 	cancel()
 	for range order { // let the producer finish so wg.Wait returns
 	}
@@ -195,7 +263,7 @@ func (d *Disk) writeRaw(ctx context.Context, f *os.File, dg *digest.Digester, re
 }
 
 // consume writes chunk results in order until all are written or one fails.
-func (d *Disk) consume(ctx context.Context, f *os.File, dg *digest.Digester, res *ConvertResult, opts ConvertOptions,
+func (d *Disk) consume(ctx context.Context, f *os.File, dg *digest.Digester, res *ConvertResult, hashing bool, opts ConvertOptions,
 	order <-chan chan chunkResult, release func([]byte)) error {
 	zeros := make([]byte, convertChunk)
 	var done, flushed int64
@@ -208,7 +276,14 @@ func (d *Disk) consume(ctx context.Context, f *os.File, dg *digest.Digester, res
 			return err
 		}
 		if r.hole {
-			dg.Write(zeros[:r.n])
+			// Holes are never written (the file is sized at the end), and
+			// hashed only when a digest was asked for.
+			for left := r.n; hashing && left > 0; left -= min(left, convertChunk) {
+				dg.Write(zeros[:min(left, convertChunk)])
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
 			res.HoleBytes += r.n
 		} else {
 			var data int64
@@ -239,6 +314,26 @@ func (d *Disk) consume(ctx context.Context, f *os.File, dg *digest.Digester, res
 		return fmt.Errorf("vmdk: internal error: wrote %d of %d bytes", done, d.size)
 	}
 	return nil
+}
+
+// holeAhead returns how many bytes from off (a chunk boundary) read as
+// zeros without reading any data, in whole chunks (or to the end of the
+// disk), so that conversion keeps chunk alignment; 0 when the next chunk
+// holds data or the map cannot be read there (the worker then reports
+// the error).
+func (d *Disk) holeAhead(w *chainWalker, off int64) int64 {
+	pos := off
+	for pos < d.size {
+		r, err := w.next(pos)
+		if err != nil || r.State == Data {
+			break
+		}
+		pos += r.Length
+	}
+	if pos == d.size {
+		return pos - off
+	}
+	return (pos - off) / convertChunk * convertChunk
 }
 
 // produce reads the chunk at off into buf and finds its data ranges.

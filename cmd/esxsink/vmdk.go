@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -227,7 +228,8 @@ state recorded in the .vmsd for a snapshot, --at-chain-depth the state of the N-
 			&cli.IntFlag{Name: "at-chain-depth", Value: -1, Usage: "convert the state of the N-th layer of the chain: 0 is DISK itself, 1 its parent, ..."},
 			&cli.StringFlag{Name: "vmsd", Usage: "snapshot database for --snapshot (default: the .vmsd next to DISK)"},
 			&cli.BoolFlag{Name: "ignore-cid", Usage: "read through a parentCID that does not match the parent's CID (recorded as a warning)"},
-			&cli.StringFlag{Name: "hash", Value: "md5,sha256", Usage: "digests of the raw output, comma-separated (md5, sha1, sha256)"},
+			&cli.StringFlag{Name: "hash", Value: "md5,sha256", Usage: "digests of the raw output, comma-separated (md5, sha1, sha256), or none: nothing is hashed and holes are skipped, so time follows the data"},
+			&cli.BoolFlag{Name: "allow-overlapping-grains", Usage: "convert a disk whose grain tables point several entries at the same stored sectors (refused by default: the shared bytes are copied to every place that names them), with a warning"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite OUT.raw if it exists"},
 			&cli.BoolFlag{Name: "allow-encrypted", Usage: "convert an encrypted disk's ciphertext as stored instead of refusing"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result (sizes, digests, warnings) as JSON"},
@@ -290,7 +292,7 @@ func vmdkConvert(c *cli.Context) error {
 	if state != d {
 		fmt.Fprintf(errw, "esxsink: converting the state held by %s (%d layer(s))\n", state.Layers[0].Path, len(state.Layers))
 	}
-	opts := vmdk.ConvertOptions{Hashes: algs, Overwrite: c.Bool("force"), AllowEncrypted: c.Bool("allow-encrypted")}
+	opts := vmdk.ConvertOptions{Hashes: algs, Overwrite: c.Bool("force"), AllowEncrypted: c.Bool("allow-encrypted"), AllowOverlaps: c.Bool("allow-overlapping-grains")}
 	if !c.Bool("quiet") {
 		p := newProgress(errw, out)
 		opts.Progress = p.update
@@ -303,17 +305,23 @@ func vmdkConvert(c *cli.Context) error {
 		}
 		return checkFailed(err.Error())
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(errw, "esxsink: warning: %s\n", w)
+	}
 	if c.Bool("json") {
+		res.Warnings = append(slices.Clone(d.Warnings), res.Warnings...)
 		return writeJSONTo(c.App.Writer, struct {
 			*vmdk.ConvertResult
-			Source   string   `json:"source"`
-			Warnings []string `json:"warnings,omitempty"`
-		}{res, state.Layers[0].Path, d.Warnings})
+			Source string `json:"source"`
+		}{res, state.Layers[0].Path})
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "wrote %s: %d bytes (%s): %s data, %s left as holes\n", out, res.Size, humanBytes(res.Size), humanBytes(res.DataBytes), humanBytes(res.HoleBytes))
 	for _, a := range algs {
 		fmt.Fprintf(w, "%-7s %s  %s\n", a, res.Digest.Sums[a], out)
+	}
+	if len(algs) == 0 {
+		fmt.Fprintf(w, "no digests computed (--hash none): hash %s yourself before relying on it\n", out)
 	}
 	return nil
 }
