@@ -28,7 +28,9 @@ func (v *verifier) rangeChecker(name string, fileSize int64, spans *spanSet) fun
 // reportOverlaps sorts the claimed ranges and reports each that starts
 // inside another.
 func (v *verifier) reportOverlaps(name, where string, spans *spanSet) {
-	found, _ := spans.overlaps(maxFindingsPerKind + 1)
+	found, total := spans.overlaps(maxFindingsPerKind + 1)
+	// Only the first are described; the rest are counted for summarise.
+	defer func() { v.counts[name+"\x00overlap"] += total - len(found) }()
 	for _, o := range found {
 		what := o.what
 		if o.g < 0 {
