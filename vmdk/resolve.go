@@ -176,6 +176,10 @@ func (r *resolver) explain(err error, p, from, field, ref string) error {
 		if _, ok := r.rel(real); !ok {
 			return &EscapeError{File: from, Field: field, Ref: ref, Path: real, Root: r.dir, Why: "through a symbolic link"}
 		}
+		if real != filepath.Clean(p) {
+			return fmt.Errorf("vmdk: %s: %s %q: %s is a symbolic link to %s that cannot be followed safely (an absolute link target): "+
+				"replace it by a relative link or the file itself: %w", from, field, ref, p, real, err)
+		}
 	}
 	return fmt.Errorf("vmdk: %w", err)
 }
@@ -245,9 +249,8 @@ func (r *resolver) find(from, field, dir, ref string) (string, []string, error) 
 		}
 		tried = append(tried, c.path)
 		st, err := r.stat(c.path, from, field, ref)
-		var esc *EscapeError
-		if errors.As(err, &esc) {
-			return "", nil, err
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", nil, err // an escape, a link we cannot follow, no permission...
 		}
 		if err == nil && st.Mode().IsRegular() {
 			return c.path, tried, nil
