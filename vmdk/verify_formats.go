@@ -11,8 +11,8 @@ func sectorsOf(n int64) int64 { return (n + SectorSize - 1) / SectorSize }
 
 // rangeChecker returns a func that checks a metadata range lies in the
 // file and claims it in spans. A range that leaves the file is reported
-// and not claimed (the func returns false); overlaps are found later,
-// by reportOverlaps.
+// and not claimed (the func returns false); overlaps are reported by
+// reportOverlaps.
 func (v *verifier) rangeChecker(name string, fileSize int64, spans *spanSet) func(what string, start, n int64) bool {
 	return func(what string, start, n int64) bool {
 		if start < 0 || n < 0 || start > fileSize/SectorSize || n > fileSize/SectorSize-start {
@@ -25,10 +25,9 @@ func (v *verifier) rangeChecker(name string, fileSize int64, spans *spanSet) fun
 	}
 }
 
-// reportOverlaps sorts the claimed ranges and reports each that starts
-// inside another.
+// reportOverlaps reports each claim that found its sectors taken.
 func (v *verifier) reportOverlaps(name, where string, spans *spanSet) {
-	found, total := spans.overlaps(maxFindingsPerKind + 1)
+	found, total := spans.overlaps()
 	// Only the first are described; the rest are counted for summarise.
 	defer func() { v.counts[name+"\x00overlap"] += total - len(found) }()
 	for _, o := range found {
@@ -46,7 +45,7 @@ func (v *verifier) reportOverlaps(name, where string, spans *spanSet) {
 // sparse checks a hosted sparse extent.
 func (v *verifier) sparse(e *sparseExtent, where string) error {
 	h, name := e.hdr, e.name
-	spans := &spanSet{grainSectors: e.grainBytes / SectorSize, gtEntries: e.gtEntries}
+	spans := newSpanSet(e.fileSize, e.gtEntries, maxFindingsPerKind+1)
 	var starts []int64 // first sectors of referenced grains
 	meta := v.rangeChecker(name, e.fileSize, spans)
 	meta("the header", 0, 1)
@@ -60,9 +59,6 @@ func (v *verifier) sparse(e *sparseExtent, where string) error {
 	gtSectors := sectorsOf(e.gtEntries * 4)
 	meta("the grain directory", int64(h.GDOffset), gdSectors)
 	compressed := h.Flags&flagCompressed != 0
-	if compressed {
-		spans.grainSectors = 0 // compressed grains vary in length
-	}
 	if e.footer {
 		v.marker(e, int64(h.GDOffset)-1, markerGD, gdSectors, "grain directory marker")
 		spans.meta("the grain directory marker", int64(h.GDOffset)-1, 1)
@@ -266,7 +262,7 @@ func (v *verifier) walkStream(e *sparseExtent, where string, referenced []int64)
 func (v *verifier) cowd(e *cowdExtent, where string) error {
 	h, name := e.hdr, e.name
 	grain := int64(h.GrainSize)
-	spans := &spanSet{grainSectors: grain, gtEntries: cowdGTEntries}
+	spans := newSpanSet(e.fileSize, cowdGTEntries, maxFindingsPerKind+1)
 	meta := v.rangeChecker(name, e.fileSize, spans)
 	meta("the header", 0, cowdHeaderSize/SectorSize)
 	meta("the grain directory", int64(h.GDOffset), sectorsOf(int64(len(e.gd))*4))

@@ -26,7 +26,12 @@ func vmdkCommand() *cli.Command {
 		Description: `Reads every VMDK layout natively (flat/vmfs, hosted sparse, streamOptimized,
 twoGbMaxExtent, COWD and seSparse snapshot deltas, raw device mappings) and follows
 snapshot chains, checking each parentCID against its parent's CID.
-Exit status: 0 ok, 1 a check failed or the disk is inconsistent, 2 usage error.`,
+Every extent, parent and mapped datastore must lie inside a root: the case's evidence
+folder for a collected disk, else the disk's folder; --root widens it explicitly, and a
+reference leaving it (../, a mapping, a symbolic link) is an error. Sizes a file declares
+are checked against plausibility limits (at most 64 TiB per disk), so a damaged or forged
+file fails at once, naming the file and the field.
+Exit status: 0 ok, 1 a check failed or the disk is inconsistent or unreadable, 2 usage error.`,
 		Subcommands: []*cli.Command{vmdkInfoCommand(), vmdkConvertCommand(), vmdkVerifyCommand()},
 	}
 }
