@@ -26,6 +26,7 @@ func goList(t *testing.T, format, pkg string) []string {
 // TestPackageBoundaries keeps DESIGN.md's "must not" column true: what
 // each package may not know about, checked on what it links.
 func TestPackageBoundaries(t *testing.T) {
+	t.Parallel()
 	// Packages that do no I/O import only these.
 	pure := []string{"cmp", "encoding/csv", "encoding/json", "encoding/xml", "errors", "fmt", "io", "maps", "math", "path",
 		"regexp", "slices", "sort", "strconv", "strings", "time", "unicode", "unicode/utf8"}
@@ -64,6 +65,7 @@ func TestPackageBoundaries(t *testing.T) {
 // (nfssink.Config.ScratchPrefixes, recorded in sink.started); the code of
 // nfssink names no ESXi file.
 func TestSinkKnowsNoESXi(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob(filepath.Join("..", "nfssink", "*.go"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("nfssink sources: %v", err)

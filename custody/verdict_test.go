@@ -45,6 +45,7 @@ func (c *caseLog) started(run string, items ...string) {
 // TestAssessVerdicts is the verdict table: each case the one rule is
 // about, with the case verdict verify's exit code rests on.
 func TestAssessVerdicts(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		build func(c *caseLog)
@@ -244,6 +245,7 @@ func TestAssessVerdicts(t *testing.T) {
 }
 
 func TestCountsNameEveryState(t *testing.T) {
+	t.Parallel()
 	c := Counts{Verified: 2, CopiedLive: 1, Failed: 1, NotStarted: 3, Skipped: 4, NotCollected: 5}
 	s := c.String()
 	for _, want := range []string{"2 verified", "1 copied live", "1 FAILED", "3 NOT STARTED", "4 skipped", "5 NOT COLLECTED"} {

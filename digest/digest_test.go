@@ -11,6 +11,7 @@ import (
 )
 
 func TestDigesterMatchesStdlib(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	data := make([]byte, 5<<20+123)
 	for i := range data {
@@ -58,6 +59,7 @@ func TestDigesterMatchesStdlib(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	got, err := Parse("SHA256, md5,md5")
 	if err != nil || len(got) != 2 || got[0] != "md5" || got[1] != "sha256" {
 		t.Fatalf("Parse = %v, %v", got, err)
@@ -71,6 +73,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestEmpty(t *testing.T) {
+	t.Parallel()
 	r := New([]string{"md5"}, 4096).Result()
 	if r.Sums["md5"] != "d41d8cd98f00b204e9800998ecf8427e" || len(r.Pieces) != 0 {
 		t.Fatalf("empty stream: %+v", r)
@@ -92,6 +95,7 @@ func BenchmarkDigesterMD5SHA256(b *testing.B) {
 // "none" must mean no hashing, never "the caller's defaults": Parse returns
 // an empty, non-nil list, and a Digester over it hashes nothing.
 func TestParseNone(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"none", " NONE ", ""} {
 		algs, err := Parse(s)
 		if err != nil || algs == nil || len(algs) != 0 {

@@ -58,6 +58,7 @@ func flipByte(t *testing.T, path string, off int) {
 }
 
 func TestHashdeepAuditOfExport(t *testing.T) {
+	t.Parallel()
 	hashdeep := peer.Require(t, "hashdeep")
 	dir := makeCase(t, standardFiles())
 	known := exportTo(t, dir, FormatHashdeep, "known.txt")
@@ -113,6 +114,7 @@ func oddFiles() []testFile {
 }
 
 func TestSumsExportsCheckWithCoreutils(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS == "windows" {
 		t.Skip("file names with backslash and newline")
 	}
@@ -144,6 +146,7 @@ func TestSumsExportsCheckWithCoreutils(t *testing.T) {
 }
 
 func TestSumsExportNeedsTheAlgorithm(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles()[:1]) // md5 and sha256 only
 	var b bytes.Buffer
 	if err := Export(dir, FormatSHA1Sums, &b); err == nil || b.Len() != 0 {
@@ -152,6 +155,7 @@ func TestSumsExportNeedsTheAlgorithm(t *testing.T) {
 }
 
 func TestHashdeepExportRefusesLineBreakNames(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS == "windows" {
 		t.Skip("file names with newline")
 	}
@@ -188,6 +192,7 @@ type xmlHashd struct {
 }
 
 func TestDFXMLListsEveryFileWithItsHashes(t *testing.T) {
+	t.Parallel()
 	files := append(standardFiles(), testFile{"odd <&'\"> name.txt", []byte("x")})
 	dir := makeCase(t, files)
 	var b bytes.Buffer
@@ -247,6 +252,7 @@ func TestDFXMLListsEveryFileWithItsHashes(t *testing.T) {
 }
 
 func TestExportRefusesDamagedLog(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	lines := readLines(t, dir)
 	lines[2], lines[3] = lines[3], lines[2]
@@ -260,6 +266,7 @@ func TestExportRefusesDamagedLog(t *testing.T) {
 }
 
 func TestExportUnknownFormat(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, nil)
 	if err := Export(dir, "csv", &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "hashdeep") {
 		t.Fatalf("unknown format: %v", err)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestAppendWritesChainedCanonicalLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l, err := Open(dir)
 	if err != nil {
@@ -58,6 +59,7 @@ func TestAppendWritesChainedCanonicalLines(t *testing.T) {
 }
 
 func TestReopenAppendsAndNeverRewrites(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	before, err := os.ReadFile(LogPath(dir))
 	if err != nil {
@@ -95,6 +97,7 @@ func TestReopenAppendsAndNeverRewrites(t *testing.T) {
 }
 
 func TestConcurrentAppendsFormOneChain(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l, err := Open(dir)
 	if err != nil {
@@ -143,6 +146,7 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 }
 
 func TestSecondWriterIsRefused(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS == "windows" {
 		t.Skip("no file lock on Windows (fs_other.go)")
 	}
@@ -163,6 +167,7 @@ func TestSecondWriterIsRefused(t *testing.T) {
 }
 
 func TestAppendRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	l, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -201,6 +206,7 @@ func TestAppendRefusesBadInput(t *testing.T) {
 }
 
 func TestTrickyDataStaysCanonical(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l, err := Open(dir)
 	if err != nil {
@@ -218,6 +224,7 @@ func TestTrickyDataStaysCanonical(t *testing.T) {
 }
 
 func TestTornTailIsRecoveredAndVerifies(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		torn func(lastLine []byte) []byte
@@ -302,6 +309,7 @@ func TestTornTailIsRecoveredAndVerifies(t *testing.T) {
 }
 
 func TestDamagedLogStillOpensForAppend(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	lines := readLines(t, dir)
 	lines[2] = bytes.Replace(lines[2], []byte(`"fileid":100`), []byte(`"fileid":666`), 1)

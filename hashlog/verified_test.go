@@ -12,6 +12,7 @@ import (
 // and the failing file; the record is an ordinary chain member, so the
 // next verification still passes once the evidence is restored.
 func TestRecordVerification(t *testing.T) {
+	t.Parallel()
 	files := standardFiles()
 	dir := makeCase(t, files)
 	target := files[2] // multi-piece

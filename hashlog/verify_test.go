@@ -16,6 +16,7 @@ import (
 )
 
 func TestVerifyIntactCase(t *testing.T) {
+	t.Parallel()
 	files := standardFiles()
 	dir := makeCase(t, files)
 	rep := verify(t, dir)
@@ -45,6 +46,7 @@ func TestVerifyIntactCase(t *testing.T) {
 // Lines 3 and 4 are file.created and file.finalized of a.txt (makeCase).
 
 func TestVerifyNamesEditedLine(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	lines := readLines(t, dir)
 	lines[2] = bytes.Replace(lines[2], []byte(`"fileid":100`), []byte(`"fileid":101`), 1)
@@ -57,6 +59,7 @@ func TestVerifyNamesEditedLine(t *testing.T) {
 }
 
 func TestVerifyNamesLineWithEditedPrev(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	lines := readLines(t, dir)
 	// Change one digit of line 5's prev: line 5 then links to nothing, and
@@ -76,6 +79,7 @@ func TestVerifyNamesLineWithEditedPrev(t *testing.T) {
 }
 
 func TestVerifyNamesDeletedLine(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	lines := readLines(t, dir)
 	writeLines(t, dir, append(lines[:2:2], lines[3:]...))
@@ -84,6 +88,7 @@ func TestVerifyNamesDeletedLine(t *testing.T) {
 }
 
 func TestVerifyNamesReorderedLines(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	lines := readLines(t, dir)
 	lines[2], lines[3] = lines[3], lines[2]
@@ -93,6 +98,7 @@ func TestVerifyNamesReorderedLines(t *testing.T) {
 }
 
 func TestVerifyNamesInsertedLine(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	lines := readLines(t, dir)
 	// A forger who knows the format chains the new line correctly to
@@ -108,6 +114,7 @@ func TestVerifyNamesInsertedLine(t *testing.T) {
 }
 
 func TestVerifyNamesHandEditedSpacing(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	lines := readLines(t, dir)
 	last := len(lines) - 1
@@ -119,6 +126,7 @@ func TestVerifyNamesHandEditedSpacing(t *testing.T) {
 }
 
 func TestVerifyLastLineEditNeedsTheNotedHead(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	noted := verify(t, dir).HeadHash
 	lines := readLines(t, dir)
@@ -137,6 +145,7 @@ func TestVerifyLastLineEditNeedsTheNotedHead(t *testing.T) {
 }
 
 func TestVerifyNamesChangedPiece(t *testing.T) {
+	t.Parallel()
 	files := standardFiles()
 	dir := makeCase(t, files)
 	disk := filepath.Join(EvidenceDir(dir), "sub dir", "disk one-flat.vmdk")
@@ -177,6 +186,7 @@ func TestVerifyNamesChangedPiece(t *testing.T) {
 }
 
 func TestVerifyReportsMissingUnloggedAndUnfinalizedFiles(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	if err := os.Remove(filepath.Join(EvidenceDir(dir), "a.txt")); err != nil {
 		t.Fatal(err)
@@ -216,6 +226,7 @@ func TestVerifyReportsMissingUnloggedAndUnfinalizedFiles(t *testing.T) {
 }
 
 func TestVerifyReportsSizeMismatch(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	f, err := os.OpenFile(filepath.Join(EvidenceDir(dir), "vm1", "vm1.vmx"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -228,6 +239,7 @@ func TestVerifyReportsSizeMismatch(t *testing.T) {
 }
 
 func TestVerifyUsesLastFinalizedRecord(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	l, err := Open(dir)
 	if err != nil {
@@ -258,6 +270,7 @@ func TestVerifyUsesLastFinalizedRecord(t *testing.T) {
 }
 
 func TestVerifyRefusesPathsOutsideEvidence(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles()[:1])
 	if err := os.WriteFile(filepath.Join(dir, "outside.txt"), []byte("not evidence"), 0o644); err != nil {
 		t.Fatal(err)
@@ -284,6 +297,7 @@ func TestVerifyRefusesPathsOutsideEvidence(t *testing.T) {
 }
 
 func TestVerifyNotACase(t *testing.T) {
+	t.Parallel()
 	empty := t.TempDir()
 	file := filepath.Join(empty, "file")
 	os.WriteFile(file, nil, 0o644)
@@ -298,6 +312,7 @@ func TestVerifyNotACase(t *testing.T) {
 }
 
 func TestVerifyStopsWhenCancelled(t *testing.T) {
+	t.Parallel()
 	dir := makeCase(t, standardFiles())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -316,6 +331,7 @@ func TestVerifyStopsWhenCancelled(t *testing.T) {
 }
 
 func TestCtxReaderStopsMidFile(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := ctxReader{ctx, bytes.NewReader(make([]byte, 10))}
 	if _, err := r.Read(make([]byte, 4)); err != nil {

@@ -125,6 +125,7 @@ func findFile(t *testing.T, r *Report, path string) File {
 }
 
 func TestLoadAcquisition(t *testing.T) {
+	t.Parallel()
 	c := acquisition(t)
 	r := c.load()
 
@@ -192,6 +193,7 @@ func TestLoadAcquisition(t *testing.T) {
 // verdict of acquisition time for the file it found changed, and only
 // for it; a still later passing verification restores it.
 func TestLoadLaterVerify(t *testing.T) {
+	t.Parallel()
 	c := acquisition(t)
 	before := c.load()
 	c.add(custody.TypeCaseVerified, custody.CaseVerified{OK: false, HeadSeq: before.Log.HeadSeq, Head: before.Log.Head, Files: 4, Verified: 3,
@@ -226,6 +228,7 @@ func TestLoadLaterVerify(t *testing.T) {
 
 // TestLoadPassingCase: a clean acquisition verified afterwards reads PASS.
 func TestLoadPassingCase(t *testing.T) {
+	t.Parallel()
 	c := newCase(t)
 	c.add(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "C-8", Examiner: "E", ToolVersion: "t", SinkHost: "ws", OS: "linux/amd64"})
 	c.finalized("vm/a.vmx", 1, md5A, shaA)
@@ -276,6 +279,7 @@ func TestLoadPassingCase(t *testing.T) {
 // TestLoadDistrustsRecords: a file.verified whose hashes disagree is a
 // mismatch, and a snapshot never removed makes the case need attention.
 func TestLoadDistrustsRecords(t *testing.T) {
+	t.Parallel()
 	c := newCase(t)
 	c.add(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "C-9", Examiner: "E"})
 	c.step(custody.TypeSnapshotCreated, custody.Step{VMID: 2, VM: "db", Snapshot: "esxsink-r1-vm2", SnapID: 3})
@@ -301,6 +305,7 @@ func TestLoadDistrustsRecords(t *testing.T) {
 // TestLoadDamagedLog: an edited line still loads, and the report says
 // the chain is broken and where.
 func TestLoadDamagedLog(t *testing.T) {
+	t.Parallel()
 	c := acquisition(t)
 	c.l.Close()
 	b, err := os.ReadFile(hashlog.LogPath(c.dir))
@@ -330,6 +335,7 @@ func TestLoadDamagedLog(t *testing.T) {
 }
 
 func TestLoadNotACase(t *testing.T) {
+	t.Parallel()
 	if _, err := Load(t.TempDir()); !errors.Is(err, hashlog.ErrNotCase) {
 		t.Fatalf("Load of an empty folder: %v, want ErrNotCase", err)
 	}

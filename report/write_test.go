@@ -24,6 +24,7 @@ func hostileCase(t *testing.T) *Report {
 }
 
 func TestWriteHTMLSelfContainedAndEscaped(t *testing.T) {
+	t.Parallel()
 	r := hostileCase(t)
 	r.Generator = "esxsink test"
 	var b bytes.Buffer
@@ -58,6 +59,7 @@ func TestWriteHTMLSelfContainedAndEscaped(t *testing.T) {
 }
 
 func TestWriteMarkdown(t *testing.T) {
+	t.Parallel()
 	r := hostileCase(t)
 	var b bytes.Buffer
 	if err := r.WriteMarkdown(&b); err != nil {
@@ -88,6 +90,7 @@ func TestWriteMarkdown(t *testing.T) {
 }
 
 func TestWriteJSONRoundTrip(t *testing.T) {
+	t.Parallel()
 	r := hostileCase(t)
 	var b bytes.Buffer
 	if err := r.WriteJSON(&b); err != nil {
