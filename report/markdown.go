@@ -247,9 +247,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	} else {
 		head("Verified at", "Result", "Log checked up to", "Files", "Failures")
 		for _, v := range r.Verifies {
-			res := "passed"
+			res := verifyResult(&v)
 			if !v.OK {
-				res = "**FAILED**"
+				res = "**" + res + "**"
 			}
 			var fs []string
 			for _, fd := range v.Failures {
@@ -308,11 +308,7 @@ func verifyLine(f formatter, v *Verify) string {
 	if v == nil {
 		return "esxsink verify has not been recorded for this case"
 	}
-	res := "passed"
-	if !v.OK {
-		res = "FAILED"
-	}
-	s := fmt.Sprintf("%s at %s (log seq %d; checked %d files and the log up to seq %d)", res, f.when(v.Time), v.Seq, v.Files, v.HeadSeq)
+	s := fmt.Sprintf("%s at %s (log seq %d; checked %d files and the log up to seq %d)", verifyResult(v), f.when(v.Time), v.Seq, v.Files, v.HeadSeq)
 	if v.After > 0 {
 		s += fmt.Sprintf("; %d record(s) added since", v.After)
 	}
@@ -331,4 +327,17 @@ func mdCell(s string) string {
 // mdText keeps free text on one line.
 func mdText(s string) string {
 	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+// verifyResult names a recorded verification's outcome: passed, or the
+// case verdict it found (INCOMPLETE, FAIL), FAILED for records that
+// predate verdicts.
+func verifyResult(v *Verify) string {
+	switch {
+	case v.OK:
+		return "passed"
+	case v.Verdict != "":
+		return v.Verdict
+	}
+	return "FAILED"
 }
