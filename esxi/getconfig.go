@@ -212,3 +212,63 @@ func closesValue(rest string) bool {
 	rest = strings.TrimRight(rest, " \t")
 	return rest == "" || rest == ","
 }
+
+// DatastoreHostPath resolves "[DATASTORE] PATH" to its host path
+// (/vmfs/volumes/DATASTORE/PATH), settling names with brackets against
+// the host's datastores (esxcli storage filesystem list) as
+// [ParseDatastorePathIn] does.
+func DatastoreHostPath(s string, stores []Filesystem) (string, error) {
+	names := make([]string, 0, len(stores))
+	for _, fs := range stores {
+		if fs.VolumeName != "" {
+			names = append(names, fs.VolumeName)
+		}
+	}
+	dp, err := ParseDatastorePathIn(s, names)
+	if err != nil {
+		return "", err
+	}
+	return dp.HostPath(), nil
+}
+
+// VolumesDir is where ESXi mounts datastores, by label and by UUID.
+const VolumesDir = "/vmfs/volumes"
+
+// VolumePath is rel on datastore (a label or a UUID):
+// /vmfs/volumes/DATASTORE/REL, or the datastore's root for rel "".
+func VolumePath(datastore, rel string) string {
+	return DatastorePath{Datastore: datastore, Path: rel}.HostPath()
+}
+
+// SplitVolumePath splits /vmfs/volumes/DATASTORE/REL into the datastore
+// (a label or a UUID) and REL ("" for the root); ok is false for a path
+// outside /vmfs/volumes.
+func SplitVolumePath(p string) (datastore, rel string, ok bool) {
+	rest, ok := strings.CutPrefix(p, VolumesDir+"/")
+	if !ok {
+		return "", "", false
+	}
+	datastore, rel, _ = strings.Cut(rest, "/")
+	return datastore, rel, true
+}
+
+// CanonicalHostPath names a datastore file by its label,
+// /vmfs/volumes/LABEL/..., whether the host printed the label or the
+// volume's UUID (esxcli vm process list prints the UUID, get.config the
+// label), so the two compare equal. Other paths are returned as they are.
+func CanonicalHostPath(p string, stores []Filesystem) string {
+	for _, ds := range stores {
+		if ds.VolumeName == "" {
+			continue
+		}
+		for _, prefix := range []string{ds.MountPoint, VolumesDir + "/" + ds.UUID} {
+			if prefix == "" || prefix == VolumesDir+"/" {
+				continue
+			}
+			if rest, ok := strings.CutPrefix(p, prefix+"/"); ok {
+				return VolumePath(ds.VolumeName, rest)
+			}
+		}
+	}
+	return p
+}

@@ -60,9 +60,9 @@ func TestCommandLinesUnderBusybox(t *testing.T) {
 			t.Fatal(err)
 		}
 		out, _ := run(cmd)
-		entries, lenient, err := parseListing(out)
-		if err != nil || lenient || len(entries) != 1 || entries[0].Name != n+"-flat.vmdk" || entries[0].Size != int64(len(data)) || !entries[0].Mode.IsRegular() {
-			t.Errorf("list %q: %+v %v %v", n, entries, lenient, err)
+		entries, err := esxi.ParseFolderListing(out)
+		if err != nil || len(entries) != 1 || entries[0].Name != n+"-flat.vmdk" || entries[0].Size != int64(len(data)) || !entries[0].Mode.IsRegular() {
+			t.Errorf("list %q: %+v %v", n, entries, err)
 		}
 		dst := filepath.Join(root, "sink", n, n+"-flat.vmdk")
 		cmd, err = esxi.CmdCopy(src, dst, esxi.CopyBlockSize(int64(len(data)), 1<<20), esxi.CopyOptions{Hashes: hostHashes, FIFO: filepath.Join(root, "esxsink-test.fifo")})

@@ -157,7 +157,7 @@ func tmpLeftovers(ctx context.Context, r Commander) []Leftover {
 	if err != nil || res.ExitStatus != 0 {
 		return nil
 	}
-	entries, _, err := parseListing(string(res.Stdout))
+	entries, err := esxi.ParseFolderListing(string(res.Stdout))
 	if err != nil {
 		return nil
 	}

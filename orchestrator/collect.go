@@ -228,7 +228,7 @@ type collector struct {
 	mounted bool
 	// copied says a stoppable copy was started on the host.
 	copied bool
-	nas    nasTool
+	nas    esxi.NASTool
 	snaps  []*ourSnapshot
 	fifoN  int
 	hashes []esxi.HashAlg

@@ -112,7 +112,7 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileOutcome, err
 		return fr, nil
 	}
 	fifo, hashes := c.copyTools()
-	dst := "/vmfs/volumes/" + c.label + "/" + fr.Dest
+	dst := esxi.VolumePath(c.label, fr.Dest)
 	if done, err := c.sizeAtStart(ctx, &fr); done {
 		return fr, err
 	}

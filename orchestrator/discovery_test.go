@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esxsink/esxsink/esxi"
 	"github.com/esxsink/esxsink/esxsim"
 )
 
@@ -47,7 +48,7 @@ func TestDiscoverOddNames(t *testing.T) {
 			t.Errorf("vmid %d %q missing from the inventory", id, st.Name)
 			continue
 		}
-		if v.Name != st.Name || v.Running() != (st.Power == "on") || canonicalHostPath(v.VMX, inv.Datastores) != canonicalHostPath(st.VMX, inv.Datastores) {
+		if v.Name != st.Name || v.Running() != (st.Power == "on") || esxi.CanonicalHostPath(v.VMX, inv.Datastores) != esxi.CanonicalHostPath(st.VMX, inv.Datastores) {
 			t.Errorf("vmid %d: %q running %v %s, want %q %s %s", id, v.Name, v.Running(), v.VMX, st.Name, st.Power, st.VMX)
 		}
 		if len(v.Files) == 0 || len(v.Disks) != 1 {

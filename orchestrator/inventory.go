@@ -290,7 +290,7 @@ func (d *discovery) placeVM(ctx context.Context, id int) (*VM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse get.config: %w", err)
 	}
-	vmxPath, err := datastoreHostPath(cf.VMPathName, d.inv.Datastores)
+	vmxPath, err := esxi.DatastoreHostPath(cf.VMPathName, d.inv.Datastores)
 	if err != nil {
 		return nil, fmt.Errorf("parse the .vmx location %q: %w", cf.VMPathName, err)
 	}
@@ -349,12 +349,9 @@ func (d *discovery) vmFiles(ctx context.Context, vm *VM) error {
 	if err != nil {
 		return err
 	}
-	entries, lenient, err := parseListing(out)
+	entries, err := esxi.ParseFolderListing(out)
 	if err != nil {
 		return fmt.Errorf("parse the listing of %s: %w", vm.Dir, err)
-	}
-	if lenient {
-		vm.Warnings = append(vm.Warnings, "the host's stat did not report file types: every entry of the folder is taken as a file")
 	}
 	for _, e := range entries {
 		if !e.Mode.IsRegular() {
@@ -391,7 +388,7 @@ func (d *discovery) outsideFiles(ctx context.Context, vm *VM) {
 			continue
 		}
 		out, err := d.run(ctx, "list a disk's folder", cmd)
-		entries, lenient, perr := parseListing(out)
+		entries, perr := esxi.ParseFolderListing(out)
 		if err != nil || perr != nil {
 			vm.Warnings = append(vm.Warnings, fmt.Sprintf("disk files %q in %s not collected: listing failed: %v", want[dir], dir, errors.Join(err, perr)))
 			continue
@@ -399,7 +396,7 @@ func (d *discovery) outsideFiles(ctx context.Context, vm *VM) {
 		found := map[string]bool{}
 		for _, e := range entries {
 			for _, n := range want[dir] {
-				if e.Name == n && !found[n] && (lenient || e.Mode.IsRegular()) {
+				if e.Name == n && !found[n] && e.Mode.IsRegular() {
 					found[n] = true
 					vm.Files = append(vm.Files, File{Name: n, Path: esxi.JoinHostPath(dir, n), Size: e.Size, Outside: true})
 				}
@@ -502,7 +499,7 @@ func (d *discovery) unregistered(ctx context.Context) error {
 		if !strings.HasPrefix(ds.Type, "VMFS") || ds.VolumeName == "" || !ds.Mounted {
 			continue
 		}
-		root := "/vmfs/volumes/" + ds.VolumeName
+		root := esxi.VolumePath(ds.VolumeName, "")
 		cmd, err := esxi.CmdFindVMX(root, 2)
 		if err != nil {
 			d.warn("datastore %q: %v", ds.VolumeName, err)
@@ -518,10 +515,10 @@ func (d *discovery) unregistered(ctx context.Context) error {
 			continue
 		}
 		for _, p := range paths {
-			if known[canonicalHostPath(p, d.inv.Datastores)] {
+			if known[esxi.CanonicalHostPath(p, d.inv.Datastores)] {
 				continue
 			}
-			known[canonicalHostPath(p, d.inv.Datastores)] = true
+			known[esxi.CanonicalHostPath(p, d.inv.Datastores)] = true
 			vm := &VM{Name: strings.TrimSuffix(path.Base(p), ".vmx"), VMX: p, Dir: path.Dir(p)}
 			if err := d.vmFiles(ctx, vm); err != nil {
 				d.warn("unregistered VM %s: %v", p, err)

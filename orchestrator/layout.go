@@ -12,9 +12,6 @@ import (
 // LUNs behind raw device mappings.
 const DevicesFolder = "devices"
 
-// volumesPrefix is where ESXi mounts datastores.
-const volumesPrefix = "/vmfs/volumes/"
-
 // reservedTop are the evidence folder's top folders that are not
 // datastores; a datastore of such a name gets another folder (recorded in
 // the table).
@@ -38,7 +35,7 @@ func DatastoreTable(fss []esxi.Filesystem) []custody.Datastore {
 		}
 		ds := custody.Datastore{Name: fs.VolumeName, UUID: fs.UUID, Type: fs.Type}
 		for _, p := range []string{nameOrEmpty(fs.VolumeName), nameOrEmpty(fs.UUID), fs.MountPoint} {
-			if p != "" && p != volumesPrefix && !contains(ds.Paths, p) {
+			if p != "" && p != esxi.VolumesDir+"/" && !contains(ds.Paths, p) {
 				ds.Paths = append(ds.Paths, p)
 			}
 		}
@@ -59,7 +56,7 @@ func nameOrEmpty(n string) string {
 	if n == "" {
 		return ""
 	}
-	return volumesPrefix + n
+	return esxi.VolumePath(n, "")
 }
 
 func contains(list []string, s string) bool {
@@ -78,14 +75,13 @@ func contains(list []string, s string) bool {
 // files on the host never meet here unless their names differ only in
 // such characters (MakePlan refuses to let one take the other's place).
 func EvidencePath(hostPath string, stores []custody.Datastore) string {
-	rest, ok := strings.CutPrefix(hostPath, volumesPrefix)
+	ds, rel, ok := esxi.SplitVolumePath(hostPath)
 	if !ok {
 		return safePath(hostPath)
 	}
-	ds, rel, _ := strings.Cut(rest, "/")
 	folder := SafeName(ds)
 	for _, s := range stores {
-		if contains(s.Paths, volumesPrefix+ds) {
+		if contains(s.Paths, esxi.VolumePath(ds, "")) {
 			folder = s.Folder
 			break
 		}

@@ -24,7 +24,7 @@ func (c *collector) memoryJobs(ctx context.Context, vm *VM, like PlanItem, idx i
 	if err != nil {
 		return nil, fmt.Errorf("list %s after our snapshot: %w", vm.Dir, err)
 	}
-	entries, _, err := parseListing(string(res.Stdout))
+	entries, err := esxi.ParseFolderListing(string(res.Stdout))
 	if err != nil {
 		return nil, fmt.Errorf("parse the listing of %s after our snapshot: %w", vm.Dir, err)
 	}

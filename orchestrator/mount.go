@@ -21,12 +21,12 @@ func (c *collector) mount(ctx context.Context) error {
 		return c.startSFTP(ctx) // nothing is mounted on the host
 	}
 	if c.nas == "" {
-		c.nas = nasEsxcfg
+		c.nas = esxi.NASEsxcfg
 	}
 	// The host refuses a second label for a share it already mounts: say
 	// which label holds it instead of failing on esxcfg-nas -a.
-	if res, err := c.o.Runner.Run(ctx, c.nas.list()); err == nil && res.ExitStatus == 0 {
-		if mounts, err := c.nas.parseList(string(res.Stdout)); err == nil {
+	if res, err := c.o.Runner.Run(ctx, c.nas.CmdList()); err == nil && res.ExitStatus == 0 {
+		if mounts, err := c.nas.ParseList(string(res.Stdout)); err == nil {
 			for _, m := range mounts {
 				if m.Host == c.o.SinkHost && strings.TrimRight(m.Share, "/") == strings.TrimRight(c.o.Export, "/") {
 					return c.fail(custody.TypeCleanupFailed, fmt.Errorf("the host %s already mounts the sink %s:%s as datastore %q (status %q): a leftover of an earlier run? detach it with esxcfg-nas -d %s and run collect again",
@@ -35,7 +35,7 @@ func (c *collector) mount(ctx context.Context) error {
 			}
 		}
 	}
-	cmd, err := c.nas.add(c.o.SinkHost, c.o.Export, c.label)
+	cmd, err := c.nas.CmdAdd(c.o.SinkHost, c.o.Export, c.label)
 	if err != nil {
 		return fmt.Errorf("build the mount command: %w", err)
 	}
@@ -44,7 +44,7 @@ func (c *collector) mount(ctx context.Context) error {
 		return c.fail(custody.TypeCleanupFailed, fmt.Errorf("mount the sink %s:%s as %q on %s: %w", c.o.SinkHost, c.o.Export, c.label, c.o.Host, err))
 	}
 	out := string(res.Stdout) + string(res.Stderr)
-	if cerr := c.nas.checkAdd(out, c.label); cerr != nil || res.ExitStatus != 0 {
+	if cerr := c.nas.CheckAdd(out, c.label); cerr != nil || res.ExitStatus != 0 {
 		if cerr == nil {
 			cerr = fmt.Errorf("exit status %d: %s", res.ExitStatus, clip(strings.TrimSpace(out)))
 		}
@@ -53,11 +53,11 @@ func (c *collector) mount(ctx context.Context) error {
 		return fmt.Errorf("the host %s refused to mount the sink %s:%s as %q: %w; check that the host can reach the workstation on TCP 111 and the NFS port, and the firewall", c.o.Host, c.o.SinkHost, c.o.Export, c.label, cerr)
 	}
 	c.mounted = true
-	res, err = c.o.Runner.Run(ctx, c.nas.list())
+	res, err = c.o.Runner.Run(ctx, c.nas.CmdList())
 	if err != nil {
 		return fmt.Errorf("list NAS datastores on %s: %w", c.o.Host, err)
 	}
-	mounts, err := c.nas.parseList(string(res.Stdout))
+	mounts, err := c.nas.ParseList(string(res.Stdout))
 	if err != nil {
 		return fmt.Errorf("parse the NAS list of %s: %w", c.o.Host, err)
 	}
@@ -81,7 +81,7 @@ func (c *collector) checkWritable(ctx context.Context) error {
 		rel = fmt.Sprintf("esxsink-mount-check-%s-%d.txt", c.o.RunID, c.mountGen+1)
 	}
 	text := "esxsink mount check, run " + c.o.RunID + ", host " + c.o.Host
-	cmd, err := esxi.CmdWriteText("/vmfs/volumes/"+c.label+"/"+rel, text)
+	cmd, err := esxi.CmdWriteText(esxi.VolumePath(c.label, rel), text)
 	if err != nil {
 		return err
 	}
@@ -113,9 +113,9 @@ func (c *collector) unmount(ctx context.Context) error {
 		return nil
 	}
 	if c.nas == "" {
-		c.nas = nasEsxcfg
+		c.nas = esxi.NASEsxcfg
 	}
-	cmd, err := c.nas.remove(c.label)
+	cmd, err := c.nas.CmdRemove(c.label)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (c *collector) unmount(ctx context.Context) error {
 			c.ensureConnected(ctx)
 		} else {
 			out := string(res.Stdout) + string(res.Stderr)
-			last = c.nas.checkRemove(out, c.label)
+			last = c.nas.CheckRemove(out, c.label)
 			if last == nil && res.ExitStatus != 0 {
 				last = fmt.Errorf("exit status %d: %s", res.ExitStatus, clip(strings.TrimSpace(out)))
 			}
@@ -143,8 +143,8 @@ func (c *collector) unmount(ctx context.Context) error {
 			}
 			if !errors.Is(last, esxi.ErrUnmountBusy) {
 				// Gone already counts as detached.
-				if lres, lerr := c.o.Runner.Run(ctx, c.nas.list()); lerr == nil {
-					if mounts, perr := c.nas.parseList(string(lres.Stdout)); perr == nil {
+				if lres, lerr := c.o.Runner.Run(ctx, c.nas.CmdList()); lerr == nil {
+					if mounts, perr := c.nas.ParseList(string(lres.Stdout)); perr == nil {
 						if _, ok := esxi.FindNASMount(mounts, c.label); !ok {
 							c.mounted = false
 							c.record(custody.TypeNASUnmounted, custody.Step{Label: c.label, Attempt: attempt, Note: "not listed any more"})

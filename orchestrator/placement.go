@@ -109,7 +109,7 @@ func (d *discovery) processes(ctx context.Context) {
 	}
 	placed := d.placedVMX()
 	for _, p := range procs {
-		vmx := canonicalHostPath(p.ConfigFile, d.inv.Datastores)
+		vmx := esxi.CanonicalHostPath(p.ConfigFile, d.inv.Datastores)
 		d.running[vmx] = true
 		if !placed[vmx] {
 			d.problem(DiscoveryProblem{ConfigFile: p.ConfigFile, Name: p.DisplayName, Source: "esxcli vm process list",
@@ -123,35 +123,14 @@ func (d *discovery) processes(ctx context.Context) {
 func (d *discovery) placedVMX() map[string]bool {
 	placed := map[string]bool{}
 	for _, vm := range d.inv.VMs {
-		placed[canonicalHostPath(vm.VMX, d.inv.Datastores)] = true
+		placed[esxi.CanonicalHostPath(vm.VMX, d.inv.Datastores)] = true
 	}
 	for _, u := range d.inv.Unplaced {
 		if u.VMX != "" {
-			placed[canonicalHostPath(u.VMX, d.inv.Datastores)] = true
+			placed[esxi.CanonicalHostPath(u.VMX, d.inv.Datastores)] = true
 		}
 	}
 	return placed
-}
-
-// canonicalHostPath names a datastore file by its label,
-// /vmfs/volumes/LABEL/..., whether the host printed the label or the
-// volume's UUID (esxcli vm process list prints the UUID, get.config the
-// label), so the two compare equal.
-func canonicalHostPath(p string, stores []esxi.Filesystem) string {
-	for _, ds := range stores {
-		if ds.VolumeName == "" {
-			continue
-		}
-		for _, prefix := range []string{ds.MountPoint, "/vmfs/volumes/" + ds.UUID} {
-			if prefix == "" || prefix == "/vmfs/volumes/" {
-				continue
-			}
-			if rest, ok := strings.CutPrefix(p, prefix+"/"); ok {
-				return "/vmfs/volumes/" + ds.VolumeName + "/" + rest
-			}
-		}
-	}
-	return p
 }
 
 // invalid reports whether vim-cmd skipped id as invalid.

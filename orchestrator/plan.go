@@ -17,20 +17,20 @@ import (
 
 // Kinds of planned files.
 const (
-	KindDescriptor = "descriptor"
-	KindExtent     = "extent"
-	KindDelta      = "delta"
+	KindDescriptor = esxi.FileDescriptor
+	KindExtent     = esxi.FileExtent
+	KindDelta      = esxi.FileDelta
 	KindRDM        = "rdm-mapping"
 	KindLUN        = "lun"
 	KindDevice     = "device"
-	KindConfig     = "config"
-	KindSnapshot   = "snapshot-state"
-	KindMemory     = "memory"
-	KindSuspend    = "suspend-state"
-	KindLog        = "log"
-	KindSwap       = "swap"
-	KindLock       = "lock"
-	KindOther      = "other"
+	KindConfig     = esxi.FileConfig
+	KindSnapshot   = esxi.FileSnapshot
+	KindMemory     = esxi.FileMemory
+	KindSuspend    = esxi.FileSuspend
+	KindLog        = esxi.FileLog
+	KindSwap       = esxi.FileSwap
+	KindLock       = esxi.FileLock
+	KindOther      = esxi.FileOther
 )
 
 // Methods say how a planned file is acquired.
@@ -373,33 +373,13 @@ func diskRoles(vm *VM) map[string]diskRole {
 	return roles
 }
 
+// fileKind is the plan's kind of a file: an RDM mapping file by its
+// role (its name looks like any disk's), anything else by its name.
 func fileKind(name string, r diskRole) string {
-	n := strings.ToLower(name)
-	switch {
-	case r.rdm:
+	if r.rdm {
 		return KindRDM
-	case strings.HasSuffix(n, "-flat.vmdk"):
-		return KindExtent
-	case strings.HasSuffix(n, "-sesparse.vmdk"), strings.HasSuffix(n, "-delta.vmdk"):
-		return KindDelta
-	case strings.HasSuffix(n, ".vmdk"):
-		return KindDescriptor
-	case strings.HasSuffix(n, ".lck"):
-		return KindLock
-	case strings.HasSuffix(n, ".vswp"):
-		return KindSwap
-	case strings.HasSuffix(n, ".vmsn"):
-		return KindSnapshot
-	case strings.HasSuffix(n, ".vmem"):
-		return KindMemory
-	case strings.HasSuffix(n, ".vmss"):
-		return KindSuspend
-	case strings.HasSuffix(n, ".log"):
-		return KindLog
-	case strings.HasSuffix(n, ".vmx"), strings.HasSuffix(n, ".vmsd"), strings.HasSuffix(n, ".vmxf"), strings.HasSuffix(n, ".nvram"):
-		return KindConfig
 	}
-	return KindOther
+	return esxi.FileKindOf(name)
 }
 
 // classify sets the method (and a note) of a planned file.

@@ -82,11 +82,11 @@ func (c *collector) probeHost(ctx context.Context) error {
 	c.mu.Unlock()
 	switch {
 	case have["esxcfg-nas"]:
-		c.nas = nasEsxcfg
+		c.nas = esxi.NASEsxcfg
 	case have["esxcli"]:
-		c.nas = nasEsxcli
+		c.nas = esxi.NASEsxcli
 	default:
-		c.nas = nasEsxcfg // the mount fails with the host's own words
+		c.nas = esxi.NASEsxcfg // the mount fails with the host's own words
 	}
 	return nil
 }

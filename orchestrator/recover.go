@@ -79,14 +79,14 @@ func (c *collector) recoverSink(ctx context.Context, gen int) (again bool, err e
 
 // mountState is our datastore as the host lists it now.
 func (c *collector) mountState(ctx context.Context) (esxi.NASMount, bool, error) {
-	res, err := c.query(ctx, c.nas.list())
+	res, err := c.query(ctx, c.nas.CmdList())
 	if err != nil {
 		return esxi.NASMount{}, false, err
 	}
 	if res.ExitStatus != 0 {
 		return esxi.NASMount{}, false, fmt.Errorf("list NAS datastores on %s: exit status %d", c.o.Host, res.ExitStatus)
 	}
-	mounts, err := c.nas.parseList(string(res.Stdout))
+	mounts, err := c.nas.ParseList(string(res.Stdout))
 	if err != nil {
 		return esxi.NASMount{}, false, err
 	}
