@@ -8,6 +8,7 @@
 package digest
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -290,23 +291,39 @@ func (d *Digester) Result() Result {
 	return r
 }
 
-// Reader hashes everything read from r.
-func Reader(r io.Reader, algs []string, pieceSize int64) (Result, error) {
+// Reader hashes everything read from r until it ends or ctx is
+// cancelled: the context is checked before each read of at most a
+// megabyte, so a re-hash of a whole disk image stops within one.
+func Reader(ctx context.Context, r io.Reader, algs []string, pieceSize int64) (Result, error) {
 	d := New(algs, pieceSize)
 	buf := make([]byte, maxChunk)
-	_, err := io.CopyBuffer(d, r, buf)
+	_, err := io.CopyBuffer(d, ctxReader{ctx, r}, buf)
 	res := d.Result()
 	return res, err
 }
 
-// File re-hashes the file at path, as verification does at rest.
-func File(path string, algs []string, pieceSize int64) (Result, error) {
+// ctxReader ends a read with ctx's error once ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// File re-hashes the file at path, as verification does at rest; ctx
+// stops it as it stops [Reader].
+func File(ctx context.Context, path string, algs []string, pieceSize int64) (Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Result{}, err
 	}
 	defer f.Close()
-	res, err := Reader(struct{ io.Reader }{f}, algs, pieceSize)
+	res, err := Reader(ctx, f, algs, pieceSize)
 	if err != nil {
 		return res, fmt.Errorf("hash %s: %w", path, err)
 	}

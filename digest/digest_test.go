@@ -2,6 +2,7 @@ package digest
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -44,12 +45,12 @@ func TestDigesterMatchesStdlib(t *testing.T) {
 			t.Fatalf("piece %d wrong", i)
 		}
 	}
-	again, err := Reader(bytes.NewReader(data), []string{"md5", "sha1", "sha256"}, 1<<20)
+	again, err := Reader(context.Background(), bytes.NewReader(data), []string{"md5", "sha1", "sha256"}, 1<<20)
 	if err != nil || !again.Equal(r) || len(again.BadPieces(r)) != 0 {
 		t.Fatalf("Reader disagrees: %v %v", err, again.BadPieces(r))
 	}
 	data[3<<20+5] ^= 1
-	changed, _ := Reader(bytes.NewReader(data), []string{"md5", "sha256"}, 1<<20)
+	changed, _ := Reader(context.Background(), bytes.NewReader(data), []string{"md5", "sha256"}, 1<<20)
 	if changed.Equal(r) {
 		t.Fatal("changed byte not detected")
 	}

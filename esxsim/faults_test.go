@@ -153,7 +153,7 @@ func TestFaultNFSWriteError(t *testing.T) {
 	if !strings.Contains(th.mustSSH("cat /var/log/vmkernel.log"), "NFS3ERR_NOSPC") {
 		t.Fatal("vmkernel.log lacks the failed write")
 	}
-	res, err := ts.Finalize("disk.img", "test", -1, false)
+	res, err := ts.Finalize(context.Background(), "disk.img", "test", -1, false)
 	if err != nil || res.Size >= 16<<20 {
 		t.Fatalf("the sink received %d bytes (%v); the copy should have stopped", res.Size, err)
 	}

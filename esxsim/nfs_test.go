@@ -1,6 +1,7 @@
 package esxsim
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ func TestNFSMountCopyUnmount(t *testing.T) {
 	t.Logf("copied %d MiB through dd | tee | md5sum onto the NFS mount in %v (%.0f MiB/s); at most %d RPCs in flight",
 		size>>20, took.Round(time.Millisecond), float64(size>>20)/took.Seconds(), st.Mounts[0].MaxInFlight)
 
-	res, err := ts.Finalize("Unused server/Unused server-flat.vmdk", "test", size, false)
+	res, err := ts.Finalize(context.Background(), "Unused server/Unused server-flat.vmdk", "test", size, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func makeCase(t *testing.T, files []testFile, algs ...string) string {
 	for i, f := range files {
 		full := writeEvidence(t, dir, f)
 		mustAppend(t, l, custody.TypeFileCreated, custody.FileCreated{Path: f.path, FileID: uint64(100 + i)})
-		r, err := digest.File(full, algs, testPieceSize)
+		r, err := digest.File(context.Background(), full, algs, testPieceSize)
 		if err != nil {
 			t.Fatal(err)
 		}

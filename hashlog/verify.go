@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -161,24 +160,10 @@ func (r *Verification) checked() *custody.Checked {
 	return ch
 }
 
-// ctxReader stops a re-hash when its context is cancelled; digest.Reader
-// reads a megabyte at a time, so cancellation takes effect within one.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // verifyFile re-hashes one finalized file at rest and compares. It opens
 // the file through root so that nothing outside the evidence folder, even
 // by a symlink, is read, and feeds it to digest.Reader (what digest.File
-// does) through ctxReader so that a multi-terabyte re-hash can be stopped.
+// does), which ctx stops, so that a multi-terabyte re-hash can be stopped.
 func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileCheck, []custody.Finding) {
 	res := FileCheck{Path: fe.Path, Line: fe.rec.Line, Size: fe.Size, Hashes: fe.Hashes}
 	var out []custody.Finding
@@ -229,7 +214,7 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileCheck, 
 	if err != nil {
 		return fail(custody.RestUnreadable, "cannot open: %v", err)
 	}
-	got, err := digest.Reader(ctxReader{ctx, f}, algs, pieceSize)
+	got, err := digest.Reader(ctx, f, algs, pieceSize)
 	f.Close()
 	if ctx.Err() != nil {
 		res.Verdict = custody.RestNotChecked

@@ -247,7 +247,7 @@ func TestVerifyUsesLastFinalizedRecord(t *testing.T) {
 	}
 	// The file grew after its first finalization (e.g. a resumed copy).
 	full := writeEvidence(t, dir, testFile{"a.txt", []byte("hello world, resumed\n")})
-	r, err := digest.File(full, []string{"md5", "sha256"}, testPieceSize)
+	r, err := digest.File(context.Background(), full, []string{"md5", "sha256"}, testPieceSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,18 +327,5 @@ func TestVerifyStopsWhenCancelled(t *testing.T) {
 		if f.Verdict != custody.RestNotChecked {
 			t.Fatalf("%s: %s after cancellation", f.Path, f.Verdict)
 		}
-	}
-}
-
-func TestCtxReaderStopsMidFile(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := ctxReader{ctx, bytes.NewReader(make([]byte, 10))}
-	if _, err := r.Read(make([]byte, 4)); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if _, err := r.Read(make([]byte, 4)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("read after cancel: %v", err)
 	}
 }

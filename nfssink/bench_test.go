@@ -1,6 +1,7 @@
 package nfssink
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,7 +36,7 @@ func BenchmarkCopySinkVsGanesha(b *testing.B) {
 		ts := newTestSink(b, func(c *Config) { c.Hash = hash })
 		return &target{name: name, url: func(i int) string { return ts.url(fmt.Sprintf("copy%d.bin", i)) }, after: func(i int) {
 			// Finalizing is part of the job: the hashes must be complete.
-			if _, err := ts.Finalize(fmt.Sprintf("copy%d.bin", i), "api", size, false); err != nil {
+			if _, err := ts.Finalize(context.Background(), fmt.Sprintf("copy%d.bin", i), "api", size, false); err != nil {
 				b.Fatal(err)
 			}
 			os.Remove(filepath.Join(ts.evidence, fmt.Sprintf("copy%d.bin", i)))

@@ -1,6 +1,7 @@
 package nfssink
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,8 @@ type FinalizeRequest struct {
 	Path         string `json:"path"`
 	ExpectedSize *int64 `json:"expected_size,omitempty"`
 	AtRest       bool   `json:"at_rest"`
+	// Reason goes into the file.finalized record ("api" when empty).
+	Reason string `json:"reason,omitempty"`
 }
 
 // MakeDirRequest asks the sink to create an evidence folder.
@@ -174,7 +177,7 @@ func (s *Sink) controlMux() *http.ServeMux {
 		if req.ExpectedSize != nil {
 			exp = *req.ExpectedSize
 		}
-		res, err := s.Finalize(req.Path, "api", exp, req.AtRest)
+		res, err := s.Finalize(r.Context(), req.Path, cmp.Or(req.Reason, "api"), exp, req.AtRest)
 		if err != nil {
 			code := http.StatusInternalServerError
 			if errors.Is(err, ErrNotOpen) {

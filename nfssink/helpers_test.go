@@ -136,7 +136,7 @@ func mustRead(t testing.TB, p string) []byte {
 }
 
 func digestString(s string) (string, error) {
-	r, err := digest.Reader(strings.NewReader(s), []string{"sha256"}, 0)
+	r, err := digest.Reader(context.Background(), strings.NewReader(s), []string{"sha256"}, 0)
 	return r.Sums["sha256"], err
 }
 

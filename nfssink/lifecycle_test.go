@@ -42,7 +42,7 @@ func TestIdleFinalizeAndLateWrite(t *testing.T) {
 	if n := len(ts.log.of(custody.TypeFileResumed)); n != 1 {
 		t.Fatalf("%d file.resumed records, want 1", n)
 	}
-	res, err := ts.Finalize("late.bin", "api", 22, false)
+	res, err := ts.Finalize(context.Background(), "late.bin", "api", 22, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestFinalizeAfterRestartFromDisk(t *testing.T) {
 
 	log := &memLog{}
 	b := startTestSink(t, caseDir, log, nil)
-	res, err := b.Finalize("orphan.bin", "api", 13, true)
+	res, err := b.Finalize(context.Background(), "orphan.bin", "api", 13, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,10 +156,10 @@ func TestFinalizeAfterRestartFromDisk(t *testing.T) {
 	if res.Hashes["sha256"] != want || !res.FromDisk || len(log.of(custody.TypeFileResumed)) != 1 {
 		t.Fatalf("orphan finalized as %+v", res)
 	}
-	if _, err := b.Finalize("../../etc/passwd", "api", -1, false); err == nil {
+	if _, err := b.Finalize(context.Background(), "../../etc/passwd", "api", -1, false); err == nil {
 		t.Fatal("finalize outside the evidence folder accepted")
 	}
-	if _, err := b.Finalize("missing.bin", "api", -1, false); err == nil {
+	if _, err := b.Finalize(context.Background(), "missing.bin", "api", -1, false); err == nil {
 		t.Fatal("finalize of a missing file accepted")
 	}
 }

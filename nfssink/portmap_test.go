@@ -1,6 +1,7 @@
 package nfssink
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -87,7 +88,7 @@ func TestPortmapOnStandardPort(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nfs-cp through the portmapper: %v\n%s", err, out)
 	}
-	if _, err := ts.Finalize("via-portmap.bin", "api", 1<<20, false); err != nil {
+	if _, err := ts.Finalize(context.Background(), "via-portmap.bin", "api", 1<<20, false); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -37,11 +37,11 @@ func TestReceiveMatchesNFS(t *testing.T) {
 	if err != nil || n != int64(len(data)) {
 		t.Fatalf("receive: %d bytes, %v", n, err)
 	}
-	nfs, err := ts.Finalize("nfs.bin", "api", int64(len(data)), true)
+	nfs, err := ts.Finalize(context.Background(), "nfs.bin", "api", int64(len(data)), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	str, err := ts.Finalize("vm/sftp.bin", "api", int64(len(data)), true)
+	str, err := ts.Finalize(context.Background(), "vm/sftp.bin", "api", int64(len(data)), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestReceiveRefusals(t *testing.T) {
 	if _, err := ts.Receive(ctx, "a.bin", "t", strings.NewReader("first")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Finalize("a.bin", "api", -1, true); err != nil {
+	if _, err := ts.Finalize(context.Background(), "a.bin", "api", -1, true); err != nil {
 		t.Fatal(err)
 	}
 	_, err := ts.Receive(ctx, "a.bin", "t", strings.NewReader("second, longer"))
@@ -117,7 +117,7 @@ func TestReceiveBrokenStreamAndNoSpace(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connection lost") || n != 3<<20 {
 		t.Fatalf("broken stream: %d, %v", n, err)
 	}
-	fin, err := ts.Finalize("broken.bin", "stream failed", -1, true)
+	fin, err := ts.Finalize(context.Background(), "broken.bin", "stream failed", -1, true)
 	if err != nil || fin.Size != 3<<20 || !atRestMatches(fin, fin.Hashes) {
 		t.Fatalf("finalize after a broken stream: %+v %v", fin, err)
 	}
@@ -159,7 +159,7 @@ func TestStartReceiverBindsNothing(t *testing.T) {
 	if _, err := s.Receive(context.Background(), "x.bin", "t", strings.NewReader("evidence")); err != nil {
 		t.Fatal(err)
 	}
-	fin, err := s.Finalize("x.bin", "api", 8, true)
+	fin, err := s.Finalize(context.Background(), "x.bin", "api", 8, true)
 	if err != nil || fin.Size != 8 || len(fin.AtRest) == 0 {
 		t.Fatalf("finalize: %+v %v", fin, err)
 	}

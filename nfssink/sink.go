@@ -356,7 +356,7 @@ func (s *Sink) idleLoop(ctx context.Context) {
 		case now := <-t.C:
 			for _, tr := range s.activeTrackers() {
 				if now.Sub(tr.idleSince()) >= s.cfg.IdleFinalize {
-					if _, err := s.Finalize(tr.rel, "idle", -1, false); err != nil && !errors.Is(err, ErrNotOpen) {
+					if _, err := s.Finalize(context.Background(), tr.rel, "idle", -1, false); err != nil && !errors.Is(err, ErrNotOpen) {
 						s.log.Error("idle finalize failed", "path", tr.rel, "err", err)
 					}
 				}
@@ -379,7 +379,7 @@ func (s *Sink) Close(reason string) error {
 	s.wg.Wait()
 	var errs []error
 	for _, t := range s.activeTrackers() {
-		if _, err := s.Finalize(t.rel, "shutdown", -1, false); err != nil && !errors.Is(err, ErrNotOpen) {
+		if _, err := s.Finalize(context.Background(), t.rel, "shutdown", -1, false); err != nil && !errors.Is(err, ErrNotOpen) {
 			errs = append(errs, err)
 		}
 	}
@@ -551,7 +551,13 @@ func (s *Sink) activeTrackers() []*tracker {
 // file and compares. A later write reopens the file as an anomaly. For a
 // file already finalized (by the idle timer, say), the recorded result is
 // returned, re-checked at rest from disk when atRest asks for it.
-func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
+//
+// ctx stops the re-reads of the file from disk (a re-hash, the at-rest
+// check), which take as long as reading the whole image. Stopped in the
+// at-rest check, the file is finalized and recorded without at-rest
+// hashes; stopped in a re-hash, nothing is recorded and a later Finalize
+// takes the file up from disk. Either way the error wraps ctx's.
+func (s *Sink) Finalize(ctx context.Context, rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
 	if err := s.custodyBroken(); err != nil {
 		return custody.FileFinalized{}, fmt.Errorf("finalize %s: %w", rel, err)
 	}
@@ -582,9 +588,16 @@ func (s *Sink) Finalize(rel, reason string, expectedSize int64, atRest bool) (cu
 		if expectedSize < 0 && !atRest {
 			return prev, nil
 		}
-		return s.recheck(prev, reason, expectedSize, atRest)
+		return s.recheck(ctx, prev, reason, expectedSize, atRest)
 	}
-	res, err := t.finalize(reason, expectedSize, atRest, s.cfg.PieceSize)
+	res, err := t.finalize(ctx, reason, expectedSize, atRest, s.cfg.PieceSize)
+	if errors.Is(err, errAtRestStopped) {
+		s.remember(res)
+		return res, fmt.Errorf("finalize %s: %w", rel, err)
+	}
+	if err != nil && ctx.Err() != nil {
+		return res, fmt.Errorf("finalize %s: %w", rel, err)
+	}
 	if err != nil {
 		s.record(custody.TypeWriteError, custody.WriteAnomaly{Path: rel, Kind: "finalize: " + err.Error()})
 		return res, fmt.Errorf("finalize %s: %w", rel, err)
@@ -603,12 +616,12 @@ func (s *Sink) remember(res custody.FileFinalized) {
 
 // recheck re-examines a file finalized earlier against a new request's
 // expectations and records the outcome as a new file.finalized record.
-func (s *Sink) recheck(prev custody.FileFinalized, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
+func (s *Sink) recheck(ctx context.Context, prev custody.FileFinalized, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
 	out := prev
 	out.Reason = reason
 	out.Anomalies = slices.Clone(prev.Anomalies)
 	if atRest {
-		disk, err := digest.File(filepath.Join(s.cfg.EvidenceDir, filepath.FromSlash(prev.Path)), s.cfg.Hash, s.cfg.PieceSize)
+		disk, err := digest.File(ctx, filepath.Join(s.cfg.EvidenceDir, filepath.FromSlash(prev.Path)), s.cfg.Hash, s.cfg.PieceSize)
 		if err != nil {
 			return prev, fmt.Errorf("finalize %s: hash at rest: %w", prev.Path, err)
 		}

@@ -1,6 +1,7 @@
 package nfssink
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -28,11 +29,11 @@ func TestNFSCpCopiesAndHashes(t *testing.T) {
 	src := randomFile(t, size+12345)
 	run(t, cp, src, ts.url("disk-flat.vmdk"))
 
-	res, err := ts.Finalize("disk-flat.vmdk", "api", size+12345, true)
+	res, err := ts.Finalize(context.Background(), "disk-flat.vmdk", "api", size+12345, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := digest.File(src, []string{"md5", "sha256"}, digest.DefaultPieceSize)
+	want, err := digest.File(context.Background(), src, []string{"md5", "sha256"}, digest.DefaultPieceSize)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func TestFullDisk(t *testing.T) {
 	if sp.avail < 1<<20 {
 		t.Fatalf("only %d bytes left: the reserve for the custody log was eaten", sp.avail)
 	}
-	res, err := ts.Finalize("too-big.bin", "api", -1, true)
+	res, err := ts.Finalize(context.Background(), "too-big.bin", "api", -1, true)
 	if err != nil || res.Size != int64(len(got)) || !atRestMatches(res, res.Hashes) {
 		t.Fatalf("finalize after full disk: %+v %v", res, err)
 	}

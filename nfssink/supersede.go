@@ -1,6 +1,7 @@
 package nfssink
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -112,11 +113,11 @@ func (s *Sink) finalForMove(rel string) (custody.FileFinalized, error) {
 	s.mu.Unlock()
 	switch {
 	case open:
-		return s.Finalize(rel, "superseded", -1, false)
+		return s.Finalize(context.Background(), rel, "superseded", -1, false)
 	case done:
 		return prev, nil
 	}
-	res, err := digest.File(filepath.Join(s.cfg.EvidenceDir, filepath.FromSlash(rel)), s.cfg.Hash, s.cfg.PieceSize)
+	res, err := digest.File(context.Background(), filepath.Join(s.cfg.EvidenceDir, filepath.FromSlash(rel)), s.cfg.Hash, s.cfg.PieceSize)
 	if err != nil {
 		return custody.FileFinalized{}, fmt.Errorf("supersede %s: hash it before the move: %w", rel, err)
 	}

@@ -50,7 +50,7 @@ func TestSupersedeKeepsTheNameAcrossARestart(t *testing.T) {
 		t.Fatalf("superseding a free path: %+v, %v", again, err)
 	}
 	receive(second, data)
-	fin, err := second.Finalize(rel, "api", int64(len(data)), true)
+	fin, err := second.Finalize(context.Background(), rel, "api", int64(len(data)), true)
 	if err != nil || fin.Size != int64(len(data)) {
 		t.Fatalf("finalize the new copy: %+v, %v", fin, err)
 	}
@@ -60,7 +60,7 @@ func TestSupersedeKeepsTheNameAcrossARestart(t *testing.T) {
 		t.Fatalf("second supersede: %+v, %v", moved2, err)
 	}
 	receive(second, data)
-	if _, err := second.Finalize(rel, "api", int64(len(data)), true); err != nil {
+	if _, err := second.Finalize(context.Background(), rel, "api", int64(len(data)), true); err != nil {
 		t.Fatal(err)
 	}
 	second.Close("done")

@@ -2,6 +2,7 @@ package nfssink
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -190,9 +191,18 @@ func (t *tracker) syncLocked() error {
 	return nil
 }
 
+// errAtRestStopped says finalize completed and closed the file but its
+// at-rest check was stopped by the context: the result holds the hashes
+// on arrival and no at-rest hashes.
+var errAtRestStopped = errors.New("the at-rest check was stopped")
+
 // finalize syncs the file, completes its hashes and closes it.
-// expectedSize < 0 means no expectation.
-func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, pieceSize int64) (custody.FileFinalized, error) {
+// expectedSize < 0 means no expectation. ctx stops the re-reads from
+// disk: stopped in a re-hash, the file is closed unfinalized (a later
+// Finalize takes it up from disk) and the error is ctx's; stopped in the
+// at-rest check, the result is complete but for the at-rest hashes and
+// the error is errAtRestStopped.
+func (t *tracker) finalize(ctx context.Context, reason string, expectedSize int64, atRest bool, pieceSize int64) (custody.FileFinalized, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := custody.FileFinalized{Path: t.rel, Reason: reason}
@@ -221,24 +231,33 @@ func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, piece
 	var res digest.Result
 	if t.rehash {
 		t.dig.Close() // the streamed digest is void: stop its workers
-		if res, err = t.hashFromDisk(pieceSize); err != nil {
+		if res, err = t.hashFromDisk(ctx, pieceSize); err != nil {
+			if ctx.Err() != nil {
+				t.done = true
+				t.f.Close()
+			}
 			return out, err
 		}
 	} else {
 		res = t.dig.Result()
 	}
 	var atRestSums map[string]string
+	var stopped error
 	if alg := atRestAlg(t.algs); atRest && !t.rehash && alg != "" {
 		// One strong hash proves the synced bytes are the bytes that
 		// arrived; the other hashes and the pieces were taken from the
 		// same stream, and esxsink verify recomputes them all.
-		disk, err := digest.Reader(io.NewSectionReader(t.f, 0, t.size), []string{alg}, 0)
-		if err != nil {
+		disk, err := digest.Reader(ctx, io.NewSectionReader(t.f, 0, t.size), []string{alg}, 0)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			stopped = fmt.Errorf("%w: %w", errAtRestStopped, ctx.Err())
+		case err != nil:
 			return out, fmt.Errorf("hash %s from disk: %w", t.rel, err)
-		}
-		atRestSums = disk.Sums
-		if disk.Sums[alg] != res.Sums[alg] {
-			t.anomaly("%s at rest %s differs from %s on arrival %s", alg, disk.Sums[alg], alg, res.Sums[alg])
+		default:
+			atRestSums = disk.Sums
+			if disk.Sums[alg] != res.Sums[alg] {
+				t.anomaly("%s at rest %s differs from %s on arrival %s", alg, disk.Sums[alg], alg, res.Sums[alg])
+			}
 		}
 	} else if atRest {
 		atRestSums = res.Sums // computed from disk already, after the sync
@@ -249,7 +268,7 @@ func (t *tracker) finalize(reason string, expectedSize int64, atRest bool, piece
 	if err := t.f.Close(); err != nil {
 		return out, fmt.Errorf("close %s: %w", t.rel, err)
 	}
-	return out, nil
+	return out, stopped
 }
 
 // atRestAlg is the hash the at-rest check recomputes: the strongest the
@@ -263,8 +282,8 @@ func atRestAlg(algs []string) string {
 	return ""
 }
 
-func (t *tracker) hashFromDisk(pieceSize int64) (digest.Result, error) {
-	res, err := digest.Reader(io.NewSectionReader(t.f, 0, t.size), t.algs, pieceSize)
+func (t *tracker) hashFromDisk(ctx context.Context, pieceSize int64) (digest.Result, error) {
+	res, err := digest.Reader(ctx, io.NewSectionReader(t.f, 0, t.size), t.algs, pieceSize)
 	if err != nil {
 		return res, fmt.Errorf("hash %s from disk: %w", t.rel, err)
 	}

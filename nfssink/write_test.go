@@ -2,6 +2,7 @@ package nfssink
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -114,7 +115,7 @@ func TestShuffledConcurrentWrites(t *testing.T) {
 	if v := failed.Load(); v != nil {
 		t.Fatalf("write failed: %v", v)
 	}
-	res, err := ts.Finalize("shuffled.bin", "api", int64(size), false)
+	res, err := ts.Finalize(context.Background(), "shuffled.bin", "api", int64(size), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestRewriteOfHashedRange(t *testing.T) {
 	if n := len(ts.log.of(custody.TypeWriteAnomaly)); n != 1 {
 		t.Fatalf("%d anomaly records, want 1", n)
 	}
-	res, err := ts.Finalize("rewrite.bin", "api", -1, false)
+	res, err := ts.Finalize(context.Background(), "rewrite.bin", "api", -1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestHolesAreHashedAsZeros(t *testing.T) {
 	b := pseudoRandom(65536, 2)
 	c.write(fh, 0, a, unstable)
 	c.write(fh, 1<<20, b, unstable)
-	res, err := ts.Finalize("sparse.bin", "api", 1<<20+65536, true)
+	res, err := ts.Finalize(context.Background(), "sparse.bin", "api", 1<<20+65536, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,36 @@ func TestNoEvidenceWithoutCustody(t *testing.T) {
 			t.Errorf("write after the custody log failed: status %d (%v), want NFS3ERR_IO", st, err)
 		}
 	}
-	if _, err := ts.Finalize("disk-flat.vmdk", "api", -1, true); !errors.Is(err, ErrCustodyLog) {
+	if _, err := ts.Finalize(context.Background(), "disk-flat.vmdk", "api", -1, true); !errors.Is(err, ErrCustodyLog) {
 		t.Errorf("finalize after the custody log failed: %v, want ErrCustodyLog", err)
+	}
+}
+
+// TestFinalizeStoppedByContext: a cancelled context stops the re-reads
+// from disk. Stopped in the at-rest check, the file is finalized and
+// recorded with its hashes on arrival and no at-rest hashes; a later
+// Finalize that asks for the at-rest check does it.
+func TestFinalizeStoppedByContext(t *testing.T) {
+	ts := newTestSink(t, nil)
+	c := dialRPC(t, ts.NFSAddr().String())
+	_, root := c.mount("/esxsink")
+	_, fh := c.create(root, "stopped.bin", createUnchecked)
+	data := pseudoRandom(1<<20, 7)
+	for off := 0; off < len(data); off += 65536 {
+		c.write(fh, uint64(off), data[off:off+65536], unstable)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := ts.Finalize(ctx, "stopped.bin", "api", int64(len(data)), true)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, errAtRestStopped) {
+		t.Fatalf("cancelled finalize: %v", err)
+	}
+	s := sha256.Sum256(data)
+	if res.Hashes["sha256"] != hex.EncodeToString(s[:]) || res.AtRest != nil || len(res.Anomalies) != 0 {
+		t.Fatalf("cancelled finalize result: %+v", res)
+	}
+	again, err := ts.Finalize(context.Background(), "stopped.bin", "api", int64(len(data)), true)
+	if err != nil || again.AtRest["sha256"] != again.Hashes["sha256"] || again.Hashes["sha256"] != res.Hashes["sha256"] || len(again.Anomalies) != 0 {
+		t.Fatalf("finalize after the stopped one: %+v %v", again, err)
 	}
 }

@@ -19,8 +19,9 @@ import (
 // Sink is the evidence sink the host writes to (a *nfssink.Sink).
 type Sink interface {
 	// Finalize syncs rel, completes and records its hashes; atRest
-	// re-reads the synced file.
-	Finalize(rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error)
+	// re-reads the synced file. ctx stops the re-reading (the error then
+	// wraps ctx's and the file is not verified).
+	Finalize(ctx context.Context, rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error)
 	// MakeDir creates an evidence folder (and its parents), so the host
 	// finds the plan's folders before it writes into them.
 	MakeDir(rel string) error

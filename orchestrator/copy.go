@@ -180,7 +180,7 @@ func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileOutcome, err
 	for a, h := range hh {
 		fr.HostHashes[string(a)] = h
 	}
-	return c.verifyCopy(fr, hashes), nil
+	return c.verifyCopy(ctx, fr, hashes), nil
 }
 
 // copyTools returns a FIFO name of its own for the next copy and the

@@ -114,8 +114,8 @@ type corruptingSink struct {
 	done   bool
 }
 
-func (s *corruptingSink) Finalize(rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
-	f, err := s.Sink.Finalize(rel, reason, expectedSize, atRest)
+func (s *corruptingSink) Finalize(ctx context.Context, rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
+	f, err := s.Sink.Finalize(ctx, rel, reason, expectedSize, atRest)
 	if rel == s.target && !s.done {
 		s.done = true
 		f.Hashes = map[string]string{"md5": "00000000000000000000000000000000"}

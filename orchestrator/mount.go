@@ -93,7 +93,7 @@ func (c *collector) checkWritable(ctx context.Context) error {
 		return c.fail(custody.TypeAcquisitionNote, fmt.Errorf("the host %s mounted the sink as %q but cannot write to it (exit status %d: %s): check that the sink allows this host and has free space",
 			c.o.Host, c.label, res.ExitStatus, clip(strings.TrimSpace(string(res.Stderr)))))
 	}
-	fin, err := c.o.Sink.Finalize(rel, "mount check", int64(len(text)+1), false)
+	fin, err := c.o.Sink.Finalize(ctx, rel, "mount check", int64(len(text)+1), false)
 	if err != nil {
 		return fmt.Errorf("the host %s wrote a check file onto the sink, but the sink cannot finalize it: %w", c.o.Host, err)
 	}

@@ -248,7 +248,7 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome,
 		fr.HostHashes[string(h.alg)] = v
 		used = append(used, h.alg)
 	}
-	return c.verifyCopy(fr, used), nil
+	return c.verifyCopy(ctx, fr, used), nil
 }
 
 // errLimitReached stops a stream at the size measured before it.
@@ -312,7 +312,7 @@ func (c *collector) lostOrNil(ctx context.Context, it PlanItem) error {
 // closePartial finalizes what a failed stream left, so the custody log
 // says what arrived (the file itself does not verify).
 func (c *collector) closePartial(dest, reason string) {
-	if _, err := c.o.Sink.Finalize(dest, reason, -1, false); err != nil {
+	if _, err := c.o.Sink.Finalize(context.Background(), dest, reason, -1, false); err != nil {
 		c.logger.Warn("finalize a partial sftp copy", "file", dest, "err", err)
 	}
 }

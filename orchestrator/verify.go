@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 //   - whole and unchanged: verified;
 //   - changed, but live (the plan could not freeze it): copied live;
 //   - changed although frozen: failed.
-func (c *collector) verifyCopy(fr FileOutcome, hashes []esxi.HashAlg) FileOutcome {
+func (c *collector) verifyCopy(ctx context.Context, fr FileOutcome, hashes []esxi.HashAlg) FileOutcome {
 	it := fr.Item
 	// A frozen file must arrive at its measured size, and the sink
 	// records it when it does not; a live one may have been cut short
@@ -27,7 +28,7 @@ func (c *collector) verifyCopy(fr FileOutcome, hashes []esxi.HashAlg) FileOutcom
 	if it.Live || !measured(it) {
 		expected = -1
 	}
-	fin, err := c.o.Sink.Finalize(fr.Dest, "api", expected, true)
+	fin, err := c.o.Sink.Finalize(ctx, fr.Dest, "api", expected, true)
 	if err != nil {
 		fr.Error = fmt.Sprintf("finalize %s on the sink: %v", fr.Dest, err)
 		return fr

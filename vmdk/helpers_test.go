@@ -101,7 +101,7 @@ func fillBytes(b []byte, fill byte, rng *rand.Rand) {
 // sha256File hashes a file at rest.
 func sha256File(t testing.TB, path string) string {
 	t.Helper()
-	r, err := digest.File(path, []string{"sha256"}, 0)
+	r, err := digest.File(context.Background(), path, []string{"sha256"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

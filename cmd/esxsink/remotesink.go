@@ -17,7 +17,6 @@ import (
 // it finalizes files and, because serve holds the case's custody log,
 // appends collect's records to it.
 type remoteSink struct {
-	ctx    context.Context
 	client *nfssink.Client
 }
 
@@ -38,7 +37,7 @@ func sinkCaseDir(v string) (string, error) {
 
 // connectSink checks that a serve answers on caseDir's control socket.
 func connectSink(ctx context.Context, caseDir string) (*remoteSink, nfssink.Status, error) {
-	s := &remoteSink{ctx: ctx, client: nfssink.NewClient(stateDir(caseDir))}
+	s := &remoteSink{client: nfssink.NewClient(stateDir(caseDir))}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	st, err := s.client.Status(cctx)
@@ -48,35 +47,38 @@ func connectSink(ctx context.Context, caseDir string) (*remoteSink, nfssink.Stat
 	return s, st, nil
 }
 
-// Finalize asks the serve to finalize rel; it survives the collect's
-// cancellation, as cleanup does.
-func (s *remoteSink) Finalize(rel, _ string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
-	req := nfssink.FinalizeRequest{Path: rel, AtRest: atRest}
+// Finalize asks the serve to finalize rel; ctx bounds the request (the
+// serve stops re-reading the file when the request goes away).
+func (s *remoteSink) Finalize(ctx context.Context, rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error) {
+	req := nfssink.FinalizeRequest{Path: rel, AtRest: atRest, Reason: reason}
 	if expectedSize >= 0 {
 		req.ExpectedSize = &expectedSize
 	}
-	return s.client.Finalize(context.WithoutCancel(s.ctx), req)
+	return s.client.Finalize(ctx, req)
 }
 
-// MakeDir asks the serve to create an evidence folder.
+// MakeDir asks the serve to create an evidence folder. Like the records,
+// it is not cancelled with the collect: the orchestrator calls it on its
+// way to copy and to clean up.
 func (s *remoteSink) MakeDir(rel string) error {
-	return s.client.MakeDir(context.WithoutCancel(s.ctx), rel)
+	return s.client.MakeDir(context.Background(), rel)
 }
 
 // Supersede asks the serve to move the attempt at rel aside.
 func (s *remoteSink) Supersede(rel, run, reason string) (*custody.FileSuperseded, error) {
-	return s.client.Supersede(context.WithoutCancel(s.ctx), nfssink.SupersedeRequest{Path: rel, Run: run, Reason: reason})
+	return s.client.Supersede(context.Background(), nfssink.SupersedeRequest{Path: rel, Run: run, Reason: reason})
 }
 
-// Append writes a custody record through the serve.
+// Append writes a custody record through the serve; a record is written
+// whatever happens to the collect, so no context stops it.
 func (s *remoteSink) Append(typ string, data any) (custody.Record, error) {
-	return s.client.Append(context.WithoutCancel(s.ctx), typ, data)
+	return s.client.Append(context.Background(), typ, data)
 }
 
 // Status is the serve's state for the progress display; a failed call
 // shows nothing rather than stopping the copy.
 func (s *remoteSink) Status() nfssink.Status {
-	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, err := s.client.Status(ctx)
 	if err != nil {

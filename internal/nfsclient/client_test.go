@@ -73,7 +73,7 @@ func TestMountWriteReadAgainstSink(t *testing.T) {
 	if _, max := m.Stats(); max < 4 {
 		t.Fatalf("at most %d calls were in flight; want several WRITEs at once", max)
 	}
-	res, err := ts.Finalize("vm one/disk-flat.vmdk", "test", int64(len(data)), true)
+	res, err := ts.Finalize(context.Background(), "vm one/disk-flat.vmdk", "test", int64(len(data)), true)
 	if err != nil {
 		t.Fatal(err)
 	}
