@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -212,6 +213,26 @@ func (s *Sink) controlMux() *http.ServeMux {
 			return
 		}
 		writeJSON(w, http.StatusOK, SupersedeResponse{Moved: moved})
+	})
+	mux.HandleFunc("GET /v1/evidence", func(w http.ResponseWriter, r *http.Request) {
+		rel := r.URL.Query().Get("path")
+		if rel == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "give ?path=REL, a file of the evidence folder"})
+			return
+		}
+		f, err := s.OpenEvidence(r.Context(), rel)
+		if err != nil {
+			code := http.StatusInternalServerError
+			if errors.Is(err, fs.ErrNotExist) {
+				code = http.StatusNotFound
+			}
+			writeJSON(w, code, map[string]string{"error": err.Error()})
+			return
+		}
+		defer f.Close()
+		// Byte ranges (Range:) let a reader seek; nothing is cached.
+		w.Header().Set("Content-Type", "application/octet-stream")
+		http.ServeContent(w, r, "", time.Time{}, f)
 	})
 	mux.HandleFunc("POST /v1/record", func(w http.ResponseWriter, r *http.Request) {
 		var req RecordRequest

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -140,4 +141,26 @@ func (s *Sink) supersededPath(rel, run string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("supersede %s: 999 earlier attempts of run %s already superseded; check the case", rel, run)
+}
+
+// OpenEvidence opens the evidence file rel read-only, through the
+// evidence folder's root (nothing outside it, no symbolic link): for a
+// reader such as the orchestrator's rescue, which looks for the blocks a
+// copy zero-filled. ctx is unused: opening does not wait.
+func (s *Sink) OpenEvidence(_ context.Context, rel string) (io.ReadSeekCloser, error) {
+	if err := hashlog.CheckEvidencePath(rel); err != nil {
+		return nil, fmt.Errorf("open evidence: %w", err)
+	}
+	fi, err := s.root.Lstat(filepath.FromSlash(rel))
+	if err != nil {
+		return nil, fmt.Errorf("open evidence %s: %w", rel, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open evidence %s: not a regular file (%s)", rel, fi.Mode().Type())
+	}
+	f, err := s.root.Open(filepath.FromSlash(rel))
+	if err != nil {
+		return nil, fmt.Errorf("open evidence %s: %w", rel, err)
+	}
+	return f, nil
 }

@@ -118,7 +118,7 @@ func collectWithFailingLog(t *testing.T, after int) {
 	plan := MakePlan(vms, PlanOptions{SinkFree: -1})
 	rep, err := Collect(context.Background(), plan, CollectOptions{
 		Runner: e.runner, Log: &failingLog{Recorder: e.log, after: after}, Sink: e.sink, Host: e.conn.Addr(),
-		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6,
+		SinkHost: "127.0.0.1", Logger: quietLogger(), UnmountBackoff: 50e6,
 	})
 	if !errors.Is(err, ErrCustodyLog) || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("collect with a failing custody log: %v, want ErrCustodyLog", err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/esxi"
-	"github.com/esxsink/esxsink/hashlog"
 )
 
 // collectBenchDisk collects the bench VM from e and returns the disk's
@@ -26,7 +25,7 @@ func collectBenchDisk(b *testing.B, e *simEnv, mod func(*CollectOptions)) FileOu
 		b.Fatal(err)
 	}
 	o := CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
-		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50 * time.Millisecond}
+		Logger: quietLogger(), UnmountBackoff: 50 * time.Millisecond}
 	if mod != nil {
 		mod(&o)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -16,12 +17,18 @@ import (
 	"github.com/esxsink/esxsink/esxi"
 )
 
-// Sink is the evidence sink the host writes to (a *nfssink.Sink).
+// Sink is the evidence sink the host writes to (a *nfssink.Sink, or a
+// running esxsink serve through its control API). The orchestrator
+// reaches the evidence folder only through it: every path is relative
+// to the evidence folder, in slash form.
 type Sink interface {
 	// Finalize syncs rel, completes and records its hashes; atRest
 	// re-reads the synced file. ctx stops the re-reading (the error then
 	// wraps ctx's and the file is not verified).
 	Finalize(ctx context.Context, rel, reason string, expectedSize int64, atRest bool) (custody.FileFinalized, error)
+	// OpenEvidence opens rel read-only (a rescue looks for the blocks a
+	// copy zero-filled in what arrived).
+	OpenEvidence(ctx context.Context, rel string) (io.ReadSeekCloser, error)
 	// MakeDir creates an evidence folder (and its parents), so the host
 	// finds the plan's folders before it writes into them.
 	MakeDir(rel string) error
@@ -41,9 +48,6 @@ type CollectOptions struct {
 	// SinkHost is the address the ESXi host mounts the sink from (the
 	// workstation's IP as the host sees it); Export the sink's export.
 	SinkHost, Export string
-	// EvidenceDir is the sink's local evidence folder, where the VM
-	// folders are created before the host writes into them.
-	EvidenceDir string
 	// RunID makes our datastore label and snapshot names unique: 8
 	// lowercase hex digits (default: random).
 	RunID string
@@ -264,8 +268,8 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 	if err := checkTransport(&o); err != nil {
 		return nil, err
 	}
-	if o.Runner == nil || o.Sink == nil || (o.SinkHost == "" && o.Transport == TransportNFS) || o.EvidenceDir == "" {
-		return nil, errors.New("collect: runner, sink, sink address and evidence folder are required")
+	if o.Runner == nil || o.Sink == nil || (o.SinkHost == "" && o.Transport == TransportNFS) {
+		return nil, errors.New("collect: runner, sink and sink address are required")
 	}
 	if o.RunID == "" {
 		o.RunID = NewRunID()

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/esxsink/esxsink/esxi"
-	"github.com/esxsink/esxsink/hashlog"
 )
 
 // smallLab is basic.yaml with small disks, so a test copies megabytes.
@@ -63,7 +62,7 @@ func collectOpts(t *testing.T, e *simEnv, names []string, all, rdm bool, mod fun
 	plan := MakePlan(vms, PlanOptions{SinkFree: -1, RDM: rdm})
 	o := CollectOptions{
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
-		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: 1,
+		SinkHost: "127.0.0.1", Retries: 1,
 		UnmountBackoff: 50e6, Logger: quietLogger(),
 	}
 	if mod != nil {
@@ -291,7 +290,7 @@ func TestCollectUSBDevice(t *testing.T) {
 	}
 	plan := MakePlan(nil, PlanOptions{SinkFree: -1, Devices: []esxi.CoreDevice{dev}})
 	rep, err := Collect(ctx, plan, CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
-		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6})
+		SinkHost: "127.0.0.1", Logger: quietLogger(), UnmountBackoff: 50e6})
 	if err != nil || len(rep.Files) != 1 || !rep.Files[0].Verified || rep.Files[0].Size != 128<<20 || rep.Files[0].Dest != "devices/mpx.vmhba32_C0_T0_L0.raw" {
 		t.Fatalf("collect: %v %+v", err, rep)
 	}

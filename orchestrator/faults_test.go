@@ -31,7 +31,7 @@ func collectWith(ctx context.Context, t *testing.T, e *simEnv, names []string, p
 	}
 	return Collect(ctx, MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
-		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: 1,
+		SinkHost: "127.0.0.1", Retries: 1,
 		UnmountBackoff: 50e6, Logger: quietLogger(), Progress: progress, SnapshotBackoff: 10 * time.Millisecond,
 	})
 }
@@ -136,7 +136,7 @@ func TestCollectRetriesMismatch(t *testing.T) {
 		target := "datastore1/Unused server/Unused server-flat.vmdk"
 		rep, err := Collect(context.Background(), MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
 			Runner: e.runner, Log: e.log, Sink: &corruptingSink{Sink: e.sink, target: target}, Host: e.conn.Addr(),
-			SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: retries, Logger: quietLogger(),
+			SinkHost: "127.0.0.1", Retries: retries, Logger: quietLogger(),
 		})
 		var got *FileOutcome
 		for i := range rep.Files {
@@ -182,7 +182,7 @@ func TestCollectConnectionLostCleansUp(t *testing.T) {
 	plan := MakePlan(vms, PlanOptions{SinkFree: -1})
 	rep, err := Collect(context.Background(), plan, CollectOptions{
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
-		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6,
+		SinkHost: "127.0.0.1", Logger: quietLogger(), UnmountBackoff: 50e6,
 		Progress: func(p Progress) {
 			if !p.Done && p.Item.Kind == KindExtent {
 				e.conn.Close() // the drop
@@ -233,7 +233,7 @@ func TestCollectBadSectorsAndWriteError(t *testing.T) {
 	}
 	rep, err := Collect(context.Background(), plan, CollectOptions{
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), Retries: 1,
-		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6,
+		SinkHost: "127.0.0.1", Logger: quietLogger(), UnmountBackoff: 50e6,
 	})
 	if err != nil {
 		t.Fatalf("collect: %v", err)
@@ -306,7 +306,7 @@ func TestCollectTwoPassCatchesChangingLUN(t *testing.T) {
 		return p
 	}
 	opts := CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1", Retries: 1,
-		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6}
+		Logger: quietLogger(), UnmountBackoff: 50e6}
 	if _, err := Collect(ctx, lunOnly(), opts); err == nil { // the scenario refuses the first mount
 		t.Fatal("refused mount went unnoticed")
 	}
@@ -360,7 +360,7 @@ func TestCollectResume(t *testing.T) {
 	vms, _ := SelectVMs(inv, []string{"Ubuntu", "Unused server"}, false, false)
 	rep, err := Collect(context.Background(), MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
-		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6, Resume: done,
+		Logger: quietLogger(), UnmountBackoff: 50e6, Resume: done,
 	})
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
@@ -411,7 +411,7 @@ func TestCollectCancelStopsHostCopy(t *testing.T) {
 	// (0.3 s doubling, six tries) cover.
 	_, err = Collect(ctx, MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
-		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 300 * time.Millisecond,
+		Logger: quietLogger(), UnmountBackoff: 300 * time.Millisecond,
 		Progress: func(p Progress) {
 			if !p.Done && strings.HasSuffix(p.Item.Source, "-flat.vmdk") {
 				flat = p.Item

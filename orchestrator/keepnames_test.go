@@ -134,7 +134,7 @@ func collectKeep(ctx context.Context, t *testing.T, e *simEnv, resume map[string
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
 		// A stopped copy ends within one run of dd (esxi.StopChunk): the
 		// unmount's retries wait for it.
-		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 300 * time.Millisecond,
+		Logger: quietLogger(), UnmountBackoff: 300 * time.Millisecond,
 		Resume: resume, Progress: progress,
 	})
 }

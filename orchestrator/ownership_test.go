@@ -336,7 +336,7 @@ func collectWithCtx(ctx context.Context, t *testing.T, e *simEnv, names []string
 		t.Fatal(err)
 	}
 	o := CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
-		EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: 1, UnmountBackoff: 50e6, Logger: quietLogger()}
+		Retries: 1, UnmountBackoff: 50e6, Logger: quietLogger()}
 	mod(&o)
 	return Collect(ctx, MakePlan(vms, PlanOptions{SinkFree: -1}), o)
 }

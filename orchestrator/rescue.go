@@ -5,8 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"slices"
 	"strings"
 
@@ -41,7 +40,7 @@ func (c *collector) rescue(ctx context.Context, it PlanItem, first FileOutcome) 
 	if !measured(it) {
 		size = first.Size
 	}
-	zb, zs, err := zeroUnits(filepath.Join(c.o.EvidenceDir, filepath.FromSlash(first.Dest)), first.read, bs, size)
+	zb, zs, err := c.zeroUnitsOf(ctx, first.Dest, first.read, bs, size)
 	if err != nil {
 		first.Error = fmt.Sprintf("find the zeroed blocks of %s: %v", first.Dest, err)
 		first.Verified = false
@@ -210,28 +209,42 @@ func (c *collector) probe(ctx context.Context, src string, bs int64, runs []esxi
 	return bad, nil
 }
 
+// zeroUnitsOf is zeroUnits of the evidence file rel, read through the
+// sink.
+func (c *collector) zeroUnitsOf(ctx context.Context, rel string, parts []esxi.ReadPart, bs, size int64) (blocks, sectors []esxi.BlockRun, err error) {
+	f, err := c.o.Sink.OpenEvidence(ctx, rel)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	return zeroUnits(f, parts, bs, size)
+}
+
 // zeroUnits lists where conv=noerror,sync may have put a failed read in
-// the first size bytes of the file at p, which was read in parts
+// the first size bytes of f, which was read in parts
 // (esxi.CopyParts; nil is one dd at bs to the end): the runs of all-zero
 // blocks of the parts read at bs (blocks at bs), and the runs of all-zero
 // sectors of the parts read in sectors or bytes (a device's last MiB, a
 // file's tail; the last sector may be short). bs 0 means no part is read
 // in blocks.
-func zeroUnits(p string, parts []esxi.ReadPart, bs, size int64) (blocks, sectors []esxi.BlockRun, err error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
+func zeroUnits(f io.ReadSeeker, parts []esxi.ReadPart, bs, size int64) (blocks, sectors []esxi.BlockRun, err error) {
 	if len(parts) == 0 {
 		parts = []esxi.ReadPart{{BS: max(bs, 1), Count: -1}}
 	}
 	zero := make([]byte, max(bs, esxi.SectorSize))
 	buf := make([]byte, len(zero))
+	pos := int64(-1)
 	isZero := func(off, n int64) (bool, error) {
-		if _, err := f.ReadAt(buf[:n], off); err != nil {
+		if off != pos {
+			if _, err := f.Seek(off, io.SeekStart); err != nil {
+				return false, fmt.Errorf("offset %d: %w", off, err)
+			}
+		}
+		if _, err := io.ReadFull(f, buf[:n]); err != nil {
+			pos = -1
 			return false, fmt.Errorf("offset %d: %w", off, err)
 		}
+		pos = off + n
 		return bytes.Equal(buf[:n], zero[:n]), nil
 	}
 	add := func(runs []esxi.BlockRun, i int64) []esxi.BlockRun {

@@ -150,7 +150,7 @@ func TestRescueEverySource(t *testing.T) {
 			}
 			want := hostDDSectors(t, e, src)
 			rep, err := Collect(ctx, plan, CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
-				SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6,
+				SinkHost: "127.0.0.1", Logger: quietLogger(), UnmountBackoff: 50e6,
 				Retries: 1, TwoPass: tc.twoPass})
 			if err != nil {
 				t.Fatalf("collect: %v %+v", err, rep)
@@ -266,7 +266,7 @@ func TestCollectRDMQueryFails(t *testing.T) {
 		}
 	}
 	rep, err := Collect(ctx, plan, CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(),
-		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Logger: quietLogger(), UnmountBackoff: 50e6, Retries: 1})
+		SinkHost: "127.0.0.1", Logger: quietLogger(), UnmountBackoff: 50e6, Retries: 1})
 	if err != nil {
 		t.Fatalf("collect: %v", err)
 	}

@@ -259,8 +259,7 @@ func TestCollectSFTPCancelMidCopy(t *testing.T) {
 	var cancelledAt time.Time
 	opened := 1 // the check before the first copy
 	_, err = Collect(ctx, MakePlan(vms, PlanOptions{SinkFree: -1}), CollectOptions{
-		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), EvidenceDir: hashlog.EvidenceDir(e.caseDir),
-		Logger: quietLogger(), Transport: TransportSFTP, CleanupTimeout: 30 * time.Second,
+		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), Logger: quietLogger(), Transport: TransportSFTP, CleanupTimeout: 30 * time.Second,
 		Progress: func(p Progress) {
 			if !p.Done {
 				opened++ // each copy opens one SFTP session

@@ -42,7 +42,7 @@ func TestTriageCollectsHostArtifacts(t *testing.T) {
 	plan.AddTriage(tr)
 	rep, err := Collect(ctx, plan, CollectOptions{
 		Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), RunID: "0badcafe",
-		SinkHost: "127.0.0.1", EvidenceDir: hashlog.EvidenceDir(e.caseDir), Retries: 1,
+		SinkHost: "127.0.0.1", Retries: 1,
 		UnmountBackoff: 50e6, Logger: quietLogger(),
 	})
 	if err != nil {

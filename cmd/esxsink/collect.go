@@ -265,7 +265,7 @@ func runCollect(c *cli.Context) (err error) {
 	progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, plan.Bytes, status)
 	rep, err := orchestrator.Collect(ctx, plan, orchestrator.CollectOptions{
 		Runner: r, Log: caseLog, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: export, RunID: runID,
-		EvidenceDir: hashlog.EvidenceDir(caseDir), Retries: c.Int("retries"), Logger: logger,
+		Retries: c.Int("retries"), Logger: logger,
 		TwoPass:     c.String("verify") == "two-pass",
 		Transport:   c.String("transport"),
 		Resume:      onlyHost(resume, conn.Addr()),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,11 @@ func (s *remoteSink) Finalize(ctx context.Context, rel, reason string, expectedS
 		req.ExpectedSize = &expectedSize
 	}
 	return s.client.Finalize(ctx, req)
+}
+
+// OpenEvidence reads an evidence file of the serve read-only.
+func (s *remoteSink) OpenEvidence(ctx context.Context, rel string) (io.ReadSeekCloser, error) {
+	return s.client.OpenEvidence(ctx, rel)
 }
 
 // MakeDir asks the serve to create an evidence folder. Like the records,
