@@ -319,7 +319,7 @@ func refusal(items []Leftover, o CleanupOptions) error {
 // undoRun undoes one run's leftovers: its copies are stopped first, so
 // neither snapshot nor mount is busy; its files and lease go last.
 func undoRun(ctx context.Context, id string, items []Leftover, o CleanupOptions, out *CleanupOutcome) error {
-	c := &collector{o: CollectOptions{Runner: o.Runner, Log: o.Log, Host: o.Host, UnmountBackoff: o.UnmountBackoff, RunID: id},
+	c := &collector{tr: nfsTransport{}, o: CollectOptions{Runner: o.Runner, Log: o.Log, Host: o.Host, UnmountBackoff: o.UnmountBackoff, RunID: id},
 		logger: o.Logger, report: &Outcome{}, vanished: map[*VM]*ourSnapshot{}}
 	var errs error
 	hasMount := false

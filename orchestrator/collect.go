@@ -215,6 +215,7 @@ var ErrNotVerified = errors.New("not every planned file verified")
 
 type collector struct {
 	o      CollectOptions
+	tr     transport // how files travel, chosen from o.Transport
 	label  string
 	logger *slog.Logger
 	// stopRun ends the run with a cause (set by Collect; a no-op before);
@@ -265,11 +266,12 @@ func NewRunID() string {
 // planned file verified (or, live, was copied live) and cleanup
 // succeeded; the report is returned in every case once the run started.
 func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error) {
-	if err := checkTransport(&o); err != nil {
-		return nil, err
+	if o.Runner == nil || o.Sink == nil {
+		return nil, errors.New("collect: runner and sink are required")
 	}
-	if o.Runner == nil || o.Sink == nil || (o.SinkHost == "" && o.Transport == TransportNFS) {
-		return nil, errors.New("collect: runner, sink and sink address are required")
+	tr, err := newTransport(&o)
+	if err != nil {
+		return nil, err
 	}
 	if o.RunID == "" {
 		o.RunID = NewRunID()
@@ -292,7 +294,7 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 	if o.Parallel < 1 {
 		o.Parallel = 1
 	}
-	c := &collector{o: o, label: "esxsink-" + o.RunID, logger: o.Logger, slots: make(chan struct{}, o.Parallel), vanished: map[*VM]*ourSnapshot{},
+	c := &collector{o: o, tr: tr, label: "esxsink-" + o.RunID, logger: o.Logger, slots: make(chan struct{}, o.Parallel), vanished: map[*VM]*ourSnapshot{},
 		stopRun: func(error) {},
 		stores:  plan.Datastores}
 	c.report = &Outcome{RunID: o.RunID, Label: c.label}
@@ -409,7 +411,7 @@ func (c *collector) cleanup(ctx context.Context, runErr error) {
 			c.report.Cleanup = append(c.report.Cleanup, err.Error())
 		}
 	}
-	if err := c.unmount(cctx); err != nil {
+	if err := c.tr.detach(cctx, c); err != nil {
 		c.report.Cleanup = append(c.report.Cleanup, err.Error())
 	}
 	c.removeFIFOs(cctx)
@@ -423,7 +425,7 @@ func (c *collector) removeFIFOs(ctx context.Context) {
 	c.mu.Lock()
 	n := c.fifoN
 	c.mu.Unlock()
-	if n == 0 || c.o.Transport == TransportSFTP {
+	if n == 0 { // only the NFS copy makes FIFOs
 		return
 	}
 	var cmds []string

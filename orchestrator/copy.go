@@ -58,7 +58,7 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 			attempt--
 		}
 	}
-	if fatal == nil && len(fr.ReadErrors) > 0 && c.o.Transport != TransportSFTP && (!it.Live || fixedSize(it)) && !fr.changed {
+	if fatal == nil && len(fr.ReadErrors) > 0 && c.tr.zeroFills() && (!it.Live || fixedSize(it)) && !fr.changed {
 		n := fr.Attempts
 		fr, fatal = c.rescue(ctx, it, fr)
 		fr.Attempts = n + 1
@@ -101,12 +101,14 @@ func (c *collector) recordResult(fr FileOutcome) {
 	}
 }
 
-// copyOnce runs the single-pass copy and compares host, sink and at-rest
-// hashes.
+// copyOnce copies it once with the run's transport.
 func (c *collector) copyOnce(ctx context.Context, it PlanItem) (FileOutcome, error) {
-	if c.o.Transport == TransportSFTP {
-		return c.copyOnceSFTP(ctx, it)
-	}
+	return c.tr.copyOnce(ctx, c, it)
+}
+
+// copyOnceNFS runs the single-pass copy onto the mounted sink and
+// compares host, sink and at-rest hashes.
+func (c *collector) copyOnceNFS(ctx context.Context, it PlanItem) (FileOutcome, error) {
 	fr := FileOutcome{Item: it, Dest: it.Dest}
 	if !c.clearDest(&fr) {
 		return fr, nil

@@ -17,9 +17,6 @@ import (
 // mount attaches the sink's export as NFS datastore label and checks that
 // the host lists it as mounted.
 func (c *collector) mount(ctx context.Context) error {
-	if c.o.Transport == TransportSFTP {
-		return c.startSFTP(ctx) // nothing is mounted on the host
-	}
 	if c.nas == "" {
 		c.nas = esxi.NASEsxcfg
 	}

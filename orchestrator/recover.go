@@ -40,7 +40,7 @@ func (c *collector) notFrozen(it PlanItem) string {
 // again says the failed copy should be made again on the new mount; an
 // error stops the run (the sink cannot be had back).
 func (c *collector) recoverSink(ctx context.Context, gen int) (again bool, err error) {
-	if c.o.Transport == TransportSFTP || ctx.Err() != nil {
+	if !c.tr.canLoseSink() || ctx.Err() != nil {
 		return false, nil
 	}
 	c.sinkMu.Lock()

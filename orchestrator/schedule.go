@@ -46,7 +46,7 @@ func (c *collector) run(ctx context.Context, plan *Plan) error {
 	if err := c.probeHost(ctx); err != nil {
 		return err
 	}
-	if err := c.mount(ctx); err != nil {
+	if err := c.tr.attach(ctx, c); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)

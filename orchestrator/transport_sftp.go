@@ -42,35 +42,17 @@ type StreamSink interface {
 // connHolder gives the SFTP transport the SSH connection (a *Runner).
 type connHolder interface{ Conn() *Conn }
 
-// checkTransport validates o.Transport and what it needs.
-func checkTransport(o *CollectOptions) error {
-	switch o.Transport {
-	case "", TransportNFS:
-		o.Transport = TransportNFS
-	case TransportSFTP:
-		if _, ok := o.Sink.(StreamSink); o.Sink != nil && !ok {
-			return errors.New("collect: the sftp transport needs a sink that receives streams (the embedded sink); a sink reached through its control API only takes NFS")
-		}
-		if _, ok := o.Runner.(connHolder); o.Runner != nil && !ok {
-			return errors.New("collect: the sftp transport needs the SSH connection itself (a *Runner) to open SFTP sessions on it")
-		}
-	default:
-		return fmt.Errorf("collect: unknown transport %q: choose nfs or sftp", o.Transport)
-	}
-	return nil
-}
-
 // sftpHint closes every SFTP read failure: what NFS does differently.
 const sftpHint = "SFTP cannot skip unreadable sectors: the NFS transport (dd conv=noerror,sync) copies around them, " +
 	"zero-filling each unreadable block at its offset and recording it; collect this file with --transport nfs"
 
 // startSFTP takes the place of the mount: it checks that the host serves
 // SFTP before anything is copied and records which transport the run uses.
-func (c *collector) startSFTP(ctx context.Context) error {
+func (c *collector) startSFTP(ctx context.Context, t sftpTransport) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	cl, err := c.openSFTP()
+	cl, err := c.openSFTP(t)
 	if err != nil {
 		return c.fail(custody.TypeCleanupFailed, err)
 	}
@@ -82,8 +64,8 @@ func (c *collector) startSFTP(ctx context.Context) error {
 }
 
 // openSFTP starts an SFTP session on the runner's current connection.
-func (c *collector) openSFTP() (*sftp.Client, error) {
-	conn := c.o.Runner.(connHolder).Conn()
+func (c *collector) openSFTP(t sftpTransport) (*sftp.Client, error) {
+	conn := t.conns.Conn()
 	if err := conn.Lost(); err != nil {
 		return nil, err
 	}
@@ -125,7 +107,7 @@ type hostHash struct {
 // copyOnceSFTP streams it.Source into the sink over SFTP while the host
 // hashes the same source in sessions of its own, then verifies as every
 // copy does (verifyCopy).
-func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome, error) {
+func (c *collector) copyOnceSFTP(ctx context.Context, t sftpTransport, it PlanItem) (FileOutcome, error) {
 	fr := FileOutcome{Item: it, Dest: it.Dest}
 	if !c.clearDest(&fr) {
 		return fr, nil
@@ -148,7 +130,7 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome,
 		}
 		cmds[i] = hostHash{alg: a, cmd: cmd}
 	}
-	cl, err := c.openSFTP()
+	cl, err := c.openSFTP(t)
 	if err != nil {
 		fr.Error = err.Error()
 		return fr, fmt.Errorf("copy %s from %s: %w", it.Source, c.o.Host, err)
@@ -157,7 +139,7 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome,
 	src, err := cl.Open(it.Source)
 	if err != nil {
 		fr.Error = fmt.Sprintf("open %s over SFTP: %v", it.Source, err)
-		return fr, c.lostOrNil(ctx, it)
+		return fr, c.lostOrNil(ctx, t, it)
 	}
 	defer src.Close()
 
@@ -195,7 +177,7 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome,
 	}()
 	rd := &sourceReader{r: pr}
 	from := fmt.Sprintf("sftp %s %s", c.o.Host, it.Source)
-	n, recvErr := c.o.Sink.(StreamSink).Receive(ctx, fr.Dest, from, rd)
+	n, recvErr := t.sink.Receive(ctx, fr.Dest, from, rd)
 	pr.CloseWithError(errors.New("the sink stopped receiving"))
 	<-pumped
 	if recvErr != nil && rd.err == nil {
@@ -204,7 +186,7 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome,
 	wg.Wait()
 
 	if recvErr != nil {
-		if err := c.lostOrNil(ctx, it); err != nil {
+		if err := c.lostOrNil(ctx, t, it); err != nil {
 			fr.Error = recvErr.Error()
 			return fr, err
 		}
@@ -227,7 +209,7 @@ func (c *collector) copyOnceSFTP(ctx context.Context, it PlanItem) (FileOutcome,
 		if h.err != nil {
 			fr.Error = fmt.Sprintf("hash %s on %s: %v", it.Source, c.o.Host, h.err)
 			c.closePartial(fr.Dest, "host hash failed")
-			return fr, c.lostOrNil(ctx, it)
+			return fr, c.lostOrNil(ctx, t, it)
 		}
 		if h.res.ExitStatus != 0 {
 			msg := strings.TrimSpace(string(h.res.Stderr))
@@ -299,11 +281,11 @@ func hostHashFailures(cmds []hostHash) string {
 
 // lostOrNil turns a lost connection or a cancellation into the error that
 // stops the run; other failures stay with the file.
-func (c *collector) lostOrNil(ctx context.Context, it PlanItem) error {
+func (c *collector) lostOrNil(ctx context.Context, t sftpTransport, it PlanItem) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("copy %s from %s over SFTP interrupted: %w", it.Source, c.o.Host, ctx.Err())
 	}
-	if lost := c.o.Runner.(connHolder).Conn().Lost(); lost != nil {
+	if lost := t.conns.Conn().Lost(); lost != nil {
 		return fmt.Errorf("copy %s from %s over SFTP: %w", it.Source, c.o.Host, lost)
 	}
 	return nil
