@@ -58,7 +58,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		if errors.As(err, &oe) && oe.Err != nil {
 			why = oe.Err.Error() // "connect: no such file or directory", not the HTTP plumbing
 		}
-		return fmt.Errorf("%w: nothing answers on its control socket %s (%s); start one with `esxsink serve --case CASE`, or check the case folder", ErrNoSink, c.socket, why)
+		return fmt.Errorf("%w: nothing answers on its control socket %s (%s)", ErrNoSink, c.socket, why)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -161,8 +161,8 @@ func (c *conn) dispatch(ctx context.Context, h callHeader, args *xdrReader, rec 
 // rejected at the RPC level. The first refusal per connection is recorded.
 func (c *conn) refuseClient(h callHeader) {
 	c.refusedOnce.Do(func() {
-		c.log.Warn("refused RPC from client outside --allow", "prog", h.prog, "proc", h.proc)
-		c.s.record(custody.TypePolicyRefused, custody.PolicyRefused{Client: c.client.String(), Procedure: procName(h), Reason: "client address not in --allow"})
+		c.log.Warn("refused RPC from a client outside the allowed networks", "prog", h.prog, "proc", h.proc)
+		c.s.record(custody.TypePolicyRefused, custody.PolicyRefused{Client: c.client.String(), Procedure: procName(h), Reason: "client address not in the allowed networks"})
 	})
 	if h.prog == progMount && h.vers == 3 && h.proc == mountProcMnt {
 		w := newReply(h.xid, acceptSuccess)

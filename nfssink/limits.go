@@ -107,7 +107,7 @@ func newAdmission(lim Limits, allowed func(netip.Addr) bool, record func(netip.A
 func (a *admission) accept(nc net.Conn) (release func(), ok bool) {
 	client := remoteAddr(nc)
 	if !a.allowed(client) {
-		a.refuse(client, "client address not in --allow")
+		a.refuse(client, "client address not in the allowed networks")
 		return nil, false
 	}
 	a.mu.Lock()

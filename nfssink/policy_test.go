@@ -176,7 +176,7 @@ func TestMountPolicy(t *testing.T) {
 		}
 		c2.Close()
 	}
-	if recs := other.log.of(custody.TypePolicyRefused); len(recs) != 1 || !strings.Contains(string(recs[0].Data), "not in --allow") {
+	if recs := other.log.of(custody.TypePolicyRefused); len(recs) != 1 || !strings.Contains(string(recs[0].Data), "not in the allowed networks") {
 		t.Fatalf("%d refusal records for the stranger's 5 connections, want 1", len(recs))
 	}
 	if out, err := exec.Command(nfsCp(t), "/etc/hostname", other.url("x")).CombinedOutput(); err == nil {

@@ -40,6 +40,16 @@ type portmapper struct {
 	wg      sync.WaitGroup
 }
 
+// Errors of starting the portmapper, for the CLI to turn into advice.
+var (
+	// ErrPortmapTaken: the portmapper port is taken by something that is
+	// not an rpcbind accepting our registration.
+	ErrPortmapTaken = errors.New("the portmapper port is taken")
+	// ErrPortmapMode: the portmapper mode is none of auto, builtin,
+	// rpcbind, off.
+	ErrPortmapMode = errors.New("unknown portmapper mode")
+)
+
 func (p *portmapper) describe() string {
 	switch p.mode {
 	case "builtin":
@@ -72,12 +82,12 @@ func startPortmap(ctx context.Context, mode, addr string, port, nfsPort int, log
 			return p, err
 		}
 		if rerr := p.register(port); rerr != nil {
-			return p, fmt.Errorf("portmapper: port %d is taken and no rpcbind there accepted our registration (%v); stop whatever holds it, or use --portmap=off if the client is told the ports: %w", port, rerr, err)
+			return p, fmt.Errorf("portmapper: %w: port %d is taken and no rpcbind there accepted our registration (%v); stop whatever holds it, or turn the portmapper off if the client is told the ports: %w", ErrPortmapTaken, port, rerr, err)
 		}
 		p.mode = "rpcbind"
 		return p, nil
 	}
-	return nil, fmt.Errorf("unknown --portmap mode %q (want auto, builtin, rpcbind or off)", mode)
+	return nil, fmt.Errorf("%w %q (want auto, builtin, rpcbind or off)", ErrPortmapMode, mode)
 }
 
 func (p *portmapper) listen(ctx context.Context, addr string, port int) error {

@@ -101,7 +101,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("sink config: export path %q must be absolute and clean, like /esxsink", c.Export)
 	}
 	if len(c.Allow) == 0 && !c.AllowAny {
-		return errors.New("sink config: no client may mount: give --allow CIDR (the ESXi host's address) or --allow-any")
+		return ErrNoClientAllowed
 	}
 	if c.Hash == nil {
 		c.Hash = []string{"md5", "sha256"}
@@ -456,6 +456,10 @@ func (s *Sink) rememberExclusive(rel string, verf []byte) {
 	defer s.mu.Unlock()
 	s.exclusive[rel] = append([]byte(nil), verf...)
 }
+
+// ErrNoClientAllowed: the configuration lets no client mount (no Allow
+// prefix and not AllowAny).
+var ErrNoClientAllowed = errors.New("sink config: no client may mount: allow the ESXi host's address (a CIDR), or any")
 
 // ErrNotOpen means a file has no open tracker (never written in this run,
 // or already finalized).

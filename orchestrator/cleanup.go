@@ -243,6 +243,10 @@ type CleanupOutcome struct {
 // that may be alive.
 var ErrRefused = errors.New("refused to undo a run that may still be working")
 
+// ErrStaleLease is wrapped in a refusal of a run whose lease is stale:
+// the run looks dead, and CleanupOptions.Force undoes it.
+var ErrStaleLease = errors.New("the run looks dead")
+
 // UndoLeftovers undoes what FindLeftovers found, run by run: a run whose
 // lease is fresh (or unreadable) is refused, one whose lease is stale
 // only with Force; what merely looks like ours is left alone. Snapshots
@@ -275,7 +279,7 @@ func UndoLeftovers(ctx context.Context, lefts []Leftover, o CleanupOptions) (*Cl
 	for _, id := range ids {
 		if why := refusal(runs[id], o); why != nil {
 			out.Refused = append(out.Refused, why.Error())
-			errs = errors.Join(errs, fmt.Errorf("%w: %v", ErrRefused, why))
+			errs = errors.Join(errs, fmt.Errorf("%w: %w", ErrRefused, why))
 			continue
 		}
 		errs = errors.Join(errs, undoRun(ctx, id, runs[id], o, out))
@@ -299,8 +303,8 @@ func refusal(items []Leftover, o CleanupOptions) error {
 			why = fmt.Errorf("run %s on %s is alive: its lease names workstation %s, case %s, pid %d, and its heartbeat is %s old (fresh: under %s); nothing of it is touched: ask its examiner, or wait until it ends",
 				l.RunID, o.Host, orNone(l.Lease.Workstation), orNone(l.Lease.Case), l.Lease.PID, l.LeaseAge.Round(time.Second), o.StaleAfter)
 		case !o.Force:
-			why = fmt.Errorf("run %s on %s still has its lease (workstation %s, case %s, pid %d) but its heartbeat is %s old: the run looks dead; if you are sure it is, run cleanup again with --force",
-				l.RunID, o.Host, orNone(l.Lease.Workstation), orNone(l.Lease.Case), l.Lease.PID, l.LeaseAge.Round(time.Second))
+			why = fmt.Errorf("run %s on %s still has its lease (workstation %s, case %s, pid %d) but its heartbeat is %s old: %w; if you are sure it is, it may be undone by force",
+				l.RunID, o.Host, orNone(l.Lease.Workstation), orNone(l.Lease.Case), l.Lease.PID, l.LeaseAge.Round(time.Second), ErrStaleLease)
 		default:
 			continue
 		}

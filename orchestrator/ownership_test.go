@@ -193,7 +193,7 @@ func TestCleanupRefusesLiveRun(t *testing.T) {
 	mustRun(t, e)(esxi.CmdSnapshotCreate(1, "esxsink-0badc0de-vm1", snapshotDescription("0badc0de"), false, false))
 	runSetup(t, e, "{ echo 'esxsink lease 1'; echo 'run 0badc0de'; echo 'workstation ws-dead'; echo 'case CASE-D'; echo 'pid 7'; echo 'heartbeat 1000'; } > /tmp/esxsink-0badc0de.lease", nil)
 	out, err := b.cleanup(t, e, false)
-	if !errors.Is(err, ErrRefused) || !strings.Contains(strings.Join(out.Refused, ""), "--force") {
+	if !errors.Is(err, ErrRefused) || !errors.Is(err, ErrStaleLease) || !strings.Contains(strings.Join(out.Refused, ""), "by force") {
 		t.Fatalf("a stale lease without --force: %v %+v", err, out)
 	}
 	if out, err = b.cleanup(t, e, true); err != nil || len(out.Undone) != 3 {

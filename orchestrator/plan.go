@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"regexp"
 	"unicode"
@@ -32,6 +33,9 @@ const (
 	KindLock       = esxi.FileLock
 	KindOther      = esxi.FileOther
 )
+
+// ErrNoVMChosen: SelectVMs was given no VM and not all of them.
+var ErrNoVMChosen = errors.New("no VM chosen")
 
 // Methods say how a planned file is acquired.
 const (
@@ -125,7 +129,7 @@ func SelectVMs(inv *Inventory, names []string, all, unregistered bool) ([]*VM, e
 		add(v)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no VM chosen: give --vm NAME|VMID or --all")
+		return nil, ErrNoVMChosen
 	}
 	return out, nil
 }

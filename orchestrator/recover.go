@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/esxsink/esxsink/custody"
@@ -34,6 +35,10 @@ func (c *collector) notFrozen(it PlanItem) string {
 	return fmt.Sprintf("our snapshot %q of VM %q vanished during the run (removed by someone else): its running disk cannot be copied as one moment's image", s.name, s.vm.Name)
 }
 
+// ErrSinkLost: the host lost the sink and the run could not have it
+// back; what verified stays verified, and a resumed run copies the rest.
+var ErrSinkLost = errors.New("the sink is lost")
+
 // recoverSink runs after a copy failed: when the host has lost the sink
 // (the datastore unavailable, or detached by someone else) it is detached
 // and mounted again, once for every copy that failed on the same mount.
@@ -53,8 +58,8 @@ func (c *collector) recoverSink(ctx context.Context, gen int) (again bool, err e
 		return false, nil // the sink is there: the file failed by itself
 	}
 	if c.remounts >= maxRemounts {
-		return false, fmt.Errorf("the host %s lost the sink %s:%s again (datastore %q): it was mounted again %d times in this run; the run stops: check the workstation's network and the sink, then run the same collect with --resume",
-			c.o.Host, c.o.SinkHost, c.o.Export, c.label, c.remounts)
+		return false, fmt.Errorf("%w: the host %s lost the sink %s:%s again (datastore %q): it was mounted again %d times in this run; the run stops: check the workstation's network and the sink",
+			ErrSinkLost, c.o.Host, c.o.SinkHost, c.o.Export, c.label, c.remounts)
 	}
 	c.remounts++
 	if listed {
@@ -70,8 +75,8 @@ func (c *collector) recoverSink(ctx context.Context, gen int) (again bool, err e
 	}
 	c.mountGen++
 	if err := c.mount(ctx); err != nil {
-		return false, fmt.Errorf("the host %s lost the sink %s:%s and could not mount it again: %w; the run stops: check the workstation's network and that the sink runs, then run the same collect with --resume",
-			c.o.Host, c.o.SinkHost, c.o.Export, err)
+		return false, fmt.Errorf("%w: the host %s lost the sink %s:%s and could not mount it again: %w; the run stops: check the workstation's network and that the sink runs",
+			ErrSinkLost, c.o.Host, c.o.SinkHost, c.o.Export, err)
 	}
 	c.record(custody.TypeAcquisitionNote, custody.Step{Label: c.label, Note: "the sink is mounted again after it was lost"})
 	return true, nil

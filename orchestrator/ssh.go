@@ -51,9 +51,25 @@ type UnknownHostKeyError struct {
 
 func (e *UnknownHostKeyError) Error() string {
 	return fmt.Sprintf("the SSH host key of %s is not known (%s %s). Check it on the host's console "+
-		"(ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), then pass --host-key %s, or add the host to the --known-hosts file",
-		e.Host, e.KeyType, e.Fingerprint, keyFileType(e.KeyType), e.Fingerprint)
+		"(ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), then pin that fingerprint or add the host to a known_hosts file",
+		e.Host, e.KeyType, e.Fingerprint, keyFileType(e.KeyType))
 }
+
+// Errors of the SSH options, for the CLI to turn into advice naming its
+// flags.
+var (
+	// ErrBadFingerprint: a pinned host key is not a SHA256 fingerprint.
+	ErrBadFingerprint = errors.New("not a SHA256 host key fingerprint")
+	// ErrNoHostKeyPolicy: nothing says which host key to trust.
+	ErrNoHostKeyPolicy = errors.New("ssh: no host key policy: neither a known_hosts file nor a pinned fingerprint")
+	// ErrNoAgent: the ssh-agent was asked for but SSH_AUTH_SOCK is not set.
+	ErrNoAgent = errors.New("ssh-agent: SSH_AUTH_SOCK is not set; start ssh-agent and ssh-add your key")
+	// ErrNoLogin: no password, key or agent was given.
+	ErrNoLogin = errors.New("ssh: no way to log in: no password, key or agent was given")
+	// ErrEncryptedKey: a key file needs a passphrase (wrapped with its
+	// name); an ssh-agent holding the key can use it.
+	ErrEncryptedKey = errors.New("ssh key is encrypted")
+)
 
 // ChangedHostKeyError refuses a host whose key differs from the recorded
 // one: a reinstalled host, or someone in the middle.
@@ -111,14 +127,14 @@ func KnownHosts(path string) (ssh.HostKeyCallback, error) {
 // ("SHA256:..."), as printed by ssh-keygen -l.
 func PinnedHostKey(fingerprint string) (ssh.HostKeyCallback, error) {
 	if !strings.HasPrefix(fingerprint, "SHA256:") || len(fingerprint) < 20 {
-		return nil, fmt.Errorf("--host-key %q: want a SHA256 fingerprint like SHA256:AbC... (ssh-keygen -lf on the host's key)", fingerprint)
+		return nil, fmt.Errorf("host key %q: %w: want one like SHA256:AbC... (ssh-keygen -lf on the host's key)", fingerprint, ErrBadFingerprint)
 	}
 	return func(host string, _ net.Addr, key ssh.PublicKey) error {
 		fp := ssh.FingerprintSHA256(key)
 		if fp == fingerprint {
 			return nil
 		}
-		return &ChangedHostKeyError{Host: host, KeyType: key.Type(), Fingerprint: fp, Expected: []string{fingerprint + " (--host-key)"}}
+		return &ChangedHostKeyError{Host: host, KeyType: key.Type(), Fingerprint: fp, Expected: []string{fingerprint + " (pinned)"}}
 	}, nil
 }
 
@@ -139,7 +155,7 @@ type Conn struct {
 // DialSSH connects, checks the host key and authenticates.
 func DialSSH(ctx context.Context, o SSHOptions) (*Conn, error) {
 	if o.HostKey == nil {
-		return nil, errors.New("ssh: no host key policy: give --known-hosts or --host-key")
+		return nil, ErrNoHostKeyPolicy
 	}
 	addr := o.Addr
 	if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -227,7 +243,7 @@ func authMethods(ctx context.Context, o SSHOptions, addr string) ([]ssh.AuthMeth
 		if err != nil {
 			var pp *ssh.PassphraseMissingError
 			if errors.As(err, &pp) {
-				return nil, closer, fmt.Errorf("ssh key %s is encrypted: load it into ssh-agent (ssh-add %s) and use --agent", kf, kf)
+				return nil, closer, fmt.Errorf("%s: %w: load it into ssh-agent (ssh-add %s) and use the agent", kf, ErrEncryptedKey, kf)
 			}
 			return nil, closer, fmt.Errorf("ssh key %s: %w", kf, err)
 		}
@@ -239,7 +255,7 @@ func authMethods(ctx context.Context, o SSHOptions, addr string) ([]ssh.AuthMeth
 	if o.Agent {
 		sock := os.Getenv("SSH_AUTH_SOCK")
 		if sock == "" {
-			return nil, closer, errors.New("--agent: SSH_AUTH_SOCK is not set; start ssh-agent and ssh-add your key")
+			return nil, closer, ErrNoAgent
 		}
 		ac, err := net.Dial("unix", sock)
 		if err != nil {
@@ -276,7 +292,7 @@ func authMethods(ctx context.Context, o SSHOptions, addr string) ([]ssh.AuthMeth
 		methods = append(methods, ssh.PasswordCallback(func() (string, error) { return get("") }))
 	}
 	if len(methods) == 0 {
-		return nil, closer, errors.New("ssh: no way to log in: give a password (prompt, --password-file or ESXSINK_PASSWORD), --key or --agent")
+		return nil, closer, ErrNoLogin
 	}
 	return methods, closer, nil
 }

@@ -250,7 +250,7 @@ func TestSSHHostKeyPolicy(t *testing.T) {
 	o.HostKey, _ = KnownHosts(empty)
 	_, err := DialSSH(context.Background(), o)
 	var uk *UnknownHostKeyError
-	if !errors.As(err, &uk) || !strings.Contains(err.Error(), "--host-key SHA256:") {
+	if !errors.As(err, &uk) || !strings.HasPrefix(uk.Fingerprint, "SHA256:") || !strings.Contains(err.Error(), uk.Fingerprint) {
 		t.Fatalf("unknown host key: %v", err)
 	}
 	fp := uk.Fingerprint

@@ -42,6 +42,9 @@ type StreamSink interface {
 // connHolder gives the SFTP transport the SSH connection (a *Runner).
 type connHolder interface{ Conn() *Conn }
 
+// ErrNoSFTP: the host did not open an SFTP session.
+var ErrNoSFTP = errors.New("open an SFTP session")
+
 // sftpHint closes every SFTP read failure: what NFS does differently.
 const sftpHint = "SFTP cannot skip unreadable sectors: the NFS transport (dd conv=noerror,sync) copies around them, " +
 	"zero-filling each unreadable block at its offset and recording it; collect this file with --transport nfs"
@@ -74,7 +77,7 @@ func (c *collector) openSFTP(t sftpTransport) (*sftp.Client, error) {
 		if lost := conn.Lost(); lost != nil {
 			return nil, lost
 		}
-		return nil, fmt.Errorf("open an SFTP session on %s: %w: check that the host's SSH server offers the sftp subsystem, or use --transport nfs", c.o.Host, err)
+		return nil, fmt.Errorf("%w on %s: %w: check that the host's SSH server offers the sftp subsystem, or copy over NFS", ErrNoSFTP, c.o.Host, err)
 	}
 	return cl, nil
 }

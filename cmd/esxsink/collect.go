@@ -310,7 +310,7 @@ func runCollect(c *cli.Context) (err error) {
 		err = notCollected
 	}
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return cli.Exit(withAdvice(err), 1)
 	}
 	return nil
 }
@@ -595,7 +595,7 @@ func runCleanup(c *cli.Context) error {
 		Force: c.Bool("force"), StaleAfter: orchestrator.DefaultLeaseStale, By: "esxsink cleanup on " + workstation()})
 	printCleanup(w, out)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return cli.Exit(withAdvice(err), 1)
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func run(args []string) int {
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintln(app.ErrWriter, "esxsink:", err)
+		fmt.Fprintln(app.ErrWriter, "esxsink:", withAdvice(err))
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) {
 			return ec.ExitCode()

@@ -13,7 +13,7 @@ import (
 )
 
 // usageError marks an error as the user's (exit status 2).
-func usageError(err error) error { return cli.Exit(err.Error(), 2) }
+func usageError(err error) error { return cli.Exit(withAdvice(err), 2) }
 
 // checkFailed marks an integrity failure (exit status 1).
 func checkFailed(msg string) error { return cli.Exit(msg, 1) }
