@@ -29,6 +29,8 @@ func advice(err error) string {
 		return "--agent needs a running ssh-agent"
 	case errors.Is(err, orchestrator.ErrNoLogin):
 		return "give a password (prompt, --password-file or ESXSINK_PASSWORD), --key or --agent"
+	case errors.Is(err, orchestrator.ErrNoDevice):
+		return "esxsink inventory lists the host's devices"
 	case errors.Is(err, orchestrator.ErrNoVMChosen):
 		return "give --vm NAME|VMID or --all"
 	case errors.Is(err, orchestrator.ErrStaleLease):

@@ -27,6 +27,8 @@ func TestAdviceNamesFlags(t *testing.T) {
 		{wrap(orchestrator.ErrNoAgent), "--agent"},
 		{fmt.Errorf("k: %w", orchestrator.ErrEncryptedKey), "--agent"},
 		{orchestrator.ErrNoVMChosen, "--vm"},
+		{&orchestrator.SelectionError{Err: orchestrator.ErrNoVMChosen}, "--vm"},
+		{&orchestrator.SelectionError{Err: fmt.Errorf("%w %q on h", orchestrator.ErrNoDevice, "mpx.vmhba32:C0:T0:L0")}, "esxsink inventory"},
 		{errors.Join(fmt.Errorf("%w: %w", orchestrator.ErrRefused, fmt.Errorf("run x: %w", orchestrator.ErrStaleLease))), "--force"},
 		{wrap(orchestrator.ErrSinkLost), "--resume"},
 		{wrap(orchestrator.ErrCustodyLog), "--resume"},

@@ -164,28 +164,15 @@ func runCollect(c *cli.Context) (err error) {
 	outDir := ""
 	if caseLog != nil {
 		outDir = filepath.Join(caseDir, "host-commands")
-		if _, err := caseLog.Append(custody.TypeNote, custody.Note{Text: fmt.Sprintf("connected to %s as %s, host key %s", conn.Addr(), c.String("user"), conn.HostKeyFingerprint())}); err != nil {
-			return err
-		}
 	}
-	r, err := orchestrator.NewRunner(conn, caseLog, outDir)
+	session, err := orchestrator.OpenSession(conn, orchestrator.SessionOptions{Log: caseLog, OutDir: outDir, User: c.String("user"), RunID: runID, Logger: logger})
 	if err != nil {
 		return err
 	}
-	inv, err := orchestrator.Discover(ctx, r, conn.Addr(), logger)
+	r := session.Runner
+	inv, err := session.Discover(ctx)
 	if err != nil {
 		return err
-	}
-	if caseLog != nil {
-		if _, err := caseLog.Append(custody.TypeHostIdentified, orchestrator.IdentifyHost(conn, c.String("user"), inv)); err != nil {
-			return err
-		}
-	}
-	var vms []*orchestrator.VM
-	if len(vmArgs(c)) > 0 || c.Bool("all") || c.Bool("unregistered") {
-		if vms, err = orchestrator.SelectVMs(inv, vmArgs(c), c.Bool("all"), c.Bool("unregistered")); err != nil {
-			return usageError(err)
-		}
 	}
 	notCollected := unplacedError(inv, c.Bool("all"))
 	if notCollected != nil && caseLog != nil {
@@ -193,18 +180,15 @@ func runCollect(c *cli.Context) (err error) {
 			return err
 		}
 	}
-	var devices []esxi.CoreDevice
-	for _, id := range c.StringSlice("usb") {
-		dev, ok := inv.Device(id)
-		if !ok {
-			return usageError(fmt.Errorf("no storage device %q on %s: esxsink inventory lists them", id, conn.Addr()))
-		}
-		devices = append(devices, dev)
+	plan, err := session.Plan(orchestrator.Selection{VMs: vmArgs(c), All: c.Bool("all"), Unregistered: c.Bool("unregistered"), Devices: c.StringSlice("usb")},
+		orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Independent: c.Bool("independent")})
+	var selErr *orchestrator.SelectionError
+	if errors.As(err, &selErr) {
+		return usageError(err)
 	}
-	planOpts := orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Devices: devices, Independent: c.Bool("independent"), All: c.Bool("all"),
-		Datastores: inv.Datastores}
-	plan := orchestrator.MakePlan(vms, planOpts)
-	plan.NoteNotCollected(inv, planOpts)
+	if err != nil {
+		return err
+	}
 	tri, err := hostArtifacts(ctx, c, r, caseLog, plan, conn.Addr(), logger)
 	if err != nil {
 		return err
@@ -258,13 +242,10 @@ func runCollect(c *cli.Context) (err error) {
 		closeSink = func() { embedded.Close("collect done") }
 	}
 	started := time.Now()
-	if caseLog != nil {
-		orchestrator.RecordHostClock(ctx, r, caseLog, conn.Addr(), runID, "start")
-	}
 	collectStarted = true
 	progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, plan.Bytes, status)
-	rep, err := orchestrator.Collect(ctx, plan, orchestrator.CollectOptions{
-		Runner: r, Log: caseLog, Sink: sink, Host: conn.Addr(), SinkHost: sinkHost, Export: export, RunID: runID,
+	rep, err := session.Collect(ctx, plan, orchestrator.CollectOptions{
+		Sink: sink, SinkHost: sinkHost, Export: export,
 		Retries: c.Int("retries"), Logger: logger,
 		TwoPass:     c.String("verify") == "two-pass",
 		Transport:   c.String("transport"),
@@ -277,11 +258,6 @@ func runCollect(c *cli.Context) (err error) {
 		CaseID:      caseName(c, caseDir),
 	})
 	stopProgress()
-	if caseLog != nil {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		orchestrator.RecordHostClock(cctx, r, caseLog, conn.Addr(), runID, "end")
-		cancel()
-	}
 	if err != nil && ctx.Err() != nil {
 		undone := "our snapshots were removed and the mount detached"
 		if rep != nil && len(rep.Cleanup) > 0 {
