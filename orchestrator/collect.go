@@ -70,7 +70,8 @@ type CollectOptions struct {
 	// and detach the mount. Runner must then be a *Runner.
 	Redial func(ctx context.Context) (*Conn, error)
 	// Resume lists files an earlier run verified (VerifiedInCase): a
-	// planned file with the same source and size is not copied again.
+	// planned file with the same source and size whose evidence file the
+	// sink still holds at that size is not copied again.
 	Resume map[string]Verified
 	// Memory snapshots running VMs with their memory and collects the
 	// .vmem and .vmsn our snapshot writes: the RAM at that moment.

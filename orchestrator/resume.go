@@ -4,7 +4,6 @@ import (
 	"errors"
 	"maps"
 	"os"
-	"path/filepath"
 
 	"github.com/esxsink/esxsink/custody"
 
@@ -19,8 +18,9 @@ type Verified struct {
 }
 
 // VerifiedInCase reads the case's custody log for files an earlier collect
-// from host (host:port as recorded; "" for any) verified and whose
-// evidence file is still there with the verified size, by source path.
+// from host (host:port as recorded; "" for any) verified, by source path
+// (a copy a later run superseded excluded). Collect resumes one only when
+// the sink still holds its evidence file at the verified size.
 func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
 	recs, _, err := hashlog.ReadLog(hashlog.LogPath(caseDir))
 	if err != nil {
@@ -45,10 +45,6 @@ func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
 		}
 		var s custody.Step
 		if r.Decode(&s) != nil || s.Source == "" || s.Dest == "" || (host != "" && s.Host != host) {
-			continue
-		}
-		fi, err := os.Stat(filepath.Join(hashlog.EvidenceDir(caseDir), filepath.FromSlash(s.Dest)))
-		if err != nil || fi.Size() != s.Size {
 			continue
 		}
 		out[s.Source] = Verified{Host: s.Host, Source: s.Source, Dest: s.Dest, Size: s.Size, Hashes: s.SinkHashes}

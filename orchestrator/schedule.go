@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"io"
 	"path"
 	"sort"
 	"sync"
@@ -56,7 +57,7 @@ func (c *collector) run(ctx context.Context, plan *Plan) error {
 	var loose []job
 	for i, it := range copies {
 		j := job{item: it, idx: i + 1}
-		if v, ok := c.o.Resume[it.Source]; ok && v.Size == it.Size && !it.Live {
+		if v, ok := c.o.Resume[it.Source]; ok && v.Size == it.Size && !it.Live && c.stillInEvidence(ctx, v) {
 			fr := FileOutcome{Item: it, Dest: v.Dest, Size: v.Size, SinkHashes: v.Hashes, Verified: true, Resumed: true}
 			c.addResult(fr)
 			c.record(custody.TypeFileSkipped, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: v.Dest, Size: v.Size, Note: "verified by an earlier run of this case (--resume)"})
@@ -243,4 +244,16 @@ func (c *collector) sortResults(copies []PlanItem) {
 		return len(copies) // found during the run (--memory)
 	}
 	sort.SliceStable(c.report.Files, func(a, b int) bool { return at(a) < at(b) })
+}
+
+// stillInEvidence reports whether v, verified by an earlier run, is still
+// in the evidence folder at its verified size, asked of the sink.
+func (c *collector) stillInEvidence(ctx context.Context, v Verified) bool {
+	f, err := c.o.Sink.OpenEvidence(ctx, v.Dest)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	n, err := f.Seek(0, io.SeekEnd)
+	return err == nil && n == v.Size
 }

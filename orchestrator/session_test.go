@@ -54,3 +54,37 @@ func TestSessionSteps(t *testing.T) {
 		t.Errorf("records: %v", count)
 	}
 }
+
+// TestResumeAsksTheSink: a file an earlier run verified is resumed only
+// when the sink still holds its evidence file at the verified size;
+// otherwise it is copied again.
+func TestResumeAsksTheSink(t *testing.T) {
+	e := startSim(t, smallLab)
+	if _, _, err := collectAll(t, e, []string{"Unused server"}, false, false); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	done, err := VerifiedInCase(e.caseDir, e.conn.Addr())
+	flat := "/vmfs/volumes/datastore1/Unused server/Unused server-flat.vmdk"
+	if err != nil || done[flat].Size != 4<<20 {
+		t.Fatalf("verified in case: %v %+v", err, done)
+	}
+	gone := done[flat]
+	gone.Dest += ".elsewhere" // as if the evidence file were missing
+	done[flat] = gone
+	_, rep, err := collectOpts(t, e, []string{"Unused server"}, false, false, func(o *CollectOptions) { o.Resume = done })
+	if err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	var resumed int
+	for _, f := range rep.Files {
+		if f.Item.Source == flat && (f.Resumed || !f.Verified) {
+			t.Errorf("the disk whose evidence file is gone: resumed %v, verified %v (%s)", f.Resumed, f.Verified, f.Error)
+		}
+		if f.Resumed {
+			resumed++
+		}
+	}
+	if resumed == 0 {
+		t.Error("nothing resumed")
+	}
+}
