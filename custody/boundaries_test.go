@@ -83,3 +83,26 @@ func TestSinkKnowsNoESXi(t *testing.T) {
 		}
 	}
 }
+
+// TestOrchestratorReachesEvidenceThroughSink: the orchestrator reads and
+// writes the evidence folder only through its Sink (the sink's os.Root
+// and write-once policy, or a running serve's control API), so its code
+// never names the folder.
+func TestOrchestratorReachesEvidenceThroughSink(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "orchestrator", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("orchestrator sources: %v", err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "EvidenceDir") {
+			t.Errorf("%s names the evidence folder: go through the Sink", f)
+		}
+	}
+}
