@@ -625,7 +625,7 @@ func (s *Sink) recheck(ctx context.Context, prev custody.FileFinalized, reason s
 	out.Reason = reason
 	out.Anomalies = slices.Clone(prev.Anomalies)
 	if atRest {
-		disk, err := digest.File(ctx, filepath.Join(s.cfg.EvidenceDir, filepath.FromSlash(prev.Path)), s.cfg.Hash, s.cfg.PieceSize)
+		disk, err := s.hashAtRest(ctx, prev.Path)
 		if err != nil {
 			return prev, fmt.Errorf("finalize %s: hash at rest: %w", prev.Path, err)
 		}

@@ -118,7 +118,7 @@ func (s *Sink) finalForMove(rel string) (custody.FileFinalized, error) {
 	case done:
 		return prev, nil
 	}
-	res, err := digest.File(context.Background(), filepath.Join(s.cfg.EvidenceDir, filepath.FromSlash(rel)), s.cfg.Hash, s.cfg.PieceSize)
+	res, err := s.hashAtRest(context.Background(), rel)
 	if err != nil {
 		return custody.FileFinalized{}, fmt.Errorf("supersede %s: hash it before the move: %w", rel, err)
 	}
@@ -163,4 +163,20 @@ func (s *Sink) OpenEvidence(_ context.Context, rel string) (io.ReadSeekCloser, e
 		return nil, fmt.Errorf("open evidence %s: %w", rel, err)
 	}
 	return f, nil
+}
+
+// hashAtRest hashes the evidence file rel as it is on disk, opened
+// through the evidence folder's root (as OpenEvidence), with the sink's
+// algorithms and pieces; ctx stops it.
+func (s *Sink) hashAtRest(ctx context.Context, rel string) (digest.Result, error) {
+	f, err := s.OpenEvidence(ctx, rel)
+	if err != nil {
+		return digest.Result{}, err
+	}
+	defer f.Close()
+	res, err := digest.Reader(ctx, f, s.cfg.Hash, s.cfg.PieceSize)
+	if err != nil {
+		return res, fmt.Errorf("hash %s: %w", rel, err)
+	}
+	return res, nil
 }
