@@ -66,22 +66,7 @@ func TestPackageBoundaries(t *testing.T) {
 // nfssink names no ESXi file.
 func TestSinkKnowsNoESXi(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("..", "nfssink", "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("nfssink sources: %v", err)
-	}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(b), `".lck-"`) {
-			t.Errorf("%s names ESXi's lock files: pass them in Config.ScratchPrefixes", f)
-		}
-	}
+	forbidInSources(t, "nfssink", `".lck-"`, "names ESXi's lock files: pass them in Config.ScratchPrefixes")
 }
 
 // TestOrchestratorReachesEvidenceThroughSink: the orchestrator reads and
@@ -89,9 +74,17 @@ func TestSinkKnowsNoESXi(t *testing.T) {
 // and write-once policy, or a running serve's control API), so its code
 // never names the folder.
 func TestOrchestratorReachesEvidenceThroughSink(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "orchestrator", "*.go"))
+	t.Parallel()
+	forbidInSources(t, "orchestrator", "EvidenceDir", "names the evidence folder: go through the Sink")
+}
+
+// forbidInSources fails for each non-test Go file of pkg that contains
+// text, saying why with what.
+func forbidInSources(t *testing.T, pkg, text, what string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", pkg, "*.go"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("orchestrator sources: %v", err)
+		t.Fatalf("%s sources: %v", pkg, err)
 	}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -101,8 +94,8 @@ func TestOrchestratorReachesEvidenceThroughSink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(b), "EvidenceDir") {
-			t.Errorf("%s names the evidence folder: go through the Sink", f)
+		if strings.Contains(string(b), text) {
+			t.Errorf("%s %s", f, what)
 		}
 	}
 }
