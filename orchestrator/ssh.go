@@ -64,6 +64,8 @@ var (
 	ErrNoHostKeyPolicy = errors.New("ssh: no host key policy: neither a known_hosts file nor a pinned fingerprint")
 	// ErrNoAgent: the ssh-agent was asked for but SSH_AUTH_SOCK is not set.
 	ErrNoAgent = errors.New("ssh-agent: SSH_AUTH_SOCK is not set; start ssh-agent and ssh-add your key")
+	// ErrLoginRefused: the host refused every login method offered.
+	ErrLoginRefused = errors.New("ssh: login refused")
 	// ErrNoLogin: no password, key or agent was given.
 	ErrNoLogin = errors.New("ssh: no way to log in: no password, key or agent was given")
 	// ErrEncryptedKey: a key file needs a passphrase (wrapped with its
@@ -200,7 +202,8 @@ func DialSSH(ctx context.Context, o SSHOptions) (*Conn, error) {
 			return nil, unwrapHostKeyError(err)
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
-			return nil, fmt.Errorf("ssh: %s@%s refused every login method we offered (password, keyboard-interactive, keys): check the user and password: %w", o.User, addr, err)
+			offered, check := offeredLogins(o)
+			return nil, fmt.Errorf("%w: %s@%s refused every login method offered (%s): check the user and %s: %v", ErrLoginRefused, o.User, addr, offered, check, err)
 		}
 		return nil, fmt.Errorf("ssh: handshake with %s: %w", addr, err)
 	}
@@ -371,4 +374,23 @@ func (c *Conn) SSHClient() *ssh.Client { return c.client }
 func (c *Conn) Close() error {
 	c.markLost(errors.New("closed"))
 	return c.client.Close()
+}
+
+// offeredLogins names the login methods o offers, and what to check when
+// the host refuses them all: only what was really offered.
+func offeredLogins(o SSHOptions) (offered, check string) {
+	var methods, checks []string
+	if o.Password != nil {
+		methods = append(methods, "password (keyboard-interactive and password)")
+		checks = append(checks, "the password")
+	}
+	if n := len(o.KeyFiles); n > 0 {
+		methods = append(methods, fmt.Sprintf("%d key file(s)", n))
+		checks = append(checks, "that the key is in the host's /etc/ssh/keys-<user>/authorized_keys")
+	}
+	if o.Agent {
+		methods = append(methods, "the ssh-agent's keys")
+		checks = append(checks, "that the agent holds an authorized key")
+	}
+	return strings.Join(methods, ", "), strings.Join(checks, ", or ")
 }

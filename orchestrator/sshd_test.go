@@ -307,7 +307,9 @@ func TestSSHPasswordAndKeyboardInteractive(t *testing.T) {
 				t.Fatalf("asked for the password %d times", len(prompts))
 			}
 			o.Password = func(context.Context, string, string, string) (string, error) { return "wrong", nil }
-			if _, err := DialSSH(context.Background(), o); err == nil || !strings.Contains(err.Error(), "refused every login method") {
+			// Refused, named as such, and only what was offered is named.
+			if _, err := DialSSH(context.Background(), o); !errors.Is(err, ErrLoginRefused) || !strings.Contains(err.Error(), "check the user and the password") ||
+				(len(o.KeyFiles) == 0 && strings.Contains(err.Error(), "key file")) {
 				t.Fatalf("wrong password: %v", err)
 			}
 		})
