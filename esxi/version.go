@@ -9,14 +9,16 @@ import (
 
 // HostVersion is the ESXi release of a host.
 type HostVersion struct {
-	Product string // "VMware ESXi"
-	Version string // "7.0.3"
+	Product string `json:"product"` // "VMware ESXi"
+	Version string `json:"version"` // "7.0.3"
 	// Major, Minor and Micro are Version's numbers (Micro 0 when Version
 	// has two parts).
-	Major, Minor, Micro int
-	Build               int64 // 20328353; 0 when not printed
-	Update              int   // "Update 3" is 3, "GA" is 0; -1 when not printed
-	Patch               int   // esxcli's Patch line; -1 when not printed
+	Major  int   `json:"major"`
+	Minor  int   `json:"minor"`
+	Micro  int   `json:"micro"`
+	Build  int64 `json:"build"`  // 20328353; 0 when not printed
+	Update int   `json:"update"` // "Update 3" is 3, "GA" is 0; -1 when not printed
+	Patch  int   `json:"patch"`  // esxcli's Patch line; -1 when not printed
 }
 
 // AtLeast reports whether the version is major.minor or later.
