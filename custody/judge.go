@@ -568,6 +568,7 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 		if finished {
 			f.Size, f.Arrival, f.AtRest, f.Anomalies, f.Time, f.Line = fin.Size, fin.Hashes, fin.AtRest, fin.Anomalies, fin.time, fin.line
 		}
+		next := j.replacedBy(p)
 		switch pl := j.plannedAt(p); {
 		case j.moved[p] != "":
 			from := j.moved[p]
@@ -586,8 +587,7 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 			delete(j.planned, planKey(pl.RunID, pl.Source))
 		case !finished:
 			f.Verdict, f.Reason = Failed, "created on the sink but never finalized: an interrupted copy"
-		case j.replacedBy(p) != "":
-			next := j.replacedBy(p)
+		case next != "":
 			if o := j.outcomes[next]; o != nil {
 				f.Source, f.VM, f.VMID, f.Host, f.RunID, f.Kind = o.Source, o.VM, o.VMID, o.Host, o.RunID, o.Kind
 			}
@@ -600,7 +600,7 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 				f.Verdict, f.Reason = Mismatch, "the sink's hashes on arrival and at rest differ: "+bad
 			}
 		}
-		if next := j.replacedBy(p); next != "" && f.Verdict == Superseded {
+		if next != "" && f.Verdict == Superseded {
 			// Listed just before the copy that replaced it.
 			if i := slices.IndexFunc(files, func(o *FileState) bool { return o.Path == next }); i >= 0 {
 				files = slices.Insert(files, i, f)

@@ -251,25 +251,6 @@ func (a *Assessment) Verdict() CaseVerdict {
 	return v
 }
 
-// Statement is the outcome in one sentence for a headline.
-func (a *Assessment) Statement() string {
-	if len(a.Problems) == 0 {
-		return fmt.Sprintf("all %d evidence files are whole and intact: %s", a.Counts.Files, a.Counts)
-	}
-	var what []string
-	for _, p := range a.Problems {
-		what = append(what, p.What)
-	}
-	return fmt.Sprintf("%s; %s", a.Counts, clipJoin(what, 4))
-}
-
-func clipJoin(items []string, n int) string {
-	if len(items) <= n {
-		return strings.Join(items, "; ")
-	}
-	return fmt.Sprintf("%s; and %d more", strings.Join(items[:n], "; "), len(items)-n)
-}
-
 // AtRestCheck is one file's result from a re-hash at rest.
 type AtRestCheck struct {
 	Path    string
@@ -278,11 +259,10 @@ type AtRestCheck struct {
 }
 
 // Checked is a verification's results: the at-rest check of every file
-// and whether the log's chain held.
+// and the log's own failures; the chain held when there are none.
 type Checked struct {
-	Time    time.Time
-	ChainOK bool
-	Files   []AtRestCheck
+	Time  time.Time
+	Files []AtRestCheck
 	// ChainProblems are the log's own failures (a broken chain).
 	ChainProblems []string
 }

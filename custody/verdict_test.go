@@ -78,7 +78,7 @@ func TestAssessVerdicts(t *testing.T) {
 			c.started("r1", "/s/a=vm/a")
 			c.copied("r1", "/s/a", "vm/a", 100)
 			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
-		}, fresh: &Checked{ChainOK: true, Files: []AtRestCheck{{Path: "vm/a", Verdict: RestMismatch, Why: "content changed"}}},
+		}, fresh: &Checked{Files: []AtRestCheck{{Path: "vm/a", Verdict: RestMismatch, Why: "content changed"}}},
 			state: map[string]State{"vm/a": NotVerified}},
 		{name: "write after finalization across a restart", want: IntegrityFailure, build: func(c *caseLog) {
 			c.add(TypeFileCreated, FileCreated{Path: "x.vmdk"})

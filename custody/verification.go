@@ -126,12 +126,3 @@ type FileCheck struct {
 	Path    string `json:"path"`
 	Verdict AtRest `json:"verdict"`
 }
-
-// quoteIfNeeded leaves plain names readable and makes odd ones (control
-// characters, invalid UTF-8) unambiguous.
-func quoteIfNeeded(s string) string {
-	if q := strconv.Quote(s); q[1:len(q)-1] != s {
-		return q
-	}
-	return s
-}

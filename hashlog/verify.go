@@ -138,13 +138,12 @@ func VerifyCase(ctx context.Context, caseDir string) (*Verification, error) {
 // concern the log itself.
 func (r *Verification) checked() *custody.Checked {
 	why := map[string][]string{}
-	ch := &custody.Checked{Time: time.Now().UTC(), ChainOK: true}
+	ch := &custody.Checked{Time: time.Now().UTC()}
 	for _, f := range r.Findings {
 		if f.Severity != custody.Failure {
 			continue
 		}
 		if f.File == "" {
-			ch.ChainOK = false
 			ch.ChainProblems = append(ch.ChainProblems, f.String())
 			continue
 		}

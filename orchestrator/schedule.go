@@ -111,7 +111,8 @@ func (c *collector) run(ctx context.Context, plan *Plan) error {
 	if err := c.copyAll(ctx, loose, total); err != nil {
 		fatal(err)
 	}
-	c.sortResults(copies)
+	// Collect's accountForAll puts the results in plan order once every
+	// planned copy has one.
 	return first
 }
 
