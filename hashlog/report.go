@@ -117,7 +117,7 @@ func (r *Verification) WriteTo(w io.Writer) (int64, error) {
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tSIZE\tMD5\tSHA256\tVERDICT")
 	for _, f := range r.Files {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", quoteIfNeeded(f.Path), f.Size, orDash(f.Hashes["md5"]), orDash(f.Hashes["sha256"]), f.Verdict)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", QuoteIfNeeded(f.Path), f.Size, orDash(f.Hashes["md5"]), orDash(f.Hashes["sha256"]), f.Verdict)
 	}
 	tw.Flush()
 	if a := r.Assessment; a != nil {
@@ -139,9 +139,10 @@ func (r *Verification) WriteTo(w io.Writer) (int64, error) {
 	return int64(n), err
 }
 
-// quoteIfNeeded leaves plain names readable and makes odd ones (control
-// characters, invalid UTF-8) unambiguous.
-func quoteIfNeeded(s string) string {
+// QuoteIfNeeded leaves plain names readable and makes odd ones (control
+// characters, invalid UTF-8) unambiguous, wherever evidence names are
+// shown (verify's tables, collect's closing statement).
+func QuoteIfNeeded(s string) string {
 	if q := strconv.Quote(s); q[1:len(q)-1] != s {
 		return q
 	}
@@ -169,7 +170,7 @@ func writeAssessment(b *bytes.Buffer, a *custody.Assessment) {
 		tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "  STATE\tFILE\tSOURCE\tSIZE\tWHY")
 		for _, f := range odd {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", f.Verdict, quoteIfNeeded(orDash(f.Path)), quoteIfNeeded(orDash(f.Source)), f.Size, quoteIfNeeded(orDash(f.Reason+flagHint(f.Flag))))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", f.Verdict, QuoteIfNeeded(orDash(f.Path)), QuoteIfNeeded(orDash(f.Source)), f.Size, QuoteIfNeeded(orDash(f.Reason+flagHint(f.Flag))))
 		}
 		tw.Flush()
 	}
@@ -195,7 +196,7 @@ func flagHint(flag string) string {
 }
 
 func problemLine(p custody.Problem) string {
-	s := quoteIfNeeded(p.What)
+	s := QuoteIfNeeded(p.What)
 	if p.Integrity {
 		s = "FAIL  " + s
 	} else {

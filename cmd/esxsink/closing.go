@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/hashlog"
 	"github.com/esxsink/esxsink/orchestrator"
 )
 
@@ -79,7 +80,7 @@ func printClosing(w io.Writer, cl closing) {
 	if len(cl.NotCollected) > 0 {
 		fmt.Fprintf(w, "  found on the host, not collected:\n")
 		for _, n := range cl.NotCollected {
-			fmt.Fprintf(w, "    %-16s %s  (%s)\n", n.What, quoteOdd(strings.TrimSpace(n.Name+" "+n.Path)), n.Flag)
+			fmt.Fprintf(w, "    %-16s %s  (%s)\n", n.What, hashlog.QuoteIfNeeded(strings.TrimSpace(n.Name+" "+n.Path)), n.Flag)
 		}
 	}
 	for _, u := range cl.Undone {
@@ -100,12 +101,4 @@ func printClosing(w io.Writer, cl closing) {
 	}
 	next = append(next, "esxsink verify "+cl.CaseDir, "esxsink report "+cl.CaseDir)
 	fmt.Fprintf(w, "  next           %s\n", strings.Join(next, "\n                 "))
-}
-
-// quoteOdd quotes a name that holds characters a terminal would hide.
-func quoteOdd(s string) string {
-	if q := fmt.Sprintf("%q", s); q[1:len(q)-1] != s {
-		return q
-	}
-	return s
 }

@@ -416,7 +416,7 @@ func printPlan(w io.Writer, p *orchestrator.Plan) {
 	}
 	fmt.Fprintln(w)
 	for _, n := range p.NotCollected {
-		fmt.Fprintf(w, "NOT COLLECTED %-16s %s  (%s; %s)\n", n.What, quoteOdd(strings.TrimSpace(n.Name+" "+n.Path)), orNone(n.Flag), n.Why)
+		fmt.Fprintf(w, "NOT COLLECTED %-16s %s  (%s; %s)\n", n.What, hashlog.QuoteIfNeeded(strings.TrimSpace(n.Name+" "+n.Path)), orNone(n.Flag), n.Why)
 	}
 	fmt.Fprintln(w, "dry run: nothing was changed on the host")
 }
