@@ -611,10 +611,16 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 	}
 	for _, f := range files {
 		if pr, ok := j.partial[f.Path]; ok && f.Verdict != Superseded {
-			if f.Verdict == Received {
-				f.Reason = "" // what it received is not all there was
+			switch {
+			case f.Verdict.Integrity():
+				// A graver verdict stands; the partial write is part of why.
+				f.Reason = joinReason(f.Reason, pr.What)
+			case f.Verdict == Received:
+				// What it received is not all there was.
+				f.Verdict, f.Reason = Failed, pr.What
+			default:
+				f.Verdict, f.Reason = Failed, joinReason(pr.What, f.Reason)
 			}
-			f.Verdict, f.Reason = Failed, joinReason(pr.What, f.Reason)
 		}
 		if pr, ok := j.written[f.Path]; ok {
 			f.Verdict, f.Reason = NotVerified, joinReason(pr.What, f.Reason)

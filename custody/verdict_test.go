@@ -74,6 +74,11 @@ func TestAssessVerdicts(t *testing.T) {
 			c.add(TypeNoSpace, NoSpace{Path: "d-flat.vmdk", Offset: 4096, Length: 4096})
 			c.add(TypeFileFinalized, FileFinalized{Path: "d-flat.vmdk", Size: 4096, Hashes: hashes(md5A), AtRest: hashes(md5A)})
 		}, state: map[string]State{"d-flat.vmdk": Failed}, what: "evidence disk was full"},
+		{name: "disk full and hashes that disagree: the integrity failure stands", want: IntegrityFailure, build: func(c *caseLog) {
+			c.add(TypeFileCreated, FileCreated{Path: "d-flat.vmdk"})
+			c.add(TypeNoSpace, NoSpace{Path: "d-flat.vmdk", Offset: 4096, Length: 4096})
+			c.add(TypeFileFinalized, FileFinalized{Path: "d-flat.vmdk", Size: 4096, Hashes: hashes(md5A), AtRest: hashes(md5B)})
+		}, state: map[string]State{"d-flat.vmdk": Mismatch}, what: "evidence disk was full"},
 		{name: "flipped byte at rest", want: IntegrityFailure, build: func(c *caseLog) {
 			c.started("r1", "/s/a=vm/a")
 			c.copied("r1", "/s/a", "vm/a", 100)
