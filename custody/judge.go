@@ -420,8 +420,12 @@ func stepVerdict(typ string, d Step) (State, string) {
 		}
 		return Verified, ""
 	case TypeFileCopiedLive:
-		if len(d.HostHashes) == 0 {
+		switch {
+		case len(d.HostHashes) == 0:
 			return Failed, "copied live but no host-side hash is recorded"
+		case !d.Live:
+			// Only a file the plan could not freeze may change while read.
+			return Failed, "recorded as copied live, but it was planned frozen: a frozen file that changes while copied is a failure"
 		}
 		why := "read while its VM could write it: the copy is what was read, not one moment's image"
 		if sizes {

@@ -105,6 +105,11 @@ func TestAssessVerdicts(t *testing.T) {
 				HostHashes: hashes(md5A), SinkHashes: hashes(md5A), AtRest: hashes(md5A), Live: true})
 			c.add(TypeAcquisitionFinished, Step{RunID: "r1", Host: "h"})
 		}, state: map[string]State{"vm/log": CopiedLive}},
+		{name: "a frozen file recorded as copied live is not acquired", want: Incomplete, build: func(c *caseLog) {
+			c.add(TypeFileFinalized, FileFinalized{Path: "vm/a", Size: 120, Hashes: hashes(md5A), AtRest: hashes(md5A)})
+			c.add(TypeFileCopiedLive, Step{RunID: "r1", Host: "h", Source: "/s/a", Dest: "vm/a", Size: 120, SizeAtStart: 120, SizeAtEnd: 180,
+				HostHashes: hashes(md5A), SinkHashes: hashes(md5A), AtRest: hashes(md5A)})
+		}, state: map[string]State{"vm/a": Failed}},
 		{name: "verified record whose size changed is not verified", want: Incomplete, build: func(c *caseLog) {
 			c.add(TypeFileVerified, Step{RunID: "r1", Host: "h", Source: "/s/a", Dest: "vm/a", Size: 100, SizeAtStart: 100, SizeAtEnd: 150,
 				HostHashes: hashes(md5A), SinkHashes: hashes(md5A), AtRest: hashes(md5A)})
