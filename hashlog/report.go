@@ -115,9 +115,16 @@ func (r *Verification) WriteTo(w io.Writer) (int64, error) {
 	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "FILE\tSIZE\tMD5\tSHA256\tVERDICT")
+	// This table is the check at rest only: a superseded attempt or a
+	// partial copy can be intact at rest, so its column never says
+	// "verified"; the file's verdict is in the states below.
+	fmt.Fprintln(tw, "FILE\tSIZE\tMD5\tSHA256\tAT REST")
 	for _, f := range r.Files {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", QuoteIfNeeded(f.Path), f.Size, orDash(f.Hashes["md5"]), orDash(f.Hashes["sha256"]), f.Verdict)
+		rest := string(f.Verdict)
+		if f.Verdict == custody.RestIntact {
+			rest = "intact"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", QuoteIfNeeded(f.Path), f.Size, orDash(f.Hashes["md5"]), orDash(f.Hashes["sha256"]), rest)
 	}
 	tw.Flush()
 	if a := r.Assessment; a != nil {

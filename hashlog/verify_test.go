@@ -36,7 +36,7 @@ func TestVerifyIntactCase(t *testing.T) {
 		t.Fatalf("head %d %s does not match the last line", rep.HeadSeq, rep.HeadHash)
 	}
 	s := rep.String()
-	for _, want := range []string{"RESULT: PASS", rep.HeadHash, "sub dir/disk one-flat.vmdk", "VERDICT", "verified"} {
+	for _, want := range []string{"RESULT: PASS", rep.HeadHash, "sub dir/disk one-flat.vmdk", "AT REST", "intact"} {
 		if !strings.Contains(s, want) {
 			t.Fatalf("report text lacks %q:\n%s", want, s)
 		}
