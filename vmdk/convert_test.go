@@ -73,16 +73,10 @@ func TestConvertDefaults(t *testing.T) {
 }
 
 func TestConvertCancel(t *testing.T) {
-	dir := t.TempDir()
-	buildOwnChain(t, dir)
-	d, err := Open(filepath.Join(dir, "base-000002.vmdk"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, dir := openOwnChain(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := filepath.Join(dir, "o.raw")
-	_, err = Convert(ctx, d, out, ConvertOptions{Progress: func(done, total int64) {
+	_, err := Convert(ctx, d, out, ConvertOptions{Progress: func(done, total int64) {
 		if done >= 8*mib {
 			cancel()
 		}
@@ -98,13 +92,7 @@ func TestConvertCancel(t *testing.T) {
 // TestInfo checks the summary of our chain against what the writers put
 // in it.
 func TestInfo(t *testing.T) {
-	dir := t.TempDir()
-	buildOwnChain(t, dir)
-	d, err := Open(filepath.Join(dir, "base-000002.vmdk"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, _ := openOwnChain(t)
 	in, err := d.Info(context.Background(), nil, nil)
 	if err != nil {
 		t.Fatal(err)

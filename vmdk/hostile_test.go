@@ -13,13 +13,7 @@ import (
 // result has no sums and no byte went to a hash function, while the
 // default hashes every byte of the raw stream (holes included) twice.
 func TestConvertHashNone(t *testing.T) {
-	dir := t.TempDir()
-	buildOwnChain(t, dir)
-	d, err := Open(filepath.Join(dir, "base-000002.vmdk"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, _ := openOwnChain(t)
 	none, err := Convert(context.Background(), d, filepath.Join(t.TempDir(), "none.raw"), ConvertOptions{Hashes: []string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -42,13 +36,7 @@ func TestConvertHashNone(t *testing.T) {
 // TestChainWalkerMatchesMapRun: the remembering walker Info and Convert
 // use gives the same runs as asking MapRun afresh at every step.
 func TestChainWalkerMatchesMapRun(t *testing.T) {
-	dir := t.TempDir()
-	buildOwnChain(t, dir)
-	d, err := Open(filepath.Join(dir, "base-000002.vmdk"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, _ := openOwnChain(t)
 	w := &chainWalker{d: d}
 	runs := 0
 	for off := int64(0); off < d.Size(); runs++ {

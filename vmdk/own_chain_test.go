@@ -57,6 +57,20 @@ func ownChainLayers() [][]write {
 	return [][]write{base, cowd, se}
 }
 
+// openOwnChain builds the chain in a new folder and opens its top, closed
+// when the test ends; it returns the disk and the folder.
+func openOwnChain(t testing.TB) (*Disk, string) {
+	t.Helper()
+	dir := t.TempDir()
+	buildOwnChain(t, dir)
+	d, err := Open(filepath.Join(dir, "base-000002.vmdk"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, dir
+}
+
 // buildOwnChain writes the chain into dir. format picks the delta
 // format of each delta level.
 func buildOwnChain(t testing.TB, dir string) *ownChain {
@@ -156,13 +170,7 @@ func TestOwnChain(t *testing.T) {
 // seSparse table slots out of directory order, grain indexes >= 4096,
 // zero and unmapped entries; COWD tables out of order.
 func TestOwnChainExercisesFormat(t *testing.T) {
-	dir := t.TempDir()
-	buildOwnChain(t, dir)
-	d, err := Open(filepath.Join(dir, "base-000002.vmdk"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, _ := openOwnChain(t)
 	se, ok := d.Layers[0].extents[0].ext.(*seSparseExtent)
 	if !ok {
 		t.Fatalf("top extent is %T, want seSparse", d.Layers[0].extents[0].ext)
