@@ -50,7 +50,12 @@ func collectAll(t *testing.T, e *simEnv, names []string, all, rdm bool) (*Plan, 
 // collectOpts is collectAll with options changed by mod.
 func collectOpts(t *testing.T, e *simEnv, names []string, all, rdm bool, mod func(*CollectOptions)) (*Plan, *Outcome, error) {
 	t.Helper()
-	ctx := context.Background()
+	return collectCtx(context.Background(), t, e, names, all, rdm, mod)
+}
+
+// collectCtx is collectOpts under ctx.
+func collectCtx(ctx context.Context, t *testing.T, e *simEnv, names []string, all, rdm bool, mod func(*CollectOptions)) (*Plan, *Outcome, error) {
+	t.Helper()
 	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
 	if err != nil {
 		t.Fatal(err)

@@ -291,7 +291,7 @@ func TestCollectCancelSingleRunUnderSlowIO(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cancelled := make(chan time.Time, 1)
-	_, err := collectWithCtx(ctx, t, e, []string{"Ubuntu"}, func(o *CollectOptions) {
+	_, _, err := collectCtx(ctx, t, e, []string{"Ubuntu"}, false, false, func(o *CollectOptions) {
 		o.Progress = func(p Progress) {
 			if p.Done || p.Item.Source != ubuntuFlat {
 				return
@@ -322,23 +322,6 @@ func mountWritten(e *simEnv) int64 {
 		n += m.BytesWritten
 	}
 	return n
-}
-
-// collectWithCtx is collectOpts with a context.
-func collectWithCtx(ctx context.Context, t *testing.T, e *simEnv, names []string, mod func(*CollectOptions)) (*Outcome, error) {
-	t.Helper()
-	inv, err := Discover(ctx, e.runner, e.conn.Addr(), quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	vms, err := SelectVMs(inv, names, false, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := CollectOptions{Runner: e.runner, Log: e.log, Sink: e.sink, Host: e.conn.Addr(), SinkHost: "127.0.0.1",
-		Retries: 1, UnmountBackoff: 50e6, Logger: quietLogger()}
-	mod(&o)
-	return Collect(ctx, MakePlan(vms, PlanOptions{SinkFree: -1}), o)
 }
 
 // The host loses the sink mid-run: the loss is found once, the sink is
