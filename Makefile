@@ -26,8 +26,12 @@ demo: build
 
 # Each benchmark runs esxsink and its peer side by side in one run and
 # prints the ratio; absolute times on a shared machine are noise.
+# The rows go to bench-results.jsonl and end as one table, also written
+# as bench-results.json to compare runs; a missed target fails the run.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	rm -f bench-results.jsonl
+	ESXSINK_BENCH_OUT=$(CURDIR)/bench-results.jsonl $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./...
+	$(GO) run ./internal/benchtable/cmd/benchtable -in bench-results.jsonl -out bench-results.json
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
