@@ -465,9 +465,12 @@ var ErrNoClientAllowed = errors.New("sink config: no client may mount: allow the
 // or already finalized).
 var ErrNotOpen = errors.New("file is not being received")
 
+// newTracker hashes the file's whole-stream digests as it arrives; its
+// piece hashes are taken in the at-rest pass at finalization, which reads
+// every byte anyway, so no second SHA-256 pass runs on the ingest path.
 func (s *Sink) newTracker(rel string, f *os.File, size int64) *tracker {
 	return &tracker{rel: rel, f: f, algs: s.cfg.Hash, created: time.Now(), size: size, space: s.space,
-		dig: digest.New(s.cfg.Hash, s.cfg.PieceSize)}
+		dig: digest.New(s.cfg.Hash, 0)}
 }
 
 // adoptCreated starts tracking a file CREATE just made.
@@ -551,10 +554,13 @@ func (s *Sink) activeTrackers() []*tracker {
 }
 
 // Finalize syncs rel, completes its hashes, records them and closes the
-// file. expectedSize < 0 means no expectation; atRest re-reads the synced
-// file and compares. A later write reopens the file as an anomaly. For a
-// file already finalized (by the idle timer, say), the recorded result is
-// returned, re-checked at rest from disk when atRest asks for it.
+// file. expectedSize < 0 means no expectation. Finalizing an open file
+// always re-reads the synced file once: that pass checks the strongest
+// hash at rest against the hash on arrival and takes the piece hashes. A
+// later write reopens the file as an anomaly. For a file already
+// finalized (by the idle timer, say), the recorded result is returned;
+// atRest asks for an at-rest check of it when it has none (one stopped by
+// a context, or a file taken up after a restart).
 //
 // ctx stops the re-reads of the file from disk (a re-hash, the at-rest
 // check), which take as long as reading the whole image. Stopped in the
@@ -594,7 +600,7 @@ func (s *Sink) Finalize(ctx context.Context, rel, reason string, expectedSize in
 		}
 		return s.recheck(ctx, prev, reason, expectedSize, atRest)
 	}
-	res, err := t.finalize(ctx, reason, expectedSize, atRest, s.cfg.PieceSize)
+	res, err := t.finalize(ctx, reason, expectedSize, s.cfg.PieceSize)
 	if errors.Is(err, errAtRestStopped) {
 		s.remember(res)
 		return res, fmt.Errorf("finalize %s: %w", rel, err)
@@ -624,12 +630,17 @@ func (s *Sink) recheck(ctx context.Context, prev custody.FileFinalized, reason s
 	out := prev
 	out.Reason = reason
 	out.Anomalies = slices.Clone(prev.Anomalies)
-	if atRest {
+	if atRest && len(prev.AtRest) == 0 && len(prev.Hashes) > 0 {
 		disk, err := s.hashAtRest(ctx, prev.Path)
 		if err != nil {
 			return prev, fmt.Errorf("finalize %s: hash at rest: %w", prev.Path, err)
 		}
 		out.AtRest = disk.Sums
+		if len(prev.Pieces) == 0 {
+			// The pieces are taken with the at-rest check; one stopped
+			// before it ended left none.
+			out.PieceSize, out.PieceAlgorithm, out.Pieces = disk.PieceSize, disk.PieceAlgorithm, disk.Pieces
+		}
 		if !disk.Equal(hashlog.FinalizedResult(prev)) {
 			out.Anomalies = append(out.Anomalies, "hash at rest differs from hash on arrival")
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -197,12 +196,16 @@ func (t *tracker) syncLocked() error {
 var errAtRestStopped = errors.New("the at-rest check was stopped")
 
 // finalize syncs the file, completes its hashes and closes it.
-// expectedSize < 0 means no expectation. ctx stops the re-reads from
-// disk: stopped in a re-hash, the file is closed unfinalized (a later
-// Finalize takes it up from disk) and the error is ctx's; stopped in the
-// at-rest check, the result is complete but for the at-rest hashes and
-// the error is errAtRestStopped.
-func (t *tracker) finalize(ctx context.Context, reason string, expectedSize int64, atRest bool, pieceSize int64) (custody.FileFinalized, error) {
+// expectedSize < 0 means no expectation. Unless the file is re-hashed
+// from disk anyway, finalize reads the synced file once more: the
+// strongest hash at rest must equal the one on arrival, and the same pass
+// takes the piece hashes, which therefore describe the bytes that arrived.
+// ctx stops the re-reads from disk: stopped in a re-hash, the file is
+// closed unfinalized (a later Finalize takes it up from disk) and the
+// error is ctx's; stopped in the at-rest pass, the result holds the hashes
+// on arrival and neither at-rest nor piece hashes, and the error is
+// errAtRestStopped.
+func (t *tracker) finalize(ctx context.Context, reason string, expectedSize int64, pieceSize int64) (custody.FileFinalized, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := custody.FileFinalized{Path: t.rel, Reason: reason}
@@ -229,6 +232,8 @@ func (t *tracker) finalize(ctx context.Context, reason string, expectedSize int6
 		}
 	}
 	var res digest.Result
+	var atRest map[string]string
+	var stopped error
 	if t.rehash {
 		t.dig.Close() // the streamed digest is void: stop its workers
 		if res, err = t.hashFromDisk(ctx, pieceSize); err != nil {
@@ -238,48 +243,32 @@ func (t *tracker) finalize(ctx context.Context, reason string, expectedSize int6
 			}
 			return out, err
 		}
+		atRest = res.Sums // computed from disk already, after the sync
 	} else {
 		res = t.dig.Result()
-	}
-	var atRestSums map[string]string
-	var stopped error
-	if alg := atRestAlg(t.algs); atRest && !t.rehash && alg != "" {
-		// One strong hash proves the synced bytes are the bytes that
-		// arrived; the other hashes and the pieces were taken from the
-		// same stream, and esxsink verify recomputes them all.
-		disk, err := digest.Reader(ctx, io.NewSectionReader(t.f, 0, t.size), []string{alg}, 0)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			stopped = fmt.Errorf("%w: %w", errAtRestStopped, ctx.Err())
-		case err != nil:
-			return out, fmt.Errorf("hash %s from disk: %w", t.rel, err)
-		default:
-			atRestSums = disk.Sums
-			if disk.Sums[alg] != res.Sums[alg] {
-				t.anomaly("%s at rest %s differs from %s on arrival %s", alg, disk.Sums[alg], alg, res.Sums[alg])
+		if alg := digest.PieceAlgorithm(t.algs); alg != "" {
+			disk, err := digest.Reader(ctx, io.NewSectionReader(t.f, 0, t.size), []string{alg}, pieceSize)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				stopped = fmt.Errorf("%w: %w", errAtRestStopped, ctx.Err())
+			case err != nil:
+				return out, fmt.Errorf("hash %s from disk: %w", t.rel, err)
+			default:
+				atRest = disk.Sums
+				res.PieceSize, res.PieceAlgorithm, res.Pieces = disk.PieceSize, disk.PieceAlgorithm, disk.Pieces
+				if disk.Sums[alg] != res.Sums[alg] {
+					t.anomaly("%s at rest %s differs from %s on arrival %s; the piece hashes describe the file at rest", alg, disk.Sums[alg], alg, res.Sums[alg])
+				}
 			}
 		}
-	} else if atRest {
-		atRestSums = res.Sums // computed from disk already, after the sync
 	}
 	out = hashlog.NewFileFinalized(t.rel, res, reason, t.anomalies)
-	out.AtRest, out.Received, out.FromDisk = atRestSums, t.received, t.rehash
+	out.AtRest, out.Received, out.FromDisk = atRest, t.received, t.rehash
 	t.done = true
 	if err := t.f.Close(); err != nil {
 		return out, fmt.Errorf("close %s: %w", t.rel, err)
 	}
 	return out, stopped
-}
-
-// atRestAlg is the hash the at-rest check recomputes: the strongest the
-// sink computes ("" for none).
-func atRestAlg(algs []string) string {
-	for _, want := range []string{"sha256", "sha1", "md5"} {
-		if slices.Contains(algs, want) {
-			return want
-		}
-	}
-	return ""
 }
 
 func (t *tracker) hashFromDisk(ctx context.Context, pieceSize int64) (digest.Result, error) {

@@ -130,6 +130,15 @@ func TestShuffledConcurrentWrites(t *testing.T) {
 	if want := (size + 4<<20 - 1) / (4 << 20); len(res.Pieces) != want {
 		t.Fatalf("%d pieces, want %d", len(res.Pieces), want)
 	}
+	for i, got := range res.Pieces {
+		p := sha256.Sum256(data[i*4<<20 : min((i+1)*4<<20, len(data))])
+		if got != hex.EncodeToString(p[:]) || res.PieceAlgorithm != "sha256" || res.PieceSize != 4<<20 {
+			t.Fatalf("piece %d: %s (%s, %d), want sha256 %x", i, got, res.PieceAlgorithm, res.PieceSize, p)
+		}
+	}
+	if res.AtRest["sha256"] != res.Hashes["sha256"] {
+		t.Fatalf("finalize without asking for it still checks at rest: at rest %v, arrival %v", res.AtRest, res.Hashes)
+	}
 	grow := int64(peak.Load()) - int64(base.HeapAlloc)
 	// The client holds its own copy of the data in this process; the sink
 	// may add buffers, but not a second copy of the file.
@@ -282,11 +291,15 @@ func TestFinalizeStoppedByContext(t *testing.T) {
 		t.Fatalf("cancelled finalize: %v", err)
 	}
 	s := sha256.Sum256(data)
-	if res.Hashes["sha256"] != hex.EncodeToString(s[:]) || res.AtRest != nil || len(res.Anomalies) != 0 {
+	if res.Hashes["sha256"] != hex.EncodeToString(s[:]) || res.AtRest != nil || len(res.Pieces) != 0 || len(res.Anomalies) != 0 {
 		t.Fatalf("cancelled finalize result: %+v", res)
 	}
 	again, err := ts.Finalize(context.Background(), "stopped.bin", "api", int64(len(data)), true)
 	if err != nil || again.AtRest["sha256"] != again.Hashes["sha256"] || again.Hashes["sha256"] != res.Hashes["sha256"] || len(again.Anomalies) != 0 {
 		t.Fatalf("finalize after the stopped one: %+v %v", again, err)
+	}
+	// The pieces come with the at-rest check the stop cut short.
+	if len(again.Pieces) != 1 || again.Pieces[0] != hex.EncodeToString(s[:]) {
+		t.Fatalf("pieces after the at-rest check: %v", again.Pieces)
 	}
 }

@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -81,11 +81,20 @@ type servedCase struct {
 	cmd  *exec.Cmd
 }
 
+// serveCase starts `esxsink serve` on a new case with 1 MiB pieces, so
+// that small test files have several.
 func serveCase(t *testing.T, extra ...string) *servedCase {
+	t.Helper()
+	return startServe(t, append([]string{"--piece", "1MiB"}, extra...)...)
+}
+
+// startServe starts `esxsink serve` on a new case, on loopback, with the
+// given options added.
+func startServe(t testing.TB, extra ...string) *servedCase {
 	t.Helper()
 	sc := &servedCase{dir: filepath.Join(t.TempDir(), "case 1"), port: freePort(t)}
 	sc.cmd = exec.Command(esxsinkBin, append([]string{"serve", "--case", sc.dir, "--case-id", "T-1", "--examiner", "Test Examiner",
-		"--address", "127.0.0.1", "--nfs-port", fmt.Sprint(sc.port), "--portmap", "off", "--allow", "127.0.0.1", "--piece", "1MiB"}, extra...)...)
+		"--address", "127.0.0.1", "--nfs-port", fmt.Sprint(sc.port), "--portmap", "off", "--allow", "127.0.0.1"}, extra...)...)
 	stdout, _ := sc.cmd.StdoutPipe()
 	sc.cmd.Stderr = io.Discard
 	if err := sc.cmd.Start(); err != nil {
