@@ -135,6 +135,9 @@ type Step struct {
 	// the sink's disk after the sync.
 	HostHashes map[string]string `json:"host_hashes,omitempty"`
 	SinkHashes map[string]string `json:"sink_hashes,omitempty"`
+	// HostHashAlgorithms, on acquisition.started, are the hashes the run
+	// asks the host for (the sink computes its own regardless).
+	HostHashAlgorithms []string `json:"host_hash_algorithms,omitempty"`
 	AtRest     map[string]string `json:"at_rest_hashes,omitempty"`
 	Attempt    int               `json:"attempt,omitempty"`
 	// ReadErrors are the source's unreadable blocks, written as zeros.

@@ -65,12 +65,12 @@ func TestCommandLinesUnderBusybox(t *testing.T) {
 			t.Errorf("list %q: %+v %v", n, entries, err)
 		}
 		dst := filepath.Join(root, "sink", n, n+"-flat.vmdk")
-		cmd, err = esxi.CmdCopy(src, dst, esxi.CopyBlockSize(int64(len(data)), 1<<20), esxi.CopyOptions{Hashes: hostHashes, FIFO: filepath.Join(root, "esxsink-test.fifo")})
+		cmd, err = esxi.CmdCopy(src, dst, esxi.CopyBlockSize(int64(len(data)), 1<<20), esxi.CopyOptions{Hashes: defaultHostHashes, FIFO: filepath.Join(root, "esxsink-test.fifo")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		out, _ = run(cmd)
-		hh, err := esxi.CopyHashes(out, hostHashes)
+		hh, err := esxi.CopyHashes(out, defaultHostHashes)
 		if err != nil {
 			t.Fatalf("copy %q: %v in %q", n, err, out)
 		}

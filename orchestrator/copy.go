@@ -13,9 +13,40 @@ import (
 	"github.com/esxsink/esxsink/esxi"
 )
 
-// hostHashes are computed on the host in the copy's single pass, when the
-// host has the tools (mkfifo for the second hash).
-var hostHashes = []esxi.HashAlg{esxi.MD5, esxi.SHA256}
+// defaultHostHashes are computed on the host in the copy's single pass,
+// when the host has the tools (mkfifo for the second hash), unless
+// CollectOptions.HostHashes chooses fewer.
+var defaultHostHashes = []esxi.HashAlg{esxi.MD5, esxi.SHA256}
+
+// HostHashChoices are the hashes a host may be asked for: those the sink
+// also computes, so that each has a counterpart to agree with.
+var HostHashChoices = []esxi.HashAlg{esxi.MD5, esxi.SHA256}
+
+// ErrHostHash says CollectOptions.HostHashes asks for a hash the run
+// cannot compare, or none that --verify two-pass's first read needs.
+var ErrHostHash = errors.New("host hashes")
+
+// CheckHostHashes validates o.HostHashes and returns the list to use
+// (the default when empty), for Collect and for a command that checks
+// its flags before it connects.
+func (o CollectOptions) CheckHostHashes() ([]esxi.HashAlg, error) {
+	if len(o.HostHashes) == 0 {
+		return slices.Clone(defaultHostHashes), nil
+	}
+	var out []esxi.HashAlg
+	for _, a := range o.HostHashes {
+		if !slices.Contains(HostHashChoices, a) {
+			return nil, fmt.Errorf("%w: %q is not one the sink also computes (choose from %v)", ErrHostHash, a, HostHashChoices)
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	if o.TwoPass && !slices.Contains(out, esxi.MD5) {
+		return nil, fmt.Errorf("%w: two-pass compares the source's md5 before the copy with the copy's, so the host must compute md5", ErrHostHash)
+	}
+	return out, nil
+}
 
 // fallbackHashes is the single hash used when the host lacks a tool the
 // two-hash pipeline needs.
@@ -192,7 +223,7 @@ func (c *collector) copyTools() (fifo string, hashes []esxi.HashAlg) {
 	defer c.mu.Unlock()
 	c.fifoN++
 	if c.hashes == nil {
-		c.hashes = slices.Clone(hostHashes) // the collector may narrow its own
+		c.hashes = slices.Clone(c.o.HostHashes) // the collector may narrow its own
 	}
 	return fmt.Sprintf("/tmp/esxsink-%s-%d.fifo", c.o.RunID, c.fifoN), c.hashes
 }
@@ -283,4 +314,13 @@ func (c *collector) clearDest(fr *FileOutcome) bool {
 		fr.Superseded = append(fr.Superseded, moved.To)
 	}
 	return true
+}
+
+// algNames are the algorithms' names, as records spell them.
+func algNames(algs []esxi.HashAlg) []string {
+	out := make([]string, len(algs))
+	for i, a := range algs {
+		out[i] = string(a)
+	}
+	return out
 }

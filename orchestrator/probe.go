@@ -69,7 +69,7 @@ func (c *collector) probeHost(ctx context.Context) error {
 	}
 	// A second hash in the same pass reads a FIFO.
 	var hashes []esxi.HashAlg
-	for _, a := range hostHashes {
+	for _, a := range c.o.HostHashes {
 		if have[a.Tool()] && (len(hashes) == 0 || have["mkfifo"]) {
 			hashes = append(hashes, a)
 		}

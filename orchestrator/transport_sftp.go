@@ -308,7 +308,7 @@ func (c *collector) hostHashAlgs() []esxi.HashAlg {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.hashes == nil {
-		c.hashes = slices.Clone(hostHashes)
+		c.hashes = slices.Clone(c.o.HostHashes)
 	}
 	return c.hashes
 }

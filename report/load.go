@@ -223,7 +223,7 @@ func (l *loader) addStep(rec custody.Record, d custody.Step) {
 	switch rec.Type {
 	case custody.TypeAcquisitionStarted:
 		if run != nil {
-			run.Started, run.Label, run.Planned, run.Bytes = rec.Time, d.Label, d.Files, d.Size
+			run.Started, run.Label, run.Planned, run.Bytes, run.HostHashes = rec.Time, d.Label, d.Files, d.Size, d.HostHashAlgorithms
 		}
 	case custody.TypeAcquisitionFinished:
 		if run != nil {

@@ -123,6 +123,9 @@ type Run struct {
 	Files    int       `json:"files,omitempty"`
 	Failed   int       `json:"failed,omitempty"`
 	Error    string    `json:"error,omitempty"`
+	// HostHashes are the hashes the run asked the host for; the sink
+	// computed its own regardless.
+	HostHashes []string `json:"host_hashes,omitempty"`
 	// Mounted and Unmounted are the times the sink was attached to the
 	// host as a datastore (esxcfg-nas) and detached.
 	Mounted   time.Time `json:"mounted,omitzero"`

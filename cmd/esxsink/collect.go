@@ -56,6 +56,7 @@ or grant cap_net_bind_service.`,
 			&cli.IntFlag{Name: "portmap-port", Value: 111, Usage: "port of the embedded sink's portmapper (ESXi asks 111)"},
 			&cli.StringFlag{Name: "export", Value: "/esxsink", Usage: "the sink's export path"},
 			&cli.StringFlag{Name: "verify", Value: "single", Usage: "single: hash the one read of the copy; two-pass: also hash each source before copying it (twice the reading; catches a source that changes)"},
+			&cli.StringFlag{Name: "host-hash", Value: "md5,sha256", Usage: "hashes the host computes as it reads each file: md5,sha256; md5 alone (as in the manual procedure) copies faster from a real host, whose CPU is the slow part; the sink computes and checks its own hashes regardless"},
 			&cli.IntFlag{Name: "retries", Value: 2, Usage: "copy a file that does not verify again this many times"},
 			&cli.StringFlag{Name: "piece", Value: "256MiB", Usage: "piecewise hash window of the embedded sink, which locates damage found later by esxsink verify (e.g. 16MiB, 1GiB)"},
 			&cli.IntFlag{Name: "parallel", Value: 1, Usage: "copy this many files at once (each is its own SSH session and NFS stream)"},
@@ -88,6 +89,10 @@ func runCollect(c *cli.Context) (err error) {
 	}
 	if v := c.String("verify"); v != "single" && v != "two-pass" {
 		return usageError(fmt.Errorf("--verify %q: choose single or two-pass", v))
+	}
+	hostHashes, err := parseHostHashes(c.String("host-hash"), c.String("verify") == "two-pass")
+	if err != nil {
+		return usageError(err)
 	}
 	caseDir := c.String("case")
 	if v := c.String("sink"); v != "" {
@@ -248,6 +253,7 @@ func runCollect(c *cli.Context) (err error) {
 		Sink: sink, SinkHost: sinkHost, Export: export,
 		Retries: c.Int("retries"), Logger: logger,
 		TwoPass:     c.String("verify") == "two-pass",
+		HostHashes:  hostHashes,
 		Transport:   c.String("transport"),
 		Resume:      onlyHost(resume, conn.Addr()),
 		Progress:    progress,
@@ -629,4 +635,22 @@ func bindAdvice(err error, command string) string {
 		return "; stop the other server, or choose other ports for tests with --nfs-port and --portmap-port"
 	}
 	return ""
+}
+
+// parseHostHashes reads --host-hash ("md5,sha256", "md5").
+func parseHostHashes(s string, twoPass bool) ([]esxi.HashAlg, error) {
+	var algs []esxi.HashAlg
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.ToLower(strings.TrimSpace(f)); f != "" {
+			algs = append(algs, esxi.HashAlg(f))
+		}
+	}
+	if len(algs) == 0 {
+		return nil, errors.New("--host-hash: name at least one hash (md5, sha256): the host's hash is what proves the copy equals the source")
+	}
+	algs, err := orchestrator.CollectOptions{HostHashes: algs, TwoPass: twoPass}.CheckHostHashes()
+	if err != nil {
+		return nil, fmt.Errorf("--host-hash %q: %w", s, err)
+	}
+	return algs, nil
 }

@@ -239,6 +239,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--case", filepath.Join(dir, "c"), "--allow", "127.0.0.1", "--nfs-port", "0"}, "--case-id"},
 		{[]string{"serve", "--case", filepath.Join(dir, "c"), "--case-id", "X", "--examiner", "Y", "--allow", "not-an-ip"}, "not an IP"},
 		{[]string{"export", "--format", "zip", dir}, "not a case"},
+		{[]string{"collect", "--host", "127.0.0.1:1", "--case", filepath.Join(dir, "c"), "--all", "--host-hash", "sha1"}, "not one the sink also computes"},
+		{[]string{"collect", "--host", "127.0.0.1:1", "--case", filepath.Join(dir, "c"), "--all", "--host-hash", "sha256", "--verify", "two-pass"}, "must compute md5"},
+		{[]string{"collect", "--host", "127.0.0.1:1", "--case", filepath.Join(dir, "c"), "--all", "--host-hash", ","}, "at least one hash"},
 	}
 	for _, c := range cases {
 		out, code := esx(t, dir, c.args...)
