@@ -240,12 +240,44 @@ func (d *Digester) Write(p []byte) (int, error) {
 		m := min(len(p), maxChunk)
 		c.buf = append(c.buf[:0], p[:m]...)
 		p = p[m:]
-		c.refs.Store(int32(len(d.queues)))
-		for _, q := range d.queues {
-			q <- c
-		}
+		d.send(c)
 	}
 	return n, nil
+}
+
+// send hands c to every worker; the last one returns it to the pool.
+func (d *Digester) send(c *chunk) {
+	c.refs.Store(int32(len(d.queues)))
+	for _, q := range d.queues {
+		q <- c
+	}
+}
+
+// readFrom hashes r to its end, reading straight into the workers'
+// chunks: a re-hash from disk copies each byte once, not twice.
+func (d *Digester) readFrom(r io.Reader) error {
+	for {
+		c := chunkPool.Get().(*chunk)
+		n, err := io.ReadFull(r, c.buf[:maxChunk])
+		c.buf = c.buf[:n]
+		if n > 0 {
+			d.size += int64(n)
+			if len(d.queues) == 0 {
+				chunkPool.Put(c)
+			} else {
+				d.hashed += int64(n) * int64(len(d.queues))
+				d.send(c)
+			}
+		} else {
+			chunkPool.Put(c)
+		}
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			return nil
+		case err != nil:
+			return err
+		}
+	}
 }
 
 // Close stops the workers without computing a result, for a Digester that
@@ -296,8 +328,7 @@ func (d *Digester) Result() Result {
 // megabyte, so a re-hash of a whole disk image stops within one.
 func Reader(ctx context.Context, r io.Reader, algs []string, pieceSize int64) (Result, error) {
 	d := New(algs, pieceSize)
-	buf := make([]byte, maxChunk)
-	_, err := io.CopyBuffer(d, ctxReader{ctx, r}, buf)
+	err := d.readFrom(ctxReader{ctx, r})
 	res := d.Result()
 	return res, err
 }

@@ -120,3 +120,27 @@ func TestParseNone(t *testing.T) {
 		t.Fatalf("Parse(sha256,md5) = %v", algs)
 	}
 }
+
+// Reader fills the workers' chunks straight from the reader: whatever the
+// length (empty, around a chunk boundary, several chunks), its sums and
+// pieces equal those of Write and of crypto/sha256 over the same bytes.
+func TestReaderMatchesWrite(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, maxChunk - 1, maxChunk, maxChunk + 1, 3*maxChunk + 5} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i*7 + i>>9)
+		}
+		got, err := Reader(context.Background(), bytes.NewReader(data), []string{"md5", "sha256"}, 1<<20+3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := New([]string{"md5", "sha256"}, 1<<20+3)
+		d.Write(data)
+		want := d.Result()
+		s := sha256.Sum256(data)
+		if got.Size != int64(n) || !got.Equal(want) || got.Sums["sha256"] != hex.EncodeToString(s[:]) || len(got.BadPieces(want)) != 0 {
+			t.Errorf("%d bytes: Reader %+v, Write %+v", n, got, want)
+		}
+	}
+}
