@@ -7,8 +7,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"html"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,4 +151,41 @@ func firstDiff(want, got []byte) string {
 		}
 	}
 	return ""
+}
+
+// TestMarkdownHasEverySection: the Markdown has the HTML's headings, in
+// the HTML's order, for the full case and for an almost empty one, so a
+// section added to one template and not the other fails here.
+func TestMarkdownHasEverySection(t *testing.T) {
+	t.Parallel()
+	empty := newCase(t)
+	empty.add(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "C-0", Examiner: "E"})
+	for name, r := range map[string]*Report{"full": goldenReport(t), "empty": empty.load()} {
+		var h, m bytes.Buffer
+		if err := r.WriteHTML(&h); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteMarkdown(&m); err != nil {
+			t.Fatal(err)
+		}
+		var fromHTML, fromMD []string
+		for _, g := range regexp.MustCompile(`<h[1-3][^>]*>(.*?)</h[1-3]>`).FindAllStringSubmatch(h.String(), -1) {
+			fromHTML = append(fromHTML, html.UnescapeString(g[1]))
+		}
+		for _, line := range strings.Split(m.String(), "\n") {
+			if s, ok := strings.CutPrefix(line, "## "); ok {
+				fromMD = append(fromMD, s)
+			} else if s, ok := strings.CutPrefix(line, "### "); ok {
+				fromMD = append(fromMD, s)
+			}
+		}
+		// The HTML's h1 is the case; the Markdown's title line says more.
+		fromHTML = fromHTML[1:]
+		if !slices.Equal(fromHTML, fromMD) {
+			t.Errorf("%s case: the Markdown's headings\n%q\ndiffer from the HTML's\n%q", name, fromMD, fromHTML)
+		}
+		if strings.Contains(m.String(), "\n\n\n") {
+			t.Errorf("%s case: the Markdown has two blank lines in a row:\n%s", name, m.String())
+		}
+	}
 }
