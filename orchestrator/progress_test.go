@@ -22,6 +22,7 @@ func sinkAt(received map[string]int64) func() nfssink.Status {
 }
 
 func TestProgressTrackerParallelFiles(t *testing.T) {
+	t.Parallel()
 	a := PlanItem{Dest: "vm/a-flat.vmdk", Size: 100 << 20}
 	b := PlanItem{Dest: "vm/b-flat.vmdk", Size: 100 << 20}
 	var out bytes.Buffer
@@ -61,6 +62,7 @@ func TestProgressTrackerParallelFiles(t *testing.T) {
 }
 
 func TestJSONProgressEvents(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	a := PlanItem{Source: "/vmfs/volumes/ds/vm/a-flat.vmdk", Dest: "vm/a-flat.vmdk", Size: 4096}
 	p := &ProgressTracker{Total: 4096, Display: &JSONProgress{W: &out}, Status: sinkAt(map[string]int64{a.Dest: 512})}
@@ -85,6 +87,7 @@ func TestJSONProgressEvents(t *testing.T) {
 // TestProgressAfterResume: bytes an earlier run verified count as done but
 // not toward the rate, so the ETA is this run's, not years.
 func TestProgressAfterResume(t *testing.T) {
+	t.Parallel()
 	var out strings.Builder
 	big := PlanItem{Dest: "vm/big-flat.vmdk", Size: 8 << 30}
 	small := PlanItem{Dest: "vm/small-flat.vmdk", Size: 100 << 20}
