@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseDateUTC(t *testing.T) {
+	t.Parallel()
 	got, err := ParseDateUTC("1796300000\n")
 	if err != nil || !got.Equal(time.Unix(1796300000, 0)) {
 		t.Fatalf("ParseDateUTC = %v, %v", got, err)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestCommandLines(t *testing.T) {
+	t.Parallel()
 	ok := okFn(t)
 	snap := ok(CmdSnapshotCreate(7, "esxsink-case42", "", false, true))
 	nas := ok(CmdNASAdd("10.20.30.40", "/cases/42", "esxsink-case42"))
@@ -38,6 +39,7 @@ func TestCommandLines(t *testing.T) {
 // Each builder, run by busybox sh, hands the tool exactly the intended
 // argv, however hostile the values.
 func TestCommandArgv(t *testing.T) {
+	t.Parallel()
 	h := newHost(t)
 	ok := okFn(t)
 	evil := `it's "x" $(touch PWNED) ` + "`touch PWNED`; touch PWNED & | * [a]"
@@ -71,6 +73,7 @@ type built struct {
 }
 
 func TestBuilderRejects(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		b    built
@@ -120,6 +123,7 @@ func b(s string, err error) built { return built{s, err} }
 // No string in the package's code names snapshot.removeall: it would
 // consolidate the owner's snapshots, and this package must never build it.
 func TestNoRemoveAll(t *testing.T) {
+	t.Parallel()
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -148,6 +152,7 @@ func TestNoRemoveAll(t *testing.T) {
 }
 
 func TestCopyBlockSize(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ size, max, want int64 }{
 		{1 << 30, 1 << 20, 1 << 20},
 		{10737418240, 4 << 20, 4 << 20},

@@ -2,6 +2,7 @@ package esxi
 
 import (
 	"crypto/rand"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 // byte for byte, on real busybox: whole blocks, then 512-byte blocks, then
 // single bytes, through the same tee and hash pipeline.
 func TestCmdCopySplitTailOnBusybox(t *testing.T) {
+	t.Parallel()
 	h := newHost(t)
 	ok := okFn(t)
 	const bs = 1 << 16
@@ -67,6 +69,7 @@ func TestCmdCopySplitTailOnBusybox(t *testing.T) {
 }
 
 func TestCmdCopySizeChecks(t *testing.T) {
+	t.Parallel()
 	if _, err := CmdCopy("/a", "/b", 512, CopyOptions{Size: -1}); err == nil {
 		t.Error("negative size accepted")
 	}
@@ -77,6 +80,7 @@ func TestCmdCopySizeChecks(t *testing.T) {
 }
 
 func TestParseDDStatusParts(t *testing.T) {
+	t.Parallel()
 	st, err := ParseDDStatus("3+0 records in\n3+0 records out\n3145728 bytes copied\n5+0 records in\n5+0 records out\n2560 bytes copied\n7+0 records in\n7+0 records out\n7 bytes copied\n")
 	if err != nil || st.FullIn != 15 || st.FullOut != 15 || st.Bytes != 3145728+2560+7 {
 		t.Errorf("%+v, %v", st, err)
@@ -93,6 +97,7 @@ func TestParseDDStatusParts(t *testing.T) {
 }
 
 func TestParseDatastorePathBrackets(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, ds, path string }{
 		{"[Old SAN [LUN 5]] vm/vm.vmx", "Old SAN [LUN 5]", "vm/vm.vmx"},
 		{"[Old SAN [LUN 5]] Finance [Q3]/Finance [Q3].vmx", "Old SAN [LUN 5]", "Finance [Q3]/Finance [Q3].vmx"},
@@ -108,7 +113,7 @@ func TestParseDatastorePathBrackets(t *testing.T) {
 	}
 	// Unbalanced names with two possible splits need the host's names.
 	in := "[a]b] c] d.vmx"
-	if _, err := ParseDatastorePath(in); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+	if _, err := ParseDatastorePath(in); !errors.Is(err, ErrAmbiguousPath) {
 		t.Errorf("%q: %v, want an ambiguity error", in, err)
 	}
 	for _, c := range []struct{ known, ds, path string }{{"a]b", "a]b", "c] d.vmx"}, {"a]b] c", "a]b] c", "d.vmx"}} {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestRecordGet(t *testing.T) {
+	t.Parallel()
 	r := Record{"Mount Point": "/vmfs/volumes/x", "isPE": "false", "Read-Only": "true"}
 	for _, tc := range []struct{ field, want string }{
 		{"MountPoint", "/vmfs/volumes/x"},
@@ -24,6 +25,7 @@ func TestRecordGet(t *testing.T) {
 }
 
 func TestParseCSV(t *testing.T) {
+	t.Parallel()
 	recs, err := ParseCSV(fixture(t, "esxcli-vm-process-list.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +61,7 @@ func TestParseCSV(t *testing.T) {
 }
 
 func TestVMProcesses(t *testing.T) {
+	t.Parallel()
 	want := []VMProcess{
 		{"mail-gw", "/vmfs/volumes/61a0c2f1-0b3e55d2-77aa-0025b5aa0001/mail-gw/mail-gw.vmx", 210042, 0, 210041, "56 4d 01 02 03 04 05 06-07 08 09 0a 0b 0c 0d 0e"},
 	}
@@ -104,6 +107,7 @@ func TestVMProcesses(t *testing.T) {
 }
 
 func TestFilesystems(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		parse func(string) ([]Record, error)
@@ -137,6 +141,7 @@ func TestFilesystems(t *testing.T) {
 }
 
 func TestNFSVolumes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		parse func(string) ([]Record, error)
@@ -172,6 +177,7 @@ func TestNFSVolumes(t *testing.T) {
 }
 
 func TestCoreDevices(t *testing.T) {
+	t.Parallel()
 	recs, err := ParseCSV(fixture(t, "esxcli-core-device-list.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -193,6 +199,7 @@ func TestCoreDevices(t *testing.T) {
 }
 
 func TestSystemVersionAndHostname(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		parse func(string) ([]Record, error)
@@ -236,6 +243,7 @@ func TestSystemVersionAndHostname(t *testing.T) {
 }
 
 func TestParseEsxcliTextErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, in string
 		line     int
@@ -257,6 +265,7 @@ func TestParseEsxcliTextErrors(t *testing.T) {
 }
 
 func TestParseKeyValueAndXMLErrors(t *testing.T) {
+	t.Parallel()
 	recs, err := ParseKeyValue("S.A.string=1\nS.L.string[]=x\nS.L.string[]=y\nS.A.string=2\n\nS.A.string=3\n")
 	if err != nil || len(recs) != 3 || recs[0]["L"] != "x,y" || recs[1]["A"] != "2" || recs[2]["A"] != "3" {
 		t.Errorf("keyvalue records %v, %v", recs, err)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseGetAllVMsAnnotated(t *testing.T) {
+	t.Parallel()
 	l, err := ParseGetAllVMs(fixture(t, "getallvms-annotated.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +43,7 @@ func TestParseGetAllVMsAnnotated(t *testing.T) {
 }
 
 func TestParseGetAllVMsPlain(t *testing.T) {
+	t.Parallel()
 	l, err := ParseGetAllVMs(fixture(t, "getallvms-plain.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +58,7 @@ func TestParseGetAllVMsPlain(t *testing.T) {
 }
 
 func TestParseGetAllVMsCases(t *testing.T) {
+	t.Parallel()
 	const hdr = "Vmid   Name   File   Guest OS   Version   Annotation\n"
 	for _, tc := range []struct {
 		name, in string
@@ -98,6 +101,7 @@ func TestParseGetAllVMsCases(t *testing.T) {
 // TestParseGetAllVMsOddNames: vim-cmd prints a name verbatim, newlines
 // included, so a row may span lines; every vmid must come out.
 func TestParseGetAllVMsOddNames(t *testing.T) {
+	t.Parallel()
 	l, err := ParseGetAllVMs(fixture(t, "getallvms-odd-names.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +137,7 @@ func TestParseGetAllVMsOddNames(t *testing.T) {
 }
 
 func TestParseGetAllVMsJoin(t *testing.T) {
+	t.Parallel()
 	const hdr = "Vmid   Name   File   Guest OS   Version   Annotation\n"
 	for _, tc := range []struct {
 		name, in string

@@ -1,6 +1,8 @@
 package esxi
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,6 +24,10 @@ type DatastorePath struct {
 func ParseDatastorePath(s string) (DatastorePath, error) {
 	return ParseDatastorePathIn(s, nil)
 }
+
+// ErrAmbiguousPath: a "[DATASTORE] PATH" splits more than one way, and
+// only the host's datastore names ([ParseDatastorePathIn]) can tell which.
+var ErrAmbiguousPath = errors.New("datastore path is ambiguous")
 
 // ParseDatastorePathIn is [ParseDatastorePath] that first tries the given
 // datastore names (esxcli storage filesystem list), longest first, which
@@ -70,7 +76,8 @@ func ParseDatastorePathIn(s string, datastores []string) (DatastorePath, error) 
 	for k, i := range cands {
 		names[k] = strconv.Quote(s[1:i])
 	}
-	return DatastorePath{}, parseErr(src, 0, "%q is ambiguous: the datastore may be any of %s; pass the host's datastore names to tell", clip(s), strings.Join(names, ", "))
+	return DatastorePath{}, &ParseError{Source: src, Err: ErrAmbiguousPath,
+		Reason: fmt.Sprintf("%q is ambiguous: the datastore may be any of %s; pass the host's datastore names to tell", clip(s), strings.Join(names, ", "))}
 }
 
 func validDatastoreName(n string) bool {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseNASList(t *testing.T) {
+	t.Parallel()
 	ms, err := ParseNASList(fixture(t, "esxcfg-nas-l.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +35,7 @@ func TestParseNASList(t *testing.T) {
 }
 
 func TestCheckNAS(t *testing.T) {
+	t.Parallel()
 	const label = "esxsink case42"
 	if err := CheckNASAdd("Connecting to NAS volume: "+label+"\n"+label+" created and connected.\n", label); err != nil {
 		t.Error(err)
@@ -55,6 +57,7 @@ func TestCheckNAS(t *testing.T) {
 }
 
 func TestParseVmkfstoolsQuery(t *testing.T) {
+	t.Parallel()
 	info, err := ParseVmkfstoolsQuery("Disk /vmfs/volumes/ds/vm/lun 7.vmdk is a Passthrough Raw Device Mapping\nMaps to: vml.0200070000600a0b80\n")
 	if err != nil || info != (RDMInfo{"/vmfs/volumes/ds/vm/lun 7.vmdk", true, "vml.0200070000600a0b80"}) {
 		t.Errorf("%+v, %v", info, err)
@@ -74,6 +77,7 @@ func TestParseVmkfstoolsQuery(t *testing.T) {
 }
 
 func TestParseLsusb(t *testing.T) {
+	t.Parallel()
 	ds, err := ParseLsusb(fixture(t, "lsusb.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +100,7 @@ func TestParseLsusb(t *testing.T) {
 }
 
 func TestParseVMwareVersion(t *testing.T) {
+	t.Parallel()
 	v, err := ParseVMwareVersion(fixture(t, "vmware-vl.txt"))
 	if err != nil || v != (HostVersion{"VMware ESXi", "8.0.2", 8, 0, 2, 22380479, 2, -1}) {
 		t.Errorf("%+v, %v", v, err)
@@ -115,6 +120,7 @@ func TestParseVMwareVersion(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	if err := Classify("Retrieved runtime info\nPowered on\n"); err != nil {
 		t.Errorf("ordinary output classified: %v", err)
 	}
@@ -154,6 +160,7 @@ func nameOf(he *HostError) string {
 }
 
 func TestConfigFilesAndDatastorePath(t *testing.T) {
+	t.Parallel()
 	out := `Configuration:
 
 (vim.vm.ConfigInfo) {
@@ -206,6 +213,7 @@ func TestConfigFilesAndDatastorePath(t *testing.T) {
 // TestConfigFilesUnescaped: the vmodl dump escapes backslashes, quotes and
 // control characters in strings; the values come back as the host holds them.
 func TestConfigFilesUnescaped(t *testing.T) {
+	t.Parallel()
 	c, err := ParseConfigFiles(fixture(t, "getconfig-escaped.txt"))
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestLeaseCommandsAndParse(t *testing.T) {
+	t.Parallel()
 	cmd, err := CmdWriteLease(Lease{RunID: "0badc0de", Workstation: "lab-ws 'A'", Case: "2026-017", PID: 42})
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +33,7 @@ func TestLeaseCommandsAndParse(t *testing.T) {
 }
 
 func TestLeaseHeartbeatParse(t *testing.T) {
+	t.Parallel()
 	h, err := ParseLeaseHeartbeat("lease missing\nstop present\nlease written\n")
 	if err != nil || h.WasThere || !h.Stop || !h.Written {
 		t.Errorf("%+v %v", h, err)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseDDStatus(t *testing.T) {
+	t.Parallel()
 	st, err := ParseDDStatus("dd: error reading '/vmfs/devices/disks/naa.x': Input/output error\n2047+1 records in\n2048+0 records out\n1073741824 bytes (1.0GB) copied, 9.1 seconds, 112.5MB/s\ntee: x\n")
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +27,7 @@ func TestParseDDStatus(t *testing.T) {
 }
 
 func TestParseSums(t *testing.T) {
+	t.Parallel()
 	md := "d41d8cd98f00b204e9800998ecf8427e"
 	sha := "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
 	sums, err := ParseSums(md + "  -\n" + sha + " *name with  spaces\n\n")
@@ -60,6 +62,7 @@ func TestParseSums(t *testing.T) {
 }
 
 func TestParseStat(t *testing.T) {
+	t.Parallel()
 	st, err := ParseStat("81a4 1073741824 2048 512 0 0 1 4195524 1700000000 1700000100 1700000200\n")
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +82,7 @@ func TestParseStat(t *testing.T) {
 }
 
 func TestParseFolderListing(t *testing.T) {
+	t.Parallel()
 	es, err := ParseFolderListing("81a4 10 8 1700000000 a b\n c\x0041ed 4096 8 1700000001 dir\x00")
 	if err != nil || len(es) != 2 || es[0].Name != "a b\n c" || es[0].Size != 10 || !es[1].Mode.IsDir() {
 		t.Errorf("%+v, %v", es, err)
@@ -94,6 +98,7 @@ func TestParseFolderListing(t *testing.T) {
 }
 
 func TestParseFindOutput(t *testing.T) {
+	t.Parallel()
 	ps, err := ParseFindOutput("/vmfs/volumes/a/b c/b c.vmx\n\n/vmfs/volumes/a/d.vmx\n")
 	if err != nil || len(ps) != 2 || ps[0] != "/vmfs/volumes/a/b c/b c.vmx" {
 		t.Errorf("%q, %v", ps, err)
@@ -104,6 +109,7 @@ func TestParseFindOutput(t *testing.T) {
 }
 
 func TestJoinHostPath(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ dir, name, want string }{
 		{"/vmfs/volumes/ds/vm", "vm.vmdk", "/vmfs/volumes/ds/vm/vm.vmdk"},
 		{"/vmfs/volumes/ds/vm/", "sub/x.vmdk", "/vmfs/volumes/ds/vm/sub/x.vmdk"},

@@ -15,7 +15,13 @@ type ParseError struct {
 	Source string // what was being parsed: "getallvms", ".vmx", "esxcli csv" ...
 	Line   int    // 1-based line of the problem; 0 when it is not on one line
 	Reason string
+	// Err, when set, is the kind of problem a caller can act on (for
+	// instance ErrAmbiguousPath: retry with the host's datastore names).
+	Err error
 }
+
+// Unwrap returns Err.
+func (e *ParseError) Unwrap() error { return e.Err }
 
 // Error implements error.
 func (e *ParseError) Error() string {

@@ -1,14 +1,15 @@
 package esxi
 
 import (
+	"errors"
 	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/esxsink/esxsink/internal/peer"
 )
 
 func TestProbeToolsUnderBusybox(t *testing.T) {
+	t.Parallel()
 	bb := peer.Require(t, "busybox")
 	cmd, err := CmdProbeTools("md5sum", "sha256sum", "esxcfg-nas", "mkfifo")
 	if err != nil {
@@ -41,18 +42,21 @@ func TestProbeToolsUnderBusybox(t *testing.T) {
 }
 
 func TestProbeToolsRejects(t *testing.T) {
+	t.Parallel()
 	if _, err := CmdProbeTools("md5sum; reboot"); err == nil {
 		t.Error("a tool name with a command in it was accepted")
 	}
 	if _, err := ParseProbeTools("have md5sum\n"); err == nil {
 		t.Error("output without the pipefail line was accepted")
 	}
-	if _, err := ParseProbeTools("have md5sum\nsh: oops\nhave pipefail\n"); err == nil || !strings.Contains(err.Error(), "oops") {
-		t.Errorf("stray line: %v", err)
+	var pe *ParseError
+	if _, err := ParseProbeTools("have md5sum\nsh: oops\nhave pipefail\n"); !errors.As(err, &pe) || pe.Line != 2 {
+		t.Errorf("stray line: %v, want a ParseError on line 2", err)
 	}
 }
 
 func TestWriteTextUnderBusybox(t *testing.T) {
+	t.Parallel()
 	bb := peer.Require(t, "busybox")
 	dir := t.TempDir()
 	p := dir + `/it's "a" $(x) check`

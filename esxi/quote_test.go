@@ -8,6 +8,7 @@ import (
 )
 
 func TestQuote(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"", `''`},
 		{"plain", `'plain'`},
@@ -46,6 +47,7 @@ func nastyStrings(n int) []string {
 // The pure-Go shell tokenizer agrees that Quote makes exactly one word with
 // no expansion in it.
 func TestQuoteOneWord(t *testing.T) {
+	t.Parallel()
 	for _, s := range nastyStrings(2000) {
 		toks, err := shTokens(Quote(s))
 		if err != nil {
@@ -59,6 +61,7 @@ func TestQuoteOneWord(t *testing.T) {
 
 // Real busybox sh prints back exactly the string: sh -c "printf %s Q".
 func TestQuoteBusybox(t *testing.T) {
+	t.Parallel()
 	h := newHost(t)
 	for _, s := range nastyStrings(150) {
 		out, errOut, rc := h.run(t, "printf %s "+Quote(s))

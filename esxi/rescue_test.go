@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -17,6 +18,7 @@ import (
 )
 
 func TestRescueParts(t *testing.T) {
+	t.Parallel()
 	const bs = 4096 // 8 sectors
 	got := RescueParts(10*bs, bs, []int64{7, 2, 3, 12, 3})
 	want := []ReadPart{
@@ -44,6 +46,7 @@ func TestRescueParts(t *testing.T) {
 // A copy read in rescue parts is byte-identical to the source under real
 // busybox, and the hash on stdout is the source's.
 func TestRescueCopyUnderBusybox(t *testing.T) {
+	t.Parallel()
 	bb := peer.Require(t, "busybox")
 	dir := t.TempDir()
 	src := filepath.Join(dir, `disk "a" $(x)-flat.vmdk`)
@@ -94,6 +97,7 @@ func busyboxPath(t *testing.T, bb string) string {
 }
 
 func TestProbeBlocksUnderBusybox(t *testing.T) {
+	t.Parallel()
 	bb := peer.Require(t, "busybox")
 	dir := t.TempDir()
 	good := filepath.Join(dir, `good 'one'`)
@@ -127,14 +131,16 @@ func TestProbeBlocksUnderBusybox(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
 		t.Error("$(touch x) in the path ran")
 	}
-	if _, err := ParseProbeBlocks("bad 3\nrm -rf\n"); err == nil || !strings.Contains(err.Error(), "rm -rf") {
-		t.Errorf("stray line: %v", err)
+	var pe *ParseError
+	if _, err := ParseProbeBlocks("bad 3\nrm -rf\n"); !errors.As(err, &pe) || pe.Line != 2 {
+		t.Errorf("stray line: %v, want a ParseError on line 2", err)
 	}
 }
 
 // A stoppable copy reads in runs and is byte-identical when nobody stops
 // it; once the stop file exists it ends early with a failing status.
 func TestStoppableCopyUnderBusybox(t *testing.T) {
+	t.Parallel()
 	bb := peer.Require(t, "busybox")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "disk $(x) 'q'")
@@ -201,6 +207,7 @@ func TestStoppableCopyUnderBusybox(t *testing.T) {
 // A device read with DeviceParts comes out exactly as long as the device,
 // whether esxcli's whole MiB is below or above its real size.
 func TestDevicePartsUnderBusybox(t *testing.T) {
+	t.Parallel()
 	bb := peer.Require(t, "busybox")
 	dir := t.TempDir()
 	for _, tc := range []struct{ real, reported int64 }{
@@ -234,6 +241,7 @@ func TestDevicePartsUnderBusybox(t *testing.T) {
 }
 
 func TestSplitBadBlocks(t *testing.T) {
+	t.Parallel()
 	const bs = 4096 // 8 sectors
 	// A measured file: the same parts as RescueParts with the bad blocks.
 	size := int64(10*bs + 700)
@@ -268,6 +276,7 @@ func TestSplitBadBlocks(t *testing.T) {
 // copy's, for one dd, for parts and for a stoppable read; it reads, never
 // writes, and its dd status parses.
 func TestCmdHashReadUnderBusybox(t *testing.T) {
+	t.Parallel()
 	bb := peer.Require(t, "busybox")
 	dir := t.TempDir()
 	src := filepath.Join(dir, `disk "a" $(x)-flat.vmdk`)

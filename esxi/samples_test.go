@@ -436,6 +436,7 @@ var sampleTests = map[string]func(t *testing.T, body string){
 }
 
 func TestSamples(t *testing.T) {
+	t.Parallel()
 	samplesDir := os.Getenv(samplesEnv)
 	if samplesDir == "" {
 		t.Skipf("real ESXi samples are checked on request: %s=../shared/esxi-samples go test ./esxi -run TestSamples", samplesEnv)

@@ -54,6 +54,7 @@ func digest(b []byte) (string, string) {
 // Every command that takes a path, run by real busybox sh on files with
 // hostile names, touches exactly those files, and nothing else runs.
 func TestBuiltCommandsOnHostileNames(t *testing.T) {
+	t.Parallel()
 	h := newHost(t)
 	ok := okFn(t)
 	root := filepath.Join(filepath.Dir(h.work), "vmfs")
@@ -159,6 +160,7 @@ func TestBuiltCommandsOnHostileNames(t *testing.T) {
 }
 
 func TestFindVMX(t *testing.T) {
+	t.Parallel()
 	h := newHost(t)
 	ok := okFn(t)
 	vols := filepath.Join(filepath.Dir(h.work), "volumes")
@@ -204,6 +206,7 @@ func TestFindVMX(t *testing.T) {
 // conv=sync pads the last block: a block size that does not divide the
 // size makes the copy longer than the source; CopyBlockSize avoids it.
 func TestCopyBlockSizeMatters(t *testing.T) {
+	t.Parallel()
 	h := newHost(t)
 	ok := okFn(t)
 	dir := filepath.Dir(h.work)
@@ -225,6 +228,7 @@ func TestCopyBlockSizeMatters(t *testing.T) {
 
 // Failures anywhere in the pipeline show in the exit status.
 func TestCopyFailures(t *testing.T) {
+	t.Parallel()
 	h := newHost(t)
 	ok := okFn(t)
 	dir := filepath.Dir(h.work)
@@ -283,6 +287,7 @@ func TestCopyFailures(t *testing.T) {
 
 // CmdRemoveFIFO removes a named pipe and leaves anything else alone.
 func TestRemoveFIFO(t *testing.T) {
+	t.Parallel()
 	h := newHost(t)
 	ok := okFn(t)
 	dir := filepath.Dir(h.work)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseSnapshotTreeNested(t *testing.T) {
+	t.Parallel()
 	tr, err := ParseSnapshotTree(fixture(t, "snapshot-nested.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +42,7 @@ func TestParseSnapshotTreeNested(t *testing.T) {
 }
 
 func TestParseSnapshotTreeSiblings(t *testing.T) {
+	t.Parallel()
 	tr, err := ParseSnapshotTree(fixture(t, "snapshot-siblings.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +54,7 @@ func TestParseSnapshotTreeSiblings(t *testing.T) {
 }
 
 func TestParseSnapshotTreeCases(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, in string
 		snaps    int
@@ -92,6 +95,7 @@ func TestParseSnapshotTreeCases(t *testing.T) {
 }
 
 func TestCheckSnapshotCreate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in string
 		ok bool
@@ -113,6 +117,7 @@ func TestCheckSnapshotCreate(t *testing.T) {
 }
 
 func TestParseSnapshotRemove(t *testing.T) {
+	t.Parallel()
 	tr, err := ParseSnapshotRemove("Remove Snapshot:\n|-ROOT\n--Snapshot Name : a\n--Snapshot Id : 2\n")
 	if err != nil || len(tr.Roots) != 1 || tr.Roots[0].ID != 2 {
 		t.Errorf("%+v, %v", tr, err)
@@ -126,6 +131,7 @@ func TestParseSnapshotRemove(t *testing.T) {
 }
 
 func TestParsePowerState(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want PowerState

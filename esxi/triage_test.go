@@ -11,6 +11,7 @@ import (
 // under the roots with the sizes os.Stat sees, follows a root that is a
 // link, and reports a missing root.
 func TestCmdListTreeOnBusybox(t *testing.T) {
+	t.Parallel()
 	h := newHost(t)
 	ok := okFn(t)
 	w := h.work
@@ -90,6 +91,7 @@ func TestCmdListTreeOnBusybox(t *testing.T) {
 }
 
 func TestTriageCommandsAreWellFormed(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, c := range TriageCommands() {
 		if seen[c.Name] || c.Name == "" || strings.ContainsAny(c.Name, "/ ") || c.Why == "" {

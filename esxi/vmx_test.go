@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseVMX(t *testing.T) {
+	t.Parallel()
 	v, err := ParseVMX([]byte(fixture(t, "evidence-vm.vmx")))
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +84,7 @@ func TestParseVMX(t *testing.T) {
 }
 
 func TestParseDict(t *testing.T) {
+	t.Parallel()
 	d, err := ParseDict("x", []byte("#!/usr/bin/vmware\r\nA.b = \"1\" # trailing comment\r\n\r\nempty = \"\"\nbar = \"a|7c|7Cb|\"\nhex = \"|4|41\"\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +129,7 @@ func TestParseDict(t *testing.T) {
 }
 
 func TestVMXWarnings(t *testing.T) {
+	t.Parallel()
 	v, err := ParseVMX([]byte("memSize = \"lots\"\nencryption.keySafe = \"vmware:key/list/(pair/...)\"\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +140,7 @@ func TestVMXWarnings(t *testing.T) {
 }
 
 func TestParseVMSD(t *testing.T) {
+	t.Parallel()
 	v, err := ParseVMSD([]byte(fixture(t, "evidence-vm.vmsd")))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -475,11 +476,44 @@ func bre2ere(p string) string {
 	return b.String()
 }
 
+// grepUsage is busybox's short usage line, minus the options the
+// simulator does not have (-r, -R: no recursion; -x, -z).
+const grepUsage = "BusyBox multi-call binary.\n\nUsage: grep [-HhnlLoqvsiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]..."
+
+// cmdGrep is busybox grep, context lines (-A, -B, -C) and -m included,
+// down to its output: "--" between groups of lines that are not
+// adjacent (also across files), "name-" and "N-" before context lines
+// where a match has "name:" and "N:", and -m ending a file at its Nth
+// match without trailing context.
 func cmdGrep(e *env) int {
-	var ignore, invert, quiet, count, list, number, ext, fixed, word, only, noName, withName, silent bool
+	var ignore, invert, quiet, count, list, listMissing, number, ext, fixed, word, only, noName, withName, silent bool
 	var pats []string
 	var files []string
+	after, before, maxCount := 0, 0, -1
 	args := e.args[1:]
+	// value is the argument of option c at a[j]: the rest of a, or the
+	// next argument; ok is false (and the error printed) when there is
+	// none.
+	value := func(a string, j int, i *int, c byte) (string, bool) {
+		if j+1 < len(a) {
+			return a[j+1:], true
+		}
+		if *i+1 < len(args) {
+			*i++
+			return args[*i], true
+		}
+		e.errf("option requires an argument -- '%c'", c)
+		fmt.Fprintln(e.stderr, grepUsage)
+		return "", false
+	}
+	number2 := func(v string) (int, bool) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || strings.HasPrefix(v, "+") {
+			e.errf("invalid number '%s'", v)
+			return 0, false
+		}
+		return n, true
+	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -487,8 +521,9 @@ func cmdGrep(e *env) int {
 			break
 		}
 		if len(a) > 1 && a[0] == '-' {
+		opts:
 			for j := 1; j < len(a); j++ {
-				switch a[j] {
+				switch c := a[j]; c {
 				case 'i':
 					ignore = true
 				case 'v':
@@ -499,6 +534,8 @@ func cmdGrep(e *env) int {
 					count = true
 				case 'l':
 					list = true
+				case 'L':
+					listMissing = true
 				case 'n':
 					number = true
 				case 'E':
@@ -515,17 +552,43 @@ func cmdGrep(e *env) int {
 					withName = true
 				case 's':
 					silent = true
-				case 'e':
-					if j+1 < len(a) {
-						pats = append(pats, a[j+1:])
-					} else if i+1 < len(args) {
-						pats = append(pats, args[i+1])
-						i++
+				case 'e', 'f', 'A', 'B', 'C', 'm':
+					v, ok := value(a, j, &i, c)
+					if !ok {
+						return 2
 					}
-					j = len(a)
+					switch c {
+					case 'e':
+						pats = append(pats, v)
+					case 'f':
+						r, err := e.openInput(v)
+						if err != nil {
+							e.errf("%s: %s", v, strerror(err))
+							return 2
+						}
+						b, _ := io.ReadAll(r)
+						r.Close()
+						pats = append(pats, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
+					default:
+						n, ok := number2(v)
+						if !ok {
+							return 2
+						}
+						switch c {
+						case 'A':
+							after = n
+						case 'B':
+							before = n
+						case 'C':
+							after, before = n, n
+						case 'm':
+							maxCount = n
+						}
+					}
+					break opts
 				default:
-					e.errf("invalid option -- '%c'", a[j])
-					fmt.Fprintln(e.stderr, "BusyBox multi-call binary.\n\nUsage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...")
+					e.errf("invalid option -- '%c'", c)
+					fmt.Fprintln(e.stderr, grepUsage)
 					return 2
 				}
 			}
@@ -538,7 +601,7 @@ func cmdGrep(e *env) int {
 		files = append(files, a)
 	}
 	if pats == nil {
-		fmt.Fprintln(e.stderr, "BusyBox multi-call binary.\n\nUsage: grep [-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... | -f FILE... } [FILE]...")
+		fmt.Fprintln(e.stderr, grepUsage)
 		return 2
 	}
 	var alts []string
@@ -567,7 +630,10 @@ func cmdGrep(e *env) int {
 		files = []string{"-"}
 	}
 	showName := (len(files) > 1 || withName) && !noName
-	matched := false
+	// Context lines are printed only where lines are: not with -c, -l,
+	// -L or -q.
+	context := (after > 0 || before > 0) && !count && !list && !listMissing && !quiet
+	matched, listed, printed := false, false, false
 	code := 1
 	for _, f := range files {
 		r, err := e.openInput(f)
@@ -578,13 +644,58 @@ func cmdGrep(e *env) int {
 			code = 2
 			continue
 		}
+		name := f
+		if f == "-" {
+			name = "(standard input)"
+		}
+		// emit prints one line; sep is ':' for a selected line, '-' for
+		// context.
+		emit := func(n int, line string, sep byte) error {
+			prefix := ""
+			if showName {
+				prefix = name + string(sep)
+			}
+			if number {
+				prefix += strconv.Itoa(n) + string(sep)
+			}
+			if sep == ':' && only && !invert {
+				for _, m := range re.FindAllString(line, -1) {
+					if _, err := fmt.Fprintln(e.stdout, prefix+m); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			_, err := fmt.Fprintln(e.stdout, prefix+line)
+			return err
+		}
+		type held struct {
+			n    int
+			line string
+		}
+		var pending []held // up to before lines not yet printed
+		last := 0          // the last line of this file printed
+		trailing := 0      // context lines still to print after a match
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		n, hits := 0, 0
-		for sc.Scan() {
+		var werr error
+		for maxCount != 0 && werr == nil && sc.Scan() {
 			n++
 			line := sc.Text()
 			if re.MatchString(line) == invert {
+				if !context {
+					continue
+				}
+				if trailing > 0 {
+					trailing--
+					werr, last = emit(n, line, '-'), n
+				} else if before > 0 {
+					pending = append(pending, held{n, line})
+					if len(pending) > before {
+						pending = pending[1:]
+					}
+				}
 				continue
 			}
 			hits++
@@ -593,32 +704,37 @@ func cmdGrep(e *env) int {
 				r.Close()
 				return 0
 			}
-			if count || list {
-				continue
-			}
-			prefix := ""
-			if showName {
-				name := f
-				if f == "-" {
-					name = "(standard input)"
+			if !count && !list && !listMissing {
+				if context {
+					first := n
+					if len(pending) > 0 {
+						first = pending[0].n
+					}
+					if printed && (last == 0 || first > last+1) {
+						if _, werr = fmt.Fprintln(e.stdout, "--"); werr != nil {
+							break
+						}
+					}
+					for _, h := range pending {
+						if werr = emit(h.n, h.line, '-'); werr != nil {
+							break
+						}
+					}
+					pending, trailing = pending[:0], after
 				}
-				prefix = name + ":"
-			}
-			if number {
-				prefix += fmt.Sprintf("%d:", n)
-			}
-			if only && !invert {
-				for _, m := range re.FindAllString(line, -1) {
-					fmt.Fprintln(e.stdout, prefix+m)
+				if werr == nil {
+					werr = emit(n, line, ':')
 				}
-				continue
+				printed, last = true, n
 			}
-			if _, err := fmt.Fprintln(e.stdout, prefix+line); err != nil {
-				r.Close()
-				return pipeStatus(err)
+			if hits == maxCount {
+				break
 			}
 		}
 		r.Close()
+		if werr != nil {
+			return pipeStatus(werr)
+		}
 		if count {
 			if showName {
 				fmt.Fprintf(e.stdout, "%s:%d\n", f, hits)
@@ -629,6 +745,14 @@ func cmdGrep(e *env) int {
 		if list && hits > 0 {
 			fmt.Fprintln(e.stdout, f)
 		}
+		if listMissing && hits == 0 {
+			fmt.Fprintln(e.stdout, f)
+			listed = true
+		}
+	}
+	if listMissing {
+		// busybox answers -L by whether it named a file.
+		matched = listed
 	}
 	if matched && code != 2 {
 		return 0

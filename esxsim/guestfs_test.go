@@ -260,6 +260,7 @@ func TestGuestFilesRejected(t *testing.T) {
 	} {
 		y := "vms:\n  - name: x\n    disks:\n      - {size: 8MiB, files: " + c.files + "}\n"
 		_, err := ParseScenario([]byte(y))
+		// The trainer's message names the disk and the path: the product.
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `vm "x" disk x.vmdk`) {
 			t.Errorf("files %s: error %v, want one naming the disk and %q", c.files, err, c.want)
 		}
@@ -269,6 +270,7 @@ func TestGuestFilesRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What the trainer should do is the message's point: text.
 	if _, err := New(sc, Config{WorkDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "plant smaller files") {
 		t.Fatalf("a 3 MiB file on a 4 MiB disk: %v, want a file-system-full error", err)
 	}

@@ -50,6 +50,8 @@ func TestScenarioErrors(t *testing.T) {
 		{"vms: [{name: a, disks: [{size: 12 parsecs}]}]", "unknown unit"},
 	} {
 		_, err := ParseScenario([]byte(c.yaml))
+		// A trainer fixes the scenario from this message alone: its
+		// words are the product.
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want it to mention %q", c.yaml, err, c.want)
 		}

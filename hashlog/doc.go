@@ -3,6 +3,8 @@
 // record chained to the one before it by SHA-256. It also verifies a case
 // (the chain and every evidence file at rest) and exports the hashes the
 // log recorded as a hashdeep known-file, md5sum/sha256sum lists and DFXML.
+// OpenCase is the case's lifecycle: it opens a new or existing case for an
+// examiner and records who opened it, with what, each time.
 // It knows nothing about NFS or ESXi; the sink and the orchestrator only
 // hand it records.
 //

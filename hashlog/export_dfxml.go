@@ -25,7 +25,7 @@ const (
 func (m *Manifest) writeDFXML(b *bytes.Buffer) error {
 	for _, f := range m.Files {
 		if !xmlSafe(f.Path) {
-			return fmt.Errorf("file name %s contains characters XML 1.0 cannot carry", strconv.Quote(f.Path))
+			return &NameError{Path: f.Path, Why: "contains characters XML 1.0 cannot carry"}
 		}
 	}
 	b.WriteString("<?xml version='1.0' encoding='UTF-8'?>\n")

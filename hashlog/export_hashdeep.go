@@ -3,7 +3,6 @@ package hashlog
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -40,7 +39,7 @@ func (m *Manifest) writeHashdeep(b *bytes.Buffer) error {
 	for _, f := range m.Files {
 		// hashdeep reads one record per line and has no escape syntax.
 		if strings.ContainsAny(f.Path, "\n\r") {
-			return fmt.Errorf("file name %s contains a line break, which a hashdeep known-file cannot represent; use the md5sums/sha256sums export for it", strconv.Quote(f.Path))
+			return &NameError{Path: f.Path, Why: "contains a line break, which a hashdeep known-file cannot represent; use the md5sums/sha256sums export for it"}
 		}
 	}
 	b.WriteString("%%%% HASHDEEP-1.0\n")

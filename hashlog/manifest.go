@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -25,6 +26,20 @@ const (
 func Formats() []string {
 	return []string{FormatHashdeep, FormatMD5Sums, FormatSHA1Sums, FormatSHA256Sums, FormatDFXML}
 }
+
+// ErrUnknownFormat: Export was asked for a format it does not write.
+var ErrUnknownFormat = errors.New("unknown export format")
+
+// NameError: a file's name cannot be written in the chosen export format
+// (a line break in a hashdeep known-file, a character XML 1.0 cannot
+// carry); another format can carry it.
+type NameError struct {
+	Path string
+	// Why says what in the name the format cannot hold, and what to use.
+	Why string
+}
+
+func (e *NameError) Error() string { return "file name " + strconv.Quote(e.Path) + " " + e.Why }
 
 // ErrLogDamaged reports that an export was refused because the custody log
 // has failures: an export is a statement of what the log recorded, which
@@ -111,7 +126,7 @@ func (m *Manifest) Export(format string, w io.Writer) error {
 	case FormatDFXML:
 		err = m.writeDFXML(&b)
 	default:
-		return fmt.Errorf("unknown export format %q (known: %s)", format, strings.Join(Formats(), ", "))
+		return fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, format, strings.Join(Formats(), ", "))
 	}
 	if err != nil {
 		return fmt.Errorf("export %s: %w", format, err)

@@ -35,6 +35,19 @@ func NewClient(stateDir string) *Client {
 // ErrNoSink means no esxsink serve answers on the case's control socket.
 var ErrNoSink = errors.New("no esxsink serve is running on this case")
 
+// APIError is a request the running sink answered with an error: a
+// refusal (403: a record type only the sink writes), a bad request, or
+// its own failure. Status is the HTTP status, Message the sink's words.
+type APIError struct {
+	Method, Path string
+	Status       int
+	Message      string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("sink: %s %s: %s", e.Method, e.Path, e.Message)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -64,7 +77,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
 		json.NewDecoder(resp.Body).Decode(&e)
-		return fmt.Errorf("sink: %s %s: %s", method, path, e.Error)
+		return &APIError{Method: method, Path: path, Status: resp.StatusCode, Message: e.Error}
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }

@@ -13,6 +13,7 @@ import (
 // through the control API, with seeks; names outside the evidence folder
 // and missing files are refused.
 func TestOpenEvidence(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -19,6 +19,7 @@ import (
 // finalized on its own; a write after that reopens it as an anomaly and the
 // next finalization hashes it from disk, so the record matches the content.
 func TestIdleFinalizeAndLateWrite(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, func(c *Config) { c.IdleFinalize = 150 * time.Millisecond })
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
@@ -57,6 +58,7 @@ func TestIdleFinalizeAndLateWrite(t *testing.T) {
 
 // TestEventStream: the control API streams custody events as they happen.
 func TestEventStream(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -118,6 +120,7 @@ func TestEventStream(t *testing.T) {
 // TestReadBackThroughGoNFS: reads pass through to go-nfs and return the
 // evidence exactly (libnfs nfs-cat).
 func TestReadBackThroughGoNFS(t *testing.T) {
+	t.Parallel()
 	cat := peer.Require(t, "nfs-cat")
 	ts := newTestSink(t, nil)
 	src := randomFile(t, 3<<20+5)
@@ -136,6 +139,7 @@ func TestReadBackThroughGoNFS(t *testing.T) {
 // died can be finalized by the next one; its hashes come from disk and the
 // log says so.
 func TestFinalizeAfterRestartFromDisk(t *testing.T) {
+	t.Parallel()
 	caseDir := t.TempDir()
 	a := startTestSink(t, caseDir, &memLog{}, nil)
 	c := dialRPC(t, a.NFSAddr().String())

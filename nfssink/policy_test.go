@@ -19,6 +19,7 @@ import (
 // mknod are refused over NFS and recorded; the evidence is unchanged.
 // ESXi lock files may be created and removed.
 func TestWriteOncePolicy(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
@@ -116,6 +117,7 @@ func TestWriteOncePolicy(t *testing.T) {
 // TestHostileNames: names that could escape the evidence folder or
 // confuse tools are refused, and nothing is created outside it.
 func TestHostileNames(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
@@ -150,6 +152,7 @@ func TestHostileNames(t *testing.T) {
 // TestMountPolicy: other export paths get MNT3ERR_NOENT, addresses outside
 // --allow get MNT3ERR_ACCES and RPC-level denials; both are recorded.
 func TestMountPolicy(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	if st, _ := c.mount("/etc"); st != mnt3ErrNoEnt {
@@ -191,6 +194,7 @@ func TestMountPolicy(t *testing.T) {
 // TestExportAndDump: MOUNT EXPORT (which libnfs and showmount need) lists
 // the export; DUMP lists current mounts; UMNT removes them.
 func TestExportAndDump(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	exports, err := c.Exports(c.ctx)
@@ -231,6 +235,7 @@ func TestExportAndDump(t *testing.T) {
 
 // TestUnknownProgramsAndVersions get PROG_UNAVAIL / PROG_MISMATCH.
 func TestUnknownProgramsAndVersions(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	if _, err := c.Call(c.ctx, 100021, 4, 0, nil); !errors.Is(err, nfsclient.ProgUnavail) {
@@ -257,6 +262,7 @@ func TestUnknownProgramsAndVersions(t *testing.T) {
 
 // The names a sink on Windows refuses (tested here on any OS).
 func TestWindowsNameProblem(t *testing.T) {
+	t.Parallel()
 	for name, bad := range map[string]bool{
 		"web01-flat.vmdk": false, "Tom's lab $HOME.vmx": false, "console.log": false, "com10.txt": false,
 		"mpx.vmhba32:C0:T0:L0": true, `a"b`: true, "a|b": true, "x?": true, "name.": true, "name ": true,
@@ -271,6 +277,7 @@ func TestWindowsNameProblem(t *testing.T) {
 // TestMkdirRecordedWithItsOutcome: a folder is recorded once go-nfs has
 // created it, and a MKDIR that fails adds no record.
 func TestMkdirRecordedWithItsOutcome(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
@@ -291,6 +298,7 @@ func TestMkdirRecordedWithItsOutcome(t *testing.T) {
 
 // TestWriteTooFarIsFBIG: a WRITE past the largest file gets FBIG, never IO.
 func TestWriteTooFarIsFBIG(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
@@ -305,6 +313,7 @@ func TestWriteTooFarIsFBIG(t *testing.T) {
 // TestInvisibleCharactersRefused: names that can disguise themselves in a
 // listing or a report are refused.
 func TestInvisibleCharactersRefused(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"invoice\u202Efdp.exe", "a\u200Bb", "line\u2028sep", "bom\uFEFF", "rlo\u2067x"} {
 		if err := validName(name); err == nil {
 			t.Errorf("name %q accepted", name)

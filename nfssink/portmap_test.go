@@ -27,6 +27,7 @@ func freePort(t testing.TB) int {
 // TestBuiltinPortmap answers GETPORT for MOUNT and NFS v3/TCP over TCP
 // (as ESXi asks) and UDP, and DUMP.
 func TestBuiltinPortmap(t *testing.T) {
+	t.Parallel()
 	pm := freePort(t)
 	ts := newTestSink(t, func(c *Config) { c.Portmap = "builtin"; c.PortmapPort = pm })
 	addr := ts.PortmapAddr().String()
@@ -95,11 +96,13 @@ func TestPortmapOnStandardPort(t *testing.T) {
 
 // TestBindErrorsExplainTheFix: a refused privileged port names the fixes.
 func TestBindErrorsExplainTheFix(t *testing.T) {
+	t.Parallel()
 	err := bindError("portmapper", "0.0.0.0:111", &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EACCES)})
 	var be *BindError
 	if !errors.As(err, &be) || !be.Privileged || be.InUse {
 		t.Fatalf("a refused privileged port is not a privileged BindError: %#v", err)
 	}
+	// The fixes are read by the examiner: the words are the product.
 	for _, want := range []string{"0.0.0.0:111", "root", "cap_net_bind_service"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("bind error lacks %q: %v", want, err)

@@ -104,19 +104,19 @@ func (s *Sink) createForStream(rel, from string) error {
 		return fmt.Errorf("receive %s: %q is named like the client's own scratch files (%s), not evidence", rel, name, strings.Join(s.scratch, ", "))
 	}
 	if a := s.attrsOf(dir); a == nil || !a.dir {
-		return fmt.Errorf("receive %s: folder %q does not exist in the evidence folder %s: create it first", rel, dir, s.cfg.EvidenceDir)
+		return fmt.Errorf("receive %s: folder %q does not exist in the evidence folder %s: create it first: %w", rel, dir, s.cfg.EvidenceDir, fs.ErrNotExist)
 	}
 	osPath := filepath.FromSlash(rel)
 	if _, err := s.root.Lstat(osPath); err == nil {
 		s.refuseStream(from, rel, "the file exists; evidence is written once")
-		return fmt.Errorf("receive %s: the file already exists in %s and the sink never overwrites evidence: choose another name", rel, s.cfg.EvidenceDir)
+		return fmt.Errorf("receive %s: the file already exists in %s and the sink never overwrites evidence: choose another name: %w", rel, s.cfg.EvidenceDir, fs.ErrExist)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("receive %s: %w", rel, err)
 	}
 	f, err := s.root.OpenFile(osPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, evidenceFileMode)
 	if err != nil {
 		if isNoSpace(err) {
-			return fmt.Errorf("receive %s: the evidence disk is full: %w", rel, err)
+			return fmt.Errorf("receive %s: %w: %w", rel, ErrNoSpace, err)
 		}
 		return fmt.Errorf("receive %s: create: %w", rel, err)
 	}
@@ -138,7 +138,7 @@ func (s *Sink) writeStream(rel string, off int64, data []byte) error {
 		s.stats.written.Add(int64(n))
 		return nil
 	case status == nfs3ErrNoSpc:
-		return fmt.Errorf("receive %s at offset %d: the evidence disk is full: free space on %s and collect again: %w", rel, off, s.cfg.EvidenceDir, err)
+		return fmt.Errorf("receive %s at offset %d: %w: free space on %s and collect again: %w", rel, off, ErrNoSpace, s.cfg.EvidenceDir, err)
 	}
 	return fmt.Errorf("receive %s at offset %d: %w", rel, off, err)
 }

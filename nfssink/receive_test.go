@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -24,6 +25,7 @@ import (
 // stream give the same finalized record: size, md5, sha256, pieces, at rest,
 // all equal to hashes computed here independently.
 func TestReceiveMatchesNFS(t *testing.T) {
+	t.Parallel()
 	cp := nfsCp(t)
 	ts := newTestSink(t, nil)
 	src := randomFile(t, 5<<20+123)
@@ -75,6 +77,7 @@ func TestReceiveMatchesNFS(t *testing.T) {
 // Write-once: an existing file, a bad name and a missing folder are
 // refused with an error saying what to do, and nothing on disk changes.
 func TestReceiveRefusals(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, func(c *Config) { c.Portmap = "off" })
 	ctx := context.Background()
 	if _, err := ts.Receive(ctx, "a.bin", "t", strings.NewReader("first")); err != nil {
@@ -84,7 +87,7 @@ func TestReceiveRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := ts.Receive(ctx, "a.bin", "t", strings.NewReader("second, longer"))
-	if err == nil || !strings.Contains(err.Error(), "never overwrites evidence") {
+	if !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("receive over an existing file: %v", err)
 	}
 	if b := mustRead(t, filepath.Join(ts.evidence, "a.bin")); string(b) != "first" {
@@ -99,7 +102,7 @@ func TestReceiveRefusals(t *testing.T) {
 		t.Error("a file was created outside the evidence folder")
 	}
 	_, err = ts.Receive(ctx, "nodir/b.bin", "t", strings.NewReader("x"))
-	if err == nil || !strings.Contains(err.Error(), "create it first") {
+	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("receive into a missing folder: %v", err)
 	}
 	if got := len(ts.log.of(custody.TypePolicyRefused)); got < 5 {
@@ -110,11 +113,13 @@ func TestReceiveRefusals(t *testing.T) {
 // A stream that breaks leaves what arrived, and Finalize records exactly
 // that; a full disk gives a no_space record and a clear error.
 func TestReceiveBrokenStreamAndNoSpace(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	ctx := context.Background()
-	broken := io.MultiReader(bytes.NewReader(make([]byte, 3<<20)), errReader{errors.New("connection lost")})
+	lost := errors.New("connection lost")
+	broken := io.MultiReader(bytes.NewReader(make([]byte, 3<<20)), errReader{lost})
 	n, err := ts.Receive(ctx, "broken.bin", "t", broken)
-	if err == nil || !strings.Contains(err.Error(), "connection lost") || n != 3<<20 {
+	if !errors.Is(err, lost) || n != 3<<20 {
 		t.Fatalf("broken stream: %d, %v", n, err)
 	}
 	fin, err := ts.Finalize(context.Background(), "broken.bin", "stream failed", -1, true)
@@ -127,7 +132,7 @@ func TestReceiveBrokenStreamAndNoSpace(t *testing.T) {
 	}
 	ts.space.reserve = free + 1<<30 // nothing fits any more
 	_, err = ts.Receive(ctx, "full.bin", "t", bytes.NewReader(make([]byte, 1<<20)))
-	if err == nil || !strings.Contains(err.Error(), "evidence disk is full") {
+	if !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("receive onto a full disk: %v", err)
 	}
 	if len(ts.log.of(custody.TypeNoSpace)) != 1 {
@@ -142,6 +147,7 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // StartReceiver binds no port, yet files are received, finalized and the
 // sink's start and stop are recorded.
 func TestStartReceiverBindsNothing(t *testing.T) {
+	t.Parallel()
 	caseDir := t.TempDir()
 	log := &memLog{}
 	s, err := New(Config{EvidenceDir: filepath.Join(caseDir, "evidence"), StateDir: filepath.Join(caseDir, ".esxsink"),

@@ -87,6 +87,7 @@ func startHelperSink(t *testing.T, caseDir string, port int) *exec.Cmd {
 // was not committed (as NFSv3 clients do), and the final hashes are right.
 // The custody log shows both starts and the resumed file, and verifies.
 func TestSinkKilledMidCopy(t *testing.T) {
+	t.Parallel()
 	caseDir := t.TempDir()
 	port := freePort(t)
 	data := pseudoRandom(24<<20, 11)
@@ -175,6 +176,7 @@ func TestSinkKilledMidCopy(t *testing.T) {
 // it stopped, written to again through the next sink process, is never
 // verified again: verify fails the case and says why.
 func TestWriteAfterFinalizationAcrossRestart(t *testing.T) {
+	t.Parallel()
 	caseDir := t.TempDir()
 	port := freePort(t)
 	first := startHelperSink(t, caseDir, port)
@@ -212,6 +214,7 @@ func TestWriteAfterFinalizationAcrossRestart(t *testing.T) {
 // resolves handles it never issued (no STALE after a restart); a handle of
 // another case, or a made-up one, is STALE.
 func TestHandlesAreStableAndScoped(t *testing.T) {
+	t.Parallel()
 	caseDir := t.TempDir()
 	a := startTestSink(t, caseDir, &memLog{}, nil)
 	c := dialRPC(t, a.NFSAddr().String())

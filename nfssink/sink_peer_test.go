@@ -19,6 +19,7 @@ import (
 // the export and nfs-cp copies a 256 MiB random file in; the sink's hashes
 // equal the source's.
 func TestNFSCpCopiesAndHashes(t *testing.T) {
+	t.Parallel()
 	cp := nfsCp(t)
 	ls := peer.Require(t, "nfs-ls")
 	ts := newTestSink(t, nil)

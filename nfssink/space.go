@@ -2,6 +2,7 @@ package nfssink
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -27,8 +28,13 @@ type spaceGuard struct {
 
 const spaceRefresh = 250 * time.Millisecond
 
+// ErrNoSpace is in the chain of every error Receive returns because the
+// evidence disk is full, whether the disk said so or the space kept for
+// the custody log would have been used.
+var ErrNoSpace = errors.New("the evidence disk is full")
+
 // errReserve is the NOSPC the guard gives before the disk is really full.
-var errReserve = errors.New("evidence disk is full (space kept for the custody log)")
+var errReserve = fmt.Errorf("%w (space kept for the custody log)", ErrNoSpace)
 
 // admit reports whether growing a file by n bytes keeps the reserve free.
 func (g *spaceGuard) admit(n int64) error {

@@ -37,6 +37,7 @@ func smallDisk(t *testing.T, size string) string {
 // silent short file), a no_space record, and the bytes written before stay
 // intact; the custody log on the same disk still has room.
 func TestFullDisk(t *testing.T) {
+	t.Parallel()
 	cp := nfsCp(t)
 	disk := smallDisk(t, "16m")
 	// The custody log lives on the same small disk, as it usually does.

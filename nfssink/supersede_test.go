@@ -16,6 +16,7 @@ import (
 // arrives under the host's name, and esxsink verify finds
 // both, each intact at its path, and the case complete.
 func TestSupersedeKeepsTheNameAcrossARestart(t *testing.T) {
+	t.Parallel()
 	caseDir := t.TempDir()
 	log, err := hashlog.Open(caseDir)
 	if err != nil {

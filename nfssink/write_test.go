@@ -38,6 +38,7 @@ func pseudoRandom(n int, seed uint64) []byte {
 // heap must not grow with the file: gaps are read back from disk, not
 // buffered.
 func TestShuffledConcurrentWrites(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, func(c *Config) { c.PieceSize = 4 << 20 })
 	size := 96<<20 + 777
 	if testing.Short() {
@@ -152,6 +153,7 @@ func TestShuffledConcurrentWrites(t *testing.T) {
 // bytes over a hashed range are an anomaly, recorded, and the final hash
 // is recomputed from disk so it matches the content.
 func TestRewriteOfHashedRange(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
@@ -188,6 +190,7 @@ func TestRewriteOfHashedRange(t *testing.T) {
 // TestHolesAreHashedAsZeros: a file written with a gap that never closes
 // (a sparse copy) hashes as the file on disk reads, zeros in the hole.
 func TestHolesAreHashedAsZeros(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
@@ -212,6 +215,7 @@ func TestHolesAreHashedAsZeros(t *testing.T) {
 // TestStabilityIsHonest: UNSTABLE writes are answered UNSTABLE, FILE_SYNC
 // writes FILE_SYNC, and COMMIT returns the same verifier as WRITE.
 func TestStabilityIsHonest(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")
@@ -251,6 +255,7 @@ func (l *brokenLog) Append(typ string, data any) (custody.Record, error) {
 // the sink accepts no more evidence: WRITE gets NFS3ERR_IO and
 // finalization fails with ErrCustodyLog, never a file without its record.
 func TestNoEvidenceWithoutCustody(t *testing.T) {
+	t.Parallel()
 	log := &brokenLog{}
 	ts := startTestSink(t, t.TempDir(), log, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
@@ -276,6 +281,7 @@ func TestNoEvidenceWithoutCustody(t *testing.T) {
 // recorded with its hashes on arrival and no at-rest hashes; a later
 // Finalize that asks for the at-rest check does it.
 func TestFinalizeStoppedByContext(t *testing.T) {
+	t.Parallel()
 	ts := newTestSink(t, nil)
 	c := dialRPC(t, ts.NFSAddr().String())
 	_, root := c.mount("/esxsink")

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/esxsink/esxsink/custody"
@@ -91,7 +91,7 @@ func (l *failingLog) Append(typ string, data any) (custody.Record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.after <= 0 {
-		return custody.Record{}, errors.New("write custody.jsonl: no space left on device")
+		return custody.Record{}, fmt.Errorf("write custody.jsonl: %w", syscall.ENOSPC)
 	}
 	l.after--
 	return l.Recorder.Append(typ, data)
@@ -120,8 +120,8 @@ func collectWithFailingLog(t *testing.T, after int) {
 		Runner: e.runner, Log: &failingLog{Recorder: e.log, after: after}, Sink: e.sink, Host: e.conn.Addr(),
 		SinkHost: "127.0.0.1", Logger: quietLogger(), UnmountBackoff: 50e6,
 	})
-	if !errors.Is(err, ErrCustodyLog) || !strings.Contains(err.Error(), "no space left") {
-		t.Fatalf("collect with a failing custody log: %v, want ErrCustodyLog", err)
+	if !errors.Is(err, ErrCustodyLog) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("collect with a failing custody log: %v, want ErrCustodyLog with its cause (ENOSPC)", err)
 	}
 	verified := 0
 	for _, f := range rep.Files {

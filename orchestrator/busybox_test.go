@@ -17,6 +17,7 @@ import (
 // brackets, $() and backticks, run through real busybox sh -c: they read
 // and write exactly the named files and nothing else runs.
 func TestCommandLinesUnderBusybox(t *testing.T) {
+	t.Parallel()
 	bb := peer.Require(t, "busybox")
 	root := t.TempDir()
 	names := []string{`Tom's "lab" $HOME`, "Mail [legacy]", "x $(touch PWNED) `touch PWNED2` ; touch PWNED3", "-n leading dash"}

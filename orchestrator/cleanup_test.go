@@ -34,7 +34,9 @@ func TestCleanupLeftovers(t *testing.T) {
 	for _, cmd := range []string{": > /tmp/esxsink-0badc0de.stop", "mkfifo /tmp/esxsink-0badc0de-1.fifo", ": > /tmp/esxsink-0badc0de-2.fifo", ": > /tmp/esxsink-notours.stop"} {
 		run(cmd, nil)
 	}
-	// A new run refuses to mount the share a second time, and says why.
+	// A new run refuses to mount the share a second time, and says why:
+	// the message, naming the leftover datastore to detach, is what the
+	// examiner acts on, so it is compared as text.
 	if _, err := collectWith(ctx, t, e, []string{"Orphan-2019"}, nil); err == nil || !strings.Contains(err.Error(), `already mounts the sink 127.0.0.1:/esxsink as datastore "esxsink-0badc0de"`) {
 		t.Errorf("second mount of the share: %v", err)
 	}
@@ -80,6 +82,7 @@ func TestCleanupLeftovers(t *testing.T) {
 // A second runner on the same case folder numbers its outputs after the
 // first one's instead of failing on existing files.
 func TestRunnerContinuesNumbering(t *testing.T) {
+	t.Parallel()
 	e := startSim(t, smallLab)
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {

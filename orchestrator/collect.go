@@ -474,7 +474,7 @@ func (c *collector) appendRecord(typ string, data any) {
 	}
 	if _, err := c.o.Log.Append(typ, data); err != nil {
 		c.logger.Error("custody log append failed: the run stops", "type", typ, "err", err)
-		c.stopRun(fmt.Errorf("%w: %s record: %v; check the case disk", ErrCustodyLog, typ, err))
+		c.stopRun(fmt.Errorf("%w: %s record: %w; check the case disk", ErrCustodyLog, typ, err))
 	}
 }
 

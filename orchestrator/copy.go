@@ -61,7 +61,11 @@ func (c *collector) copyVerified(ctx context.Context, it PlanItem, idx, total in
 		c.o.Progress(Progress{Item: it, Index: idx, Total: total, Started: start})
 	}
 	if why := c.notFrozen(it); why != "" {
-		c.notStarted([]job{{item: it, idx: idx}}, errors.New(why))
+		fr := c.notStarted([]job{{item: it, idx: idx}}, errors.New(why))[0]
+		if c.o.Progress != nil {
+			// It was announced as started: a display must hear it end.
+			c.o.Progress(Progress{Item: it, Index: idx, Total: total, Started: start, Done: true, Result: &fr})
+		}
 		return nil
 	}
 	var fr FileOutcome

@@ -40,6 +40,7 @@ func findVM(inv *Inventory, name string) *VM {
 }
 
 func TestDiscoverFull(t *testing.T) {
+	t.Parallel()
 	e := startSim(t, "examples/lab/full.yaml")
 	inv, err := Discover(context.Background(), e.runner, e.conn.Addr(), quietLogger())
 	if err != nil {
@@ -88,6 +89,7 @@ func TestDiscoverFull(t *testing.T) {
 // The plan of basic.yaml (dry run): every file with kind, method and
 // destination, totals, and nothing changed on the host.
 func TestPlanBasicDryRun(t *testing.T) {
+	t.Parallel()
 	e := startSim(t, "examples/lab/basic.yaml")
 	inv, err := Discover(context.Background(), e.runner, e.conn.Addr(), quietLogger())
 	if err != nil {
@@ -136,6 +138,7 @@ func TestPlanBasicDryRun(t *testing.T) {
 }
 
 func TestSafeName(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"Tom's lab $HOME": "Tom's lab $HOME", "a/b": "a_b", `a\b`: "a_b", "..": "_.._", "": "_",
 		"mpx.vmhba32:C0:T0:L0.raw": "mpx.vmhba32_C0_T0_L0.raw", `Web "front" a?b*<c>|`: "Web _front_ a_b__c__",

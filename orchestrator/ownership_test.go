@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,8 +361,13 @@ func TestCollectSinkLostAndBack(t *testing.T) {
 func TestCollectNoticesSnapshotRemovedUnderIt(t *testing.T) {
 	e := startSim(t, smallLab)
 	b := secondExaminer(t, e)
+	var mu sync.Mutex
+	running := map[string]bool{} // started and not yet ended, by dest
 	_, rep, err := collectOpts(t, e, []string{"Ubuntu"}, false, false, func(o *CollectOptions) {
 		o.Progress = func(p Progress) {
+			mu.Lock()
+			running[p.Item.Dest] = !p.Done
+			mu.Unlock()
 			if p.Done || p.Item.Source != ubuntuFlat {
 				return
 			}
@@ -374,6 +380,13 @@ func TestCollectNoticesSnapshotRemovedUnderIt(t *testing.T) {
 	})
 	if !errors.Is(err, ErrNotVerified) {
 		t.Fatalf("got %v, want a file not verified", err)
+	}
+	// A file announced as started and then not copied (its snapshot
+	// gone) is announced as ended too: no display keeps its bar.
+	for dest, still := range running {
+		if still {
+			t.Errorf("%s started and never ended", dest)
+		}
 	}
 	for _, f := range rep.Files {
 		if f.Item.Source == ubuntuFlat && (f.Verified || !strings.Contains(f.Error, "vanished")) {

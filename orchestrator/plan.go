@@ -37,6 +37,15 @@ const (
 // ErrNoVMChosen: SelectVMs was given no VM and not all of them.
 var ErrNoVMChosen = errors.New("no VM chosen")
 
+// Why SelectVMs refuses a name: the host has no such VM, the VM is
+// registered but discovery could not place it, or more than one VM has
+// that name.
+var (
+	ErrNoSuchVM         = errors.New("no VM with vmid, name or .vmx")
+	ErrVMNotCollectable = errors.New("registered but cannot be collected")
+	ErrAmbiguousVM      = errors.New("VMs share the name")
+)
+
 // Methods say how a planned file is acquired.
 const (
 	// MethodCopy copies the file as it is (the VM is not running, or the
@@ -145,7 +154,7 @@ func selectVM(inv *Inventory, n string) (*VM, error) {
 		}
 		for _, u := range inv.Unplaced {
 			if u.ID == id {
-				return nil, fmt.Errorf("vmid %d on %s is registered but cannot be collected: %s", id, inv.Host.Addr, u.Reason)
+				return nil, fmt.Errorf("vmid %d on %s is %w: %s", id, inv.Host.Addr, ErrVMNotCollectable, u.Reason)
 			}
 		}
 	}
@@ -157,7 +166,7 @@ func selectVM(inv *Inventory, n string) (*VM, error) {
 	}
 	switch len(match) {
 	case 0:
-		return nil, fmt.Errorf("no VM with vmid, name or .vmx %q on %s (names match exactly, blanks included)%s", n, inv.Host.Addr, nearbyVMs(inv, n))
+		return nil, fmt.Errorf("%w %q on %s (names match exactly, blanks included)%s", ErrNoSuchVM, n, inv.Host.Addr, nearbyVMs(inv, n))
 	case 1:
 		return match[0], nil
 	}
@@ -165,7 +174,7 @@ func selectVM(inv *Inventory, n string) (*VM, error) {
 	for _, v := range match {
 		ids = append(ids, strconv.Itoa(v.ID))
 	}
-	return nil, fmt.Errorf("%d VMs are named %q on %s (vmids %s): choose one by vmid or .vmx path", len(match), n, inv.Host.Addr, strings.Join(ids, ", "))
+	return nil, fmt.Errorf("%d %w %q on %s (vmids %s): choose one by vmid or .vmx path", len(match), ErrAmbiguousVM, n, inv.Host.Addr, strings.Join(ids, ", "))
 }
 
 // maxNearby bounds how many VMs an unknown --vm lists.

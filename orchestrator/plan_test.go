@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"errors"
 	"path"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ func testVM(id int, ds, dir string, power esxi.PowerState) *VM {
 }
 
 func TestMakePlanMethods(t *testing.T) {
+	t.Parallel()
 	// The same folder name on two datastores.
 	on, off := testVM(1, "ds", "vm", esxi.PoweredOn), testVM(2, "other", "vm", esxi.PoweredOff)
 	p := MakePlan([]*VM{on, off}, PlanOptions{SinkFree: -1, RDM: true})
@@ -91,6 +93,7 @@ func TestMakePlanMethods(t *testing.T) {
 // A LUN mapped twice by one VM (a virtual and a physical mapping of one
 // device) is read once.
 func TestMakePlanLUNMappedTwice(t *testing.T) {
+	t.Parallel()
 	vm := testVM(1, "ds", "vm", esxi.PoweredOff)
 	vm.Disks[3].RDM.Device = "vml.01"
 	p := MakePlan([]*VM{vm}, PlanOptions{SinkFree: -1, RDM: true})
@@ -110,6 +113,7 @@ func TestMakePlanLUNMappedTwice(t *testing.T) {
 // folders of their own, recorded in the table; a UUID path and a name
 // path reach the same folder.
 func TestDatastoreTable(t *testing.T) {
+	t.Parallel()
 	tab := DatastoreTable([]esxi.Filesystem{
 		{VolumeName: "a:b", UUID: "u1", MountPoint: "/vmfs/volumes/u1"},
 		{VolumeName: "a_b", UUID: "u2", MountPoint: "/vmfs/volumes/u2"},
@@ -139,6 +143,7 @@ func TestDatastoreTable(t *testing.T) {
 // A disk in another folder or datastore goes where it is on the host, so
 // a file of the same name in the VM folder is no clash.
 func TestMakePlanOutsideDisk(t *testing.T) {
+	t.Parallel()
 	vm := testVM(1, "ds", "vm", esxi.PoweredOff)
 	vm.Files = append(vm.Files,
 		File{Name: "a-flat.vmdk", Path: "/vmfs/volumes/ds2/shared/a-flat.vmdk", Size: 512, Outside: true},
@@ -162,6 +167,7 @@ func TestMakePlanOutsideDisk(t *testing.T) {
 // --vm matches names exactly as the host stores them, and a number that is
 // a vmid selects that VM even when another VM is named like the number.
 func TestSelectVMsExactNamesAndVMIDs(t *testing.T) {
+	t.Parallel()
 	inv := &Inventory{Host: HostInfo{Addr: "esx1"}, VMs: []*VM{
 		{ID: 3, Name: "  spaced  ", Registered: true, VMX: "/vmfs/volumes/ds/a/a.vmx"},
 		{ID: 4, Name: "spaced", Registered: true, VMX: "/vmfs/volumes/ds/b/b.vmx"},
@@ -172,23 +178,27 @@ func TestSelectVMsExactNamesAndVMIDs(t *testing.T) {
 	for _, tc := range []struct {
 		arg  string
 		want int // vmid; 0: an error
-		err  string
+		is   error
+		// hint is what the message offers the examiner instead (the
+		// VMs they may have meant, why a VM cannot be collected): the
+		// words are the product here, so they are compared as text.
+		hint string
 	}{
-		{"  spaced  ", 3, ""},
-		{"spaced", 4, ""},
-		{"3", 3, ""}, // the vmid wins over the VM named "3"
-		{"116", 116, ""},
-		{"/vmfs/volumes/ds/c/c.vmx", 116, ""},
-		{"Finance\nDB (prod)", 5, ""},
-		{" spaced", 0, `did you mean vmid 3 "  spaced  ", vmid 4 "spaced"`},
-		{"117", 0, `no VM with vmid, name or .vmx "117"`},
-		{"31", 0, "vmid 31 on esx1 is registered but cannot be collected: vim-cmd skips it as invalid"},
-		{"Finance DB (prod)", 0, `the host has vmid 3 "  spaced  ", vmid 4 "spaced", vmid 116 "3", vmid 5 "Finance\nDB (prod)", "old"`},
+		{"  spaced  ", 3, nil, ""},
+		{"spaced", 4, nil, ""},
+		{"3", 3, nil, ""}, // the vmid wins over the VM named "3"
+		{"116", 116, nil, ""},
+		{"/vmfs/volumes/ds/c/c.vmx", 116, nil, ""},
+		{"Finance\nDB (prod)", 5, nil, ""},
+		{" spaced", 0, ErrNoSuchVM, `did you mean vmid 3 "  spaced  ", vmid 4 "spaced"`},
+		{"117", 0, ErrNoSuchVM, `"117"`},
+		{"31", 0, ErrVMNotCollectable, "vim-cmd skips it as invalid"},
+		{"Finance DB (prod)", 0, ErrNoSuchVM, `the host has vmid 3 "  spaced  ", vmid 4 "spaced", vmid 116 "3", vmid 5 "Finance\nDB (prod)", "old"`},
 	} {
 		vms, err := SelectVMs(inv, []string{tc.arg}, false, false)
 		switch {
-		case tc.want == 0 && (err == nil || !strings.Contains(err.Error(), tc.err)):
-			t.Errorf("--vm %q: err %v, want one containing %q", tc.arg, err, tc.err)
+		case tc.want == 0 && (!errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.hint)):
+			t.Errorf("--vm %q: err %v, want %v naming %q", tc.arg, err, tc.is, tc.hint)
 		case tc.want != 0 && (err != nil || len(vms) != 1 || vms[0].ID != tc.want):
 			t.Errorf("--vm %q: %v %v, want vmid %d", tc.arg, vms, err, tc.want)
 		}
@@ -200,6 +210,7 @@ func TestSelectVMsExactNamesAndVMIDs(t *testing.T) {
 // not copied as data, no LUN is planned, its descriptor is not "copied
 // under snapshot", and the plan says the LUN is not collected, and why.
 func TestMakePlanUnresolvedRDM(t *testing.T) {
+	t.Parallel()
 	vm := testVM(1, "ds", "vm", esxi.PoweredOn)
 	vm.Disks[2].RDM = &esxi.RDMInfo{Passthrough: true}
 	vm.Disks[2].RDMUnresolved = "vmkfstools -q exited with status 1: Failed to open disk"

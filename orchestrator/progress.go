@@ -24,12 +24,17 @@ type ProgressDisplay interface {
 
 // FileView is one file in flight.
 type FileView struct {
-	Dest     string  `json:"dest"`
-	Index    int     `json:"index"`
-	Total    int     `json:"total"`
-	Size     int64   `json:"size"`
-	Received int64   `json:"received"`
-	RateBps  float64 `json:"rate_bytes_per_second"`
+	Dest     string `json:"dest"`
+	Index    int    `json:"index"`
+	Total    int    `json:"total"`
+	Size     int64  `json:"size"`
+	Received int64  `json:"received"`
+	// RateBps is the file's average rate since its copy started, and
+	// ETA (0 while unknown) what is left at that rate: reckoned as the
+	// run's total is, so that the two agree.
+	RateBps float64       `json:"rate_bytes_per_second"`
+	ETA     time.Duration `json:"eta_ns,omitempty"`
+	started time.Time
 }
 
 // ProgressView is the run's state at one moment.
@@ -62,6 +67,10 @@ type ProgressTracker struct {
 	done     int64
 	resumed  int64               // bytes verified by an earlier run: done, but not copied now
 	inFlight map[string]Progress // by planned dest
+	// seen is what the sink last reported received for a file in
+	// flight: once its copy is written the sink stops listing it while
+	// it re-reads it at rest, and the file has not gone back to zero.
+	seen map[string]int64
 }
 
 // Event is a CollectOptions.Progress callback; it is safe for parallel
@@ -76,6 +85,7 @@ func (p *ProgressTracker) Event(ev Progress) {
 	}
 	if ev.Done {
 		delete(p.inFlight, ev.Item.Dest)
+		delete(p.seen, ev.Item.Dest)
 		if ev.Result != nil {
 			p.done += ev.Result.Size
 			if ev.Result.Resumed {
@@ -105,7 +115,7 @@ func (p *ProgressTracker) View() ProgressView {
 		v.Elapsed = time.Since(p.start)
 	}
 	for _, ev := range p.inFlight {
-		v.Files = append(v.Files, FileView{Dest: ev.Item.Dest, Index: ev.Index, Total: ev.Total, Size: ev.Item.Size})
+		v.Files = append(v.Files, FileView{Dest: ev.Item.Dest, Index: ev.Index, Total: ev.Total, Size: ev.Item.Size, started: ev.Started})
 	}
 	p.mu.Unlock()
 	sort.Slice(v.Files, func(a, b int) bool { return v.Files[a].Index < v.Files[b].Index })
@@ -114,16 +124,33 @@ func (p *ProgressTracker) View() ProgressView {
 		st = p.Status()
 	}
 	v.All = v.Done
+	p.mu.Lock()
+	if p.seen == nil {
+		p.seen = map[string]int64{}
+	}
 	for i := range v.Files {
 		f := &v.Files[i]
+		listed := false
 		for _, r := range st.Receiving {
 			// A retry goes to dest.attemptN.
 			if r.Path == f.Dest || strings.HasPrefix(r.Path, f.Dest+".attempt") {
-				f.Received, f.RateBps = r.Received, r.RateBps
+				f.Received, listed = r.Received, true
+			}
+		}
+		if _, inFlight := p.inFlight[f.Dest]; listed && inFlight {
+			p.seen[f.Dest] = f.Received
+		} else if !listed {
+			f.Received = p.seen[f.Dest]
+		}
+		if s := time.Since(f.started).Seconds(); !f.started.IsZero() && s > 0 && f.Received > 0 {
+			f.RateBps = float64(f.Received) / s
+			if f.Size > f.Received {
+				f.ETA = time.Duration(float64(f.Size-f.Received) / f.RateBps * float64(time.Second))
 			}
 		}
 		v.All += f.Received
 	}
+	p.mu.Unlock()
 	// The rate is this run's copying: bytes an earlier run verified are
 	// done, but were not copied in the elapsed time.
 	if s, copied := v.Elapsed.Seconds(), v.All-resumed; s > 0 && copied > 0 && v.Total > v.All {

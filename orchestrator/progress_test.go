@@ -22,14 +22,17 @@ func sinkAt(received map[string]int64) func() nfssink.Status {
 }
 
 func TestProgressTrackerParallelFiles(t *testing.T) {
+	t.Parallel()
 	a := PlanItem{Dest: "vm/a-flat.vmdk", Size: 100 << 20}
 	b := PlanItem{Dest: "vm/b-flat.vmdk", Size: 100 << 20}
 	var out bytes.Buffer
 	p := &ProgressTracker{Total: 300 << 20, Display: &LineProgress{W: &out},
 		// b is a retry: the sink receives it as .attempt2.
 		Status: sinkAt(map[string]int64{a.Dest: 50 << 20, b.Dest + ".attempt2": 25 << 20, "other/x": 1 << 30})}
-	p.Event(Progress{Item: b, Index: 2, Total: 3})
-	p.Event(Progress{Item: a, Index: 1, Total: 3})
+	// Both started 5 s ago: a's 50 MiB came at 10 MiB/s.
+	started := time.Now().Add(-5 * time.Second)
+	p.Event(Progress{Item: b, Index: 2, Total: 3, Started: started})
+	p.Event(Progress{Item: a, Index: 1, Total: 3, Started: started})
 	p.start = time.Now().Add(-5 * time.Second)
 	v := p.View()
 	if len(v.Files) != 2 || v.Files[0].Dest != a.Dest || v.Files[1].Received != 25<<20 {
@@ -41,6 +44,10 @@ func TestProgressTrackerParallelFiles(t *testing.T) {
 	// 75 MiB in 5 s: 225 MiB left at 15 MiB/s.
 	if v.ETA.Round(time.Second) != 15*time.Second {
 		t.Errorf("ETA %s", v.ETA)
+	}
+	// The file's ETA is reckoned as the total's: 50 MiB left at 10 MiB/s.
+	if f := v.Files[0]; f.ETA.Round(time.Second) != 5*time.Second || f.RateBps < 10<<20-1<<10 || f.RateBps > 10<<20 {
+		t.Errorf("file %s: rate %.0f, ETA %s", f.Dest, f.RateBps, f.ETA)
 	}
 	p.Display.Update(v)
 	p.Event(Progress{Item: a, Index: 1, Total: 3, Done: true, Result: &FileOutcome{Dest: a.Dest, Size: a.Size, Verified: true}})
@@ -61,6 +68,7 @@ func TestProgressTrackerParallelFiles(t *testing.T) {
 }
 
 func TestJSONProgressEvents(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	a := PlanItem{Source: "/vmfs/volumes/ds/vm/a-flat.vmdk", Dest: "vm/a-flat.vmdk", Size: 4096}
 	p := &ProgressTracker{Total: 4096, Display: &JSONProgress{W: &out}, Status: sinkAt(map[string]int64{a.Dest: 512})}
@@ -85,6 +93,7 @@ func TestJSONProgressEvents(t *testing.T) {
 // TestProgressAfterResume: bytes an earlier run verified count as done but
 // not toward the rate, so the ETA is this run's, not years.
 func TestProgressAfterResume(t *testing.T) {
+	t.Parallel()
 	var out strings.Builder
 	big := PlanItem{Dest: "vm/big-flat.vmdk", Size: 8 << 30}
 	small := PlanItem{Dest: "vm/small-flat.vmdk", Size: 100 << 20}
@@ -104,5 +113,33 @@ func TestProgressAfterResume(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "verified by an earlier run") {
 		t.Errorf("the resumed file's line: %q", out.String())
+	}
+}
+
+// TestProgressKeepsBytesWhileFinalizing: once a copy is written the sink
+// stops listing the file while it re-reads it at rest; the file in flight
+// keeps what arrived, and neither it nor the total goes back to zero.
+func TestProgressKeepsBytesWhileFinalizing(t *testing.T) {
+	t.Parallel()
+	a := PlanItem{Dest: "vm/a-flat.vmdk", Size: 256 << 20}
+	listed := true
+	p := &ProgressTracker{Total: a.Size, Status: func() nfssink.Status {
+		if !listed {
+			return nfssink.Status{}
+		}
+		return nfssink.Status{Receiving: []nfssink.FileStatus{{Path: a.Dest, Received: 224 << 20, RateBps: 1 << 20}}}
+	}}
+	p.Event(Progress{Item: a, Index: 1, Total: 1})
+	if v := p.View(); v.All != 224<<20 {
+		t.Fatalf("while receiving: %+v", v)
+	}
+	listed = false
+	v := p.View()
+	if v.All != 224<<20 || len(v.Files) != 1 || v.Files[0].Received != 224<<20 {
+		t.Errorf("while the sink re-reads it: %+v, want 224 MiB kept", v)
+	}
+	p.Event(Progress{Item: a, Index: 1, Total: 1, Done: true, Result: &FileOutcome{Dest: a.Dest, Size: a.Size, Verified: true}})
+	if v := p.View(); v.All != a.Size || len(v.Files) != 0 {
+		t.Errorf("after it finished: %+v", v)
 	}
 }

@@ -212,15 +212,20 @@ func (c *collector) takeSlot(ctx context.Context) bool {
 	return true
 }
 
-// notStarted reports jobs the run could not start, with why.
-func (c *collector) notStarted(jobs []job, why error) {
+// notStarted records the jobs the run could not start, with why, and
+// returns their outcomes.
+func (c *collector) notStarted(jobs []job, why error) []FileOutcome {
+	var out []FileOutcome
 	for _, j := range jobs {
 		it := j.item
 		msg := "not copied: " + why.Error()
 		c.record(custody.TypeFileNotStarted, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: it.Dest, Size: it.Size,
 			PlannedSize: it.Size, Kind: it.Kind, Method: it.Method, Live: it.Live, Error: msg})
-		c.addResult(FileOutcome{Item: it, Dest: it.Dest, NotStarted: true, Error: msg})
+		fr := FileOutcome{Item: it, Dest: it.Dest, NotStarted: true, Error: msg}
+		c.addResult(fr)
+		out = append(out, fr)
 	}
+	return out
 }
 
 func (c *collector) addResult(fr FileOutcome) {

@@ -13,6 +13,7 @@ import (
 // collect; each step leaves its records, and a selection that names what
 // the host does not hold is a SelectionError.
 func TestSessionSteps(t *testing.T) {
+	t.Parallel()
 	e := startSim(t, smallLab)
 	ctx := context.Background()
 	s, err := OpenSession(e.conn, SessionOptions{Log: e.log, User: "root", RunID: "5e55101d", Logger: quietLogger()})

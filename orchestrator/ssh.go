@@ -331,10 +331,22 @@ func (c *Conn) keepalive(every time.Duration) {
 	}
 }
 
+// ErrConnLost is in the chain of every error that comes from the SSH
+// connection having ended (dropped, keepalives unanswered, closed): what
+// a redial can mend, unlike a command that failed.
+var ErrConnLost = errors.New("the SSH connection is lost")
+
+// lostError says why the connection ended, in its own words, and is
+// ErrConnLost too.
+type lostError struct{ err error }
+
+func (e *lostError) Error() string   { return e.err.Error() }
+func (e *lostError) Unwrap() []error { return []error{ErrConnLost, e.err} }
+
 func (c *Conn) markLost(err error) {
 	c.mu.Lock()
 	if c.lost == nil {
-		c.lost = err
+		c.lost = &lostError{err}
 	}
 	c.mu.Unlock()
 	c.closeOnce.Do(func() { close(c.done) })

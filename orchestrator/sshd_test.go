@@ -240,6 +240,7 @@ func TestSSHAgentAuth(t *testing.T) {
 }
 
 func TestSSHHostKeyPolicy(t *testing.T) {
+	t.Parallel()
 	s := startSSHD(t, "publickey")
 	base := SSHOptions{Addr: s.addr, User: s.userName, KeyFiles: []string{s.userKey}, Keepalive: -1}
 
@@ -250,6 +251,8 @@ func TestSSHHostKeyPolicy(t *testing.T) {
 	o.HostKey, _ = KnownHosts(empty)
 	_, err := DialSSH(context.Background(), o)
 	var uk *UnknownHostKeyError
+	// The examiner decides on the fingerprint the message shows, so the
+	// message must carry it.
 	if !errors.As(err, &uk) || !strings.HasPrefix(uk.Fingerprint, "SHA256:") || !strings.Contains(err.Error(), uk.Fingerprint) {
 		t.Fatalf("unknown host key: %v", err)
 	}
@@ -262,6 +265,7 @@ func TestSSHHostKeyPolicy(t *testing.T) {
 	o.HostKey, _ = KnownHosts(s.knownHosts(t, strings.TrimSpace(string(otherPub))))
 	_, err = DialSSH(context.Background(), o)
 	var ck *ChangedHostKeyError
+	// The warning's wording, OpenSSH's, is what an examiner recognises.
 	if !errors.As(err, &ck) || !strings.Contains(err.Error(), "HAS CHANGED") {
 		t.Fatalf("changed host key: %v", err)
 	}
@@ -307,7 +311,8 @@ func TestSSHPasswordAndKeyboardInteractive(t *testing.T) {
 				t.Fatalf("asked for the password %d times", len(prompts))
 			}
 			o.Password = func(context.Context, string, string, string) (string, error) { return "wrong", nil }
-			// Refused, named as such, and only what was offered is named.
+			// Refused, named as such, and only what was offered is named:
+			// the advice in the message is the product, so it is text.
 			if _, err := DialSSH(context.Background(), o); !errors.Is(err, ErrLoginRefused) || !strings.Contains(err.Error(), "check the user and the password") ||
 				(len(o.KeyFiles) == 0 && strings.Contains(err.Error(), "key file")) {
 				t.Fatalf("wrong password: %v", err)

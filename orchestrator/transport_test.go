@@ -29,6 +29,8 @@ func TestNewTransport(t *testing.T) {
 	if _, ok := tr.(nfsTransport); err != nil || !ok || o.Transport != TransportNFS || !tr.zeroFills() || !tr.canLoseSink() {
 		t.Errorf("default: %T %v %q", tr, err, o.Transport)
 	}
+	// A caller's mistake in the options, with no sentinel: no caller
+	// acts on one differently from another, and the message says which.
 	for _, c := range []struct {
 		o    CollectOptions
 		want string

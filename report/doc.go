@@ -8,5 +8,8 @@
 // Load builds the model (Report); WriteHTML writes one self-contained
 // page (embedded CSS, no scripts, fonts or images, with a print
 // stylesheet so it prints to PDF), WriteMarkdown a plain-text version and
-// WriteJSON the model itself for other programs.
+// WriteJSON the model itself for other programs. HTML and Markdown render
+// one view (view.go) through report.html.tmpl and report.md.tmpl, so the
+// wording of a value is decided once; testdata/report.golden.* hold both
+// for a fixed case.
 package report

@@ -161,14 +161,6 @@ func verdictClass(v Verdict) string {
 	return "bad"
 }
 
-// lastVerify returns the last recorded verification, nil if none.
-func lastVerify(vs []Verify) *Verify {
-	if len(vs) == 0 {
-		return nil
-	}
-	return &vs[len(vs)-1]
-}
-
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
 }

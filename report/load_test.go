@@ -23,11 +23,15 @@ const (
 	run     = "r1"
 )
 
-// caseLog is a custody log a test writes through hashlog's API.
+// caseLog is a custody log a test writes through hashlog's API, or with
+// a fixed clock (newFixedCase) where the output must be byte for byte
+// the same every run.
 type caseLog struct {
 	t   *testing.T
 	dir string
 	l   *hashlog.Log
+	// app appends a record: l.Append, or the fixed clock's writer.
+	app func(typ string, data any) (custody.Record, error)
 }
 
 func newCase(t *testing.T) *caseLog {
@@ -38,12 +42,12 @@ func newCase(t *testing.T) *caseLog {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return &caseLog{t: t, dir: dir, l: l}
+	return &caseLog{t: t, dir: dir, l: l, app: l.Append}
 }
 
 func (c *caseLog) add(typ string, data any) custody.Record {
 	c.t.Helper()
-	r, err := c.l.Append(typ, data)
+	r, err := c.app(typ, data)
 	if err != nil {
 		c.t.Fatalf("append %s: %v", typ, err)
 	}
@@ -74,7 +78,10 @@ func (c *caseLog) load() *Report {
 // bad sector, a disk whose copy mismatched, a file received by hand, a
 // refusal and an anomaly from the sink, a triage output, a host artifact.
 func acquisition(t *testing.T) *caseLog {
-	c := newCase(t)
+	return acquisitionIn(newCase(t))
+}
+
+func acquisitionIn(c *caseLog) *caseLog {
 	c.add(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "C-7", Examiner: "R. Roe", ToolVersion: "esxsink 1.2", SinkHost: "ws1", OS: "linux/amd64", UTCOffset: "+09:00"})
 	c.add(custody.TypeHostIdentified, custody.HostIdentified{Address: host, User: "root", HostKey: "SHA256:abc", HostKeyType: "ssh-ed25519",
 		Hostname: "esx01.example", Product: "VMware ESXi", Version: "8.0.2", Build: 22380479, Update: 2, Patch: -1})

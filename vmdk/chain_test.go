@@ -16,6 +16,7 @@ import (
 // straight at the grain's sector. Build one and check we read what qemu
 // reads.
 func TestCompressedWithoutMarkers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "c.vmdk")
 	w, err := CreateSparse(p, mib+1536, SparseOptions{})
@@ -56,6 +57,7 @@ func TestCompressedWithoutMarkers(t *testing.T) {
 // TestChildLargerThanParent: bytes past the parent's end read as zeros
 // (as qemu reads them), and verify notes the size difference.
 func TestChildLargerThanParent(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base := filepath.Join(dir, "small.vmdk")
 	fw, _ := CreateFlat(base, 2*mib, FlatOptions{})
@@ -83,6 +85,7 @@ func TestChildLargerThanParent(t *testing.T) {
 }
 
 func TestChainLoop(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	buildOwnChain(t, dir)
 	base := filepath.Join(dir, "base.vmdk")
@@ -99,6 +102,7 @@ func TestChainLoop(t *testing.T) {
 // TestTruncatedFlat: a flat extent shorter than its line is a warning at
 // open, an error when its missing bytes are read, and an error in verify.
 func TestTruncatedFlat(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base := filepath.Join(dir, "t.vmdk")
 	fw, _ := CreateFlat(base, 4*mib, FlatOptions{})

@@ -93,7 +93,7 @@ func Convert(ctx context.Context, d *Disk, dst string, opts ConvertOptions) (res
 	f, err := os.OpenFile(dst, flags, 0o644)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("vmdk: %s already exists; choose another output or allow overwriting (--force)", dst)
+			return nil, fmt.Errorf("vmdk: %s: %w; choose another output or allow overwriting (--force)", dst, os.ErrExist)
 		}
 		return nil, fmt.Errorf("vmdk: create output: %w", err)
 	}

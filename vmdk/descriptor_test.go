@@ -70,6 +70,7 @@ encryption.data = "AAEC"
 )
 
 func TestParseDescriptor(t *testing.T) {
+	t.Parallel()
 	d, err := ParseDescriptor("vmfs.vmdk", []byte(descVMFS))
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +123,7 @@ func TestParseDescriptor(t *testing.T) {
 // TestParseDescriptorPadding: the text ends at the first NUL, even when
 // stale bytes follow (qemu leaves them when it rewrites a shorter CID).
 func TestParseDescriptorPadding(t *testing.T) {
+	t.Parallel()
 	text := []byte(descVMFS + "\x00\x00" + "e.virtualHWVersion = \"19\"\n" + strings.Repeat("\x00", 100))
 	d, err := ParseDescriptor("padded.vmdk", text)
 	if err != nil || d.CID != 0x7c1e2a90 {
@@ -130,6 +132,7 @@ func TestParseDescriptorPadding(t *testing.T) {
 }
 
 func TestCreateTypesAndExtentTypes(t *testing.T) {
+	t.Parallel()
 	for alias, canon := range createTypes {
 		d, err := ParseDescriptor("t", []byte("createType=\""+strings.ToUpper(alias[:1])+alias[1:]+"\"\nRW 1 ZERO\n"))
 		if err != nil || d.CreateType != canon {
@@ -146,6 +149,7 @@ func TestCreateTypesAndExtentTypes(t *testing.T) {
 }
 
 func TestParseDescriptorErrors(t *testing.T) {
+	t.Parallel()
 	head := "# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncreateType=\"vmfs\"\n"
 	for _, tc := range []struct {
 		name, text string
@@ -182,6 +186,7 @@ func TestParseDescriptorErrors(t *testing.T) {
 		if de.Line != tc.line || de.File != "disk-000001.vmdk" {
 			t.Errorf("%s: error at line %d, want %d: %v", tc.name, de.Line, tc.line, err)
 		}
+		// The words are the examiner's explanation: the product.
 		msg := err.Error()
 		if tc.line > 0 && !strings.Contains(msg, "disk-000001.vmdk line ") {
 			t.Errorf("%s: %q does not name the file and line", tc.name, msg)
@@ -192,12 +197,14 @@ func TestParseDescriptorErrors(t *testing.T) {
 			}
 		}
 	}
-	if _, err := ParseDescriptor("big", make([]byte, MaxDescriptorSize+1)); err == nil || !strings.Contains(err.Error(), "too large") {
+	var de *DescriptorError
+	if _, err := ParseDescriptor("big", make([]byte, MaxDescriptorSize+1)); !errors.As(err, &de) || de.File != "big" || de.Line != 0 {
 		t.Errorf("oversized descriptor: %v", err)
 	}
 }
 
 func TestDescriptorMarshalRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, text := range []string{descVMFS, descSESparse, descRDMCBT, descMixed} {
 		d, err := ParseDescriptor("a", []byte(text))
 		if err != nil {

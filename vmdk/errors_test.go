@@ -54,6 +54,7 @@ func findingWith(rep *VerifyReport, sev Severity, words ...string) *Finding {
 }
 
 func TestCIDMismatch(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := buildOwnChain(t, dir)
 	mid := filepath.Join(dir, "base-000001.vmdk")
@@ -113,6 +114,7 @@ func asCIDError(err error, target **CIDMismatchError) bool {
 }
 
 func TestMissingParent(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	buildOwnChain(t, dir)
 	if err := os.Rename(filepath.Join(dir, "base.vmdk"), filepath.Join(dir, "moved.vmdk")); err != nil {
@@ -143,6 +145,7 @@ func TestMissingParent(t *testing.T) {
 }
 
 func TestTruncatedGrainTable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base := filepath.Join(dir, "disk.vmdk")
 	fw, err := CreateFlat(base, 16*mib, FlatOptions{})
@@ -199,6 +202,7 @@ func TestTruncatedGrainTable(t *testing.T) {
 }
 
 func TestDirtySESparse(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	buildOwnChain(t, dir)
 	se := filepath.Join(dir, "base-000002-sesparse.vmdk")
@@ -223,6 +227,7 @@ func TestDirtySESparse(t *testing.T) {
 // products write them: an absolute /vmfs/volumes path mapped into the
 // case, a Windows path, and ../<folder>/<name>.
 func TestParentHints(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := buildOwnChain(t, dir)
 	mid := filepath.Join(dir, "base-000001.vmdk")

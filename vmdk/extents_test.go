@@ -25,6 +25,7 @@ func randomFile(t testing.TB, path string, n int64, seed uint64) []byte {
 // qemu (drops non-RW and ZERO lines) nor libvmdk (refuses) reads; the
 // expected image is computed by hand.
 func TestZeroAndReadOnlyExtents(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := randomFile(t, filepath.Join(dir, "a.bin"), 3*mib, 1)
 	b := randomFile(t, filepath.Join(dir, "b b.bin"), 2*mib, 2)
@@ -58,6 +59,7 @@ func TestZeroAndReadOnlyExtents(t *testing.T) {
 }
 
 func TestNoAccessExtent(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	randomFile(t, filepath.Join(dir, "a.bin"), mib, 1)
 	p := filepath.Join(dir, "na.vmdk")
@@ -78,6 +80,7 @@ func TestNoAccessExtent(t *testing.T) {
 // the resolver, or the collected mapping file when it is device-sized;
 // without either it is a clear error.
 func TestRDM(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	desc := "# Disk DescriptorFile\nversion=1\nencoding=\"UTF-8\"\nCID=fffffffe\nparentCID=ffffffff\n" +
 		"createType=\"vmfsPassthroughRawDeviceMap\"\n\n# Extent description\nRW 8192 VMFSRDM \"lun3-rdmp.vmdk\"\n"
@@ -121,6 +124,7 @@ func TestRDM(t *testing.T) {
 }
 
 func TestEncryptedRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := randomFile(t, filepath.Join(dir, "e-flat.vmdk"), mib, 4)
 	p := filepath.Join(dir, "e.vmdk")
@@ -146,6 +150,7 @@ func TestEncryptedRefused(t *testing.T) {
 // as itself even when its embedded extent line names another file (as
 // after a rename), like qemu and unlike libvmdk.
 func TestSelfContainedRename(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "orig.vmdk")
 	w, err := CreateSparse(p, 2*mib, SparseOptions{})

@@ -196,6 +196,7 @@ func FuzzSESparse(f *testing.F) {
 // TestCompactSESparse checks the hand-built seed decodes as intended, so
 // the seSparse fuzz target starts from a valid file.
 func TestCompactSESparse(t *testing.T) {
+	t.Parallel()
 	b := compactSESparse()
 	e, err := openSESparse("seed", bytes.NewReader(b), int64(len(b)))
 	if err != nil {
@@ -267,6 +268,8 @@ func FuzzOpenChain(f *testing.F) {
 		for _, p := range []string{top, filepath.Join(dir, "data.vmdk")} {
 			d, err := Open(p, &Options{IgnoreCID: true})
 			if err != nil {
+				// A message the examiner reads must not show fmt's
+				// complaints about its own arguments.
 				if strings.Contains(err.Error(), "%!") {
 					t.Fatalf("malformed message: %v", err)
 				}

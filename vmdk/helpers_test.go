@@ -216,7 +216,9 @@ func qemuRaw(t testing.TB, qemu, path string) string {
 
 func requireQemu(t testing.TB) string { return peer.Require(t, "qemu-img") }
 
-// wantErr fails unless err matches target and mentions every word.
+// wantErr fails unless err matches target and mentions every word: the
+// kind of error is target's to tell, and words are checked only for what
+// the examiner reads in it (the file, the line, the flag that helps).
 func wantErr(t testing.TB, err, target error, words ...string) {
 	t.Helper()
 	if err == nil {

@@ -13,6 +13,7 @@ import (
 // result has no sums and no byte went to a hash function, while the
 // default hashes every byte of the raw stream (holes included) twice.
 func TestConvertHashNone(t *testing.T) {
+	t.Parallel()
 	d, _ := openOwnChain(t)
 	none, err := Convert(context.Background(), d, filepath.Join(t.TempDir(), "none.raw"), ConvertOptions{Hashes: []string{}})
 	if err != nil {
@@ -36,6 +37,7 @@ func TestConvertHashNone(t *testing.T) {
 // TestChainWalkerMatchesMapRun: the remembering walker Info and Convert
 // use gives the same runs as asking MapRun afresh at every step.
 func TestChainWalkerMatchesMapRun(t *testing.T) {
+	t.Parallel()
 	d, _ := openOwnChain(t)
 	w := &chainWalker{d: d}
 	runs := 0
@@ -64,6 +66,7 @@ func TestChainWalkerMatchesMapRun(t *testing.T) {
 // it is followed; one leaving it is an EscapeError naming the descriptor,
 // the extent line and the reference; Root widens the search explicitly.
 func TestRootConfinement(t *testing.T) {
+	t.Parallel()
 	top := t.TempDir()
 	vm := filepath.Join(top, "vm")
 	os.MkdirAll(filepath.Join(vm, "store"), 0o755)

@@ -134,6 +134,7 @@ func buildOwnChain(t testing.TB, dir string) *ownChain {
 // that qemu-img (an independent reader) reads the same bytes and the
 // same allocation map from the same files.
 func TestOwnChain(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := buildOwnChain(t, dir)
 	qemu := requireQemu(t)
@@ -170,6 +171,7 @@ func TestOwnChain(t *testing.T) {
 // seSparse table slots out of directory order, grain indexes >= 4096,
 // zero and unmapped entries; COWD tables out of order.
 func TestOwnChainExercisesFormat(t *testing.T) {
+	t.Parallel()
 	d, _ := openOwnChain(t)
 	se, ok := d.Layers[0].extents[0].ext.(*seSparseExtent)
 	if !ok {

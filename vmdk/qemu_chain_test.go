@@ -29,6 +29,7 @@ func (w write) apply(img []byte, data []byte) {
 // parent's data) and checks every level against qemu-img and against the
 // image computed from the writes.
 func TestQemuChainZeroedGrain(t *testing.T) {
+	t.Parallel()
 	qemu := requireQemu(t)
 	qio := peer.Require(t, "qemu-io")
 	dir := t.TempDir()

@@ -12,6 +12,7 @@ import (
 // extent, holding random data, written zeros and holes, and checks that
 // our raw output is byte-identical to the original and to qemu-img's.
 func TestQemuSubformats(t *testing.T) {
+	t.Parallel()
 	qemu := requireQemu(t)
 	dir := t.TempDir()
 	small := filepath.Join(dir, "small.raw")

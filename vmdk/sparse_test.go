@@ -13,6 +13,7 @@ import (
 // with zeroed-grain entries using our writer, and checks both levels
 // against the model and qemu-img, and that verify finds them clean.
 func TestSparseWriterChain(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	size := 10*mib + 1536
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -94,6 +95,7 @@ func TestSparseWriterChain(t *testing.T) {
 // TestSparseRedundantMismatch: verify compares the redundant grain
 // tables with the primary ones and reports a difference.
 func TestSparseRedundantMismatch(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "disk.vmdk")
 	w, err := CreateSparse(p, 4*mib, SparseOptions{})

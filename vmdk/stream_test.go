@@ -37,6 +37,7 @@ func writeStreamFixture(t testing.TB, dir string) (disk, src string) {
 // TestStreamVMwareLayout: qemu-img reads our VMware-layout stream
 // (footer, markers, directory at the end) as the original, and so do we.
 func TestStreamVMwareLayout(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	disk, src := writeStreamFixture(t, dir)
 	d, err := Open(disk, nil)
@@ -72,6 +73,7 @@ func TestStreamVMwareLayout(t *testing.T) {
 // LBA disagrees with its table, and a corrupt zlib stream each give a
 // clear error, and verify lists them all in one run.
 func TestStreamDamage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	disk, _ := writeStreamFixture(t, dir)
 	st, _ := os.Stat(disk)

@@ -13,6 +13,7 @@ import (
 // reported in one run: a grain past the end of the file, two entries
 // sharing a grain, and a grain inside the header.
 func TestVerifyCOWDDamage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base := filepath.Join(dir, "d.vmdk")
 	fw, _ := CreateFlat(base, 4*mib, FlatOptions{})
@@ -70,6 +71,7 @@ func TestVerifyCOWDDamage(t *testing.T) {
 // areas the header declares is still read when it lies in the file (as
 // qemu reads it), and verify warns about it.
 func TestSESparseOutsideDeclaredAreas(t *testing.T) {
+	t.Parallel()
 	b := compactSESparse()
 	binary.LittleEndian.PutUint64(b[19*8:], 0) // GTSize: no table slots declared
 	binary.LittleEndian.PutUint64(b[25*8:], 8) // GrainsSize: one grain declared

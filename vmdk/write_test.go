@@ -12,6 +12,7 @@ import (
 // (after Flush) mid-way, write more, close. Each read state must match
 // the model, for qemu-img too, and the CID follows ESXi's rules.
 func TestDeltaWriterFlush(t *testing.T) {
+	t.Parallel()
 	qemu := requireQemu(t)
 	for _, f := range []DeltaFormat{VMFSSparse, SESparse} {
 		t.Run(string(f), func(t *testing.T) {
@@ -90,6 +91,7 @@ func TestDeltaWriterFlush(t *testing.T) {
 // TestWritersRefuse: writes outside the disk and existing files are
 // refused.
 func TestWritersRefuse(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base := filepath.Join(dir, "d.vmdk")
 	fw, _ := CreateFlat(base, mib, FlatOptions{})

@@ -12,7 +12,7 @@ import (
 
 // TestAdviceNamesFlags: the libraries' errors name no flags; the CLI adds
 // the flags that help, found through the error chain however it is
-// wrapped.
+// wrapped. The advice is text the examiner reads, so text is compared.
 func TestAdviceNamesFlags(t *testing.T) {
 	t.Parallel()
 	wrap := func(err error) error { return fmt.Errorf("connect to 10.0.0.21: %w", err) }

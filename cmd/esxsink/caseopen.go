@@ -15,55 +15,33 @@ import (
 	"github.com/esxsink/esxsink/hashlog"
 )
 
-// openCase opens the custody log of caseDir, records case.opened for a
-// new case, and a session.opened for every invocation: who, with which
-// command line (secrets redacted), so that a second examiner reopening
-// the case is on record.
+// openCase opens the case the flags name (hashlog.OpenCase: case.opened
+// for a new case, session.opened for every invocation, secrets redacted
+// from the command line it records); what the examiner got wrong is a
+// usage error.
 func openCase(c *cli.Context, caseDir string) (*hashlog.Log, error) {
-	caseID, examiner := c.String("case-id"), c.String("examiner")
 	if caseDir == "" {
 		return nil, usageError(errors.New("--case is required"))
 	}
-	_, statErr := os.Stat(hashlog.LogPath(caseDir))
-	isNew := errors.Is(statErr, os.ErrNotExist)
-	if isNew && (caseID == "" || examiner == "") {
+	host, _ := os.Hostname()
+	session := newSession(c, false, caseDetails(c))
+	log, err := hashlog.OpenCase(caseDir, hashlog.CaseOpening{
+		CaseID: c.String("case-id"), Examiner: c.String("examiner"), Session: session,
+		Opened: custody.CaseOpened{ToolVersion: session.Tool, SinkHost: host, OS: runtime.GOOS + "/" + runtime.GOARCH, UTCOffset: session.UTCOffset},
+	})
+	var mismatch *hashlog.CaseMismatchError
+	switch {
+	case errors.Is(err, hashlog.ErrNewCaseUnnamed):
 		return nil, usageError(fmt.Errorf("%s is a new case: give --case-id and --examiner so the custody log says whose case it is", caseDir))
-	}
-	if !isNew && caseID != "" {
-		// Reopening appends; a different case id is a mistake worth
-		// stopping for, before anything is written.
-		if m, err := hashlog.ReadManifest(caseDir); err == nil && m.CaseID != "" && m.CaseID != caseID {
-			return nil, usageError(fmt.Errorf("%s belongs to case %q, not %q: choose another --case folder", caseDir, m.CaseID, caseID))
-		}
-	}
-	log, err := hashlog.Open(caseDir)
-	if err != nil {
-		if errors.Is(err, hashlog.ErrLogLocked) {
-			return nil, fmt.Errorf("case %s is in use by another esxsink process: stop it first: %w", caseDir, err)
-		}
+	case errors.As(err, &mismatch):
+		return nil, usageError(fmt.Errorf("%w: choose another --case folder", err))
+	case errors.Is(err, hashlog.ErrLogLocked):
+		return nil, fmt.Errorf("case %s is in use by another esxsink process: stop it first: %w", caseDir, err)
+	case err != nil:
 		return nil, err
 	}
 	for _, d := range log.Damage() {
 		slog.Warn("the custody log of this case is damaged; new records are appended after it; run esxsink verify", "finding", d.String())
-	}
-	host, _ := os.Hostname()
-	details := caseDetails(c)
-	if isNew {
-		if _, err := log.Append(custody.TypeCaseOpened, custody.CaseOpened{
-			CaseID: caseID, Examiner: examiner, ToolVersion: "esxsink " + version,
-			SinkHost: host, OS: runtime.GOOS + "/" + runtime.GOARCH, UTCOffset: time.Now().Format("-07:00"),
-			CaseDetails: details,
-		}); err != nil {
-			log.Close()
-			return nil, err
-		}
-	} else if _, err := log.Append(custody.TypeNote, custody.Note{Text: fmt.Sprintf("case reopened by esxsink %s on %s", version, host)}); err != nil {
-		log.Close()
-		return nil, err
-	}
-	if _, err := log.Append(custody.TypeSessionOpened, newSession(c, !isNew, details)); err != nil {
-		log.Close()
-		return nil, err
 	}
 	return log, nil
 }

@@ -10,10 +10,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/esxsink/esxsink/custody"
@@ -70,94 +68,33 @@ or grant cap_net_bind_service.`,
 }
 
 func runCollect(c *cli.Context) (err error) {
-	logger, err := newLogger(c.String("log-level"), c.App.ErrWriter)
+	f, err := parseCollectFlags(c)
 	if err != nil {
-		return usageError(err)
+		return err
 	}
-	if len(vmArgs(c)) == 0 && !c.Bool("all") && !c.Bool("unregistered") && len(c.StringSlice("usb")) == 0 && !c.Bool("host-artifacts") {
-		return usageError(errors.New("choose what to collect: --vm NAME|VMID (repeatable), --all, --unregistered, --usb DEVICE or --host-artifacts"))
-	}
-	if c.Int("parallel") < 1 {
-		return usageError(fmt.Errorf("--parallel %d: copy at least one file at a time", c.Int("parallel")))
-	}
-	piece, err := parseSize(c.String("piece"))
-	if err != nil || piece <= 0 {
-		return usageError(fmt.Errorf("--piece %q: want a size such as 16MiB or 1GiB", c.String("piece")))
-	}
-	if t := c.String("transport"); t != orchestrator.TransportNFS && t != orchestrator.TransportSFTP {
-		return usageError(fmt.Errorf("--transport %q: choose nfs or sftp", t))
-	}
-	if v := c.String("verify"); v != "single" && v != "two-pass" {
-		return usageError(fmt.Errorf("--verify %q: choose single or two-pass", v))
-	}
-	hostHashes, err := parseHostHashes(c.String("host-hash"), c.String("verify") == "two-pass")
-	if err != nil {
-		return usageError(err)
-	}
-	caseDir := c.String("case")
-	if v := c.String("sink"); v != "" {
-		if c.String("transport") == orchestrator.TransportSFTP {
-			return usageError(errors.New("--transport sftp writes through the embedded sink: leave out --sink"))
-		}
-		dir, err := sinkCaseDir(v)
-		if err != nil {
-			return usageError(err)
-		}
-		if caseDir != "" && !sameDir(caseDir, dir) {
-			return usageError(fmt.Errorf("--case %s and --sink %s name different cases", caseDir, dir))
-		}
-		caseDir = dir
-	}
-	if caseDir == "" && !c.Bool("dry-run") {
-		return usageError(errors.New("--case is required (where the evidence and the custody log go)"))
-	}
-	// The first Ctrl-C cancels the copy and cleans up; a second aborts.
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(c.Context)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
-
 	var resume map[string]orchestrator.Verified
-	if c.Bool("resume") && caseDir != "" {
+	if c.Bool("resume") && f.caseDir != "" {
 		// Read before the case is opened for appending.
-		if resume, err = orchestrator.VerifiedInCase(caseDir, ""); err != nil {
-			return fmt.Errorf("--resume: read the custody log of %s: %w", caseDir, err)
+		if resume, err = orchestrator.VerifiedInCase(f.caseDir, ""); err != nil {
+			return fmt.Errorf("--resume: read the custody log of %s: %w", f.caseDir, err)
 		}
 	}
-	// caseLog is the case's log: opened here, or held by a running serve
-	// and written through its control API.
-	var caseLog orchestrator.Recorder
-	var remote *remoteSink
-	var remoteStatus nfssink.Status
-	switch {
-	case c.Bool("dry-run"):
-	case c.String("sink") != "":
-		if remote, remoteStatus, err = connectSink(ctx, caseDir); err != nil {
-			return err
-		}
-		caseLog = remote
-		if _, err := caseLog.Append(custody.TypeSessionOpened, newSession(c, true, caseDetails(c))); err != nil {
-			return err
-		}
-	default:
-		log, err := openCase(c, caseDir)
-		if err != nil {
-			return err
-		}
-		defer log.Close()
-		caseLog = log
+	cc, err := openCollectCase(ctx, c, f)
+	if err != nil {
+		return err
 	}
+	defer cc.close()
 	runID := orchestrator.NewRunID()
 	collectStarted := false
-	if caseLog != nil {
+	if cc.log != nil {
 		// Every run that opened the case says how it ended, also when it
 		// failed before copying (a refused login, a port in use, an
 		// unknown --vm): collect's own records cover the rest.
 		defer func() {
 			if err != nil && !collectStarted {
-				_, _ = caseLog.Append(custody.TypeRunFailed, custody.Step{Host: c.String("host"), RunID: runID, Error: err.Error()})
+				_, _ = cc.log.Append(custody.TypeRunFailed, custody.Step{Host: c.String("host"), RunID: runID, Error: err.Error()})
 			}
 		}()
 	}
@@ -166,94 +103,31 @@ func runCollect(c *cli.Context) (err error) {
 		return err
 	}
 	defer conn.Close()
-	outDir := ""
-	if caseLog != nil {
-		outDir = filepath.Join(caseDir, "host-commands")
-	}
-	session, err := orchestrator.OpenSession(conn, orchestrator.SessionOptions{Log: caseLog, OutDir: outDir, User: c.String("user"), RunID: runID, Logger: logger})
-	if err != nil {
-		return err
-	}
-	r := session.Runner
-	inv, err := session.Discover(ctx)
-	if err != nil {
-		return err
-	}
-	notCollected := unplacedError(inv, c.Bool("all"))
-	if notCollected != nil && caseLog != nil {
-		if _, err := caseLog.Append(custody.TypeNote, custody.Note{Text: notCollected.Error()}); err != nil {
-			return err
-		}
-	}
-	plan, err := session.Plan(orchestrator.Selection{VMs: vmArgs(c), All: c.Bool("all"), Unregistered: c.Bool("unregistered"), Devices: c.StringSlice("usb")},
-		orchestrator.PlanOptions{SinkFree: freeSpace(caseDir), RDM: c.Bool("rdm"), Independent: c.Bool("independent")})
-	var selErr *orchestrator.SelectionError
-	if errors.As(err, &selErr) {
-		return usageError(err)
-	}
-	if err != nil {
-		return err
-	}
-	tri, err := hostArtifacts(ctx, c, r, caseLog, plan, conn.Addr(), logger)
+	session, plan, tri, notCollected, err := planCollect(ctx, c, f, cc, conn, runID)
 	if err != nil {
 		return err
 	}
 	w := c.App.Writer
-	if c.Bool("dry-run") {
-		if c.Bool("json") {
-			if err := writeJSONTo(w, plan); err != nil {
-				return err
-			}
-		} else {
-			printPlan(w, plan)
-		}
-		if notCollected != nil {
-			return cli.Exit(notCollected.Error(), 1)
-		}
-		return nil
+	if f.dryRun {
+		return dryRun(c, plan, notCollected)
 	}
 	if !plan.Fits() {
-		return fmt.Errorf("the plan needs %s but %s has %s free: choose fewer VMs or another --case", humanBytes(plan.Bytes), caseDir, humanBytes(plan.SinkFree))
+		return fmt.Errorf("the plan needs %s but %s has %s free: choose fewer VMs or another --case", humanBytes(plan.Bytes), f.caseDir, humanBytes(plan.SinkFree))
 	}
-
-	sinkHost := c.String("sink-address")
-	if sinkHost == "" {
-		if ta, ok := conn.LocalAddr().(*net.TCPAddr); ok {
-			sinkHost = ta.IP.String()
-		}
-	}
-	hostIP, err := remoteIP(conn.Addr())
+	host := sinkHost(c, conn)
+	sink, status, export, closeSink, err := cc.sink(ctx, c, conn, f, host)
 	if err != nil {
 		return err
 	}
-	var sink orchestrator.Sink
-	var status func() nfssink.Status
-	closeSink := func() {}
-	export := c.String("export")
-	if remote != nil {
-		sink, status, export = remote, remote.Status, remoteStatus.Export
-		if !strings.HasSuffix(remoteStatus.NFS, ":2049") || !strings.HasSuffix(remoteStatus.Portmap, ":111") {
-			fmt.Fprintf(c.App.ErrWriter, "note: the running sink serves NFS on %s and the portmapper on %q; a real ESXi host only finds it on 111 and 2049\n", remoteStatus.NFS, remoteStatus.Portmap)
-		}
-	} else {
-		embedded, err := startEmbeddedSink(ctx, c, caseDir, sinkHost, hostIP, piece, caseLog, logger)
-		if err != nil {
-			return err
-		}
-		defer embedded.Close("collect done")
-		sink, status = embedded, embedded.Status
-		// Closed before the closing statement, so that the log head it
-		// prints is the last record of this run.
-		closeSink = func() { embedded.Close("collect done") }
-	}
+	defer closeSink()
 	started := time.Now()
 	collectStarted = true
 	progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, plan.Bytes, status)
 	rep, err := session.Collect(ctx, plan, orchestrator.CollectOptions{
-		Sink: sink, SinkHost: sinkHost, Export: export,
-		Retries: c.Int("retries"), Logger: logger,
+		Sink: sink, SinkHost: host, Export: export,
+		Retries: c.Int("retries"), Logger: f.logger,
 		TwoPass:     c.String("verify") == "two-pass",
-		HostHashes:  hostHashes,
+		HostHashes:  f.hostHashes,
 		Transport:   c.String("transport"),
 		Resume:      onlyHost(resume, conn.Addr()),
 		Progress:    progress,
@@ -261,7 +135,7 @@ func runCollect(c *cli.Context) (err error) {
 		Memory:      c.Bool("memory"),
 		Redial:      func(ctx context.Context) (*orchestrator.Conn, error) { return dialHost(ctx, c) },
 		Workstation: workstation(),
-		CaseID:      caseName(c, caseDir),
+		CaseID:      caseName(c, f.caseDir),
 	})
 	stopProgress()
 	if err != nil && ctx.Err() != nil {
@@ -271,6 +145,42 @@ func runCollect(c *cli.Context) (err error) {
 		}
 		err = fmt.Errorf("interrupted (%w): %s; files verified so far are kept; run the same collect with --resume to go on", err, undone)
 	}
+	printOutcome(c, f.caseDir, rep, tri, err)
+	// Closed before the closing statement, so that the log head it
+	// prints is the last record of this run.
+	closeSink()
+	if !c.Bool("json-events") && !c.Bool("json") {
+		printClosing(w, closingOf(rep, plan, f.caseDir, time.Since(started), err, cc.log))
+	}
+	if err == nil {
+		err = notCollected
+	}
+	if err != nil {
+		return cli.Exit(withAdvice(err), 1)
+	}
+	return nil
+}
+
+// dryRun prints the plan, and fails when --all leaves VMs out.
+func dryRun(c *cli.Context, plan *orchestrator.Plan, notCollected error) error {
+	if c.Bool("json") {
+		if err := writeJSONTo(c.App.Writer, plan); err != nil {
+			return err
+		}
+	} else {
+		printPlan(c.App.Writer, plan)
+	}
+	if notCollected != nil {
+		return cli.Exit(notCollected.Error(), 1)
+	}
+	return nil
+}
+
+// printOutcome prints the run's outcome: the run.finished event after
+// --json-events, the outcome as JSON with --json, else the table of files
+// and the triage's outputs.
+func printOutcome(c *cli.Context, caseDir string, rep *orchestrator.Outcome, tri *orchestrator.TriageResult, err error) {
+	w := c.App.Writer
 	switch {
 	case c.Bool("json-events"):
 		ev := orchestrator.JSONEvent{Event: "run.finished", Report: rep, Case: caseDir, Time: time.Now().UTC()}
@@ -284,17 +194,44 @@ func runCollect(c *cli.Context) (err error) {
 		printReport(w, rep)
 		printTriage(w, tri)
 	}
-	closeSink()
-	if !c.Bool("json-events") && !c.Bool("json") {
-		printClosing(w, closingOf(rep, plan, caseDir, time.Since(started), err, caseLog))
+}
+
+// planCollect opens the orchestrator session on conn, identifies and
+// discovers the host, and plans the examiner's selection, with the host
+// triage's files when asked; notCollected names the registered VMs --all
+// cannot collect (noted in the case; collect exits 1 for them).
+func planCollect(ctx context.Context, c *cli.Context, f *collectFlags, cc *collectCase, conn *orchestrator.Conn, runID string) (session *orchestrator.Session, plan *orchestrator.Plan, tri *orchestrator.TriageResult, notCollected, err error) {
+	outDir := ""
+	if cc.log != nil {
+		outDir = filepath.Join(cc.dir, "host-commands")
 	}
-	if err == nil {
-		err = notCollected
+	session, err = orchestrator.OpenSession(conn, orchestrator.SessionOptions{Log: cc.log, OutDir: outDir, User: c.String("user"), RunID: runID, Logger: f.logger})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	inv, err := session.Discover(ctx)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	notCollected = unplacedError(inv, c.Bool("all"))
+	if notCollected != nil && cc.log != nil {
+		if _, err := cc.log.Append(custody.TypeNote, custody.Note{Text: notCollected.Error()}); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
+	plan, err = session.Plan(orchestrator.Selection{VMs: vmArgs(c), All: c.Bool("all"), Unregistered: c.Bool("unregistered"), Devices: c.StringSlice("usb")},
+		orchestrator.PlanOptions{SinkFree: freeSpace(f.caseDir), RDM: c.Bool("rdm"), Independent: c.Bool("independent")})
+	var selErr *orchestrator.SelectionError
+	if errors.As(err, &selErr) {
+		return nil, nil, nil, nil, usageError(err)
 	}
 	if err != nil {
-		return cli.Exit(withAdvice(err), 1)
+		return nil, nil, nil, nil, err
 	}
-	return nil
+	if tri, err = hostArtifacts(ctx, c, session.Runner, cc.log, plan, conn.Addr(), f.logger); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return session, plan, tri, notCollected, nil
 }
 
 // verbatimList is a repeatable flag whose values are kept exactly as

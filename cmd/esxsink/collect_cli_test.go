@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -316,6 +318,7 @@ func TestCollectCLIInterrupt(t *testing.T) {
 
 // TestVerifyEmptyCaseIsIncomplete: a case with nothing in it never passes.
 func TestVerifyEmptyCaseIsIncomplete(t *testing.T) {
+	t.Parallel()
 	caseDir := filepath.Join(t.TempDir(), "case")
 	l, err := hashlog.Open(caseDir)
 	if err != nil {
@@ -336,6 +339,7 @@ func TestVerifyEmptyCaseIsIncomplete(t *testing.T) {
 
 // TestRedactArgs: the command line is recorded, its secrets are not.
 func TestRedactArgs(t *testing.T) {
+	t.Parallel()
 	got := strings.Join(redactArgs([]string{"esxsink", "collect", "--password=hunter2", "--password", "s3cret", "--password-file", "/k/pw", "--vm", "password"}), " ")
 	if strings.Contains(got, "hunter2") || strings.Contains(got, "s3cret") || !strings.Contains(got, "--password-file /k/pw") || !strings.Contains(got, "--vm password") {
 		t.Errorf("redactArgs = %q", got)
@@ -373,7 +377,8 @@ func TestCollectCLIThroughRunningServe(t *testing.T) {
 	}
 	// The serve refuses records that only it may write.
 	cl := nfssink.NewClient(stateDir(caseDir))
-	if _, err := cl.Append(context.Background(), "file.finalized", map[string]string{"path": "x"}); err == nil || !strings.Contains(err.Error(), "the sink's own") {
+	var refused *nfssink.APIError
+	if _, err := cl.Append(context.Background(), "file.finalized", map[string]string{"path": "x"}); !errors.As(err, &refused) || refused.Status != http.StatusForbidden {
 		t.Errorf("a file.finalized record from outside the sink: %v", err)
 	}
 	serve.Process.Signal(syscall.SIGINT)

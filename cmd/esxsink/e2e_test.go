@@ -228,6 +228,7 @@ func flip(t *testing.T, p string, off int64) {
 
 // TestUsageErrors exit with status 2 and say what to do.
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cases := []struct {
 		args []string
@@ -253,6 +254,7 @@ func TestUsageErrors(t *testing.T) {
 
 // TestEveryCommandExplainsEveryFlag: --help works and every flag has a usage text.
 func TestEveryCommandExplainsEveryFlag(t *testing.T) {
+	t.Parallel()
 	for _, cmd := range newApp().Commands {
 		if cmd.Hidden {
 			continue // `esxsink lab` only says where the lab went

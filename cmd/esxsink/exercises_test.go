@@ -505,6 +505,7 @@ func (r *exerciseRun) learnLab(s *exStep, banner string) {
 // exercise: steps, expectations, captures, and mistakes reported with
 // their line.
 func TestExerciseMarkup(t *testing.T) {
+	t.Parallel()
 	md := "# x\n\n```sh step=a run=workstation exit=1\nfalse\n```\n\n```expect\nYou  should   see\n...\n```\n" +
 		"<!-- capture SUM ([0-9a-f]{32}) -->\n\n```sh step=b run=background terminal=lab ready=\"press Ctrl-C\"\nesxsink-lab\n```\n"
 	steps, err := parseExercise("x.md", md)
@@ -536,6 +537,8 @@ func TestExerciseMarkup(t *testing.T) {
 		"```sh step=a run=esx\nx\n",
 		"```sh step=a run=esx\nx\n```\n<!-- capture X nogroup -->\n",
 	} {
+		// The trainer finds the mistake by the file and line the
+		// message names: the product.
 		if _, err := parseExercise("bad.md", bad); err == nil || !strings.Contains(err.Error(), "bad.md:") {
 			t.Errorf("%q: error %v, want one naming the line", bad, err)
 		}

@@ -14,6 +14,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden --help files i
 // up as a diff of testdata/help (go test -run TestHelpGolden -update to
 // accept it). Each help has an example and marks what is required.
 func TestHelpGolden(t *testing.T) {
+	t.Parallel()
 	cmds := []string{"", "serve", "status", "verify", "export", "vmdk", "inventory", "collect", "triage", "cleanup", "report", "version"}
 	for _, cmd := range cmds {
 		name := cmd

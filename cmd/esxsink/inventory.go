@@ -124,15 +124,18 @@ func runInventory(c *cli.Context) error {
 func printInventory(w io.Writer, inv *orchestrator.Inventory) {
 	fmt.Fprintf(w, "%s  %s %s build %d  (%s)\n", inv.Host.Hostname, inv.Host.Version.Product, inv.Host.Version.Version, inv.Host.Version.Build, inv.Host.Addr)
 	fmt.Fprintln(w, "datastores:")
+	var rows [][]string
 	for _, ds := range inv.Datastores {
-		fmt.Fprintf(w, "  %-30q %-8s %10s free of %s\n", ds.VolumeName, ds.Type, humanBytes(ds.Free), humanBytes(ds.Size))
+		rows = append(rows, []string{fmt.Sprintf("%q", ds.VolumeName), ds.Type, humanBytes(ds.Free), "free of " + humanBytes(ds.Size)})
 	}
+	printColumns(w, "  ", []bool{false, false, true}, rows)
 	for _, m := range inv.NFS {
 		fmt.Fprintf(w, "  NFS %q  %s:%s  %s\n", m.Label, m.Host, m.Share, m.Status)
 	}
 	if len(inv.Devices) > 0 {
 		fmt.Fprintln(w, "storage devices:")
 	}
+	rows = nil
 	for _, d := range inv.Devices {
 		kind := "local"
 		switch {
@@ -141,8 +144,9 @@ func printInventory(w io.Writer, inv *orchestrator.Inventory) {
 		case !d.IsLocal:
 			kind = "LUN"
 		}
-		fmt.Fprintf(w, "  %-5s %10s  %s  %s %s\n", kind, humanBytes(d.SizeMB<<20), d.Device, d.Vendor, d.Model)
+		rows = append(rows, []string{kind, humanBytes(d.SizeMB << 20), d.Device, strings.TrimSpace(d.Vendor + " " + d.Model)})
 	}
+	printColumns(w, "  ", []bool{false, true}, rows)
 	for _, u := range inv.USB {
 		if !u.IsRootHub() {
 			fmt.Fprintf(w, "  usb bus %d device %d  %04x:%04x  %s\n", u.Bus, u.Device, u.VendorID, u.ProductID, u.Description)
@@ -178,12 +182,14 @@ func printInventory(w io.Writer, inv *orchestrator.Inventory) {
 		}
 		if vm.Snapshots != nil {
 			for _, s := range vm.Snapshots.All() {
-				fmt.Fprintf(w, "    %ssnapshot %d %q %s\n", strings.Repeat("  ", s.Depth), s.ID, s.Name, s.CreatedRaw)
+				fmt.Fprintf(w, "    %ssnapshot %d %q %s\n", strings.Repeat("  ", s.Depth), s.ID, s.Name, snapshotTime(s))
 			}
 		}
+		rows = nil
 		for _, f := range vm.Files {
-			fmt.Fprintf(w, "    %12s  %s\n", humanBytes(f.Size), f.Name)
+			rows = append(rows, []string{humanBytes(f.Size), f.Name})
 		}
+		printColumns(w, "    ", []bool{true}, rows)
 		for _, warn := range vm.Warnings {
 			fmt.Fprintf(w, "    warning: %s\n", warn)
 		}

@@ -223,6 +223,7 @@ func TestReportRendersInChromium(t *testing.T) {
 // case folder names that file NOT VERIFIED, in HTML, Markdown and JSON,
 // while the other files stay verified.
 func TestReportFlagsChangedEvidence(t *testing.T) {
+	t.Parallel()
 	caseDir := collectLabCase(t)
 	target := "datastore1/Ubuntu/Ubuntu-flat.vmdk"
 	flip(t, filepath.Join(caseDir, "evidence", filepath.FromSlash(target)), 1<<20+3)
@@ -300,6 +301,7 @@ func TestReportFlagsChangedEvidence(t *testing.T) {
 // TestReportUsage: a folder that is not a case, or bad arguments, exit 2
 // and say what is wrong.
 func TestReportUsage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, c := range []struct {
 		args []string

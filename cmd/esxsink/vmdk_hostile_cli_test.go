@@ -218,6 +218,7 @@ func hostileCases() []hostileCase {
 // TestVMDKHostileInputs runs info, verify and convert on each crafted
 // disk and checks exit 1, the message and the time taken.
 func TestVMDKHostileInputs(t *testing.T) {
+	t.Parallel()
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {
 			top := t.TempDir()
@@ -275,6 +276,7 @@ func TestVMDKHostileInputs(t *testing.T) {
 // hashing 2 TiB of zeros. The shared grains of the overlap case convert
 // only with --allow-overlapping-grains, with a warning.
 func TestVMDKHugeButValid(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// grain 2^21 sectors: one table of 4096 entries covers 2^33 sectors.
 	os.WriteFile(filepath.Join(dir, "h.vmdk"), descriptor("vmfsSparse", nil, `RW 4294967295 VMFSSPARSE "h-delta.vmdk"`), 0o644)
