@@ -287,14 +287,15 @@ const LUNPrefix = "/vmfs/devices/disks/"
 // disks is copied once; each mapping's note names its image.
 func (p *Plan) addLUNs(vm *VM, taken map[string]string) {
 	for _, d := range vm.Disks {
-		if d.RDM == nil || d.RDM.Device == "" || len(d.Extents) == 0 {
+		maps := d.MappingFiles()
+		if d.RDM == nil || d.RDM.Device == "" || len(maps) == 0 {
 			// An RDM whose device is unknown: its mapping file's note
 			// and NoteNotCollected say so.
 			continue
 		}
 		size := int64(-1)
 		for _, f := range vm.Files {
-			if f.Path == d.Extents[0] {
+			if f.Path == maps[0] {
 				size = f.Size
 			}
 		}
@@ -326,7 +327,7 @@ func (p *Plan) addLUNs(vm *VM, taken map[string]string) {
 // noteMapping says on d's mapping file where the LUN it maps is imaged.
 func (p *Plan) noteMapping(d Disk, dest string) {
 	for i := range p.Items {
-		if p.Items[i].Kind == KindRDM && slices.Contains(d.Extents, p.Items[i].Source) {
+		if p.Items[i].Kind == KindRDM && slices.Contains(d.MappingFiles(), p.Items[i].Source) {
 			p.Items[i].Note = "raw device mapping: reading it reads the LUN " + d.RDM.Device + ", which is imaged once as " + dest
 		}
 	}
@@ -335,8 +336,9 @@ func (p *Plan) noteMapping(d Disk, dest string) {
 // mappedSize is the size of the LUN RDM disk d maps: its mapping file's
 // (0 when the file is not listed).
 func mappedSize(vm *VM, d Disk) int64 {
+	maps := d.MappingFiles()
 	for _, f := range vm.Files {
-		if len(d.Extents) > 0 && f.Path == d.Extents[0] {
+		if len(maps) > 0 && f.Path == maps[0] {
 			return f.Size
 		}
 	}
@@ -360,10 +362,19 @@ func diskRoles(vm *VM) map[string]diskRole {
 		if d.RDM != nil && d.RDM.Device == "" {
 			r.unresolved = cmp.Or(d.RDMUnresolved, "vmkfstools -q named no device")
 		}
-		roles[d.Descriptor] = r
-		for _, e := range d.Extents {
+		// Every layer of the chain is the disk's: a delta over an RDM
+		// is an ordinary delta (a physical RDM's stays physical: no
+		// snapshot freezes what is under it), and only the base's
+		// extents are mapping files.
+		for _, l := range d.Layers() {
+			roles[l.Descriptor] = r
+			for _, e := range l.Extents {
+				roles[e] = r
+			}
+		}
+		for _, e := range d.MappingFiles() {
 			er := r
-			er.rdm = d.RDM != nil
+			er.rdm = true
 			roles[e] = er
 		}
 	}
@@ -402,6 +413,9 @@ func classify(vm *VM, it *PlanItem, r diskRole, o PlanOptions) {
 		// describing a disk no snapshot freezes.
 		it.Method, it.Live = MethodCopy, true
 		it.Note = "descriptor of a physical RDM of a running VM: our snapshot does not freeze the disk it describes, so it is copied as it is (the data is the LUN, copied live with --rdm)"
+		if it.Kind != KindDescriptor {
+			it.Note = "file of a physical RDM's chain of a running VM: no snapshot freezes a physical RDM, so it is copied as it is, live"
+		}
 	case running && it.Kind == KindSwap:
 		it.Method, it.Note = MethodSkip, "swap file held open by the running VM"
 	case running && r.indep && o.Independent:
