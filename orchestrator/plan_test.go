@@ -230,3 +230,71 @@ func TestMakePlanUnresolvedRDM(t *testing.T) {
 		t.Errorf("not collected: %q", missed)
 	}
 }
+
+// An RDM under a user snapshot: the .vmx names a delta whose parent is
+// the mapping's descriptor. The mapping file is never copied as data;
+// the deltas of a virtual RDM are ordinary deltas, copied under our
+// snapshot with the LUN, which the delta keeps the VM from writing; a
+// physical RDM stays physical whatever lies over it (no snapshot freezes
+// it), so nothing of its chain is "under snapshot".
+func TestMakePlanRDMUnderSnapshot(t *testing.T) {
+	vm := testVM(1, "ds", "vm", esxi.PoweredOn)
+	d := vm.Dir
+	vm.Disks[3] = Disk{Node: "scsi0:3", Descriptor: d + "/v-000001.vmdk", CreateType: "seSparse", Extents: []string{d + "/v-000001-sesparse.vmdk"},
+		Parent: d + "/v.vmdk", Chain: []Layer{{Descriptor: d + "/v.vmdk", CreateType: "vmfsRawDeviceMap", Extents: []string{d + "/v-rdm.vmdk"}}},
+		RDM: &esxi.RDMInfo{Device: "vml.02"}}
+	vm.Disks[2] = Disk{Node: "scsi0:2", Descriptor: d + "/p-000001.vmdk", CreateType: "seSparse", Extents: []string{d + "/p-000001-sesparse.vmdk"},
+		Parent: d + "/p.vmdk", Chain: []Layer{{Descriptor: d + "/p.vmdk", CreateType: "vmfsPassthroughRawDeviceMap", Extents: []string{d + "/p-rdmp.vmdk"}}},
+		RDM: &esxi.RDMInfo{Passthrough: true, Device: "vml.01"}}
+	for _, n := range []string{"v.vmdk", "v-000001.vmdk", "p.vmdk", "p-000001.vmdk"} {
+		vm.Files = append(vm.Files, File{Name: n, Path: d + "/" + n, Size: 500})
+	}
+	vm.Files = append(vm.Files, File{Name: "v-000001-sesparse.vmdk", Path: d + "/v-000001-sesparse.vmdk", Size: 8192},
+		File{Name: "p-000001-sesparse.vmdk", Path: d + "/p-000001-sesparse.vmdk", Size: 8192})
+	for _, rdm := range []bool{false, true} {
+		o := PlanOptions{SinkFree: -1, RDM: rdm}
+		p := MakePlan([]*VM{vm}, o)
+		p.NoteNotCollected(&Inventory{VMs: []*VM{vm}}, o)
+		got := map[string]PlanItem{}
+		for _, it := range p.Items {
+			got[strings.TrimPrefix(it.Source, d+"/")] = it
+		}
+		for name, want := range map[string]struct {
+			kind, method string
+			live         bool
+		}{
+			"v-rdm.vmdk":             {KindRDM, MethodSkip, false},
+			"v.vmdk":                 {KindDescriptor, MethodSnapshot, false},
+			"v-000001.vmdk":          {KindDescriptor, MethodSnapshot, false},
+			"v-000001-sesparse.vmdk": {KindDelta, MethodSnapshot, false},
+			"p-rdmp.vmdk":            {KindRDM, MethodSkip, false},
+			"p.vmdk":                 {KindDescriptor, MethodCopy, true},
+			"p-000001.vmdk":          {KindDescriptor, MethodCopy, true},
+			"p-000001-sesparse.vmdk": {KindDelta, MethodCopy, true},
+		} {
+			if it := got[name]; it.Kind != want.kind || it.Method != want.method || it.Live != want.live {
+				t.Errorf("--rdm=%v %s: %s %s live=%v (%s), want %s %s live=%v", rdm, name, it.Kind, it.Method, it.Live, it.Note, want.kind, want.method, want.live)
+			}
+		}
+		lunV, lunP := got[LUNPrefix+"vml.02"], got[LUNPrefix+"vml.01"]
+		var missing []string
+		for _, u := range p.NotCollected {
+			if u.What == "RDM LUN" && u.Flag == "--rdm" {
+				missing = append(missing, u.Path)
+			}
+		}
+		if rdm {
+			if lunV.Method != MethodSnapshot || lunV.Live || lunV.Size != 4<<20 || lunP.Method != MethodCopy || !lunP.Live || lunP.Size != 8<<20 {
+				t.Errorf("LUNs: virtual %+v, physical %+v", lunV, lunP)
+			}
+			if n := got["v-rdm.vmdk"].Note; !strings.Contains(n, "devices/vml.02.raw") {
+				t.Errorf("the virtual mapping file's note %q does not name the LUN's image", n)
+			}
+			if len(missing) != 0 {
+				t.Errorf("with --rdm, not collected: %q", missing)
+			}
+		} else if len(missing) != 2 {
+			t.Errorf("without --rdm, the LUNs not collected: %q, want both", missing)
+		}
+	}
+}
