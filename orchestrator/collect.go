@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -320,6 +321,7 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 	}
 	for _, u := range plan.NotCollected {
 		u.RunID = o.RunID
+		u.Host = cmp.Or(u.Host, o.Host)
 		c.appendRecord(custody.TypeNotCollected, u)
 	}
 	ctx, stopRun := context.WithCancelCause(ctx)

@@ -256,16 +256,21 @@ func MakePlan(vms []*VM, o PlanOptions) *Plan {
 }
 
 // add appends it to the plan. A source already planned is not copied
-// twice; a source whose evidence path another source holds (names that
-// differ only in characters the workstation cannot store) is not copied
-// over it: both are said in the item's note.
+// twice. Two sources never share an evidence path (EvidenceName tags
+// every name it had to change), unless a host name equals another's
+// tagged name: then the file whose own name it is keeps the path, and
+// the other is not collected, recorded as such with both host paths,
+// which makes the case incomplete.
 func (p *Plan) add(it PlanItem, taken map[string]string) {
 	if it.Method != MethodSkip {
 		switch other, ok := taken[it.Dest]; {
 		case ok && other == it.Source:
 			it.Method, it.Note = MethodSkip, "already planned (shared with another VM of this plan): copied once, as "+it.Dest
+		case ok && ownName(it) && !p.ownsDest(it.Dest):
+			p.evict(it.Dest, it.Source)
+			taken[it.Dest] = it.Source
 		case ok:
-			it.Method, it.Note = MethodSkip, fmt.Sprintf("NOT COPIED: its evidence path %s is %s's (their names differ only in characters this workstation cannot store); collect it into another case", it.Dest, other)
+			p.notCollectedClash(&it, other)
 		default:
 			taken[it.Dest] = it.Source
 		}
@@ -277,6 +282,49 @@ func (p *Plan) add(it PlanItem, taken map[string]string) {
 		it.Dest = ""
 	}
 	p.Items = append(p.Items, it)
+}
+
+// ownName reports whether it goes to its host path unchanged (its
+// datastore folder aside): no name of it was made storable.
+func ownName(it PlanItem) bool {
+	_, rel, ok := esxi.SplitVolumePath(it.Source)
+	return ok && strings.HasSuffix(it.Dest, "/"+rel)
+}
+
+// ownsDest reports whether the item planned at dest has it as its own
+// name.
+func (p *Plan) ownsDest(dest string) bool {
+	for _, o := range p.Items {
+		if o.Method != MethodSkip && o.Dest == dest {
+			return ownName(o)
+		}
+	}
+	return false
+}
+
+// evict takes dest from the item planned there, for by, whose own name
+// it is: that item is not collected.
+func (p *Plan) evict(dest, by string) {
+	for i := range p.Items {
+		o := &p.Items[i]
+		if o.Method == MethodSkip || o.Dest != dest {
+			continue
+		}
+		p.Bytes -= o.Size
+		p.Files--
+		p.notCollectedClash(o, by)
+		o.Dest = ""
+		return
+	}
+}
+
+// notCollectedClash marks it as not collected because other's file holds
+// its evidence path.
+func (p *Plan) notCollectedClash(it *PlanItem, other string) {
+	why := fmt.Sprintf("%s and %s would both be %s in the evidence folder (one host name is the other's once made storable on this workstation), and one file may not take the other's place", it.Source, other, it.Dest)
+	it.Method, it.Note = MethodSkip, "NOT COLLECTED: "+why
+	p.NotCollected = append(p.NotCollected, custody.Uncollected{What: "file", Name: it.VMName, VMID: it.VMID, Path: it.Source, Size: it.Size,
+		Why: why + "; collect it into another case", Missed: true})
 }
 
 // LUNPrefix is where ESXi exposes disks and LUNs.
@@ -483,6 +531,9 @@ func (p *Plan) NoteNotCollected(inv *Inventory, o PlanOptions) {
 	add := func(u custody.Uncollected) {
 		u.Host = inv.Host.Addr
 		p.NotCollected = append(p.NotCollected, u)
+	}
+	for i := range p.NotCollected {
+		p.NotCollected[i].Host = cmp.Or(p.NotCollected[i].Host, inv.Host.Addr)
 	}
 	for _, u := range inv.Unplaced {
 		add(custody.Uncollected{What: "unplaced VM", Name: u.Name, VMID: u.ID, Path: u.VMX, Why: u.Reason, Missed: o.All})

@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/esxsink/esxsink/esxi"
 )
@@ -126,12 +127,17 @@ func TestDatastoreTable(t *testing.T) {
 	if tab[2].Folder == DevicesFolder {
 		t.Errorf("a datastore took the devices folder: %+v", tab[2])
 	}
+	// The datastore whose name is storable keeps it, whichever is listed
+	// first; the other is told apart by its UUID.
 	for _, p := range []string{"/vmfs/volumes/u1/vm/x.vmdk", "/vmfs/volumes/a:b/vm/x.vmdk"} {
-		if got := EvidencePath(p, tab); got != "a_b/vm/x.vmdk" {
+		if got := EvidencePath(p, tab); got != "a_b (u1)/vm/x.vmdk" {
 			t.Errorf("%s -> %s", p, got)
 		}
 	}
-	if got := EvidencePath("/vmfs/volumes/u4/Mail [legacy]/x?.vmdk", tab); got != "u4/Mail [legacy]/x_.vmdk" {
+	if got := EvidencePath("/vmfs/volumes/a_b/vm/x.vmdk", tab); got != "a_b/vm/x.vmdk" {
+		t.Errorf("the storable name: %s", got)
+	}
+	if got := EvidencePath("/vmfs/volumes/u4/Mail [legacy]/x?.vmdk", tab); got != "u4/Mail [legacy]/"+EvidenceName("x?.vmdk") {
 		t.Errorf("unnamed datastore: %s", got)
 	}
 }
@@ -295,6 +301,96 @@ func TestMakePlanRDMUnderSnapshot(t *testing.T) {
 			}
 		} else if len(missing) != 2 {
 			t.Errorf("without --rdm, the LUNs not collected: %q, want both", missing)
+		}
+	}
+}
+
+// A name the workstation stores is kept; one it cannot is made storable
+// and tagged with its own hash, so names that differ only in what was
+// replaced never meet, nor meet a storable name; the tag keeps the
+// extension and the name within 255 bytes, and is the same every time.
+func TestEvidenceName(t *testing.T) {
+	for _, n := range []string{"a_b.vmdk", "Mail [legacy]-flat.vmdk", "Tom's lab $HOME", "Prüfung ü 日本.vmx"} {
+		if got := EvidenceName(n); got != n {
+			t.Errorf("storable %q became %q", n, got)
+		}
+	}
+	seen := map[string]string{"a_b.vmdk": "a_b.vmdk"}
+	for _, n := range []string{"a:b.vmdk", "a?b.vmdk", "a*b.vmdk", `a\b.vmdk`, "a|b.vmdk", "CON", "_CON", "name.", "name._"} {
+		got := EvidenceName(n)
+		if other, ok := seen[got]; ok && n != "_CON" && n != "name._" {
+			t.Errorf("%q and %q both become %q", n, other, got)
+		}
+		seen[got] = n
+		if SafeName(got) != got || got != EvidenceName(n) {
+			t.Errorf("EvidenceName(%q) = %q: not storable or not the same twice", n, got)
+		}
+	}
+	if got := EvidenceName("a:b.vmdk"); !strings.HasPrefix(got, "a_b~") || !strings.HasSuffix(got, ".vmdk") || len(got) != len("a_b~12345678.vmdk") {
+		t.Errorf("a:b.vmdk -> %q, want a_b~<8 hex>.vmdk", got)
+	}
+	long := strings.Repeat("é", 140) + ":x.vmdk"
+	if got := EvidenceName(long); len(got) > 255 || !strings.HasSuffix(got, ".vmdk") || !utf8.ValidString(got) {
+		t.Errorf("long name -> %d bytes %q", len(got), got)
+	}
+}
+
+// Two files of a VM folder whose names differ only in characters the
+// workstation cannot store, and a third with the storable name they
+// would both have had, go to three paths. A storable host name that
+// equals another's tagged evidence name keeps it, whichever is planned
+// first; the other is not collected, with both host paths, and the case
+// is incomplete for it.
+func TestMakePlanNamesNotStorable(t *testing.T) {
+	vm := testVM(1, "ds", "vm", esxi.PoweredOff)
+	d := vm.Dir
+	for _, n := range []string{"a:b.log", "a?b.log", "a_b.log"} {
+		vm.Files = append(vm.Files, File{Name: n, Path: d + "/" + n, Size: 10})
+	}
+	p := MakePlan([]*VM{vm}, PlanOptions{SinkFree: -1})
+	dests := map[string]string{}
+	for _, it := range p.Items {
+		if it.Method == MethodSkip && strings.HasSuffix(it.Source, ".log") {
+			t.Errorf("%s not planned: %s", it.Source, it.Note)
+		}
+		if other, ok := dests[it.Dest]; ok && it.Dest != "" {
+			t.Errorf("%s and %s share %s", it.Source, other, it.Dest)
+		}
+		dests[it.Dest] = it.Source
+	}
+	if dests["ds/vm/a_b.log"] != d+"/a_b.log" || len(p.NotCollected) != 0 {
+		t.Errorf("a_b.log is not under its own name: %v, not collected %+v", dests, p.NotCollected)
+	}
+
+	tagged := EvidenceName("a:b.log")
+	for _, order := range [][]string{{"a:b.log", tagged}, {tagged, "a:b.log"}} {
+		vm := testVM(1, "ds", "vm", esxi.PoweredOff)
+		for _, n := range order {
+			vm.Files = append(vm.Files, File{Name: n, Path: d + "/" + n, Size: 10})
+		}
+		p := MakePlan([]*VM{vm}, PlanOptions{SinkFree: -1})
+		var files int
+		for _, it := range p.Items {
+			if it.Method != MethodSkip {
+				files++
+			}
+			switch it.Source {
+			case d + "/" + tagged:
+				if it.Method == MethodSkip || it.Dest != "ds/vm/"+tagged {
+					t.Errorf("order %q: the file named %s: %+v", order, tagged, it)
+				}
+			case d + "/a:b.log":
+				if it.Method != MethodSkip || !strings.HasPrefix(it.Note, "NOT COLLECTED") {
+					t.Errorf("order %q: a:b.log: %+v", order, it)
+				}
+			}
+		}
+		if files != p.Files {
+			t.Errorf("order %q: %d files planned, the plan counts %d", order, files, p.Files)
+		}
+		if len(p.NotCollected) != 1 || !p.NotCollected[0].Missed || p.NotCollected[0].Path != d+"/a:b.log" ||
+			!strings.Contains(p.NotCollected[0].Why, d+"/"+tagged) || !strings.Contains(p.NotCollected[0].Why, d+"/a:b.log") {
+			t.Errorf("order %q: not collected %+v", order, p.NotCollected)
 		}
 	}
 }
