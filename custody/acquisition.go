@@ -153,6 +153,11 @@ type Step struct {
 	Kind   string `json:"kind,omitempty"`
 	Method string `json:"method,omitempty"`
 	Live   bool   `json:"live,omitempty"`
+	// Image is, for the descriptor of a raw device mapping, the evidence
+	// path of the image of the LUN it maps: its mapping file is not
+	// copied (reading it reads the LUN), so a reader of the collected disk
+	// takes the LUN's bytes from there.
+	Image string `json:"image,omitempty"`
 	// Superseded are earlier attempts kept on the sink that this one
 	// replaces (evidence paths).
 	Superseded []string `json:"superseded,omitempty"`
@@ -296,6 +301,41 @@ func VolumeFolders(recs []Record) map[string]string {
 					out[rest] = ds.Folder
 				}
 			}
+		}
+	}
+	return out
+}
+
+// DeviceImages reads, from the planned copies in recs, where the LUN
+// behind each collected raw device mapping is imaged: the evidence path
+// of an RDM's descriptor maps to that of its LUN's image. Only an image
+// the case holds whole (verified, or copied live with matching hashes)
+// is named: a partial or failed copy would read as a LUN it is not.
+func DeviceImages(recs []Record) map[string]string {
+	held := map[string]bool{}
+	planned := map[string]string{}
+	for _, r := range recs {
+		var s Step
+		switch r.Type {
+		case TypeFilePlanned:
+			if r.Decode(&s) == nil && s.Image != "" && s.Dest != "" {
+				planned[s.Dest] = s.Image
+			}
+		case TypeFileVerified, TypeFileCopiedLive:
+			if r.Decode(&s) == nil && s.Dest != "" {
+				held[s.Dest] = true
+			}
+		case TypeFileSuperseded:
+			var m FileSuperseded
+			if r.Decode(&m) == nil {
+				delete(held, m.From)
+			}
+		}
+	}
+	out := map[string]string{}
+	for desc, img := range planned {
+		if held[img] {
+			out[desc] = img
 		}
 	}
 	return out

@@ -340,7 +340,7 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 	// off at any point leaves each one accounted for in the log.
 	for _, it := range plan.Copies() {
 		c.record(custody.TypeFilePlanned, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: it.Dest, Size: it.Size,
-			PlannedSize: it.Size, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note})
+			PlannedSize: it.Size, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note, Image: it.Image})
 	}
 	runErr := c.run(ctx, plan)
 	c.logMu.Lock()

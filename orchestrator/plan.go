@@ -64,6 +64,9 @@ type PlanItem struct {
 	// SizeApprox says Size is an estimate: the copy's size is not checked
 	// against it.
 	SizeApprox bool `json:"size_approx,omitempty"`
+	// Image is, on an RDM's descriptor, where the LUN it maps is imaged
+	// (the mapping file itself is not copied).
+	Image string `json:"image,omitempty"`
 
 	vm *VM // nil for a host device
 	// rescue reads the source in these parts instead of whole blocks
@@ -372,11 +375,16 @@ func (p *Plan) addLUNs(vm *VM, taken map[string]string) {
 	}
 }
 
-// noteMapping says on d's mapping file where the LUN it maps is imaged.
+// noteMapping says on d's mapping file, and on the descriptor naming it,
+// where the LUN it maps is imaged.
 func (p *Plan) noteMapping(d Disk, dest string) {
 	for i := range p.Items {
-		if p.Items[i].Kind == KindRDM && slices.Contains(d.MappingFiles(), p.Items[i].Source) {
-			p.Items[i].Note = "raw device mapping: reading it reads the LUN " + d.RDM.Device + ", which is imaged once as " + dest
+		it := &p.Items[i]
+		switch {
+		case it.Kind == KindRDM && slices.Contains(d.MappingFiles(), it.Source):
+			it.Note = "raw device mapping: reading it reads the LUN " + d.RDM.Device + ", which is imaged once as " + dest
+		case it.Source == d.Base().Descriptor && it.Method != MethodSkip:
+			it.Image = dest
 		}
 	}
 }
