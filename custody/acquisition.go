@@ -340,3 +340,54 @@ func DeviceImages(recs []Record) map[string]string {
 	}
 	return out
 }
+
+// EvidenceNames is how a case's collected files were named: the host's
+// name of a file or folder that had to change to be stored on the
+// workstation, mapped to the name it has in the evidence folder, per
+// evidence folder.
+type EvidenceNames map[[2]string]string // {evidence folder, host name} -> evidence name
+
+// CollectedNames reads the planned copies in recs: for each file of a
+// datastore whose evidence path differs from its host path (a name made
+// storable), every changed name along the path.
+func CollectedNames(recs []Record) EvidenceNames {
+	out := EvidenceNames{}
+	for _, r := range recs {
+		var s Step
+		if r.Type != TypeFilePlanned || r.Decode(&s) != nil || s.Dest == "" {
+			continue
+		}
+		rest, ok := strings.CutPrefix(s.Source, "/vmfs/volumes/")
+		if !ok {
+			continue
+		}
+		host, dest := strings.Split(rest, "/"), strings.Split(s.Dest, "/")
+		if len(host) != len(dest) || len(host) < 2 {
+			continue
+		}
+		dir := dest[0] // the datastore's folder, which the table names
+		for i := 1; i < len(host); i++ {
+			if host[i] != dest[i] {
+				out[[2]string{dir, host[i]}] = dest[i]
+			}
+			dir += "/" + dest[i]
+		}
+	}
+	return out
+}
+
+// Translate maps rel, a slash path relative to the evidence folder as the
+// host names it, to the path the case holds it at.
+func (n EvidenceNames) Translate(rel string) string {
+	var cur string
+	for i, c := range strings.Split(rel, "/") {
+		if i > 0 {
+			if e, ok := n[[2]string{cur, c}]; ok {
+				c = e
+			}
+			cur += "/"
+		}
+		cur += c
+	}
+	return cur
+}

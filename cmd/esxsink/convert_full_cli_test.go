@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/esxsink/esxsink/custody"
@@ -17,12 +18,19 @@ import (
 	"github.com/esxsink/esxsink/orchestrator"
 )
 
-// startSimLab runs the simulated host in this process rather than as
-// esxsink-lab, so a test can ask it what its disks held (DiskImage); the
-// esxsink binary drives it over SSH and NFS all the same.
+// startSimLab runs the simulated host of scenario (a file, or YAML text
+// when it holds a newline) in this process rather than as esxsink-lab,
+// so a test can ask it what its disks held (DiskImage); the esxsink
+// binary drives it over SSH and NFS all the same.
 func startSimLab(t *testing.T, scenario string) (*runningLab, *esxsim.Host) {
 	t.Helper()
-	sc, err := esxsim.LoadScenario(scenario)
+	var sc *esxsim.Scenario
+	var err error
+	if strings.Contains(scenario, "\n") {
+		sc, err = esxsim.ParseScenario([]byte(scenario))
+	} else {
+		sc, err = esxsim.LoadScenario(scenario)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,46 +65,7 @@ func TestCollectFullLabConvertsEveryDescriptor(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("collect: exit %d\n%s%s", code, out, errOut)
 	}
-	recs, _, err := hashlog.ReadLog(hashlog.LogPath(caseDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sources := map[string]string{} // evidence path -> host path of each planned descriptor
-	held := map[string]bool{}
-	for _, r := range recs {
-		var s custody.Step
-		switch r.Type {
-		case custody.TypeFilePlanned:
-			if r.Decode(&s) == nil && s.Kind == orchestrator.KindDescriptor {
-				sources[s.Dest] = s.Source
-			}
-		case custody.TypeFileVerified, custody.TypeFileCopiedLive:
-			if r.Decode(&s) == nil {
-				held[s.Dest] = true
-			}
-		}
-	}
-	ev := hashlog.EvidenceDir(caseDir)
-	md5Line := regexp.MustCompile(`(?m)^md5\s+([0-9a-f]{32})\s`)
-	converted := map[string]string{} // host path -> md5
-	for dest, src := range sources {
-		if !held[dest] {
-			t.Errorf("%s (%s) was planned but is not in the case", dest, src)
-			continue
-		}
-		raw := filepath.Join(t.TempDir(), "disk.raw")
-		out, code := esx(t, "", "vmdk", "convert", filepath.Join(ev, filepath.FromSlash(dest)), raw)
-		os.Remove(raw)
-		m := md5Line.FindStringSubmatch(out)
-		if code != 0 || m == nil {
-			t.Errorf("vmdk convert %s: exit %d\n%s", dest, code, out)
-			continue
-		}
-		if want := diskImageMD5(t, host, src); m[1] != want {
-			t.Errorf("%s converts to md5 %s; the host's disk at %s was %s", dest, m[1], src, want)
-		}
-		converted[src] = m[1]
-	}
+	sources, converted := convertEveryDescriptor(t, caseDir, host)
 	// The kinds of chain the scenario holds were all among them.
 	for _, src := range []string{
 		"/vmfs/volumes/datastore1/Mail [legacy]/Mail [legacy]_logs-000005.vmdk", // running, over a base in another folder
@@ -129,6 +98,56 @@ func TestCollectFullLabConvertsEveryDescriptor(t *testing.T) {
 	t.Logf("%d descriptors converted", len(converted))
 }
 
+// convertEveryDescriptor runs `esxsink vmdk convert`, with no flags, on
+// every descriptor the case planned, and checks each result against the
+// host's disk at that descriptor as the snapshot that froze it left it.
+// It returns the planned descriptors (evidence path -> host path) and the
+// md5 of each conversion by host path.
+func convertEveryDescriptor(t *testing.T, caseDir string, host *esxsim.Host) (sources, converted map[string]string) {
+	t.Helper()
+	recs, _, err := hashlog.ReadLog(hashlog.LogPath(caseDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources = map[string]string{} // evidence path -> host path of each planned descriptor
+	held := map[string]bool{}
+	for _, r := range recs {
+		var s custody.Step
+		switch r.Type {
+		case custody.TypeFilePlanned:
+			if r.Decode(&s) == nil && s.Kind == orchestrator.KindDescriptor {
+				sources[s.Dest] = s.Source
+			}
+		case custody.TypeFileVerified, custody.TypeFileCopiedLive:
+			if r.Decode(&s) == nil {
+				held[s.Dest] = true
+			}
+		}
+	}
+	ev := hashlog.EvidenceDir(caseDir)
+	md5Line := regexp.MustCompile(`(?m)^md5\s+([0-9a-f]{32})\s`)
+	converted = map[string]string{}
+	for dest, src := range sources {
+		if !held[dest] {
+			t.Errorf("%s (%s) was planned but is not in the case", dest, src)
+			continue
+		}
+		raw := filepath.Join(t.TempDir(), "disk.raw")
+		out, code := esx(t, "", "vmdk", "convert", filepath.Join(ev, filepath.FromSlash(dest)), raw)
+		os.Remove(raw)
+		m := md5Line.FindStringSubmatch(out)
+		if code != 0 || m == nil {
+			t.Errorf("vmdk convert %s: exit %d\n%s", dest, code, out)
+			continue
+		}
+		if want := diskImageMD5(t, host, src); m[1] != want {
+			t.Errorf("%s converts to md5 %s; the host's disk at %s was %s", dest, m[1], src, want)
+		}
+		converted[src] = m[1]
+	}
+	return sources, converted
+}
+
 // diskImageMD5 is the md5 of the host's disk at descriptor desc as the
 // snapshot that froze it left it.
 func diskImageMD5(t *testing.T, h *esxsim.Host, desc string) string {
@@ -142,4 +161,45 @@ func diskImageMD5(t *testing.T, h *esxsim.Host, desc string) string {
 		t.Fatal(fmt.Errorf("read the host's disk %s: %w", desc, err))
 	}
 	return hex.EncodeToString(sum.Sum(nil))
+}
+
+// Names the workstation cannot store (a VM folder "ops:tools?", disks
+// a:b.vmdk and a?b.vmdk beside a_b.vmdk, one on another datastore, all
+// under a snapshot): the case stores them under tagged names, and every
+// collected descriptor still converts with no flags to the host's disk:
+// extents, parents and the datastore path resolve through the names the
+// custody log recorded.
+func TestCollectNamesNotStorableConvert(t *testing.T) {
+	lab, host := startSimLab(t, `
+host: {hostname: esx-names, version: 8.0.2, build: "22380479", user: root, password: "Names-Lab-2!"}
+datastores:
+  - {name: datastore1, type: VMFS-6}
+  - {name: "store:2", type: VMFS-5}
+vms:
+  - id: 4
+    name: "ops:tools?"
+    power: "on"
+    memory_mb: 16
+    disks:
+      - {name: "a:b.vmdk", size: 1MiB}
+      - {name: "a?b.vmdk", size: 2MiB}
+      - {name: "a_b.vmdk", size: 3MiB}
+      - {name: "c|d.vmdk", datastore: "store:2", folder: "x*y", size: 1MiB}
+    snapshots:
+      - {name: "before"}
+`)
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code := lab.run(t, lab.collectArgs(caseDir, "--vm", "4")...)
+	if code != 0 {
+		t.Fatalf("collect: exit %d\n%s%s", code, out, errOut)
+	}
+	sources, converted := convertEveryDescriptor(t, caseDir, host)
+	if len(sources) != 8 || len(converted) != 8 {
+		t.Errorf("%d descriptors planned, %d converted, want 8: %v", len(sources), len(converted), sources)
+	}
+	for dest := range sources {
+		if strings.ContainsAny(dest, `:?|*`) {
+			t.Errorf("evidence path %q holds a character Windows cannot store", dest)
+		}
+	}
 }

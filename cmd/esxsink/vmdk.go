@@ -60,7 +60,7 @@ func vmdkOptions(c *cli.Context, ignoreCID bool) (*vmdk.Options, error) {
 	}
 	disk := c.Args().First()
 	images := map[string]string{}
-	caseDir, err := caseVolumes(disk, o.Volumes, images)
+	caseDir, err := caseVolumes(disk, o, images)
 	if err != nil {
 		fmt.Fprintf(c.App.ErrWriter, "esxsink: warning: %v (map datastores with --volume)\n", err)
 	}
@@ -118,11 +118,13 @@ func insideRoot(disk, root string) error {
 // caseVolumes maps, for a disk inside a collected case, every datastore
 // the case's custody log records (by name and by UUID) to its folder in
 // the evidence folder, so absolute /vmfs/volumes/… references resolve
-// with no flags; --volume mappings given on the command line stay. It
-// fills images with where each collected RDM descriptor's LUN is imaged
-// (absolute paths in the evidence folder). It returns the case folder, "" when the disk is not
-// in a case.
-func caseVolumes(disk string, volumes, images map[string]string) (string, error) {
+// with no flags (--volume mappings given on the command line stay), and
+// names the host wrote to the names the case stores them under
+// (o.Rename). It fills images with where each collected RDM descriptor's
+// LUN is imaged (absolute paths in the evidence folder). It returns the
+// case folder, "" when the disk is not in a case.
+func caseVolumes(disk string, o *vmdk.Options, images map[string]string) (string, error) {
+	volumes := o.Volumes
 	if disk == "" {
 		return "", nil
 	}
@@ -147,6 +149,15 @@ func caseVolumes(disk string, volumes, images map[string]string) (string, error)
 	for desc, img := range custody.DeviceImages(recs) {
 		if hashlog.CheckEvidencePath(desc) == nil && hashlog.CheckEvidencePath(img) == nil {
 			images[filepath.Join(abs, filepath.FromSlash(desc))] = filepath.Join(abs, filepath.FromSlash(img))
+		}
+	}
+	if names := custody.CollectedNames(recs); len(names) > 0 {
+		o.Rename = func(p string) string {
+			rel, err := filepath.Rel(abs, p)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return p
+			}
+			return filepath.Join(abs, filepath.FromSlash(names.Translate(filepath.ToSlash(rel))))
 		}
 	}
 	return caseDir, nil
