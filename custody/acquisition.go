@@ -137,9 +137,9 @@ type Step struct {
 	SinkHashes map[string]string `json:"sink_hashes,omitempty"`
 	// HostHashAlgorithms, on acquisition.started, are the hashes the run
 	// asks the host for (the sink computes its own regardless).
-	HostHashAlgorithms []string `json:"host_hash_algorithms,omitempty"`
-	AtRest     map[string]string `json:"at_rest_hashes,omitempty"`
-	Attempt    int               `json:"attempt,omitempty"`
+	HostHashAlgorithms []string          `json:"host_hash_algorithms,omitempty"`
+	AtRest             map[string]string `json:"at_rest_hashes,omitempty"`
+	Attempt            int               `json:"attempt,omitempty"`
 	// ReadErrors are the source's unreadable blocks, written as zeros.
 	ReadErrors []string `json:"read_errors,omitempty"`
 	// BadSectors are the unreadable sectors, zeros in the copy.
