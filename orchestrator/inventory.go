@@ -409,7 +409,7 @@ func (d *discovery) vmFiles(ctx context.Context, vm *VM) error {
 func (d *discovery) outsideFiles(ctx context.Context, vm *VM) {
 	want := map[string][]string{} // folder -> names
 	for _, disk := range vm.Disks {
-		for _, l := range disk.Layers() {
+		for _, l := range append(disk.Layers(), Layer{Descriptor: disk.Parent}) {
 			for _, p := range append([]string{l.Descriptor}, l.Extents...) {
 				if dir := path.Dir(p); p != "" && dir != vm.Dir && !slices.Contains(want[dir], path.Base(p)) {
 					want[dir] = append(want[dir], path.Base(p))
@@ -472,6 +472,9 @@ func (d *discovery) describe(ctx context.Context, disk *Disk) error {
 			return fmt.Errorf("the snapshot chain goes on past %d parents at %s: not followed further", maxChain, base.Descriptor)
 		}
 		seen[p] = true
+		if disk.Parent == "" {
+			disk.Parent = p // listed even if it cannot be read
+		}
 		if baseDesc, err = d.descriptor(ctx, p); err != nil {
 			// The files under it are not known to be this disk's: a
 			// mapping file among them would be taken for data.
@@ -479,9 +482,6 @@ func (d *discovery) describe(ctx context.Context, disk *Disk) error {
 		}
 		base = d.layer(p, baseDesc)
 		disk.Chain = append(disk.Chain, base)
-	}
-	if len(disk.Chain) > 0 {
-		disk.Parent = disk.Chain[0].Descriptor
 	}
 	rdm := false
 	for _, e := range baseDesc.Extents {
