@@ -315,6 +315,7 @@ func (h *Host) dropLayer(l *deltaLayer) {
 		w.Close()
 	}
 	l.removeWork()
+	delete(h.frozen, h.canonPath(l.d.vm.path(l.desc)))
 	h.fs.unlink(l.d.vm.path(l.desc))
 	h.fs.unlink(l.d.vm.path(l.ext))
 	l.d.layers = slices.DeleteFunc(l.d.layers, func(x *deltaLayer) bool { return x == l })
