@@ -121,7 +121,12 @@ func (v *vm) deltaFormat(size int64) vmdk.DeltaFormat {
 
 // buildVM lays out a VM's folder.
 func (h *Host) buildVM(spec VMSpec) error {
-	ds := h.datastore(spec.Datastore)
+	var ds *datastore
+	for _, d := range h.dss {
+		if d.spec.Name == spec.Datastore {
+			ds = d
+		}
+	}
 	v := &vm{h: h, spec: spec, id: spec.ID, ds: ds, dir: ds.path + "/" + spec.Folder,
 		base: strings.TrimSuffix(spec.File, ".vmx"), vmxName: spec.File, power: spec.Power, nextSn: 1,
 		created: h.sc.Start.Add(-time.Duration(90+spec.ID) * 24 * time.Hour)}
