@@ -153,6 +153,11 @@ type Step struct {
 	Kind   string `json:"kind,omitempty"`
 	Method string `json:"method,omitempty"`
 	Live   bool   `json:"live,omitempty"`
+	// Image is, for the descriptor of a raw device mapping, the evidence
+	// path of the image of the LUN it maps: its mapping file is not
+	// copied (reading it reads the LUN), so a reader of the collected disk
+	// takes the LUN's bytes from there.
+	Image string `json:"image,omitempty"`
 	// Superseded are earlier attempts kept on the sink that this one
 	// replaces (evidence paths).
 	Superseded []string `json:"superseded,omitempty"`
@@ -299,4 +304,90 @@ func VolumeFolders(recs []Record) map[string]string {
 		}
 	}
 	return out
+}
+
+// DeviceImages reads, from the planned copies in recs, where the LUN
+// behind each collected raw device mapping is imaged: the evidence path
+// of an RDM's descriptor maps to that of its LUN's image. Only an image
+// the case holds whole (verified, or copied live with matching hashes)
+// is named: a partial or failed copy would read as a LUN it is not.
+func DeviceImages(recs []Record) map[string]string {
+	held := map[string]bool{}
+	planned := map[string]string{}
+	for _, r := range recs {
+		var s Step
+		switch r.Type {
+		case TypeFilePlanned:
+			if r.Decode(&s) == nil && s.Image != "" && s.Dest != "" {
+				planned[s.Dest] = s.Image
+			}
+		case TypeFileVerified, TypeFileCopiedLive:
+			if r.Decode(&s) == nil && s.Dest != "" {
+				held[s.Dest] = true
+			}
+		case TypeFileSuperseded:
+			var m FileSuperseded
+			if r.Decode(&m) == nil {
+				delete(held, m.From)
+			}
+		}
+	}
+	out := map[string]string{}
+	for desc, img := range planned {
+		if held[img] {
+			out[desc] = img
+		}
+	}
+	return out
+}
+
+// EvidenceNames is how a case's collected files were named: the host's
+// name of a file or folder that had to change to be stored on the
+// workstation, mapped to the name it has in the evidence folder, per
+// evidence folder.
+type EvidenceNames map[[2]string]string // {evidence folder, host name} -> evidence name
+
+// CollectedNames reads the planned copies in recs: for each file of a
+// datastore whose evidence path differs from its host path (a name made
+// storable), every changed name along the path.
+func CollectedNames(recs []Record) EvidenceNames {
+	out := EvidenceNames{}
+	for _, r := range recs {
+		var s Step
+		if r.Type != TypeFilePlanned || r.Decode(&s) != nil || s.Dest == "" {
+			continue
+		}
+		rest, ok := strings.CutPrefix(s.Source, "/vmfs/volumes/")
+		if !ok {
+			continue
+		}
+		host, dest := strings.Split(rest, "/"), strings.Split(s.Dest, "/")
+		if len(host) != len(dest) || len(host) < 2 {
+			continue
+		}
+		dir := dest[0] // the datastore's folder, which the table names
+		for i := 1; i < len(host); i++ {
+			if host[i] != dest[i] {
+				out[[2]string{dir, host[i]}] = dest[i]
+			}
+			dir += "/" + dest[i]
+		}
+	}
+	return out
+}
+
+// Translate maps rel, a slash path relative to the evidence folder as the
+// host names it, to the path the case holds it at.
+func (n EvidenceNames) Translate(rel string) string {
+	var cur string
+	for i, c := range strings.Split(rel, "/") {
+		if i > 0 {
+			if e, ok := n[[2]string{cur, c}]; ok {
+				c = e
+			}
+			cur += "/"
+		}
+		cur += c
+	}
+	return cur
 }

@@ -264,3 +264,48 @@ func TestCountsNameEveryState(t *testing.T) {
 		}
 	}
 }
+
+// An RDM descriptor's planned copy names where its LUN is imaged; the
+// image is named to readers only while the case holds it whole: not
+// before it verified, not once the sink moved it aside.
+func TestDeviceImages(t *testing.T) {
+	t.Parallel()
+	var c caseLog
+	c.add(TypeFilePlanned, Step{Source: "/vmfs/volumes/ds/vm/v.vmdk", Dest: "ds/vm/v.vmdk", Image: "devices/vml.1.raw"})
+	c.add(TypeFilePlanned, Step{Source: "/vmfs/volumes/ds/vm/p.vmdk", Dest: "ds/vm/p.vmdk", Image: "devices/vml.2.raw"})
+	c.add(TypeFilePlanned, Step{Source: "/vmfs/volumes/ds/vm/a.vmdk", Dest: "ds/vm/a.vmdk"})
+	c.copied("r1", "/vmfs/devices/disks/vml.1", "devices/vml.1.raw", 512)
+	c.add(TypeFileFailed, Step{Source: "/vmfs/devices/disks/vml.2", Dest: "devices/vml.2.raw"})
+	got := DeviceImages(c.recs)
+	if len(got) != 1 || got["ds/vm/v.vmdk"] != "devices/vml.1.raw" {
+		t.Errorf("images %v, want only the verified LUN's", got)
+	}
+	c.add(TypeFileSuperseded, FileSuperseded{From: "devices/vml.1.raw", To: "superseded/r2/devices/vml.1.raw"})
+	if got := DeviceImages(c.recs); len(got) != 0 {
+		t.Errorf("after the image was moved aside: %v", got)
+	}
+}
+
+// The names a case gave files whose host names it could not store are
+// read back from the planned copies, folder by folder, so a host path
+// under the evidence folder finds the file.
+func TestCollectedNames(t *testing.T) {
+	t.Parallel()
+	var c caseLog
+	c.add(TypeFilePlanned, Step{Source: "/vmfs/volumes/ds1/ops:tools?/a:b-flat.vmdk", Dest: "ds1/ops_tools_~11111111/a_b-flat~22222222.vmdk"})
+	c.add(TypeFilePlanned, Step{Source: "/vmfs/volumes/ds1/ops:tools?/a_b.vmdk", Dest: "ds1/ops_tools_~11111111/a_b.vmdk"})
+	c.add(TypeFilePlanned, Step{Source: "/vmfs/devices/disks/mpx.vmhba32:C0:T0:L0", Dest: "devices/mpx.vmhba32_C0_T0_L0.raw"})
+	n := CollectedNames(c.recs)
+	for in, want := range map[string]string{
+		"ds1/ops:tools?/a:b-flat.vmdk":              "ds1/ops_tools_~11111111/a_b-flat~22222222.vmdk",
+		"ds1/ops_tools_~11111111/a:b-flat.vmdk":     "ds1/ops_tools_~11111111/a_b-flat~22222222.vmdk",
+		"ds1/ops:tools?/a_b.vmdk":                   "ds1/ops_tools_~11111111/a_b.vmdk",
+		"ds1/other/a:b-flat.vmdk":                   "ds1/other/a:b-flat.vmdk",
+		"ds2/ops:tools?/a:b-flat.vmdk":              "ds2/ops:tools?/a:b-flat.vmdk",
+		"ds1/ops_tools_~11111111/unknown:name.vmdk": "ds1/ops_tools_~11111111/unknown:name.vmdk",
+	} {
+		if got := n.Translate(in); got != want {
+			t.Errorf("Translate(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

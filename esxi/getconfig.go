@@ -3,6 +3,7 @@ package esxi
 import (
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -257,6 +258,23 @@ func SplitVolumePath(p string) (datastore, rel string, ok bool) {
 	}
 	datastore, rel, _ = strings.Cut(rest, "/")
 	return datastore, rel, true
+}
+
+// DiskHostPath resolves a disk file name as a .vmx or a descriptor writes
+// it (relative to dir, "../FOLDER/NAME", or an absolute /vmfs/volumes/
+// <uuid or label>/... path) to the one path discovery and the plan use
+// for that file: ".." is resolved lexically and the datastore is named by
+// its label ([CanonicalHostPath]). Lexical resolution is the host's own
+// here: a datastore's folders are directories, and /vmfs/volumes/LABEL is
+// a link to a sibling /vmfs/volumes/UUID, so "LABEL/.." is /vmfs/volumes
+// either way. One file reached by two spellings is then one file, copied
+// once to one place.
+func DiskHostPath(dir, name string, stores []Filesystem) string {
+	p := JoinHostPath(dir, name)
+	if p == "" {
+		return ""
+	}
+	return CanonicalHostPath(path.Clean(p), stores)
 }
 
 // CanonicalHostPath names a datastore file by its label,

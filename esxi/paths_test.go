@@ -74,6 +74,27 @@ func TestVolumePaths(t *testing.T) {
 	}
 }
 
+// A disk named by a .vmx or a descriptor in any of the ways ESXi writes
+// it resolves to one path, the datastore by its label.
+func TestDiskHostPath(t *testing.T) {
+	t.Parallel()
+	stores := []Filesystem{{VolumeName: "ds 1", UUID: "5f0c", MountPoint: "/vmfs/volumes/5f0c"}, {VolumeName: "ds2", UUID: "6a1d", MountPoint: "/vmfs/volumes/6a1d"}}
+	vm := "/vmfs/volumes/ds 1/vm"
+	for name, want := range map[string]string{
+		"vm.vmdk":                          "/vmfs/volumes/ds 1/vm/vm.vmdk",
+		"../shared/x.vmdk":                 "/vmfs/volumes/ds 1/shared/x.vmdk",
+		"/vmfs/volumes/5f0c/shared/x.vmdk": "/vmfs/volumes/ds 1/shared/x.vmdk",
+		"/vmfs/volumes/6a1d/store/y.vmdk":  "/vmfs/volumes/ds2/store/y.vmdk",
+		"/vmfs/volumes/ds2/./store/y.vmdk": "/vmfs/volumes/ds2/store/y.vmdk",
+		"../../6a1d/store/y.vmdk":          "/vmfs/volumes/ds2/store/y.vmdk",
+		"":                                 "",
+	} {
+		if got := DiskHostPath(vm, name, stores); got != want {
+			t.Errorf("DiskHostPath(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestNASTool(t *testing.T) {
 	t.Parallel()
 	if NASEsxcfg.CmdList() != CmdNASList() {

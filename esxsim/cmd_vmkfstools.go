@@ -57,7 +57,7 @@ func cmdVmkfstools(e *env) int {
 		e.h.mu.Lock()
 		for _, v := range e.h.vms {
 			for _, dk := range v.disks {
-				if dk.dev != nil && e.h.canonPath(v.path(dk.desc)) == e.h.canonPath(p) {
+				if dk.dev != nil && e.h.canonPath(dk.path(dk.desc)) == e.h.canonPath(p) {
 					vml = dk.dev.spec.VML
 				}
 			}

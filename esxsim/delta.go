@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,7 +39,7 @@ type deltaLayer struct {
 
 func (l *deltaLayer) parentName() string {
 	if l.parent == nil {
-		return l.d.desc
+		return l.d.baseRef(true)
 	}
 	return l.parent.desc
 }
@@ -245,6 +246,46 @@ func (c chainView) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// frozenChain is a disk as it was when a snapshot froze it: the base's
+// written blocks and every layer's blocks as they were then. Blocks are
+// replaced, never changed in place, so sharing them is a copy.
+type frozenChain struct {
+	base   *genContent
+	layers []map[int64][]byte // oldest first
+}
+
+// freeze records the disk as it reads now at its top.
+func (d *vdisk) freeze() frozenChain {
+	f := frozenChain{base: d.baseW.frozen()}
+	var path []*deltaLayer
+	for l := d.top; l != nil; l = l.parent {
+		path = append(path, l)
+	}
+	for i := len(path) - 1; i >= 0; i-- {
+		path[i].mu.RLock()
+		f.layers = append(f.layers, maps.Clone(path[i].blocks))
+		path[i].mu.RUnlock()
+	}
+	return f
+}
+
+func (f frozenChain) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.base.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		return n, err
+	}
+	for _, blocks := range f.layers {
+		for blk := off / ovBlock; blk*ovBlock < off+int64(n); blk++ {
+			if b, ok := blocks[blk]; ok {
+				s := blk * ovBlock
+				lo, hi := max(s, off), min(s+ovBlock, off+int64(n))
+				copy(p[lo-off:hi-off], b[lo-s:hi-s])
+			}
+		}
+	}
+	return n, err
+}
+
 // newLayer makes the next delta of d over parent and shows its files in
 // the VM's folder.
 func (h *Host) newLayer(d *vdisk, parent *deltaLayer) (*deltaLayer, error) {
@@ -274,6 +315,7 @@ func (h *Host) dropLayer(l *deltaLayer) {
 		w.Close()
 	}
 	l.removeWork()
+	delete(h.frozen, h.canonPath(l.d.vm.path(l.desc)))
 	h.fs.unlink(l.d.vm.path(l.desc))
 	h.fs.unlink(l.d.vm.path(l.ext))
 	l.d.layers = slices.DeleteFunc(l.d.layers, func(x *deltaLayer) bool { return x == l })

@@ -3,6 +3,7 @@ package esxsim
 import (
 	"encoding/binary"
 	"io"
+	"maps"
 	"sync"
 )
 
@@ -166,11 +167,15 @@ func (g *genContent) WriteAt(p []byte, off int64) (int, error) {
 		pos := off + int64(done)
 		blk, in := pos/ovBlock, int(pos%ovBlock)
 		n := min(len(p)-done, ovBlock-in)
-		g.mu.Lock()
-		d, ok := g.overlay[blk]
-		g.mu.Unlock()
-		if !ok {
-			d = make([]byte, ovBlock)
+		// A block is replaced, never changed in place: a frozen image
+		// (frozenChain) shares the blocks it saw.
+		d := make([]byte, ovBlock)
+		g.mu.RLock()
+		old, ok := g.overlay[blk]
+		g.mu.RUnlock()
+		if ok {
+			copy(d, old)
+		} else {
 			g.ReadAt(d, blk*ovBlock)
 		}
 		copy(d[in:], p[done:done+n])
@@ -183,6 +188,14 @@ func (g *genContent) WriteAt(p []byte, off int64) (int, error) {
 		done += n
 	}
 	return len(p), nil
+}
+
+// frozen is a copy of g as it is now, which later writes to g do not
+// change.
+func (g *genContent) frozen() *genContent {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return &genContent{size: g.size, seed: g.seed, zeroPermille: g.zeroPermille, extents: g.extents, overlay: maps.Clone(g.overlay)}
 }
 
 // Truncate is refused: disks keep their size.

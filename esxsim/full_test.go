@@ -30,7 +30,8 @@ func TestFullScenarioOverSSH(t *testing.T) {
 	if got := th.mustSSH("grep displayName " + shQuote(tom+"/Tom's lab $HOME.vmx")); got != "displayName = \"Tom's |22lab|22 $HOME\"\n" {
 		t.Fatalf("vmx escaping: %q", got)
 	}
-	if got := lines(th.mustSSH("ls " + shQuote(tom))); len(got) != 10 || got[0] != "Tom's lab $HOME-000001-delta.vmdk" {
+	// The delta of the disk on datastore1 is in the VM folder too.
+	if got := lines(th.mustSSH("ls " + shQuote(tom))); len(got) != 12 || got[0] != "Tom's lab $HOME-000001-delta.vmdk" || got[9] != "db-test-000001-delta.vmdk" {
 		t.Fatalf("VMFS-5 snapshot files: %q", got)
 	}
 

@@ -77,7 +77,10 @@ type Host struct {
 	devs     []*device
 	mounts   map[string]*nfsMount
 	recorded map[string]Recorded
-	opMu     sync.Mutex // serialises VM operations (snapshot create/remove)
+	// frozen is each disk as a snapshot froze it, by the canonical path
+	// of the descriptor that became read-only (DiskImage).
+	frozen map[string]frozenChain
+	opMu   sync.Mutex // serialises VM operations (snapshot create/remove)
 
 	hostKey  ssh.Signer
 	authKeys []ssh.PublicKey
@@ -121,7 +124,7 @@ func New(sc *Scenario, cfg Config) (*Host, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	h := &Host{cfg: cfg, sc: sc, log: cfg.Logger, mounts: map[string]*nfsMount{}, conns: map[net.Conn]struct{}{}}
+	h := &Host{cfg: cfg, sc: sc, log: cfg.Logger, mounts: map[string]*nfsMount{}, conns: map[net.Conn]struct{}{}, frozen: map[string]frozenChain{}}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if cfg.Now != nil {
 		h.now = cfg.Now

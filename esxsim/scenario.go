@@ -128,6 +128,14 @@ type DiskSpec struct {
 	// ZeroPermille is the share of 1 MiB regions that are zero.
 	ZeroPermille *int   `yaml:"zero_permille"`
 	Adapter      string `yaml:"adapter"`
+	// Datastore and Folder place the disk outside the VM folder: in
+	// another folder of the VM's datastore (the .vmx names it
+	// "../FOLDER/NAME") or on another datastore (an absolute
+	// /vmfs/volumes/<uuid>/FOLDER/NAME). Snapshot deltas still go to the
+	// VM folder, naming such a parent by its absolute path, as ESXi does.
+	// Default: the VM's datastore and folder.
+	Datastore string `yaml:"datastore"`
+	Folder    string `yaml:"folder"`
 	// Files are planted in the disk's file system, beside the guest's
 	// default files (see guestdisk.go).
 	Files []GuestFile `yaml:"files"`
@@ -324,6 +332,9 @@ func (sc *Scenario) normalize() error {
 		}
 	}
 	ids := map[int]bool{}
+	// diskAt names the disk at each datastore/folder/name, so two disks
+	// never take one place.
+	diskAt := map[[3]string]string{}
 	next := 1
 	for _, v := range sc.VMs {
 		ids[v.ID] = true
@@ -371,6 +382,7 @@ func (sc *Scenario) normalize() error {
 			s := hexOf(stableHash("vm", v.Name, v.Datastore, v.Folder), 32)
 			v.UUID = spacedUUID(s)
 		}
+		names := map[string]bool{}
 		for j := range v.Disks {
 			d := &v.Disks[j]
 			if d.Node == "" {
@@ -389,6 +401,25 @@ func (sc *Scenario) normalize() error {
 			if strings.ContainsAny(d.Name, "\"/\n") || !strings.HasSuffix(d.Name, ".vmdk") {
 				return fmt.Errorf("vm %q disk %q: a disk name ends in .vmdk and has no quote, slash or newline (descriptors cannot name such extents; give the VM a file: and folder: without them)", v.Name, d.Name)
 			}
+			def(&d.Datastore, v.Datastore)
+			def(&d.Folder, v.Folder)
+			if !dsNames[d.Datastore] {
+				return fmt.Errorf("vm %q disk %s: unknown datastore %q", v.Name, d.Name, d.Datastore)
+			}
+			if strings.ContainsAny(d.Folder, "/\n") || d.Folder == "." || d.Folder == ".." {
+				return fmt.Errorf("vm %q disk %s: folder %q is one folder of the datastore's top: no slash or newline, not . or ..", v.Name, d.Name, d.Folder)
+			}
+			at := [3]string{d.Datastore, d.Folder, d.Name}
+			if other, ok := diskAt[at]; ok {
+				return fmt.Errorf("vm %q disk %s: [%s] %s/%s is already %s's", v.Name, d.Name, d.Datastore, d.Folder, d.Name, other)
+			}
+			diskAt[at] = fmt.Sprintf("vm %q disk %s", v.Name, d.Name)
+			if names[d.Name] {
+				// Snapshot deltas of every disk go to the VM folder,
+				// named after the disk.
+				return fmt.Errorf("vm %q: two disks named %s (their snapshot deltas would share names in the VM folder)", v.Name, d.Name)
+			}
+			names[d.Name] = true
 			def(&d.Kind, "thick")
 			switch d.Kind {
 			case "thick", "thin", "independent-persistent", "independent-nonpersistent":

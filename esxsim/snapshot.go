@@ -31,7 +31,7 @@ func (s *snapshot) fileOf(d *vdisk) string {
 	if l := s.files[d]; l != nil {
 		return l.desc
 	}
-	return d.desc
+	return d.baseRef(false)
 }
 
 func (v *vm) children(p *snapshot) []*snapshot {
@@ -69,6 +69,7 @@ func (h *Host) createSnapshot(v *vm, name, desc string, memory, quiesce bool, wh
 		if err := d.finishTop(); err != nil {
 			return nil, err
 		}
+		h.frozen[h.canonPath(d.topPath())] = d.freeze()
 		s.files[d] = d.top
 		l, err := h.newLayer(d, d.top)
 		if err != nil {

@@ -101,7 +101,7 @@ func (h *Host) State() State {
 			for l := d.top; l != nil; l = l.parent {
 				ds.Chain = append(ds.Chain, v.path(l.desc))
 			}
-			ds.Chain = append(ds.Chain, v.path(d.desc))
+			ds.Chain = append(ds.Chain, d.path(d.desc))
 			for _, l := range d.layers {
 				ds.Deltas = append(ds.Deltas, v.path(l.desc))
 			}
@@ -132,6 +132,35 @@ func (h *Host) State() State {
 	st.Sessions = int(h.open.Load())
 	st.MaxSessions = int(h.maxOpen.Load())
 	return st
+}
+
+// DiskImage returns the disk whose descriptor is the host path desc as
+// the last snapshot that froze desc left it (what a copy made under that
+// snapshot holds, whatever consolidation did to the files since), or as
+// it reads now when no snapshot froze it; and the disk's size.
+func (h *Host) DiskImage(desc string) (io.ReaderAt, int64, error) {
+	canon := h.canonPath(absPath("/", desc))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, v := range h.vms {
+		for _, d := range v.disks {
+			var top *deltaLayer
+			found := h.canonPath(d.path(d.desc)) == canon
+			for _, l := range d.layers {
+				if !found && h.canonPath(v.path(l.desc)) == canon {
+					top, found = l, true
+				}
+			}
+			if !found {
+				continue
+			}
+			if f, ok := h.frozen[canon]; ok {
+				return f, d.size, nil
+			}
+			return d.chainReader(top), d.size, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("esxsim: no disk descriptor %s", desc)
 }
 
 // ReadFile reads a file of the host (locks apply).

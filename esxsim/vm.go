@@ -48,6 +48,8 @@ type vm struct {
 type vdisk struct {
 	vm       *vm
 	spec     DiskSpec
+	ds       *datastore
+	dir      string // the base's folder: the VM folder, or where spec places it
 	node     string // scsi0:0
 	desc     string // base descriptor name
 	size     int64
@@ -64,6 +66,33 @@ type vdisk struct {
 
 func (d *vdisk) stem() string { return strings.TrimSuffix(d.desc, ".vmdk") }
 
+// path is a file of the base's folder (its descriptor, extent or mapping
+// file); deltas are in the VM folder.
+func (d *vdisk) path(name string) string { return d.dir + "/" + name }
+
+// topPath is the host path of the descriptor the VM runs on.
+func (d *vdisk) topPath() string {
+	if d.top != nil {
+		return d.vm.path(d.top.desc)
+	}
+	return d.path(d.desc)
+}
+
+// baseRef names the base descriptor from the VM folder. The .vmx says
+// "../FOLDER/NAME" for another folder of the VM's datastore and the
+// absolute /vmfs/volumes/<uuid>/... path for another datastore; a delta's
+// parentFileNameHint (abs) is absolute whenever the parent is not beside
+// it, as ESXi writes it.
+func (d *vdisk) baseRef(abs bool) string {
+	switch {
+	case d.dir == d.vm.dir:
+		return d.desc
+	case abs || d.ds != d.vm.ds:
+		return d.path(d.desc)
+	}
+	return "../" + d.spec.Folder + "/" + d.desc
+}
+
 // snapshottable reports whether a snapshot puts a delta over the disk.
 func (d *vdisk) snapshottable() bool {
 	return !strings.HasPrefix(d.spec.Kind, "independent-") && d.spec.Kind != "rdmp"
@@ -74,7 +103,7 @@ func (d *vdisk) running() string {
 	if d.top != nil {
 		return d.top.desc
 	}
-	return d.desc
+	return d.baseRef(false)
 }
 
 func (v *vm) path(name string) string { return v.dir + "/" + name }
@@ -105,9 +134,11 @@ func (h *Host) buildVM(spec VMSpec) error {
 		v.id = 0
 	}
 	old := h.sc.Start.Add(-30 * 24 * time.Hour)
-	h.fs.put(v.dir, &node{mode: fs.ModeDir | 0o755, mtime: old})
+	h.makeFolder(v.dir, old)
 	for i, ds := range spec.Disks {
-		d := &vdisk{vm: v, spec: ds, node: ds.Node, desc: ds.Name, size: int64(ds.Size), nextNum: 1}
+		d := &vdisk{vm: v, spec: ds, node: ds.Node, desc: ds.Name, size: int64(ds.Size), nextNum: 1, ds: h.datastore(ds.Datastore)}
+		d.dir = d.ds.path + "/" + ds.Folder
+		h.makeFolder(d.dir, old)
 		if err := h.buildDisk(v, d, i); err != nil {
 			return fmt.Errorf("vm %q: %w", spec.Name, err)
 		}
@@ -134,6 +165,24 @@ func (h *Host) buildVM(spec VMSpec) error {
 }
 
 const fileMode fs.FileMode = 0o600
+
+func (h *Host) datastore(name string) *datastore {
+	for _, d := range h.dss {
+		if d.spec.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// makeFolder makes folder p unless it exists: a disk placed in another VM's
+// folder, or two disks in one shared folder, keep what is already there.
+func (h *Host) makeFolder(p string, mtime time.Time) {
+	if n := h.fs.lookupNode(p); n != nil && n.isDir() {
+		return
+	}
+	h.fs.put(p, &node{mode: fs.ModeDir | 0o755, mtime: mtime})
+}
 
 // put places a small file, held in memory, at p.
 func (h *Host) put(p string, mode fs.FileMode, mtime time.Time, b []byte) *node {
@@ -168,7 +217,7 @@ func (h *Host) buildDisk(v *vm, d *vdisk, i int) error {
 		desc.CID = 0xfffffffe
 		d.cid = desc.CID
 		desc.Extents = []vmdk.ExtentLine{{Access: vmdk.AccessRW, Sectors: d.size / 512, Type: vmdk.ExtentVMFSRDM, FileName: mapName}}
-		d.flatNode = h.fs.put(v.path(mapName), &node{mode: fileMode, mtime: old, data: dev.data})
+		d.flatNode = h.fs.put(d.path(mapName), &node{mode: fileMode, mtime: old, data: dev.data})
 	default:
 		g, err := h.guestDiskGen(v.spec, d.spec, i, d.size, zp)
 		if err != nil {
@@ -178,7 +227,7 @@ func (h *Host) buildDisk(v *vm, d *vdisk, i int) error {
 		desc.CreateType = "vmfs"
 		flat := d.stem() + "-flat.vmdk"
 		desc.Extents = []vmdk.ExtentLine{{Access: vmdk.AccessRW, Sectors: d.size / 512, Type: vmdk.ExtentVMFS, FileName: flat}}
-		d.flatNode = h.fs.put(v.path(flat), &node{mode: fileMode, mtime: h.sc.Start.Add(-time.Hour), data: g})
+		d.flatNode = h.fs.put(d.path(flat), &node{mode: fileMode, mtime: h.sc.Start.Add(-time.Hour), data: g})
 		cyl := d.size / 512 / (255 * 63)
 		ddb = append(ddb, vmdk.KeyValue{Key: "ddb.geometry.cylinders", Value: fmt.Sprint(max(cyl, 1))},
 			vmdk.KeyValue{Key: "ddb.geometry.heads", Value: "255"}, vmdk.KeyValue{Key: "ddb.geometry.sectors", Value: "63"})
@@ -191,7 +240,7 @@ func (h *Host) buildDisk(v *vm, d *vdisk, i int) error {
 		ddb = append(ddb, vmdk.KeyValue{Key: "ddb.thinProvisioned", Value: "1"})
 	}
 	desc.DDB = ddb
-	d.descNode = h.put(v.path(d.desc), fileMode, old, desc.Marshal())
+	d.descNode = h.put(d.path(d.desc), fileMode, old, desc.Marshal())
 	return nil
 }
 
@@ -232,7 +281,7 @@ func vmwareLog(v *vm, n int) string {
 			if len(v.disks) == 0 {
 				continue
 			}
-			s = fmt.Sprintf(l, v.path(v.disks[0].stem()+"-flat.vmdk"), v.disks[0].size)
+			s = fmt.Sprintf(l, v.disks[0].path(v.disks[0].stem()+"-flat.vmdk"), v.disks[0].size)
 		case 6:
 			if n == 0 && v.power == "on" {
 				continue

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -320,6 +321,7 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 	}
 	for _, u := range plan.NotCollected {
 		u.RunID = o.RunID
+		u.Host = cmp.Or(u.Host, o.Host)
 		c.appendRecord(custody.TypeNotCollected, u)
 	}
 	ctx, stopRun := context.WithCancelCause(ctx)
@@ -338,7 +340,7 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 	// off at any point leaves each one accounted for in the log.
 	for _, it := range plan.Copies() {
 		c.record(custody.TypeFilePlanned, custody.Step{VMID: it.VMID, VM: it.VMName, Source: it.Source, Dest: it.Dest, Size: it.Size,
-			PlannedSize: it.Size, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note})
+			PlannedSize: it.Size, Kind: it.Kind, Method: it.Method, Live: it.Live, Note: it.Note, Image: it.Image})
 	}
 	runErr := c.run(ctx, plan)
 	c.logMu.Lock()

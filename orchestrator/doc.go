@@ -19,8 +19,10 @@
 //     datastores that no registered VM uses (unregistered VMs).
 //   - [SelectVMs] and [MakePlan] turn the inventory into a [Plan]: every
 //     file with its kind, size, method and destination under
-//     CASE/evidence/<VM folder>/, names made safe for the sink
-//     ([SafeName]); lock files, swap files and independent disks of
+//     CASE/evidence/<datastore>/<path on it>, names the workstation
+//     cannot store made storable and tagged ([EvidenceName]), disks
+//     followed through their snapshot chains into other folders and
+//     datastores; lock files, swap files and independent disks of
 //     running VMs are listed as skipped, with the reason.
 //   - [Collect] mounts the sink under a label unique to the run
 //     (esxsink-RUNID) and checks it is listed; copies each VM's

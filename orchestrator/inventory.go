@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -74,13 +75,51 @@ type Disk struct {
 	Extents []string `json:"extents,omitempty"`
 	// Parent is the parent descriptor of a delta (absolute), if any.
 	Parent string `json:"parent,omitempty"`
-	// RDM is set for a raw device mapping, which the descriptor says it
-	// is (createType or extent type), whatever vmkfstools -q answers. Its
-	// Device is empty when vmkfstools -q could not name the device;
-	// RDMUnresolved says why.
+	// Chain is what lies under Descriptor, found by following each
+	// parentFileNameHint: the parent first, the base disk last; empty for
+	// a disk without snapshot.
+	Chain []Layer `json:"chain,omitempty"`
+	// RDM is set for a raw device mapping, which the base descriptor says
+	// it is (createType or extent type), whatever vmkfstools -q answers,
+	// and however many snapshot deltas lie over it. Its Device is empty
+	// when vmkfstools -q could not name the device; RDMUnresolved says
+	// why.
 	RDM           *esxi.RDMInfo `json:"rdm,omitempty"`
 	RDMUnresolved string        `json:"rdm_unresolved,omitempty"`
 }
+
+// Layer is one descriptor of a disk's snapshot chain and its data files.
+type Layer struct {
+	Descriptor string   `json:"descriptor"` // absolute host path
+	CreateType string   `json:"create_type,omitempty"`
+	Extents    []string `json:"extents,omitempty"`
+}
+
+// Layers lists the disk's descriptors from the one the VM runs on to the
+// base.
+func (d Disk) Layers() []Layer {
+	return append([]Layer{{Descriptor: d.Descriptor, CreateType: d.CreateType, Extents: d.Extents}}, d.Chain...)
+}
+
+// Base is the bottom of the chain: the base disk, or for an RDM the
+// mapping's descriptor.
+func (d Disk) Base() Layer {
+	l := d.Layers()
+	return l[len(l)-1]
+}
+
+// MappingFiles are an RDM's mapping files (the base's extents), which
+// read as the LUN; none for another disk.
+func (d Disk) MappingFiles() []string {
+	if d.RDM == nil {
+		return nil
+	}
+	return d.Base().Extents
+}
+
+// maxChain bounds how many parents discovery follows: ESXi allows 32
+// snapshots in a chain, and a chain that goes on is a loop or forged.
+const maxChain = 255
 
 // File is one regular file in a VM folder.
 type File struct {
@@ -335,7 +374,7 @@ func (d *discovery) vmFiles(ctx context.Context, vm *VM) error {
 		if !dev.Active() {
 			continue
 		}
-		disk := Disk{Node: dev.Node, Descriptor: dev.HostPath(vm.Dir), Mode: dev.Mode, Independent: dev.Independent()}
+		disk := Disk{Node: dev.Node, Descriptor: esxi.DiskHostPath(vm.Dir, dev.FileName, d.inv.Datastores), Mode: dev.Mode, Independent: dev.Independent()}
 		if err := d.describe(ctx, &disk); err != nil {
 			vm.Warnings = append(vm.Warnings, fmt.Sprintf("disk %s (%s): %v", dev.Node, disk.Descriptor, err))
 		}
@@ -370,9 +409,11 @@ func (d *discovery) vmFiles(ctx context.Context, vm *VM) error {
 func (d *discovery) outsideFiles(ctx context.Context, vm *VM) {
 	want := map[string][]string{} // folder -> names
 	for _, disk := range vm.Disks {
-		for _, p := range append([]string{disk.Descriptor, disk.Parent}, disk.Extents...) {
-			if p != "" && path.Dir(p) != vm.Dir {
-				want[path.Dir(p)] = append(want[path.Dir(p)], path.Base(p))
+		for _, l := range append(disk.Layers(), Layer{Descriptor: disk.Parent}) {
+			for _, p := range append([]string{l.Descriptor}, l.Extents...) {
+				if dir := path.Dir(p); p != "" && dir != vm.Dir && !slices.Contains(want[dir], path.Base(p)) {
+					want[dir] = append(want[dir], path.Base(p))
+				}
 			}
 		}
 	}
@@ -410,43 +451,55 @@ func (d *discovery) outsideFiles(ctx context.Context, vm *VM) {
 	}
 }
 
-// describe reads a disk descriptor, its extents and, for an RDM, the device.
+// describe reads a disk's descriptor and, through each
+// parentFileNameHint, every descriptor under it to the base, with their
+// extents; and, for an RDM (which the base says it is), the device.
 func (d *discovery) describe(ctx context.Context, disk *Disk) error {
-	text, err := d.readSmall(ctx, disk.Descriptor)
+	desc, err := d.descriptor(ctx, disk.Descriptor)
 	if err != nil {
 		return err
 	}
-	desc, err := vmdk.ParseDescriptor(disk.Descriptor, text)
-	if err != nil {
-		return err
+	top := d.layer(disk.Descriptor, desc)
+	disk.CreateType, disk.Extents = top.CreateType, top.Extents
+	base, baseDesc := top, desc
+	seen := map[string]bool{disk.Descriptor: true}
+	for baseDesc.HasParent() && baseDesc.ParentFileNameHint != "" {
+		p := esxi.DiskHostPath(path.Dir(base.Descriptor), baseDesc.ParentFileNameHint, d.inv.Datastores)
+		switch {
+		case seen[p]:
+			return fmt.Errorf("the snapshot chain loops: %s names %s, already in the chain", base.Descriptor, p)
+		case len(disk.Chain) == maxChain:
+			return fmt.Errorf("the snapshot chain goes on past %d parents at %s: not followed further", maxChain, base.Descriptor)
+		}
+		seen[p] = true
+		if disk.Parent == "" {
+			disk.Parent = p // listed even if it cannot be read
+		}
+		if baseDesc, err = d.descriptor(ctx, p); err != nil {
+			// The files under it are not known to be this disk's: a
+			// mapping file among them would be taken for data.
+			return fmt.Errorf("parent %s of %s: %w", p, base.Descriptor, err)
+		}
+		base = d.layer(p, baseDesc)
+		disk.Chain = append(disk.Chain, base)
 	}
-	disk.CreateType = desc.CreateType
-	dir := path.Dir(disk.Descriptor)
 	rdm := false
-	for _, e := range desc.Extents {
-		if e.Type == vmdk.ExtentVMFSRDM || e.Type == vmdk.ExtentVMFSRaw {
-			rdm = true
-		}
-		if e.FileName != "" {
-			disk.Extents = append(disk.Extents, esxi.JoinHostPath(dir, e.FileName))
-		}
+	for _, e := range baseDesc.Extents {
+		rdm = rdm || e.Type == vmdk.ExtentVMFSRDM || e.Type == vmdk.ExtentVMFSRaw
 	}
-	if desc.HasParent() && desc.ParentFileNameHint != "" {
-		disk.Parent = esxi.JoinHostPath(dir, desc.ParentFileNameHint)
-	}
-	if !rdm && !strings.Contains(strings.ToLower(desc.CreateType), "rawdevicemap") {
+	if !rdm && !strings.Contains(strings.ToLower(baseDesc.CreateType), "rawdevicemap") {
 		return nil
 	}
-	// The descriptor says it is an RDM: reading its mapping file reads
-	// the LUN, so it is planned as one even when the device stays unknown.
-	// Unless the descriptor says which kind it is, it is taken as a
-	// physical one, which no snapshot freezes.
-	physical, virtual := strings.EqualFold(desc.CreateType, "vmfsPassthroughRawDeviceMap"), strings.EqualFold(desc.CreateType, "vmfsRawDeviceMap")
+	// The base says it is an RDM: reading its mapping file reads the LUN,
+	// so it is planned as one even when the device stays unknown. Unless
+	// the descriptor says which kind it is, it is taken as a physical
+	// one, which no snapshot freezes.
+	physical, virtual := strings.EqualFold(baseDesc.CreateType, "vmfsPassthroughRawDeviceMap"), strings.EqualFold(baseDesc.CreateType, "vmfsRawDeviceMap")
 	disk.RDM = &esxi.RDMInfo{Passthrough: !virtual}
-	info, err := d.queryRDM(ctx, disk.Descriptor)
+	info, err := d.queryRDM(ctx, base.Descriptor)
 	if err != nil {
 		disk.RDMUnresolved = err.Error()
-		return fmt.Errorf("raw device mapping (createType %s): the device it maps is unknown: %w", desc.CreateType, err)
+		return fmt.Errorf("raw device mapping (createType %s): the device it maps is unknown: %w", baseDesc.CreateType, err)
 	}
 	disk.RDM.Disk, disk.RDM.Device = info.Disk, info.Device
 	switch {
@@ -454,9 +507,29 @@ func (d *discovery) describe(ctx context.Context, disk *Disk) error {
 		disk.RDM.Passthrough = info.Passthrough // an RDM extent: vmkfstools says which
 	case physical != info.Passthrough:
 		disk.RDM.Passthrough = true
-		return fmt.Errorf("raw device mapping: the descriptor says createType %s, vmkfstools -q says passthrough %v: taken as a physical RDM, which no snapshot freezes", desc.CreateType, info.Passthrough)
+		return fmt.Errorf("raw device mapping: the descriptor says createType %s, vmkfstools -q says passthrough %v: taken as a physical RDM, which no snapshot freezes", baseDesc.CreateType, info.Passthrough)
 	}
 	return nil
+}
+
+// descriptor reads and parses the descriptor at host path p.
+func (d *discovery) descriptor(ctx context.Context, p string) (*vmdk.Descriptor, error) {
+	text, err := d.readSmall(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return vmdk.ParseDescriptor(p, text)
+}
+
+// layer is descriptor desc at host path p with its extents' host paths.
+func (d *discovery) layer(p string, desc *vmdk.Descriptor) Layer {
+	l := Layer{Descriptor: p, CreateType: desc.CreateType}
+	for _, e := range desc.Extents {
+		if e.FileName != "" {
+			l.Extents = append(l.Extents, esxi.DiskHostPath(path.Dir(p), e.FileName, d.inv.Datastores))
+		}
+	}
+	return l
 }
 
 // queryRDM asks vmkfstools -q which device the raw device mapping p maps.

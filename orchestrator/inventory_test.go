@@ -61,11 +61,33 @@ func TestDiscoverFull(t *testing.T) {
 		indep = indep || d.Independent
 		prdm = prdm || (d.RDM != nil && d.RDM.Passthrough && d.RDM.Device != "")
 	}
-	if len(mail.Disks) != 4 || !indep || !prdm {
+	if len(mail.Disks) != 5 || !indep || !prdm {
 		t.Errorf("Mail disks: %+v", mail.Disks)
 	}
 	if mail.Disks[0].Parent == "" || mail.Disks[0].CreateType != "seSparse" {
 		t.Errorf("Mail's first disk is a seSparse delta with a parent: %+v", mail.Disks[0])
+	}
+	// The chain is followed to the base, into another folder: the
+	// branch "rollback test" runs on 000005 over 000004 over the base.
+	logs := mail.Disks[4]
+	const logsDir = "/vmfs/volumes/datastore1/Mail [legacy] logs/"
+	if b := logs.Base(); len(logs.Chain) != 2 || b.Descriptor != logsDir+"Mail [legacy]_logs.vmdk" || len(b.Extents) != 1 || b.Extents[0] != logsDir+"Mail [legacy]_logs-flat.vmdk" {
+		t.Errorf("Mail's disk in another folder: chain %+v", logs.Chain)
+	}
+	outside := map[string]bool{}
+	for _, f := range mail.Files {
+		outside[f.Path] = f.Outside
+	}
+	for _, p := range []string{logsDir + "Mail [legacy]_logs.vmdk", logsDir + "Mail [legacy]_logs-flat.vmdk"} {
+		if !outside[p] {
+			t.Errorf("%s is not among Mail's files (outside its folder)", p)
+		}
+	}
+	// A disk on another datastore, named by the volume's UUID in the
+	// delta, is found by the datastore's name.
+	tom := findVM(inv, `Tom's "lab" $HOME`)
+	if tom == nil || len(tom.Disks) != 2 || tom.Disks[1].Base().Descriptor != "/vmfs/volumes/datastore1/shared/db-test.vmdk" {
+		t.Fatalf("Tom's disk on datastore1: %+v", tom)
 	}
 	web := findVM(inv, "web01")
 	if web == nil || !strings.HasPrefix(web.VMX, "/vmfs/volumes/Old SAN [LUN 5]/") {

@@ -1,8 +1,12 @@
 package orchestrator
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/esxsink/esxsink/custody"
 	"github.com/esxsink/esxsink/esxi"
@@ -24,7 +28,6 @@ var reservedTop = map[string]bool{custody.HostArtifactsFolder: true, DevicesFold
 // resolves in the case.
 func DatastoreTable(fss []esxi.Filesystem) []custody.Datastore {
 	var out []custody.Datastore
-	used := map[string]bool{}
 	for _, fs := range fss {
 		name := fs.VolumeName
 		if name == "" {
@@ -39,15 +42,25 @@ func DatastoreTable(fss []esxi.Filesystem) []custody.Datastore {
 				ds.Paths = append(ds.Paths, p)
 			}
 		}
-		ds.Folder = SafeName(name)
-		if reservedTop[ds.Folder] || strings.HasPrefix(ds.Folder, "esxsink-") || used[ds.Folder] {
-			// Two datastores whose names differ only in characters the
-			// workstation cannot store, or one named like our own
-			// folders: the UUID tells them apart.
-			ds.Folder = SafeName(name + " (" + fs.UUID + ")")
-		}
-		used[ds.Folder] = true
 		out = append(out, ds)
+	}
+	// A datastore whose name the workstation stores keeps it; one whose
+	// name had to change, or that is named like our own folders, yields:
+	// when its folder is taken, its UUID tells it apart.
+	used := map[string]bool{}
+	for _, storable := range []bool{true, false} {
+		for i := range out {
+			ds := &out[i]
+			name := cmp.Or(ds.Name, ds.UUID)
+			if (SafeName(name) == name) != storable {
+				continue
+			}
+			ds.Folder = SafeName(name)
+			if reservedTop[ds.Folder] || strings.HasPrefix(ds.Folder, "esxsink-") || used[ds.Folder] {
+				ds.Folder = SafeName(name + " (" + ds.UUID + ")")
+			}
+			used[ds.Folder] = true
+		}
 	}
 	return out
 }
@@ -70,10 +83,10 @@ func contains(list []string, s string) bool {
 
 // EvidencePath is where the host file at hostPath goes in the evidence
 // folder: /vmfs/volumes/<name or uuid>/<path> becomes
-// <datastore folder>/<path>, each name kept as the host has it but for
-// the characters the workstation cannot store. Paths of two different
-// files on the host never meet here unless their names differ only in
-// such characters (MakePlan refuses to let one take the other's place).
+// <datastore folder>/<path>, each name kept as the host has it unless the
+// workstation cannot store it (EvidenceName). Paths of two different
+// files on the host do not meet here; should a host name equal another's
+// tagged name, MakePlan refuses to let one take the other's place.
 func EvidencePath(hostPath string, stores []custody.Datastore) string {
 	ds, rel, ok := esxi.SplitVolumePath(hostPath)
 	if !ok {
@@ -98,13 +111,44 @@ func DeviceEvidencePath(device string) string {
 	return DevicesFolder + "/" + SafeName(path.Base(device)+".raw")
 }
 
-// safePath makes each component of p a SafeName, dropping empty ones.
+// safePath makes each component of p an EvidenceName, dropping empty
+// ones.
 func safePath(p string) string {
 	var parts []string
 	for _, c := range strings.Split(p, "/") {
 		if c != "" {
-			parts = append(parts, SafeName(c))
+			parts = append(parts, EvidenceName(c))
 		}
 	}
 	return strings.Join(parts, "/")
+}
+
+// EvidenceName is the name a file or folder of a datastore has in the
+// evidence folder. A name the workstation can store (SafeName leaves it
+// as it is) is kept. A name that had to change is SafeName's version
+// with "~" and 8 hex digits of the SHA-256 of the host's name before its
+// extension: a:b.vmdk and a?b.vmdk, both a_b.vmdk once made storable,
+// become a_b~<one>.vmdk and a_b~<other>.vmdk, and neither takes a_b.vmdk
+// from a file that really has that name. The tag depends on the name
+// alone, so a file gets the same path in every run of a case, whatever
+// else the host holds. Each file's record keeps its host path beside it;
+// a storable name that happens to equal a tagged one is the one clash
+// left, and MakePlan records it as not collected.
+func EvidenceName(name string) string {
+	safe := SafeName(name)
+	if safe == name {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	tag := "~" + hex.EncodeToString(sum[:4])
+	ext := path.Ext(name)
+	if len(ext) > 16 || ext == name || SafeName(ext) != ext {
+		ext = ""
+	}
+	stem := SafeName(strings.TrimSuffix(name, ext))
+	for len(stem)+len(tag)+len(ext) > 255 {
+		_, size := utf8.DecodeLastRuneInString(stem)
+		stem = stem[:len(stem)-size]
+	}
+	return stem + tag + ext
 }

@@ -40,7 +40,7 @@ func (c *collector) memoryJobs(ctx context.Context, vm *VM, like PlanItem, idx i
 			continue
 		}
 		it := PlanItem{VMID: vm.ID, VMName: vm.Name, Source: esxi.JoinHostPath(vm.Dir, e.Name), Size: e.Size, Kind: fileKind(e.Name, diskRole{}),
-			Method: MethodCopy, Dest: folder + "/" + SafeName(e.Name), vm: vm,
+			Method: MethodCopy, Dest: folder + "/" + EvidenceName(e.Name), vm: vm,
 			Note: "written by our snapshot with memory (--memory): the VM's RAM at " + strings.TrimSuffix(e.Name, ext)}
 		jobs = append(jobs, job{item: it, idx: idx})
 	}

@@ -73,6 +73,9 @@ type PlanItem struct {
 	// SizeApprox says Size is an estimate: the copy's size is not checked
 	// against it.
 	SizeApprox bool `json:"size_approx,omitempty"`
+	// Image is, on an RDM's descriptor, where the LUN it maps is imaged
+	// (the mapping file itself is not copied).
+	Image string `json:"image,omitempty"`
 
 	vm *VM // nil for a host device
 	// rescue reads the source in these parts instead of whole blocks
@@ -265,16 +268,21 @@ func MakePlan(vms []*VM, o PlanOptions) *Plan {
 }
 
 // add appends it to the plan. A source already planned is not copied
-// twice; a source whose evidence path another source holds (names that
-// differ only in characters the workstation cannot store) is not copied
-// over it: both are said in the item's note.
+// twice. Two sources never share an evidence path (EvidenceName tags
+// every name it had to change), unless a host name equals another's
+// tagged name: then the file whose own name it is keeps the path, and
+// the other is not collected, recorded as such with both host paths,
+// which makes the case incomplete.
 func (p *Plan) add(it PlanItem, taken map[string]string) {
 	if it.Method != MethodSkip {
 		switch other, ok := taken[it.Dest]; {
 		case ok && other == it.Source:
 			it.Method, it.Note = MethodSkip, "already planned (shared with another VM of this plan): copied once, as "+it.Dest
+		case ok && ownName(it) && !p.ownsDest(it.Dest):
+			p.evict(it.Dest, it.Source)
+			taken[it.Dest] = it.Source
 		case ok:
-			it.Method, it.Note = MethodSkip, fmt.Sprintf("NOT COPIED: its evidence path %s is %s's (their names differ only in characters this workstation cannot store); collect it into another case", it.Dest, other)
+			p.notCollectedClash(&it, other)
 		default:
 			taken[it.Dest] = it.Source
 		}
@@ -288,6 +296,49 @@ func (p *Plan) add(it PlanItem, taken map[string]string) {
 	p.Items = append(p.Items, it)
 }
 
+// ownName reports whether it goes to its host path unchanged (its
+// datastore folder aside): no name of it was made storable.
+func ownName(it PlanItem) bool {
+	_, rel, ok := esxi.SplitVolumePath(it.Source)
+	return ok && strings.HasSuffix(it.Dest, "/"+rel)
+}
+
+// ownsDest reports whether the item planned at dest has it as its own
+// name.
+func (p *Plan) ownsDest(dest string) bool {
+	for _, o := range p.Items {
+		if o.Method != MethodSkip && o.Dest == dest {
+			return ownName(o)
+		}
+	}
+	return false
+}
+
+// evict takes dest from the item planned there, for by, whose own name
+// it is: that item is not collected.
+func (p *Plan) evict(dest, by string) {
+	for i := range p.Items {
+		o := &p.Items[i]
+		if o.Method == MethodSkip || o.Dest != dest {
+			continue
+		}
+		p.Bytes -= o.Size
+		p.Files--
+		p.notCollectedClash(o, by)
+		o.Dest = ""
+		return
+	}
+}
+
+// notCollectedClash marks it as not collected because other's file holds
+// its evidence path.
+func (p *Plan) notCollectedClash(it *PlanItem, other string) {
+	why := fmt.Sprintf("%s and %s would both be %s in the evidence folder (one host name is the other's once made storable on this workstation), and one file may not take the other's place", it.Source, other, it.Dest)
+	it.Method, it.Note = MethodSkip, "NOT COLLECTED: "+why
+	p.NotCollected = append(p.NotCollected, custody.Uncollected{What: "file", Name: it.VMName, VMID: it.VMID, Path: it.Source, Size: it.Size,
+		Why: why + "; collect it into another case", Missed: true})
+}
+
 // LUNPrefix is where ESXi exposes disks and LUNs.
 const LUNPrefix = "/vmfs/devices/disks/"
 
@@ -296,14 +347,15 @@ const LUNPrefix = "/vmfs/devices/disks/"
 // disks is copied once; each mapping's note names its image.
 func (p *Plan) addLUNs(vm *VM, taken map[string]string) {
 	for _, d := range vm.Disks {
-		if d.RDM == nil || d.RDM.Device == "" || len(d.Extents) == 0 {
+		maps := d.MappingFiles()
+		if d.RDM == nil || d.RDM.Device == "" || len(maps) == 0 {
 			// An RDM whose device is unknown: its mapping file's note
 			// and NoteNotCollected say so.
 			continue
 		}
 		size := int64(-1)
 		for _, f := range vm.Files {
-			if f.Path == d.Extents[0] {
+			if f.Path == maps[0] {
 				size = f.Size
 			}
 		}
@@ -332,11 +384,16 @@ func (p *Plan) addLUNs(vm *VM, taken map[string]string) {
 	}
 }
 
-// noteMapping says on d's mapping file where the LUN it maps is imaged.
+// noteMapping says on d's mapping file, and on the descriptor naming it,
+// where the LUN it maps is imaged.
 func (p *Plan) noteMapping(d Disk, dest string) {
 	for i := range p.Items {
-		if p.Items[i].Kind == KindRDM && slices.Contains(d.Extents, p.Items[i].Source) {
-			p.Items[i].Note = "raw device mapping: reading it reads the LUN " + d.RDM.Device + ", which is imaged once as " + dest
+		it := &p.Items[i]
+		switch {
+		case it.Kind == KindRDM && slices.Contains(d.MappingFiles(), it.Source):
+			it.Note = "raw device mapping: reading it reads the LUN " + d.RDM.Device + ", which is imaged once as " + dest
+		case it.Source == d.Base().Descriptor && it.Method != MethodSkip:
+			it.Image = dest
 		}
 	}
 }
@@ -344,8 +401,9 @@ func (p *Plan) noteMapping(d Disk, dest string) {
 // mappedSize is the size of the LUN RDM disk d maps: its mapping file's
 // (0 when the file is not listed).
 func mappedSize(vm *VM, d Disk) int64 {
+	maps := d.MappingFiles()
 	for _, f := range vm.Files {
-		if len(d.Extents) > 0 && f.Path == d.Extents[0] {
+		if len(maps) > 0 && f.Path == maps[0] {
 			return f.Size
 		}
 	}
@@ -369,10 +427,19 @@ func diskRoles(vm *VM) map[string]diskRole {
 		if d.RDM != nil && d.RDM.Device == "" {
 			r.unresolved = cmp.Or(d.RDMUnresolved, "vmkfstools -q named no device")
 		}
-		roles[d.Descriptor] = r
-		for _, e := range d.Extents {
+		// Every layer of the chain is the disk's: a delta over an RDM
+		// is an ordinary delta (a physical RDM's stays physical: no
+		// snapshot freezes what is under it), and only the base's
+		// extents are mapping files.
+		for _, l := range d.Layers() {
+			roles[l.Descriptor] = r
+			for _, e := range l.Extents {
+				roles[e] = r
+			}
+		}
+		for _, e := range d.MappingFiles() {
 			er := r
-			er.rdm = d.RDM != nil
+			er.rdm = true
 			roles[e] = er
 		}
 	}
@@ -411,6 +478,9 @@ func classify(vm *VM, it *PlanItem, r diskRole, o PlanOptions) {
 		// describing a disk no snapshot freezes.
 		it.Method, it.Live = MethodCopy, true
 		it.Note = "descriptor of a physical RDM of a running VM: our snapshot does not freeze the disk it describes, so it is copied as it is (the data is the LUN, copied live with --rdm)"
+		if it.Kind != KindDescriptor {
+			it.Note = "file of a physical RDM's chain of a running VM: no snapshot freezes a physical RDM, so it is copied as it is, live"
+		}
 	case running && it.Kind == KindSwap:
 		it.Method, it.Note = MethodSkip, "swap file held open by the running VM"
 	case running && r.indep && o.Independent:
@@ -478,6 +548,9 @@ func (p *Plan) NoteNotCollected(inv *Inventory, o PlanOptions) {
 	add := func(u custody.Uncollected) {
 		u.Host = inv.Host.Addr
 		p.NotCollected = append(p.NotCollected, u)
+	}
+	for i := range p.NotCollected {
+		p.NotCollected[i].Host = cmp.Or(p.NotCollected[i].Host, inv.Host.Addr)
 	}
 	for _, u := range inv.Unplaced {
 		add(custody.Uncollected{What: "unplaced VM", Name: u.Name, VMID: u.ID, Path: u.VMX, Why: u.Reason, Missed: o.All})

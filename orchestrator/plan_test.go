@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/esxsink/esxsink/esxi"
 )
@@ -130,12 +131,17 @@ func TestDatastoreTable(t *testing.T) {
 	if tab[2].Folder == DevicesFolder {
 		t.Errorf("a datastore took the devices folder: %+v", tab[2])
 	}
+	// The datastore whose name is storable keeps it, whichever is listed
+	// first; the other is told apart by its UUID.
 	for _, p := range []string{"/vmfs/volumes/u1/vm/x.vmdk", "/vmfs/volumes/a:b/vm/x.vmdk"} {
-		if got := EvidencePath(p, tab); got != "a_b/vm/x.vmdk" {
+		if got := EvidencePath(p, tab); got != "a_b (u1)/vm/x.vmdk" {
 			t.Errorf("%s -> %s", p, got)
 		}
 	}
-	if got := EvidencePath("/vmfs/volumes/u4/Mail [legacy]/x?.vmdk", tab); got != "u4/Mail [legacy]/x_.vmdk" {
+	if got := EvidencePath("/vmfs/volumes/a_b/vm/x.vmdk", tab); got != "a_b/vm/x.vmdk" {
+		t.Errorf("the storable name: %s", got)
+	}
+	if got := EvidencePath("/vmfs/volumes/u4/Mail [legacy]/x?.vmdk", tab); got != "u4/Mail [legacy]/"+EvidenceName("x?.vmdk") {
 		t.Errorf("unnamed datastore: %s", got)
 	}
 }
@@ -239,5 +245,163 @@ func TestMakePlanUnresolvedRDM(t *testing.T) {
 	}
 	if len(missed) != 1 || !strings.Contains(missed[0], "/vmfs/volumes/ds/vm/p.vmdk") || !strings.Contains(missed[0], "Failed to open disk") {
 		t.Errorf("not collected: %q", missed)
+	}
+}
+
+// An RDM under a user snapshot: the .vmx names a delta whose parent is
+// the mapping's descriptor. The mapping file is never copied as data;
+// the deltas of a virtual RDM are ordinary deltas, copied under our
+// snapshot with the LUN, which the delta keeps the VM from writing; a
+// physical RDM stays physical whatever lies over it (no snapshot freezes
+// it), so nothing of its chain is "under snapshot".
+func TestMakePlanRDMUnderSnapshot(t *testing.T) {
+	vm := testVM(1, "ds", "vm", esxi.PoweredOn)
+	d := vm.Dir
+	vm.Disks[3] = Disk{Node: "scsi0:3", Descriptor: d + "/v-000001.vmdk", CreateType: "seSparse", Extents: []string{d + "/v-000001-sesparse.vmdk"},
+		Parent: d + "/v.vmdk", Chain: []Layer{{Descriptor: d + "/v.vmdk", CreateType: "vmfsRawDeviceMap", Extents: []string{d + "/v-rdm.vmdk"}}},
+		RDM: &esxi.RDMInfo{Device: "vml.02"}}
+	vm.Disks[2] = Disk{Node: "scsi0:2", Descriptor: d + "/p-000001.vmdk", CreateType: "seSparse", Extents: []string{d + "/p-000001-sesparse.vmdk"},
+		Parent: d + "/p.vmdk", Chain: []Layer{{Descriptor: d + "/p.vmdk", CreateType: "vmfsPassthroughRawDeviceMap", Extents: []string{d + "/p-rdmp.vmdk"}}},
+		RDM: &esxi.RDMInfo{Passthrough: true, Device: "vml.01"}}
+	for _, n := range []string{"v.vmdk", "v-000001.vmdk", "p.vmdk", "p-000001.vmdk"} {
+		vm.Files = append(vm.Files, File{Name: n, Path: d + "/" + n, Size: 500})
+	}
+	vm.Files = append(vm.Files, File{Name: "v-000001-sesparse.vmdk", Path: d + "/v-000001-sesparse.vmdk", Size: 8192},
+		File{Name: "p-000001-sesparse.vmdk", Path: d + "/p-000001-sesparse.vmdk", Size: 8192})
+	for _, rdm := range []bool{false, true} {
+		o := PlanOptions{SinkFree: -1, RDM: rdm}
+		p := MakePlan([]*VM{vm}, o)
+		p.NoteNotCollected(&Inventory{VMs: []*VM{vm}}, o)
+		got := map[string]PlanItem{}
+		for _, it := range p.Items {
+			got[strings.TrimPrefix(it.Source, d+"/")] = it
+		}
+		for name, want := range map[string]struct {
+			kind, method string
+			live         bool
+		}{
+			"v-rdm.vmdk":             {KindRDM, MethodSkip, false},
+			"v.vmdk":                 {KindDescriptor, MethodSnapshot, false},
+			"v-000001.vmdk":          {KindDescriptor, MethodSnapshot, false},
+			"v-000001-sesparse.vmdk": {KindDelta, MethodSnapshot, false},
+			"p-rdmp.vmdk":            {KindRDM, MethodSkip, false},
+			"p.vmdk":                 {KindDescriptor, MethodCopy, true},
+			"p-000001.vmdk":          {KindDescriptor, MethodCopy, true},
+			"p-000001-sesparse.vmdk": {KindDelta, MethodCopy, true},
+		} {
+			if it := got[name]; it.Kind != want.kind || it.Method != want.method || it.Live != want.live {
+				t.Errorf("--rdm=%v %s: %s %s live=%v (%s), want %s %s live=%v", rdm, name, it.Kind, it.Method, it.Live, it.Note, want.kind, want.method, want.live)
+			}
+		}
+		lunV, lunP := got[LUNPrefix+"vml.02"], got[LUNPrefix+"vml.01"]
+		var missing []string
+		for _, u := range p.NotCollected {
+			if u.What == "RDM LUN" && u.Flag == "--rdm" {
+				missing = append(missing, u.Path)
+			}
+		}
+		if rdm {
+			if lunV.Method != MethodSnapshot || lunV.Live || lunV.Size != 4<<20 || lunP.Method != MethodCopy || !lunP.Live || lunP.Size != 8<<20 {
+				t.Errorf("LUNs: virtual %+v, physical %+v", lunV, lunP)
+			}
+			if n := got["v-rdm.vmdk"].Note; !strings.Contains(n, "devices/vml.02.raw") {
+				t.Errorf("the virtual mapping file's note %q does not name the LUN's image", n)
+			}
+			if len(missing) != 0 {
+				t.Errorf("with --rdm, not collected: %q", missing)
+			}
+		} else if len(missing) != 2 {
+			t.Errorf("without --rdm, the LUNs not collected: %q, want both", missing)
+		}
+	}
+}
+
+// A name the workstation stores is kept; one it cannot is made storable
+// and tagged with its own hash, so names that differ only in what was
+// replaced never meet, nor meet a storable name; the tag keeps the
+// extension and the name within 255 bytes, and is the same every time.
+func TestEvidenceName(t *testing.T) {
+	for _, n := range []string{"a_b.vmdk", "Mail [legacy]-flat.vmdk", "Tom's lab $HOME", "Prüfung ü 日本.vmx"} {
+		if got := EvidenceName(n); got != n {
+			t.Errorf("storable %q became %q", n, got)
+		}
+	}
+	seen := map[string]string{"a_b.vmdk": "a_b.vmdk"}
+	for _, n := range []string{"a:b.vmdk", "a?b.vmdk", "a*b.vmdk", `a\b.vmdk`, "a|b.vmdk", "CON", "_CON", "name.", "name._"} {
+		got := EvidenceName(n)
+		if other, ok := seen[got]; ok && n != "_CON" && n != "name._" {
+			t.Errorf("%q and %q both become %q", n, other, got)
+		}
+		seen[got] = n
+		if SafeName(got) != got || got != EvidenceName(n) {
+			t.Errorf("EvidenceName(%q) = %q: not storable or not the same twice", n, got)
+		}
+	}
+	if got := EvidenceName("a:b.vmdk"); !strings.HasPrefix(got, "a_b~") || !strings.HasSuffix(got, ".vmdk") || len(got) != len("a_b~12345678.vmdk") {
+		t.Errorf("a:b.vmdk -> %q, want a_b~<8 hex>.vmdk", got)
+	}
+	long := strings.Repeat("é", 140) + ":x.vmdk"
+	if got := EvidenceName(long); len(got) > 255 || !strings.HasSuffix(got, ".vmdk") || !utf8.ValidString(got) {
+		t.Errorf("long name -> %d bytes %q", len(got), got)
+	}
+}
+
+// Two files of a VM folder whose names differ only in characters the
+// workstation cannot store, and a third with the storable name they
+// would both have had, go to three paths. A storable host name that
+// equals another's tagged evidence name keeps it, whichever is planned
+// first; the other is not collected, with both host paths, and the case
+// is incomplete for it.
+func TestMakePlanNamesNotStorable(t *testing.T) {
+	vm := testVM(1, "ds", "vm", esxi.PoweredOff)
+	d := vm.Dir
+	for _, n := range []string{"a:b.log", "a?b.log", "a_b.log"} {
+		vm.Files = append(vm.Files, File{Name: n, Path: d + "/" + n, Size: 10})
+	}
+	p := MakePlan([]*VM{vm}, PlanOptions{SinkFree: -1})
+	dests := map[string]string{}
+	for _, it := range p.Items {
+		if it.Method == MethodSkip && strings.HasSuffix(it.Source, ".log") {
+			t.Errorf("%s not planned: %s", it.Source, it.Note)
+		}
+		if other, ok := dests[it.Dest]; ok && it.Dest != "" {
+			t.Errorf("%s and %s share %s", it.Source, other, it.Dest)
+		}
+		dests[it.Dest] = it.Source
+	}
+	if dests["ds/vm/a_b.log"] != d+"/a_b.log" || len(p.NotCollected) != 0 {
+		t.Errorf("a_b.log is not under its own name: %v, not collected %+v", dests, p.NotCollected)
+	}
+
+	tagged := EvidenceName("a:b.log")
+	for _, order := range [][]string{{"a:b.log", tagged}, {tagged, "a:b.log"}} {
+		vm := testVM(1, "ds", "vm", esxi.PoweredOff)
+		for _, n := range order {
+			vm.Files = append(vm.Files, File{Name: n, Path: d + "/" + n, Size: 10})
+		}
+		p := MakePlan([]*VM{vm}, PlanOptions{SinkFree: -1})
+		var files int
+		for _, it := range p.Items {
+			if it.Method != MethodSkip {
+				files++
+			}
+			switch it.Source {
+			case d + "/" + tagged:
+				if it.Method == MethodSkip || it.Dest != "ds/vm/"+tagged {
+					t.Errorf("order %q: the file named %s: %+v", order, tagged, it)
+				}
+			case d + "/a:b.log":
+				if it.Method != MethodSkip || !strings.HasPrefix(it.Note, "NOT COLLECTED") {
+					t.Errorf("order %q: a:b.log: %+v", order, it)
+				}
+			}
+		}
+		if files != p.Files {
+			t.Errorf("order %q: %d files planned, the plan counts %d", order, files, p.Files)
+		}
+		if len(p.NotCollected) != 1 || !p.NotCollected[0].Missed || p.NotCollected[0].Path != d+"/a:b.log" ||
+			!strings.Contains(p.NotCollected[0].Why, d+"/"+tagged) || !strings.Contains(p.NotCollected[0].Why, d+"/a:b.log") {
+			t.Errorf("order %q: not collected %+v", order, p.NotCollected)
+		}
 	}
 }

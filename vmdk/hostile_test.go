@@ -3,6 +3,7 @@ package vmdk
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +117,48 @@ func TestRootConfinement(t *testing.T) {
 	// A root that does not hold the disk is refused.
 	_, err = Open(filepath.Join(vm, "disk.vmdk"), &Options{Root: filepath.Join(vm, "store")})
 	wantErr(t, err, ErrOutsideRoot, "not inside the root")
+}
+
+// Rename: an extent the descriptor names as the host does (a:b-flat.vmdk)
+// is found where the case stored it under another name; a rename that
+// leads out of the root is an EscapeError like any reference.
+func TestRenameResolvesHostNames(t *testing.T) {
+	top := t.TempDir()
+	vm := filepath.Join(top, "vm")
+	os.MkdirAll(vm, 0o755)
+	fw, err := CreateFlat(filepath.Join(vm, "a:b.vmdk"), 1*mib, FlatOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.WriteAt([]byte("evidence"), 0)
+	fw.Close()
+	stored := filepath.Join(vm, "a_b-flat~1234abcd.vmdk")
+	if err := os.Rename(filepath.Join(vm, "a:b-flat.vmdk"), stored); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(filepath.Join(vm, "a:b.vmdk"), nil); !errors.Is(err, fs.ErrNotExist) && err == nil {
+		t.Fatalf("without Rename the renamed extent was found: %v", err)
+	}
+	rename := func(to string) func(string) string {
+		return func(p string) string {
+			if filepath.Base(p) == "a:b-flat.vmdk" {
+				return to
+			}
+			return p
+		}
+	}
+	d, err := Open(filepath.Join(vm, "a:b.vmdk"), &Options{Rename: rename(stored)})
+	if err != nil {
+		t.Fatalf("with Rename: %v", err)
+	}
+	b := make([]byte, 8)
+	d.ReadAt(b, 0)
+	d.Close()
+	if string(b) != "evidence" {
+		t.Errorf("read %q through the renamed extent", b)
+	}
+	outside := filepath.Join(top, "elsewhere-flat.vmdk")
+	os.WriteFile(outside, make([]byte, mib), 0o644)
+	_, err = Open(filepath.Join(vm, "a:b.vmdk"), &Options{Rename: rename(outside)})
+	wantErr(t, err, ErrOutsideRoot, "a:b-flat.vmdk")
 }

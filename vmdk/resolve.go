@@ -33,6 +33,13 @@ type Options struct {
 	// the built-in search. A path it returns is trusted: it may lie
 	// outside Root.
 	ResolveParent func(child, hint string) (string, error)
+	// Rename, when set, maps a path under the root as the host names it
+	// (a reference joined to its descriptor's folder, or to a mapped
+	// datastore) to where the case holds that file: names the
+	// workstation cannot store were changed when the file was collected.
+	// It returns p itself when p has no other name. What it returns is
+	// held to the root like any reference.
+	Rename func(p string) string
 	// ResolveDevice, when set, returns the path of the collected image of
 	// the raw device behind a VMFSRDM or VMFSRAW extent, or "" when it is
 	// not in the case. A path it returns is trusted, like ResolveParent's.
@@ -200,7 +207,10 @@ type candidate struct {
 func (r *resolver) candidates(dir, ref string) []candidate {
 	ref = strings.ReplaceAll(ref, `\`, "/")
 	var out []candidate
-	abs := strings.HasPrefix(ref, "/") || (len(ref) >= 2 && ref[1] == ':')
+	// A Windows hint is absolute as C:/... (after the slashes above); a
+	// name such as a:b-flat.vmdk is a file of dir, as ESXi allows.
+	drive := len(ref) >= 3 && ref[1] == ':' && ref[2] == '/' && ('a' <= ref[0]|0x20 && ref[0]|0x20 <= 'z')
+	abs := strings.HasPrefix(ref, "/") || drive
 	if abs {
 		if rest, ok := strings.CutPrefix(ref, "/vmfs/volumes/"); ok && r.o != nil {
 			ds, rel, _ := strings.Cut(rest, "/")
@@ -216,6 +226,16 @@ func (r *resolver) candidates(dir, ref string) []candidate {
 		out = append(out, candidate{path: filepath.Join(dir, base)})
 		if d := path.Dir(ref); d != "." && d != "/" && path.Base(d) != ".." && path.Base(d) != "." {
 			out = append(out, candidate{path: filepath.Join(dir, "..", path.Base(d), base)})
+		}
+	}
+	if r.o != nil && r.o.Rename != nil {
+		for i := range out {
+			if q := r.o.Rename(out[i].path); q != "" && q != out[i].path {
+				out[i].path = q
+				if out[i].why != "" {
+					out[i].why += ", renamed as the case recorded"
+				}
+			}
 		}
 	}
 	var uniq []candidate

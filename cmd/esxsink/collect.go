@@ -228,6 +228,9 @@ func planCollect(ctx context.Context, c *cli.Context, f *collectFlags, cc *colle
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	if missed := missedError(plan); missed != nil {
+		notCollected = errors.Join(notCollected, missed)
+	}
 	if tri, err = hostArtifacts(ctx, c, session.Runner, cc.log, plan, conn.Addr(), f.logger); err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -267,6 +270,24 @@ func unplacedError(inv *orchestrator.Inventory, all bool) error {
 		fmt.Fprintf(&b, "\n  vmid %d %q (%s): %s", u.ID, u.Name, u.VMX, u.Reason)
 	}
 	return errors.New(b.String())
+}
+
+// missedError names what the run was asked for and the plan cannot
+// collect (a file whose evidence path another file holds, the LUN of an
+// RDM whose device is unknown under --rdm), so collect exits non-zero as
+// verify finds the case incomplete; unplaced VMs are unplacedError's. Nil
+// when nothing is missed.
+func missedError(p *orchestrator.Plan) error {
+	var lines []string
+	for _, u := range p.NotCollected {
+		if u.Missed && u.What != "unplaced VM" {
+			lines = append(lines, fmt.Sprintf("\n  %s %s: %s", u.What, hashlog.QuoteIfNeeded(u.Path), u.Why))
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d item(s) asked for were not collected:%s", len(lines), strings.Join(lines, ""))
 }
 
 // startEmbeddedSink starts collect's own sink on the case, allowing only

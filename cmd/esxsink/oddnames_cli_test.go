@@ -110,3 +110,62 @@ recorded:
 		t.Errorf("collect --all --dry-run: exit %d, vmids %v, want 1 naming vmid 40:\n%s", code, ids, errOut)
 	}
 }
+
+// A file whose host name is, letter for letter, the evidence name another
+// file gets once its name is made storable (a:b.vmdk becomes
+// a_b~<tag>.vmdk) keeps that path as its own; the other file is not
+// collected, and nothing about it is silent: collect exits 1 naming both
+// host paths, the custody log holds evidence.not_collected with both,
+// verify exits 3 (incomplete) and the report says NOT COLLECTED for it.
+func TestCollectCLINameClashNotCollected(t *testing.T) {
+	tagged := orchestrator.EvidenceName("a:b.vmdk")
+	lab := startLabScenario(t, `
+host: {hostname: esx-clash, version: 8.0.2, build: "22380479", user: root, password: "Clash-Lab-1!"}
+datastores:
+  - {name: datastore1, type: VMFS-6}
+vms:
+  - id: 6
+    name: clash
+    memory_mb: 16
+    disks:
+      - {name: "a:b.vmdk", size: 1MiB}
+      - {name: "`+tagged+`", size: 1MiB}
+`)
+	caseDir := filepath.Join(t.TempDir(), "case")
+	const dir = "/vmfs/volumes/datastore1/clash/"
+	out, errOut, code := lab.run(t, lab.collectArgs(caseDir, "--vm", "6")...)
+	if code != 1 || !strings.Contains(errOut, dir+"a:b.vmdk") || !strings.Contains(errOut, dir+tagged) {
+		t.Fatalf("collect: exit %d, want 1 naming both host paths\n%s%s", code, out, errOut)
+	}
+	log, err := os.ReadFile(filepath.Join(caseDir, "custody.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records int
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, `"type":"evidence.not_collected"`) && strings.Contains(l, dir+"a:b.vmdk") && strings.Contains(l, dir+tagged) {
+			records++
+		}
+	}
+	if records != 1 {
+		t.Errorf("%d evidence.not_collected records name both host paths", records)
+	}
+	if _, err := os.Stat(filepath.Join(caseDir, "evidence", "datastore1", "clash", tagged)); err != nil {
+		t.Errorf("the file named %s is not under its own name: %v", tagged, err)
+	}
+	out, code = esx(t, "", "verify", caseDir)
+	if code != 3 || !strings.Contains(out, dir+tagged) {
+		t.Errorf("verify: exit %d, want 3 naming the clash\n%s", code, out)
+	}
+	out, code = esx(t, "", "report", caseDir)
+	if code != 0 || strings.Contains(out, "RESULT: PASS") {
+		t.Errorf("report: exit %d\n%s", code, out)
+	}
+	md, err := os.ReadFile(filepath.Join(caseDir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "a:b.vmdk") || !strings.Contains(string(md), tagged) {
+		t.Errorf("the report does not name the file not collected and why:\n%s", md)
+	}
+}

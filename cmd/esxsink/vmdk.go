@@ -59,7 +59,8 @@ func vmdkOptions(c *cli.Context, ignoreCID bool) (*vmdk.Options, error) {
 		o.Volumes[ds] = dir
 	}
 	disk := c.Args().First()
-	caseDir, err := caseVolumes(disk, o.Volumes)
+	images := map[string]string{}
+	caseDir, err := caseVolumes(disk, o, images)
 	if err != nil {
 		fmt.Fprintf(c.App.ErrWriter, "esxsink: warning: %v (map datastores with --volume)\n", err)
 	}
@@ -81,12 +82,21 @@ func vmdkOptions(c *cli.Context, ignoreCID bool) (*vmdk.Options, error) {
 		}
 		rdm[ext] = img
 	}
-	if len(rdm) > 0 {
+	if len(rdm) > 0 || len(images) > 0 {
 		o.ResolveDevice = func(r vmdk.DeviceRef) (string, error) {
 			if img, ok := rdm[r.Extent.FileName]; ok {
 				return img, nil
 			}
-			return rdm[filepath.Base(r.Extent.FileName)], nil
+			if img, ok := rdm[filepath.Base(r.Extent.FileName)]; ok {
+				return img, nil
+			}
+			// A collected RDM: the case says where the LUN it maps is
+			// imaged.
+			abs, err := filepath.Abs(r.Descriptor)
+			if err != nil {
+				return "", err
+			}
+			return images[abs], nil
 		}
 	}
 	return o, nil
@@ -108,9 +118,13 @@ func insideRoot(disk, root string) error {
 // caseVolumes maps, for a disk inside a collected case, every datastore
 // the case's custody log records (by name and by UUID) to its folder in
 // the evidence folder, so absolute /vmfs/volumes/… references resolve
-// with no flags. --volume mappings given on the command line stay. It
-// returns the case folder, "" when the disk is not in a case.
-func caseVolumes(disk string, volumes map[string]string) (string, error) {
+// with no flags (--volume mappings given on the command line stay), and
+// names the host wrote to the names the case stores them under
+// (o.Rename). It fills images with where each collected RDM descriptor's
+// LUN is imaged (absolute paths in the evidence folder). It returns the
+// case folder, "" when the disk is not in a case.
+func caseVolumes(disk string, o *vmdk.Options, images map[string]string) (string, error) {
+	volumes := o.Volumes
 	if disk == "" {
 		return "", nil
 	}
@@ -126,6 +140,24 @@ func caseVolumes(disk string, volumes map[string]string) (string, error) {
 	for name, folder := range custody.VolumeFolders(recs) {
 		if _, given := volumes[name]; !given && hashlog.CheckEvidencePath(folder) == nil {
 			volumes[name] = filepath.Join(ev, filepath.FromSlash(folder))
+		}
+	}
+	abs, err := filepath.Abs(ev)
+	if err != nil {
+		return caseDir, err
+	}
+	for desc, img := range custody.DeviceImages(recs) {
+		if hashlog.CheckEvidencePath(desc) == nil && hashlog.CheckEvidencePath(img) == nil {
+			images[filepath.Join(abs, filepath.FromSlash(desc))] = filepath.Join(abs, filepath.FromSlash(img))
+		}
+	}
+	if names := custody.CollectedNames(recs); len(names) > 0 {
+		o.Rename = func(p string) string {
+			rel, err := filepath.Rel(abs, p)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return p
+			}
+			return filepath.Join(abs, filepath.FromSlash(names.Translate(filepath.ToSlash(rel))))
 		}
 	}
 	return caseDir, nil
