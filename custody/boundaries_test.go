@@ -46,6 +46,9 @@ func TestPackageBoundaries(t *testing.T) {
 		// and no test NFS client (those are esxsink-lab's).
 		"cmd/esxsink": {"esxsim", "internal/nfsclient", "mvdan.cc/sh/v3/interp", "mvdan.cc/sh/v3/syntax"},
 		"esxi":        {"orchestrator", "nfssink"},
+		// The vSphere API side is a leaf the fleet collector builds on:
+		// it knows nothing about NFS, the acquisition or the simulator.
+		"vsphere": {"orchestrator", "nfssink", "esxsim", "report", "hashlog"},
 	}
 	for pkg, bad := range forbidden {
 		deps := goList(t, "{{join .Deps \" \"}}", pkg)
