@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/soap"
 
 	"github.com/esxsink/esxsink/vsphere"
 )
@@ -113,4 +116,25 @@ func (ca *testCA) issue(t *testing.T, name string, ip net.IP) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// newGovmomi is a plain govmomi session on the simulator, for a test to
+// act as the vCenter administrator (make snapshots, post events, power
+// VMs off) through the API rather than by editing the simulator. It
+// trusts the simulator by govmomi's own thumbprint check.
+func newGovmomi(t *testing.T, s *sim) (*vim25.Client, error) {
+	t.Helper()
+	u := *s.server.URL
+	sc := soap.NewClient(&u, false)
+	sc.SetThumbprint(u.Host, s.thumbprint)
+	vc, err := vim25.NewClient(t.Context(), sc)
+	if err != nil {
+		return nil, err
+	}
+	sm := session.NewManager(vc)
+	if err := sm.Login(t.Context(), u.User); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { sm.Logout(context.Background()) })
+	return vc, nil
 }
