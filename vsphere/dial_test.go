@@ -144,6 +144,8 @@ func TestDialTrustOptions(t *testing.T) {
 		{vsphere.Config{URL: "vc", User: "u", Password: pw, Thumbprint: "SHA256:abcdef"}, vsphere.ErrBadThumbprint},
 		{vsphere.Config{URL: "vc", User: "u", Password: pw, Thumbprint: "AB:CD"}, vsphere.ErrBadThumbprint},
 		{vsphere.Config{URL: "vc", User: "u", Password: pw, Thumbprint: strings.Repeat("AB", 32), CAFile: "ca.pem"}, vsphere.ErrTrustConflict},
+		{vsphere.Config{URL: "vc", User: "u", Password: pw, CAFile: "/nonexistent/ca.pem"}, vsphere.ErrBadCAFile},
+		{vsphere.Config{URL: "vc", User: "u", Password: pw, CAFile: "dial_test.go"}, vsphere.ErrBadCAFile},
 		{vsphere.Config{URL: "http://vc/sdk", User: "u", Password: pw}, vsphere.ErrNotHTTPS},
 		{vsphere.Config{URL: "https://u:p@vc/sdk", User: "u", Password: pw}, vsphere.ErrCredentialsInURL},
 		{vsphere.Config{URL: "", User: "u", Password: pw}, vsphere.ErrNoEndpoint},

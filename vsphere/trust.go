@@ -26,9 +26,15 @@ type trust struct {
 	refused error
 }
 
-// ErrTrustConflict: both a pinned thumbprint and a CA file were given;
-// one says which certificate is trusted, so exactly one is taken.
-var ErrTrustConflict = errors.New("both a pinned thumbprint and a CA file were given: choose one")
+// Errors of the trust options.
+var (
+	// ErrTrustConflict: both a pinned thumbprint and a CA file were
+	// given; one says which certificate is trusted, so exactly one is
+	// taken.
+	ErrTrustConflict = errors.New("both a pinned thumbprint and a CA file were given: choose one")
+	// ErrBadCAFile: the CA file cannot be read or holds no certificate.
+	ErrBadCAFile = errors.New("unusable CA file")
+)
 
 func newTrust(host, name, thumbprint, caFile string) (*trust, error) {
 	t := &trust{host: host, name: name, caFile: caFile}
@@ -44,11 +50,11 @@ func newTrust(host, name, thumbprint, caFile string) (*trust, error) {
 	case caFile != "":
 		b, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("read the CA file: %w", err)
+			return nil, fmt.Errorf("%w: %w", ErrBadCAFile, err)
 		}
 		t.roots = x509.NewCertPool()
 		if !t.roots.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+			return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrBadCAFile, caFile)
 		}
 	}
 	return t, nil
