@@ -23,7 +23,6 @@ import (
 // form people copy it in, the endpoint forms all reach the SDK, and the
 // session is recorded with the thumbprint presented.
 func TestDialPinnedThumbprint(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	host := s.server.URL.Host
 	lower := strings.ToLower(s.thumbprint)
@@ -60,7 +59,6 @@ func TestDialPinnedThumbprint(t *testing.T) {
 // the endpoint is refused before any password is asked for, and the
 // error names the thumbprint the examiner checks and pins.
 func TestDialUnknownThumbprint(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	cfg := s.config()
 	cfg.Thumbprint = ""
@@ -82,7 +80,6 @@ func TestDialUnknownThumbprint(t *testing.T) {
 // TestDialThumbprintMismatch: a pinned thumbprint of another certificate
 // is refused loudly, naming both.
 func TestDialThumbprintMismatch(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	other := otherCertificate(t)
 	cfg := s.config()
@@ -100,7 +97,6 @@ func TestDialThumbprintMismatch(t *testing.T) {
 // TestDialCAFile: a CA file that signed the certificate is trusted; one
 // that did not is refused with the certificate's thumbprint and why.
 func TestDialCAFile(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	ca := filepath.Join(t.TempDir(), "vmca.pem")
 	if err := os.WriteFile(ca, s.caPEM, 0o644); err != nil {
@@ -161,7 +157,6 @@ func TestDialTrustOptions(t *testing.T) {
 // TestDialWrongPassword: a refused login is ErrLoginRefused, naming the
 // user.
 func TestDialWrongPassword(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	cfg := s.config()
 	cfg.Password = func(context.Context, string, string) (string, error) { return "not-the-password", nil }

@@ -21,7 +21,6 @@ import (
 // period asked for, oldest first, in UTC; our own login is there with
 // its session's hash.
 func TestEventsAndTasks(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	c := s.dial(t, s.config())
 	ctx := t.Context()
@@ -131,7 +130,6 @@ func checkOrderedUTC(t *testing.T, events []vsphere.Event) {
 // TestAccess: roles and permissions, a permission an attacker added
 // included, named by entity and role.
 func TestAccess(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	c := s.dial(t, s.config())
 	ctx := t.Context()
@@ -173,7 +171,6 @@ func TestAccess(t *testing.T) {
 // TestSessions: every open session is listed, ours marked, and no key is
 // kept, only its hash.
 func TestSessions(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	c := s.dial(t, s.config())
 	ctx := t.Context()
@@ -212,7 +209,6 @@ func TestSessions(t *testing.T) {
 // TestHostSettings: the advanced settings under the forensic prefixes,
 // as the host has them, and the prefixes it has nothing under.
 func TestHostSettings(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	c := s.dial(t, s.config())
 	ctx := t.Context()
@@ -262,7 +258,6 @@ func TestHostSettings(t *testing.T) {
 // host. vcsim's VM morefs are vm-N, not the numbers a real host uses,
 // so no vmid is claimed.
 func TestInventoryESXi(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.ESX())
 	c := s.dial(t, s.config())
 	if c.IsVCenter() {

@@ -27,7 +27,6 @@ func bigVPX() *simulator.Model {
 // simulated vCenter holds is listed, with the facts the simulator
 // holds for it.
 func TestInventoryMatchesSimulator(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, bigVPX())
 	reg := s.model.Map()
 	locked := reg.Any("HostSystem").(*simulator.HostSystem)
@@ -138,7 +137,6 @@ func TestInventoryMatchesSimulator(t *testing.T) {
 // TestInventorySnapshots: a VM's snapshot tree comes with names, ids,
 // creation times in UTC and the current snapshot.
 func TestInventorySnapshots(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	c := s.dial(t, s.config())
 	svm := s.model.Map().Any("VirtualMachine").(*simulator.VirtualMachine)
@@ -190,7 +188,6 @@ func TestInventorySnapshots(t *testing.T) {
 // TestInventoryJSONStable: two reads of an unchanged inventory marshal to
 // the same bytes, and every key is lower-case snake_case.
 func TestInventoryJSONStable(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, bigVPX())
 	c := s.dial(t, s.config())
 	var runs [2][]byte

@@ -18,7 +18,6 @@ import (
 // recorded with the state before and after, a change already made is
 // neither called nor recorded, and the inventory sees the host as it is.
 func TestSSHServiceRoundTrip(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	systems := addServiceSystems(t, s.model.Map())
 	log := &memlog.Log{}
@@ -104,7 +103,6 @@ func TestSSHServiceRoundTrip(t *testing.T) {
 // TestSSHServiceRefused: a call the host refuses is an error, and it is
 // recorded with the state before and after (unchanged) and why.
 func TestSSHServiceRefused(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	systems := addServiceSystems(t, s.model.Map())
 	systems["DC0_H0"].refuse = true
@@ -133,7 +131,6 @@ func TestSSHServiceRefused(t *testing.T) {
 // but changes nothing; bad policies and unknown hosts are refused before
 // any call.
 func TestServiceChangesNeedCustodyLog(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	systems := addServiceSystems(t, s.model.Map())
 	c := s.dial(t, s.config())
@@ -162,7 +159,6 @@ func TestServiceChangesNeedCustodyLog(t *testing.T) {
 
 // TestLockdownMode: the host's lockdown mode as the host has it.
 func TestLockdownMode(t *testing.T) {
-	t.Parallel()
 	s := startSim(t, simulator.VPX())
 	h := s.model.Map().Any("HostSystem").(*simulator.HostSystem)
 	h.Config.LockdownMode = types.HostLockdownModeLockdownStrict

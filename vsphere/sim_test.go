@@ -37,6 +37,9 @@ type sim struct {
 }
 
 // startSim creates model and serves it over https until the test ends.
+// vcsim keeps global state (its license manager's, its host counter) that
+// two models being created at once race on, so the tests that start one
+// do not run in parallel.
 func startSim(t *testing.T, model *simulator.Model) *sim {
 	t.Helper()
 	if err := model.Create(); err != nil {
