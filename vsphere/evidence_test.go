@@ -107,6 +107,7 @@ func TestEventsAndTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSnakeCase(t, mustJSON(t, map[string]any{"events": all, "tasks": tasks, "sessions": sessions}))
 	// vcsim names the task's user "vcsim" and its entity by moref; only
 	// what it holds right is checked.
 	j := slices.IndexFunc(tasks, func(tk vsphere.Task) bool { return tk.DescriptionID == "VirtualMachine.powerOff" })
@@ -162,6 +163,7 @@ func TestAccess(t *testing.T) {
 	}) {
 		t.Errorf("the added permission is missing: %+v", acc.Permissions)
 	}
+	checkSnakeCase(t, mustJSON(t, acc))
 	i := slices.IndexFunc(acc.Roles, func(r vsphere.Role) bool { return r.ID == -1 })
 	if i < 0 || acc.Roles[i].Name != "Admin" || !acc.Roles[i].System || len(acc.Roles[i].Privileges) == 0 {
 		t.Errorf("roles: %+v", acc.Roles)
@@ -242,6 +244,7 @@ func TestHostSettings(t *testing.T) {
 	if !slices.Equal(got.Settings, want) {
 		t.Errorf("settings of %s: %+v, want %+v", target.Name, got.Settings, want)
 	}
+	checkSnakeCase(t, mustJSON(t, got))
 	if !slices.Contains(got.Missing, "VMkernel.Boot.execInstalledOnly") || slices.Contains(got.Missing, "UserVars.") {
 		t.Errorf("missing %v", got.Missing)
 	}
@@ -275,4 +278,13 @@ func TestInventoryESXi(t *testing.T) {
 			t.Errorf("VM %s: vmid %d on %q", vm.Name, vm.VMID, vm.Host)
 		}
 	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
