@@ -68,7 +68,6 @@ type Client struct {
 	vim      *vim25.Client
 	sessions *session.Manager
 	ep       endpoint
-	user     string
 	runID    string
 	log      Recorder
 	logger   *slog.Logger
@@ -116,7 +115,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		if refused := tr.refusal(); refused != nil {
 			return nil, refused
 		}
-		return nil, fmt.Errorf("reach the vSphere API at %s: %w", ep.url, err)
+		return nil, fmt.Errorf("reach the vSphere API at %s: %w (is that a vCenter or an ESXi host, and is its HTTPS port reachable from here?)", ep.url, err)
 	}
 	password, err := cfg.Password(ctx, cfg.User, ep.addr)
 	if err != nil {
@@ -131,7 +130,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	about := vc.ServiceContent.About
 	c := &Client{
-		vim: vc, sessions: sm, ep: ep, user: cfg.User, runID: cfg.RunID, log: cfg.Log, logger: logger,
+		vim: vc, sessions: sm, ep: ep, runID: cfg.RunID, log: cfg.Log, logger: logger,
 		conn: custody.VCenterConnected{
 			Endpoint: ep.addr, URL: ep.url.String(), User: cfg.User, RunID: cfg.RunID,
 			Thumbprint: tr.thumbprint(), TrustedBy: tr.trustedBy(),
