@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,4 +178,22 @@ func otherCertificate(t *testing.T) *x509.Certificate {
 func sha1Thumbprint(cert *x509.Certificate) string {
 	sum := sha1.Sum(cert.Raw)
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// TestDialUnreachable: nothing listening is said as such, and no
+// password is asked for.
+func TestDialUnreachable(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	asked := false
+	_, err = vsphere.Dial(t.Context(), vsphere.Config{URL: addr, User: "u", Thumbprint: strings.Repeat("AB", 32),
+		Password: func(context.Context, string, string) (string, error) { asked = true; return "", nil }})
+	if err == nil || !strings.Contains(err.Error(), "reach the vSphere API at https://"+addr+"/sdk") || asked {
+		t.Errorf("dial %s with nothing listening: %v (password asked: %v)", addr, err, asked)
+	}
 }
