@@ -6,6 +6,7 @@ import (
 
 	"github.com/esxsink/esxsink/nfssink"
 	"github.com/esxsink/esxsink/orchestrator"
+	"github.com/esxsink/esxsink/vsphere"
 )
 
 // advice says what to do about err in this command line's words. The
@@ -14,9 +15,29 @@ import (
 // "" when there is nothing to add.
 func advice(err error) string {
 	var unknownKey *orchestrator.UnknownHostKeyError
+	var unknownCert *vsphere.UnknownThumbprintError
+	var changedCert *vsphere.ThumbprintMismatchError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &unknownCert):
+		return fmt.Sprintf("verify it out of band with the vCenter administrator, then pass --vcenter-thumbprint %s (or --vcenter-ca with the CA that signed it)", unknownCert.Thumbprint)
+	case errors.As(err, &changedCert):
+		return fmt.Sprintf("pass --vcenter-thumbprint %s only once the vCenter administrator confirms that certificate", changedCert.Thumbprint)
+	case errors.Is(err, vsphere.ErrBadThumbprint):
+		return "give --vcenter-thumbprint as the vSphere Client shows it: the SHA-256 thumbprint, AB:CD:..."
+	case errors.Is(err, vsphere.ErrTrustConflict):
+		return "give --vcenter-thumbprint or --vcenter-ca, not both"
+	case errors.Is(err, vsphere.ErrBadCAFile):
+		return "--vcenter-ca takes a PEM file of the CA certificate"
+	case errors.Is(err, vsphere.ErrLoginRefused):
+		return "check --vcenter-user and the password (--vcenter-password-file, ESXSINK_VCENTER_PASSWORD or the prompt)"
+	case errors.Is(err, vsphere.ErrNoUser):
+		return "give --vcenter-user"
+	case errors.Is(err, vsphere.ErrNotHTTPS), errors.Is(err, vsphere.ErrNoEndpoint):
+		return "give --vcenter as HOST, HOST:PORT or https://HOST/sdk"
+	case errors.Is(err, vsphere.ErrCredentialsInURL):
+		return "give the user with --vcenter-user and the password with --vcenter-password-file, ESXSINK_VCENTER_PASSWORD or the prompt"
 	case errors.As(err, &unknownKey):
 		return fmt.Sprintf("pass --host-key %s, or add the host to the --known-hosts file", unknownKey.Fingerprint)
 	case errors.Is(err, orchestrator.ErrBadFingerprint):

@@ -8,6 +8,7 @@ import (
 
 	"github.com/esxsink/esxsink/nfssink"
 	"github.com/esxsink/esxsink/orchestrator"
+	"github.com/esxsink/esxsink/vsphere"
 )
 
 // TestAdviceNamesFlags: the libraries' errors name no flags; the CLI adds
@@ -37,6 +38,15 @@ func TestAdviceNamesFlags(t *testing.T) {
 		{wrap(nfssink.ErrPortmapTaken), "--portmap=off"},
 		{wrap(nfssink.ErrPortmapMode), "--portmap"},
 		{wrap(nfssink.ErrNoClientAllowed), "--allow"},
+		{&vsphere.UnknownThumbprintError{Host: "vc:443", Thumbprint: "AB:CD"}, "--vcenter-thumbprint AB:CD"},
+		{fmt.Errorf("x: %w", &vsphere.ThumbprintMismatchError{Host: "vc:443", Thumbprint: "EF:01", Pinned: "AB:CD"}), "--vcenter-thumbprint EF:01 only once"},
+		{wrap(vsphere.ErrBadThumbprint), "--vcenter-thumbprint"},
+		{wrap(vsphere.ErrTrustConflict), "--vcenter-ca, not both"},
+		{wrap(vsphere.ErrBadCAFile), "--vcenter-ca"},
+		{wrap(vsphere.ErrLoginRefused), "--vcenter-user"},
+		{wrap(vsphere.ErrNoUser), "--vcenter-user"},
+		{wrap(vsphere.ErrNotHTTPS), "https://HOST/sdk"},
+		{wrap(vsphere.ErrCredentialsInURL), "--vcenter-password-file"},
 	} {
 		if got := withAdvice(c.err); !strings.Contains(got, c.want) || !strings.HasPrefix(got, c.err.Error()) {
 			t.Errorf("%v: %q, want it to name %q", c.err, got, c.want)

@@ -22,7 +22,11 @@ var examples = map[string][]string{
 		"esxsink vmdk info /cases/2026-017/evidence/datastore1/web/web-000001.vmdk",
 		"esxsink vmdk convert /cases/2026-017/evidence/datastore1/web/web-000001.vmdk web.raw",
 	},
-	"inventory": {"esxsink inventory --host 10.0.0.21 --known-hosts ~/.ssh/known_hosts"},
+	"inventory": {
+		"esxsink inventory --host 10.0.0.21 --known-hosts ~/.ssh/known_hosts",
+		"esxsink inventory --vcenter vcsa.example.org --vcenter-user administrator@vsphere.local --vcenter-thumbprint AB:CD:...:EF",
+		"esxsink inventory --vcenter vcsa.example.org --vcenter-user administrator@vsphere.local --vcenter-ca vmca-root.pem --json",
+	},
 	"collect": {
 		"esxsink collect --host 10.0.0.21 --host-key SHA256:... --case /cases/2026-017 --vm web01 --dry-run",
 		"sudo esxsink collect --host 10.0.0.21 --host-key SHA256:... --case /cases/2026-017 --case-id 2026-017 --examiner \"A. Analyst\" --vm web01 --vm 12",

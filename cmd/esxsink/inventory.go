@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/esxsink/esxsink/orchestrator"
 )
@@ -18,13 +16,21 @@ import (
 func inventoryCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "inventory",
-		Usage: "list what an ESXi host holds: datastores, VMs (registered and not), disks, snapshots, files",
-		Description: `Connects over SSH and runs read-only commands only (vim-cmd, esxcli, find, stat, head).
-Nothing on the host is changed.`,
-		Flags: append(hostFlags(),
+		Usage: "list what an ESXi host (over SSH) or a vCenter (through the vSphere API) holds",
+		Description: `With --host: connects over SSH and runs read-only commands only (vim-cmd, esxcli, find,
+stat, head) and lists the host's datastores, VMs (registered and not), disks, snapshots and files.
+
+With --vcenter: reads a vCenter's (or an ESXi host's own) API and lists datacenters, clusters,
+hosts (management address, version, connection, lockdown mode, SSH service), datastores (and
+which hosts mount them) and VMs (host, power state, files, snapshots). The endpoint's TLS
+certificate must be vouched for by --vcenter-thumbprint or --vcenter-ca; an unknown one is
+refused and its thumbprint shown.
+
+Nothing is changed either way.`,
+		Flags: eitherRequired(append(append(hostFlags(), vcenterFlags()...),
 			&cli.BoolFlag{Name: "json", Usage: "print the inventory as JSON"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "diagnostic log level on stderr"},
-		),
+		), "host", "vcenter"),
 		Action: runInventory,
 	}
 }
@@ -41,6 +47,23 @@ func hostFlags() []cli.Flag {
 		&cli.StringFlag{Name: "host-key", Usage: "the host key's fingerprint, SHA256:..."},
 		&cli.DurationFlag{Name: "connect-timeout", Value: 20 * time.Second, Usage: "bound on connecting and logging in"},
 	}
+}
+
+// eitherRequired marks flags a and b as the two ways to name what a
+// command works on: one of them is required, which the command checks
+// (urfave/cli knows only flags required on their own).
+func eitherRequired(flags []cli.Flag, a, b string) []cli.Flag {
+	for _, f := range flags {
+		sf, ok := f.(*cli.StringFlag)
+		switch {
+		case !ok:
+		case sf.Name == a:
+			sf.Required, sf.Usage = false, "(required unless --"+b+") "+sf.Usage
+		case sf.Name == b:
+			sf.Required, sf.Usage = false, "(required unless --"+a+") "+sf.Usage
+		}
+	}
+	return flags
 }
 
 // dialHost connects to the host the flags name.
@@ -68,34 +91,18 @@ func dialHost(ctx context.Context, c *cli.Context) (*orchestrator.Conn, error) {
 	return conn, nil
 }
 
-// passwordFunc answers password prompts from a file, $ESXSINK_PASSWORD or
-// the terminal (no echo), in that order.
-func passwordFunc(file string, w io.Writer) orchestrator.PasswordFunc {
-	return func(ctx context.Context, user, host, prompt string) (string, error) {
-		if file != "" {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return "", fmt.Errorf("read --password-file: %w", err)
-			}
-			return strings.TrimRight(string(b), "\r\n"), nil
-		}
-		if p, ok := os.LookupEnv("ESXSINK_PASSWORD"); ok {
-			return p, nil
-		}
-		if !term.IsTerminal(int(os.Stdin.Fd())) {
-			return "", errors.New("no password: give --password-file or set ESXSINK_PASSWORD")
-		}
-		fmt.Fprintf(w, "Password for %s@%s: ", user, host)
-		b, err := term.ReadPassword(int(os.Stdin.Fd()))
-		fmt.Fprintln(w)
-		return string(b), err
-	}
-}
-
 func runInventory(c *cli.Context) error {
 	logger, err := newLogger(c.String("log-level"), c.App.ErrWriter)
 	if err != nil {
 		return usageError(err)
+	}
+	switch {
+	case c.String("vcenter") != "" && c.String("host") != "":
+		return usageError(errors.New("give --host (an ESXi host over SSH) or --vcenter (the vSphere API), not both"))
+	case c.String("vcenter") != "":
+		return runVCenterInventory(c, logger)
+	case c.String("host") == "":
+		return usageError(errors.New("say what to list: --host (an ESXi host over SSH) or --vcenter (a vCenter or ESXi host through the vSphere API)"))
 	}
 	ctx := c.Context
 	conn, err := dialHost(ctx, c)
