@@ -12,6 +12,11 @@ require (
 require go.yaml.in/yaml/v3 v3.0.6
 
 require (
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/vmware/govmomi v0.52.0
+)
+
+require (
 	github.com/VividCortex/ewma v1.2.0 // indirect
 	github.com/acarl005/stripansi v0.0.0-20180116102854-5a71ef0e047d // indirect
 	github.com/clipperhouse/uax29/v2 v2.7.0 // indirect
