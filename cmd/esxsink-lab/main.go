@@ -127,7 +127,9 @@ func runLab(c *cli.Context) error {
 
 // printLab tells the user how to connect.
 func printLab(w io.Writer, scenario string, h *esxsim.Host) {
-	printHost(w, scenario, h, false)
+	// Only a scenario that changes them gets the service line, so the
+	// banner of every older scenario stays as it was.
+	printHost(w, scenario, h, !h.SSH().Running || h.Lockdown() != esxsim.LockdownDisabled)
 	fmt.Fprintln(w, "press Ctrl-C to stop")
 }
 

@@ -65,9 +65,9 @@ func (v *VCenter) backing(spec esxsim.DiskSpec, chain []string, names map[string
 		mode = string(types.VirtualDiskModeIndependent_nonpersistent)
 	}
 	file := func(abs string) types.VirtualDeviceFileBackingInfo {
-		fb := types.VirtualDeviceFileBackingInfo{FileName: dsPath(names, abs)}
-		if ds := v.datastore(strings.TrimPrefix(strings.SplitN(fb.FileName, "]", 2)[0], "[")); ds != nil {
-			ref := ds.Self
+		p, name := dsPath(names, abs)
+		fb := types.VirtualDeviceFileBackingInfo{FileName: p}
+		if ref, ok := v.dss[name]; ok {
 			fb.Datastore = &ref
 		}
 		return fb

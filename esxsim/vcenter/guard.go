@@ -75,12 +75,3 @@ func (v *VCenter) guardFiles(svc *simulator.Service) {
 		svc.ServeMux.HandleFunc(p, refuse)
 	}
 }
-
-// hostList is the hosts in a stable order.
-func (v *VCenter) hostList() []*labHost {
-	var out []*labHost
-	for _, h := range v.fleet.Hosts() {
-		out = append(out, v.hosts[h.Hostname()])
-	}
-	return out
-}

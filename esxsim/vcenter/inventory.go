@@ -70,8 +70,10 @@ func (v *VCenter) build(ctx context.Context) error {
 			return err
 		}
 	}
+	// In scenario order, so every run gives every object the same
+	// reference (vcsim numbers them as they are made).
 	sctx := v.model.Service.Context
-	for _, lh := range v.hosts {
+	for _, lh := range v.hostList() {
 		v.dressHost(sctx, lh)
 	}
 	for _, h := range fs.Hosts {
@@ -79,7 +81,7 @@ func (v *VCenter) build(ctx context.Context) error {
 			v.dressDatastore(sctx, d, fs.Shared(d.Name))
 		}
 	}
-	for _, lv := range v.vms {
+	for _, lv := range v.vmList() {
 		if err := v.dressVM(sctx, lv); err != nil {
 			return fmt.Errorf("vm %s: %w", lv.spec.Name, err)
 		}
@@ -91,9 +93,12 @@ func (v *VCenter) build(ctx context.Context) error {
 
 // mount mounts datastore name on a host. vcsim backs a datastore with a
 // local folder and makes the second host's mount of the same name and
-// folder the same Datastore object: one datastore, several hosts.
+// folder the same Datastore object: one datastore, several hosts. vcsim
+// parses datastore paths naively (a name with "]" breaks them), so it
+// knows the datastore by a plain name until dressDatastore renames it.
 func (v *VCenter) mount(ctx context.Context, c *vim25.Client, name, host string) error {
-	dir := filepath.Join(v.dir, fmt.Sprintf("ds-%x", name))
+	plain := plainName(name)
+	dir := filepath.Join(v.dir, plain)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -102,20 +107,29 @@ func (v *VCenter) mount(ctx context.Context, c *vim25.Client, name, host string)
 	if err != nil {
 		return err
 	}
-	if _, err := dss.CreateLocalDatastore(ctx, name, dir); err != nil {
+	ref, err := dss.CreateLocalDatastore(ctx, plain, dir)
+	if err != nil {
 		return fmt.Errorf("datastore %s on %s: %w", name, host, err)
+	}
+	// vcsim answers the second host's mount with a reference of its own
+	// making, not the shared datastore's: keep the first.
+	if _, ok := v.dss[name]; !ok {
+		v.dss[name] = ref.Reference()
 	}
 	return nil
 }
 
-// datastore finds a datastore by name.
+// plainName is the name vcsim knows a datastore by while the inventory
+// is built.
+func plainName(name string) string { return fmt.Sprintf("ds-%x", name) }
+
+// datastore finds a datastore by its scenario name.
 func (v *VCenter) datastore(name string) *simulator.Datastore {
-	for _, e := range v.model.Map().All("Datastore") {
-		if ds := e.(*simulator.Datastore); ds.Name == name {
-			return ds
-		}
+	ref, ok := v.dss[name]
+	if !ok {
+		return nil
 	}
-	return nil
+	return v.model.Map().Get(ref).(*simulator.Datastore)
 }
 
 // dressDatastore gives a datastore its scenario identity: a VMFS volume
@@ -126,6 +140,7 @@ func (v *VCenter) dressDatastore(ctx *simulator.Context, d esxsim.Datastore, hos
 	if ds == nil || ds.Info.GetDatastoreInfo().Url == dsURL(d.UUID) {
 		return
 	}
+	ds.Name, ds.Summary.Name = d.Name, d.Name
 	url := dsURL(d.UUID)
 	major := int32(6)
 	if d.Type == "VMFS-5" {

@@ -3,7 +3,9 @@ package vcenter
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -253,5 +255,87 @@ func mustEqual(t testing.TB, what string, got, want any) {
 	t.Helper()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("%s: got %q, want %q", what, got, want)
+	}
+}
+
+// TestReferencesAreStable: two labs from one scenario give every host,
+// datastore, VM and snapshot the same managed object reference, so what a
+// client records (an inventory's JSON) is the same from run to run.
+func TestReferencesAreStable(t *testing.T) {
+	refs := func() string {
+		l := startLab(t)
+		inv := readInventory(t, l.client())
+		var out []string
+		for _, h := range inv.hosts {
+			out = append(out, h.Name+"="+h.Self.Value+" "+h.ConfigManager.ServiceSystem.Value)
+		}
+		for _, d := range inv.dss {
+			out = append(out, d.Name+"="+d.Self.Value)
+		}
+		for _, vm := range inv.vms {
+			out = append(out, vm.Name+"="+vm.Self.Value)
+			if vm.Snapshot != nil {
+				out = append(out, vm.Snapshot.CurrentSnapshot.Value)
+			}
+		}
+		return sorted(out)
+	}
+	mustEqual(t, "references of a second run", refs(), refs())
+}
+
+// TestEveryExampleUnderAVCenter puts each single-host example (every disk
+// kind, RDMs, VMFS-5, suspended and unregistered VMs, names with quotes,
+// brackets, newlines) under a vCenter: the inventory lists every
+// registered VM on its host with the host's paths and files.
+func TestEveryExampleUnderAVCenter(t *testing.T) {
+	for _, name := range []string{"basic.yaml", "full.yaml", "odd-names.yaml", "faults.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("..", "..", "examples", "lab", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc strings.Builder
+			doc.WriteString("vcenter: {}\nhosts:\n  -\n")
+			for _, line := range strings.Split(string(b), "\n") {
+				doc.WriteString("    " + line + "\n")
+			}
+			sc, err := esxsim.ParseFleet([]byte(doc.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := esxsim.NewFleet(sc, esxsim.FleetConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := f.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			vc, err := New(f, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer vc.Close()
+			if err := vc.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			l := &lab{t: t, sc: sc, fleet: f, vc: vc}
+			inv := readInventory(t, l.client())
+			n := 0
+			for _, spec := range sc.Hosts[0].VMs {
+				if spec.Unregistered {
+					continue
+				}
+				n++
+				// vSphere escapes %, / and \ in an entity's name.
+				name := strings.NewReplacer("%", "%25", "/", "%2f", `\`, "%5c").Replace(spec.Name)
+				i := slices.IndexFunc(inv.vms, func(x mo.VirtualMachine) bool { return x.Name == name })
+				if i < 0 {
+					t.Fatalf("vm %q missing", name)
+				}
+				checkVM(t, inv, f.Hosts()[0], spec, inv.vms[i])
+			}
+			mustEqual(t, "registered VMs", len(inv.vms), n)
+		})
 	}
 }

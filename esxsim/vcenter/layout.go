@@ -36,8 +36,9 @@ func (v *VCenter) layout(lv *labVM, names map[string]string, st esxsim.VMState) 
 		}
 		abs := dir + "/" + fi.Name()
 		k := int32(len(f.files))
+		name, _ := dsPath(names, abs)
 		f.files = append(f.files, types.VirtualMachineFileLayoutExFileInfo{
-			Key: k, Name: dsPath(names, abs), Type: typ, Size: fi.Size(), UniqueSize: fi.Size(), Accessible: types.NewBool(true),
+			Key: k, Name: name, Type: typ, Size: fi.Size(), UniqueSize: fi.Size(), Accessible: types.NewBool(true),
 		})
 		f.key[abs] = k
 	}

@@ -48,6 +48,7 @@ type VCenter struct {
 	dc    types.ManagedObjectReference
 	hosts map[string]*labHost
 	vms   map[string]*labVM
+	dss   map[string]types.ManagedObjectReference // by scenario name
 
 	mu     sync.Mutex
 	server *simulator.Server
@@ -83,7 +84,7 @@ func New(f *esxsim.Fleet, cfg Config) (*VCenter, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	v := &VCenter{cfg: cfg, spec: f.Scenario().VCenter, fleet: f, log: cfg.Logger, started: time.Now(),
-		hosts: map[string]*labHost{}, vms: map[string]*labVM{}}
+		hosts: map[string]*labHost{}, vms: map[string]*labVM{}, dss: map[string]types.ManagedObjectReference{}}
 	cert, err := loadOrCreateCert(cfg.CertFile, v.spec.Hostname, cfg.Listen)
 	if err != nil {
 		return nil, err
@@ -185,4 +186,26 @@ func (v *VCenter) cleanup() {
 		v.model.Remove()
 	}
 	os.RemoveAll(v.dir)
+}
+
+// hostList is the hosts in scenario order.
+func (v *VCenter) hostList() []*labHost {
+	var out []*labHost
+	for _, h := range v.fleet.Hosts() {
+		out = append(out, v.hosts[h.Hostname()])
+	}
+	return out
+}
+
+// vmList is the VMs in scenario order.
+func (v *VCenter) vmList() []*labVM {
+	var out []*labVM
+	for _, h := range v.fleet.Scenario().Hosts {
+		for _, spec := range h.VMs {
+			if lv := v.vms[spec.Name]; lv != nil {
+				out = append(out, lv)
+			}
+		}
+	}
+	return out
 }

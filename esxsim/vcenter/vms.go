@@ -28,7 +28,7 @@ func (v *VCenter) createVMs(ctx context.Context, c *vim25.Client, folders *objec
 	for _, st := range lh.h.State().VMs {
 		power[st.Name] = st.Power
 	}
-	for _, spec := range lh.h.Scenario().VMs {
+	for i, spec := range lh.h.Scenario().VMs {
 		if spec.Unregistered {
 			continue
 		}
@@ -41,7 +41,9 @@ func (v *VCenter) createVMs(ctx context.Context, c *vim25.Client, folders *objec
 		config := types.VirtualMachineConfigSpec{
 			Name: spec.Name, GuestId: spec.GuestOS, NumCPUs: int32(spec.CPUs), MemoryMB: int64(spec.MemoryMB),
 			Annotation: spec.Annotation, Version: fmt.Sprintf("vmx-%02d", spec.HWVersion), Uuid: canonicalUUID(spec.UUID),
-			Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s] %s/%s", spec.Datastore, spec.Folder, spec.File)},
+			// vcsim cannot parse every name a host allows: it makes its
+			// files under plain names, dressVM sets the host's paths.
+			Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s] %s-vm%d/vm.vmx", plainName(spec.Datastore), lh.h.Hostname(), i)},
 		}
 		config.DeviceChange, err = devices.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
 		if err != nil {
@@ -90,6 +92,10 @@ func (v *VCenter) dressVM(ctx *simulator.Context, lv *labVM) error {
 	}
 	vm.Config.InstanceUuid = instanceUUID(lv.spec.UUID)
 	vm.Summary.Config.InstanceUuid = vm.Config.InstanceUuid
+	dir := fmt.Sprintf("[%s] %s/", lv.spec.Datastore, lv.spec.Folder)
+	vm.Config.Files.VmPathName = dir + lv.spec.File
+	vm.Summary.Config.VmPathName = vm.Config.Files.VmPathName
+	vm.Config.Files.SnapshotDirectory, vm.Config.Files.SuspendDirectory, vm.Config.Files.LogDirectory = dir, dir, dir
 	names := datastoreNames(lv.host.h.Scenario())
 	files, err := v.layout(lv, names, st)
 	if err != nil {
@@ -123,17 +129,18 @@ func datastoreNames(sc *esxsim.Scenario) map[string]string {
 	return out
 }
 
-// dsPath turns /vmfs/volumes/UUID/dir/file into "[name] dir/file".
-func dsPath(names map[string]string, abs string) string {
+// dsPath turns /vmfs/volumes/UUID/dir/file into "[name] dir/file"; ds
+// is the datastore's name ("" for a path on no scenario datastore).
+func dsPath(names map[string]string, abs string) (path, ds string) {
 	rest, ok := strings.CutPrefix(abs, "/vmfs/volumes/")
 	if !ok {
-		return abs
+		return abs, ""
 	}
 	uuid, p, _ := strings.Cut(rest, "/")
 	if n, ok := names[uuid]; ok {
-		return fmt.Sprintf("[%s] %s", n, p)
+		return fmt.Sprintf("[%s] %s", n, p), n
 	}
-	return abs
+	return abs, ""
 }
 
 // canonicalUUID turns the .vmx form of a UUID ("56 4d ... 9f-a0 ...")
