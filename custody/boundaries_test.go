@@ -42,10 +42,12 @@ func TestPackageBoundaries(t *testing.T) {
 		"hashlog": {"nfssink", "esxi", "orchestrator", "vmdk"},
 		"nfssink": {"esxi", "orchestrator", "vmdk"},
 		"vmdk":    {"nfssink", "orchestrator", "golang.org/x/crypto/ssh"},
-		// The acquisition binary ships no simulator, no shell interpreter
-		// and no test NFS client (those are esxsink-lab's).
-		"cmd/esxsink": {"esxsim", "internal/nfsclient", "mvdan.cc/sh/v3/interp", "mvdan.cc/sh/v3/syntax", "github.com/vmware/govmomi/simulator"},
-		"esxi":        {"orchestrator", "nfssink"},
+		// The acquisition binary ships no simulator, no shell interpreter,
+		// no vCenter simulator and no test NFS client (those are
+		// esxsink-lab's).
+		"cmd/esxsink": {"esxsim", "esxsim/vcenter", "internal/nfsclient", "mvdan.cc/sh/v3/interp", "mvdan.cc/sh/v3/syntax",
+			"github.com/vmware/govmomi/simulator"},
+		"esxi": {"orchestrator", "nfssink"},
 		// The vSphere API side is a leaf the fleet collector builds on:
 		// it knows nothing about NFS, the acquisition or the simulator.
 		"vsphere": {"orchestrator", "nfssink", "esxsim", "report", "hashlog", "github.com/vmware/govmomi/simulator"},

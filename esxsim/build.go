@@ -111,9 +111,16 @@ func (h *Host) build() error {
 	}
 	for _, ds := range sc.Datastores {
 		p := "/vmfs/volumes/" + ds.UUID
-		h.fs.put(p, &node{mode: fs.ModeDir | 0o755, mtime: boot})
 		h.fs.put("/vmfs/volumes/"+ds.Name, &node{mode: fs.ModeSymlink | 0o755, mtime: boot, target: ds.UUID})
 		h.dss = append(h.dss, &datastore{spec: ds, path: p})
+		if root := h.cfg.fleet.volume(ds); root != nil {
+			// Another host of the fleet made it: the same nodes, so
+			// both see every file either writes.
+			h.fs.put(p, root)
+			continue
+		}
+		root := h.fs.put(p, &node{mode: fs.ModeDir | 0o755, mtime: boot})
+		h.cfg.fleet.addVolume(ds, root)
 		for _, f := range []string{".sdd.sf", ".fbb.sf", ".fdc.sf", ".pbc.sf", ".sbc.sf", ".vh.sf"} {
 			h.fs.put(p+"/"+f, &node{mode: 0o400, mtime: boot, data: emptyContent{}})
 		}

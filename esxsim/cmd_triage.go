@@ -97,30 +97,13 @@ func esxcliAcceptanceGet(e *env, args []string) (esxResult, error) {
 	return esxResult{kind: "string", str: "PartnerSupported"}, nil
 }
 
-// advancedOption is one esxcli system settings advanced option.
-type advancedOption struct {
-	path, typ, str, desc string
-	val, def, min, max   int64
-}
-
-var advancedOptions = []advancedOption{
-	{path: "/Config/HostAgent/plugins/solo/enableMob", typ: "integer", desc: "Enable Managed Object Browser (MOB)", max: 1},
-	{path: "/Net/BlockGuestBPDU", typ: "integer", desc: "Block BPDU packets from guest OS", max: 1},
-	{path: "/Syslog/global/logDir", typ: "string", str: "[] /scratch/log", desc: "Datastore path of directory to output logs to"},
-	{path: "/Syslog/global/logHost", typ: "string", desc: "The remote host(s) to output logs to"},
-	{path: "/UserVars/ESXiShellInteractiveTimeOut", typ: "integer", desc: "Idle time before an interactive shell is automatically logged out (in seconds). 0 disables.", max: 86400},
-	{path: "/UserVars/ESXiShellTimeOut", typ: "integer", desc: "Time before automatically disabling local and remote shell access (in seconds, 0 disables).", max: 86400},
-	{path: "/UserVars/SuppressShellWarning", typ: "integer", val: 1, desc: "Do not show warning for enabled local and remote shell access", max: 1},
-	{path: "/VMkernel/Boot/execInstalledOnly", typ: "integer", desc: "Only allow executing binaries from installed VIBs", max: 1},
-}
-
 func esxcliAdvancedList(e *env, args []string) (esxResult, error) {
 	o, err := parseEsxcliOpts(args, map[string]string{"o": "option", "option": "option", "d": "delta", "delta": "delta"}, map[string]bool{"delta": true})
 	if err != nil {
 		return esxResult{}, err
 	}
 	res := esxResult{kind: "list"}
-	for _, a := range advancedOptions {
+	for _, a := range e.h.advancedValues() {
 		if o["option"] != "" && o["option"] != a.path {
 			continue
 		}
@@ -144,8 +127,12 @@ func esxcliKernelList(e *env, args []string) (esxResult, error) {
 	if err != nil {
 		return esxResult{}, err
 	}
+	eio := "FALSE"
+	if e.h.advancedInt("/VMkernel/Boot/execInstalledOnly") != 0 {
+		eio = "TRUE"
+	}
 	rows := [][]esxField{
-		{{"Name", "execInstalledOnly"}, {"Type", "Bool"}, {"Configured", "FALSE"}, {"Runtime", "FALSE"}, {"Default", "FALSE"}, {"Description", "Only allow executing binaries from installed VIBs"}},
+		{{"Name", "execInstalledOnly"}, {"Type", "Bool"}, {"Configured", eio}, {"Runtime", eio}, {"Default", "FALSE"}, {"Description", "Only allow executing binaries from installed VIBs"}},
 		{{"Name", "maxVMs"}, {"Type", "uint32"}, {"Configured", "0"}, {"Runtime", "0"}, {"Default", "0"}, {"Description", "Max VMs to be run on the host"}},
 	}
 	var out [][]esxField
@@ -161,12 +148,16 @@ func esxcliSyslogConfig(e *env, args []string) (esxResult, error) {
 	if err := noOpts(args); err != nil {
 		return esxResult{}, err
 	}
+	remote := e.h.advancedString("/Syslog/global/logHost")
+	if remote == "" {
+		remote = "<none>"
+	}
 	return esxResult{kind: "struct", one: esxStruct{typeName: "SyslogConfig", fields: []esxField{
 		{"Default Network Retry Timeout", int64(180)}, {"Dropped Log File Rotation Size", int64(100)},
 		{"Dropped Log File Rotations", int64(10)}, {"Enforce SSLCertificates", true},
 		{"Local Log Output", "/scratch/log"}, {"Local Log Output Is Configured", false},
 		{"Local Log Output Is Persistent", true}, {"Log To Unique Subdirectory", false},
-		{"Message Queue Drop Mark", int64(90)}, {"Remote Host", "<none>"},
+		{"Message Queue Drop Mark", int64(90)}, {"Remote Host", remote},
 	}}}, nil
 }
 

@@ -35,6 +35,13 @@
 // heartbeats and writes with several WRITEs in flight; files under
 // /vmfs/volumes/LABEL are read and written through that connection.
 //
+// A FleetScenario describes several hosts (NewFleet): each serves SSH on
+// its own address and port, and datastores the scenario shares are one set
+// of nodes every member host sees. A host's TSM-SSH service can be
+// stopped and started (StartSSH, StopSSH: the port really closes and
+// opens), and lockdown mode refuses SSH logins as ESXi does. Package
+// esxsim/vcenter puts a simulated vCenter over a fleet.
+//
 // Every command line is recorded (Footprint, and /var/log/shell.log on the
 // host); State reports mounts, VMs, snapshots and locks so a test can prove
 // an acquisition left nothing behind. AddFault and FaultsFired control and

@@ -72,20 +72,35 @@ func (n *node) path() string {
 }
 
 // vfs is the simulated host's file tree: local nodes, with NFS volumes
-// grafted in where a node carries a mount.
+// grafted in where a node carries a mount, and VMFS volumes shared with
+// other hosts of a fleet grafted in as the same nodes.
 type vfs struct {
-	mu      sync.RWMutex
-	root    *node
-	nextIno uint64
-	now     func() time.Time
+	*treeLock
+	root *node
+	now  func() time.Time
 	// memUsed and memLimit bound what the shell may write into local
 	// (RAM-backed) files; ESXi's ramdisks are small.
 	memUsed  int64
 	memLimit int64
 }
 
-func newVFS(now func() time.Time) *vfs {
-	v := &vfs{now: now, nextIno: 2, memLimit: 256 << 20}
+// treeLock guards every tree that shares nodes: the hosts of a fleet see a
+// shared datastore as one set of nodes, so they take one lock and number
+// inodes from one counter.
+type treeLock struct {
+	mu      sync.RWMutex
+	nextIno uint64
+}
+
+func newTreeLock() *treeLock { return &treeLock{nextIno: 2} }
+
+// newVFS makes an empty tree; lock is shared with the trees it will share
+// nodes with (nil: a tree of its own).
+func newVFS(now func() time.Time, lock *treeLock) *vfs {
+	if lock == nil {
+		lock = newTreeLock()
+	}
+	v := &vfs{treeLock: lock, now: now, memLimit: 256 << 20}
 	v.root = &node{mode: fs.ModeDir | 0o755, mtime: now(), ino: 1, kids: map[string]*node{}}
 	return v
 }
@@ -168,6 +183,9 @@ func (v *vfs) resolve(p string, follow bool) (loc, error) {
 func (v *vfs) resolveLocked(p string, follow bool) (loc, error) {
 	comps := splitAll(p)
 	cur := v.root
+	// up holds the directories walked through, so ".." leaves a shared
+	// volume into this host's tree, whichever host grafted it last.
+	var up []*node
 	hops := 0
 	for i := 0; i < len(comps); i++ {
 		c := comps[i]
@@ -176,8 +194,8 @@ func (v *vfs) resolveLocked(p string, follow bool) (loc, error) {
 			return loc{m: cur.mount, rel: strings.Join(rest, "/"), path: path.Join(cur.path(), strings.Join(rest, "/"))}, nil
 		}
 		if c == ".." {
-			if cur.parent != nil {
-				cur = cur.parent
+			if len(up) > 0 {
+				cur, up = up[len(up)-1], up[:len(up)-1]
 			}
 			continue
 		}
@@ -195,12 +213,13 @@ func (v *vfs) resolveLocked(p string, follow bool) (loc, error) {
 				return loc{}, pathErr("lookup", p, syscall.ELOOP)
 			}
 			if path.IsAbs(next.target) {
-				cur = v.root
+				cur, up = v.root, up[:0]
 			}
 			comps = append(splitAll(next.target), comps[i+1:]...)
 			i = -1
 			continue
 		}
+		up = append(up, cur)
 		cur = next
 	}
 	if cur.mount != nil {

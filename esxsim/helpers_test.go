@@ -45,6 +45,36 @@ func loadScenario(t testing.TB, name string) *Scenario {
 
 func startHost(t testing.TB, sc *Scenario, mod func(*Config)) *testHost {
 	t.Helper()
+	sshPub, keyFile := clientKey(t)
+	cfg := Config{AuthorizedKeys: []ssh.PublicKey{sshPub}, Heartbeat: 200 * time.Millisecond}
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	h, err := New(sc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return asTestHost(t, h, keyFile)
+}
+
+// asTestHost wraps a started host for the ssh helpers; keyFile is a
+// private key the host accepts.
+func asTestHost(t testing.TB, h *Host, keyFile string) *testHost {
+	_, port, _ := strings.Cut(h.Addr().String(), ":")
+	return &testHost{Host: h, t: t, keyFile: keyFile, port: port, password: h.Password()}
+}
+
+// clientKey makes an ed25519 client key: its public half and the file
+// holding the private one.
+func clientKey(t testing.TB) (ssh.PublicKey, string) {
+	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -61,23 +91,7 @@ func startHost(t testing.TB, sc *Scenario, mod func(*Config)) *testHost {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(blk), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{AuthorizedKeys: []ssh.PublicKey{sshPub}, Heartbeat: 200 * time.Millisecond}
-	if testing.Verbose() {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	h, err := New(sc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	_, port, _ := strings.Cut(h.Addr().String(), ":")
-	return &testHost{Host: h, t: t, keyFile: keyFile, port: port, password: h.Password()}
+	return sshPub, keyFile
 }
 
 // sshArgs are OpenSSH options for the test host; auth is "password",

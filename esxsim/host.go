@@ -53,6 +53,10 @@ type Config struct {
 	// real time).
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// fleet links the hosts of one fleet (NewFleet): one tree lock, and
+	// the shared datastores each built once.
+	fleet *fleetShare
 }
 
 // Host is a simulated ESXi host: an SSH server with an ESXi-like shell
@@ -84,7 +88,7 @@ type Host struct {
 
 	hostKey  ssh.Signer
 	authKeys []ssh.PublicKey
-	ln       net.Listener
+	svc      sshService
 	sshConf  *ssh.ServerConfig
 	wg       sync.WaitGroup
 	connMu   sync.Mutex
@@ -132,7 +136,7 @@ func New(sc *Scenario, cfg Config) (*Host, error) {
 		t0, start := time.Now(), sc.Start
 		h.now = func() time.Time { return start.Add(time.Since(t0)).UTC() }
 	}
-	h.fs = newVFS(h.now)
+	h.fs = newVFS(h.now, cfg.fleet.treeLock())
 	h.faults = &faultSet{canon: h.canonPath, sleep: h.sleep}
 	h.foot = newFootprint(h)
 	if cfg.WorkDir == "" {
@@ -241,14 +245,13 @@ func LoadOrCreateHostKey(file string) (ssh.Signer, error) {
 	return ssh.NewSignerFromKey(k)
 }
 
-// Start listens for SSH and serves until Close.
+// Start binds the SSH address and serves SSH, unless the scenario has the
+// service stopped, until Close.
 func (h *Host) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", h.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("esxsim: listen on %s: %w", h.cfg.Listen, err)
-	}
-	h.ln = ln
 	h.sshConf = h.serverConfig()
+	if err := h.startService(); err != nil {
+		return err
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -256,14 +259,16 @@ func (h *Host) Start(ctx context.Context) error {
 		case <-h.ctx.Done():
 		}
 	}()
-	h.wg.Add(1)
-	go h.acceptLoop()
-	h.log.Info("simulated ESXi host serving", "ssh", ln.Addr().String(), "hostname", h.sc.Host.Hostname)
+	h.log.Info("simulated ESXi host serving", "ssh", h.Addr().String(), "ssh_service", h.sc.Host.SSH, "hostname", h.sc.Host.Hostname)
 	return nil
 }
 
-// Addr is the SSH address.
-func (h *Host) Addr() net.Addr { return h.ln.Addr() }
+// Addr is the SSH address, also while the SSH service is stopped.
+func (h *Host) Addr() net.Addr {
+	h.svc.mu.Lock()
+	defer h.svc.mu.Unlock()
+	return h.svc.addr
+}
 
 // User is the login name.
 func (h *Host) User() string { return h.cfg.User }
@@ -293,9 +298,15 @@ func (h *Host) Close() error {
 	if h.closed.Swap(true) {
 		return nil
 	}
-	if h.ln != nil {
-		h.ln.Close()
+	h.svc.mu.Lock()
+	if h.svc.ln != nil {
+		h.svc.ln.Close()
+		h.svc.ln = nil
 	}
+	if h.svc.timeout != nil {
+		h.svc.timeout.Stop()
+	}
+	h.svc.mu.Unlock()
 	h.connMu.Lock()
 	for c := range h.conns {
 		c.Close()

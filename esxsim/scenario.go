@@ -33,6 +33,9 @@ type Scenario struct {
 	// Dir is the folder the scenario was loaded from; recorded outputs
 	// may name files relative to it.
 	Dir string `yaml:"-"`
+
+	// addressGiven: a fleet's host named its address (it listens there).
+	addressGiven bool
 }
 
 // ScenarioFlags tune behaviour that differs between ESXi builds.
@@ -75,6 +78,23 @@ type HostSpec struct {
 	SSHVersion string `yaml:"ssh_version"`
 	// Address is the host's management IP, as the sink sees it.
 	Address string `yaml:"address"`
+	// SSH is the TSM-SSH service's state when the lab starts: running
+	// (default) or stopped, ESXi's default and the state vCenter's
+	// StartService changes.
+	SSH string `yaml:"ssh"`
+	// SSHPolicy is the service's startup policy: on (start with the host),
+	// off (start by hand) or automatic (with its firewall ports). Default:
+	// on when SSH is running, off when stopped.
+	SSHPolicy string `yaml:"ssh_policy"`
+	// Lockdown is the host's lockdown mode: disabled (default), normal or
+	// strict. A host in lockdown refuses SSH logins from users not in
+	// LockdownExceptions, as ESXi does.
+	Lockdown           string   `yaml:"lockdown"`
+	LockdownExceptions []string `yaml:"lockdown_exceptions"`
+	// Advanced overrides advanced settings (esxcli system settings
+	// advanced, and the vSphere API's OptionManager) by key, in the API's
+	// form (UserVars.ESXiShellTimeOut) or esxcli's (/UserVars/...).
+	Advanced map[string]string `yaml:"advanced"`
 }
 
 // Datastore is a VMFS datastore.
@@ -86,6 +106,10 @@ type Datastore struct {
 	Free     Size   `yaml:"free"`
 	// Device is the LUN or local disk holding the datastore.
 	Device string `yaml:"device"`
+
+	// shared: a fleet's datastore that other hosts mount too, one set of
+	// files for all of them.
+	shared bool
 }
 
 // VMSpec is a virtual machine.
@@ -287,6 +311,32 @@ func vmfsUUID(seed string) string {
 	return s[0:8] + "-" + s[8:16] + "-" + s[16:20] + "-" + s[20:32]
 }
 
+// normalizeDatastore checks datastore number i and fills its defaults.
+func normalizeDatastore(d Datastore, i int) (Datastore, error) {
+	if d.Name == "" {
+		return d, fmt.Errorf("datastore %d has no name", i+1)
+	}
+	if d.UUID == "" {
+		d.UUID = vmfsUUID(d.Name)
+	}
+	if d.Type == "" {
+		d.Type = "VMFS-6"
+	}
+	if d.Type != "VMFS-6" && d.Type != "VMFS-5" {
+		return d, fmt.Errorf("datastore %q: type %q (want VMFS-6 or VMFS-5)", d.Name, d.Type)
+	}
+	if d.Capacity == 0 {
+		d.Capacity = 500 << 30
+	}
+	if d.Free == 0 {
+		d.Free = d.Capacity * 3 / 4
+	}
+	return d, nil
+}
+
+// defaultStart is the clock of a scenario that names no start.
+var defaultStart = time.Date(2024, 3, 14, 9, 26, 53, 0, time.UTC)
+
 // normalize fills defaults and checks references.
 func (sc *Scenario) normalize() error {
 	h := &sc.Host
@@ -303,33 +353,26 @@ func (sc *Scenario) normalize() error {
 	def(&h.User, "root")
 	def(&h.SSHVersion, "SSH-2.0-OpenSSH_9.3")
 	def(&h.Address, "127.0.0.1")
+	if err := h.normalizeServices(); err != nil {
+		return err
+	}
 	if sc.Start.IsZero() {
-		sc.Start = time.Date(2024, 3, 14, 9, 26, 53, 0, time.UTC)
+		sc.Start = defaultStart
 	}
 	if len(sc.Datastores) == 0 {
 		sc.Datastores = []Datastore{{Name: "datastore1"}}
 	}
 	dsNames := map[string]bool{}
 	for i := range sc.Datastores {
-		d := &sc.Datastores[i]
-		if d.Name == "" {
-			return fmt.Errorf("datastore %d has no name", i+1)
+		d, err := normalizeDatastore(sc.Datastores[i], i)
+		if err != nil {
+			return err
 		}
 		if dsNames[d.Name] {
 			return fmt.Errorf("datastore %q listed twice", d.Name)
 		}
 		dsNames[d.Name] = true
-		def(&d.UUID, vmfsUUID(d.Name))
-		def(&d.Type, "VMFS-6")
-		if d.Type != "VMFS-6" && d.Type != "VMFS-5" {
-			return fmt.Errorf("datastore %q: type %q (want VMFS-6 or VMFS-5)", d.Name, d.Type)
-		}
-		if d.Capacity == 0 {
-			d.Capacity = 500 << 30
-		}
-		if d.Free == 0 {
-			d.Free = d.Capacity * 3 / 4
-		}
+		sc.Datastores[i] = d
 	}
 	ids := map[int]bool{}
 	// diskAt names the disk at each datastore/folder/name, so two disks
@@ -540,3 +583,45 @@ func spacedUUID(hex32 string) string {
 }
 
 var errNoSuchVM = errors.New("no such vm")
+
+// normalizeServices checks and defaults the TSM-SSH service, lockdown
+// mode and advanced settings.
+func (h *HostSpec) normalizeServices() error {
+	switch h.SSH {
+	case "":
+		h.SSH = SSHRunning
+	case SSHRunning, SSHStopped:
+	default:
+		return fmt.Errorf("host %s: ssh %q (want running or stopped)", h.Hostname, h.SSH)
+	}
+	switch h.SSHPolicy {
+	case "":
+		h.SSHPolicy = PolicyOff
+		if h.SSH == SSHRunning {
+			h.SSHPolicy = PolicyOn
+		}
+	case PolicyOn, PolicyOff, PolicyAutomatic:
+	default:
+		return fmt.Errorf("host %s: ssh_policy %q (want on, off or automatic)", h.Hostname, h.SSHPolicy)
+	}
+	switch h.Lockdown {
+	case "":
+		h.Lockdown = LockdownDisabled
+	case LockdownDisabled, LockdownNormal, LockdownStrict:
+	default:
+		return fmt.Errorf("host %s: lockdown %q (want disabled, normal or strict)", h.Hostname, h.Lockdown)
+	}
+	adv := make(map[string]string, len(h.Advanced))
+	for k, v := range h.Advanced {
+		o := findAdvanced(k)
+		if o == nil {
+			return fmt.Errorf("host %s: advanced setting %q is not one the simulator knows (%s)", h.Hostname, k, strings.Join(advancedKeys(), ", "))
+		}
+		if _, err := o.parse(v); err != nil {
+			return fmt.Errorf("host %s: advanced setting %s: %w", h.Hostname, o.key(), err)
+		}
+		adv[o.key()] = v
+	}
+	h.Advanced = adv
+	return nil
+}

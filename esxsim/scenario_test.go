@@ -8,26 +8,29 @@ import (
 	"testing"
 )
 
-// TestShippedScenarios builds every scenario in examples/lab.
+// TestShippedScenarios builds every scenario in examples/lab, every host
+// of a fleet.
 func TestShippedScenarios(t *testing.T) {
 	files, err := filepath.Glob("../examples/lab/*.yaml")
 	if err != nil || len(files) < 3 {
 		t.Fatalf("scenarios: %v %v", files, err)
 	}
 	for _, f := range files {
-		sc, err := LoadScenario(f)
+		fs, err := LoadFleet(f)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		h, err := New(sc, Config{})
+		fl, err := NewFleet(fs, FleetConfig{})
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		out, _, code := h.Exec(context.Background(), "vim-cmd vmsvc/getallvms")
-		h.Close()
-		if code != 0 || !strings.HasPrefix(out, "Vmid") {
-			t.Fatalf("%s: getallvms: %q", f, out)
+		for _, h := range fl.Hosts() {
+			out, _, code := h.Exec(context.Background(), "vim-cmd vmsvc/getallvms")
+			if code != 0 || !strings.HasPrefix(out, "Vmid") {
+				t.Fatalf("%s: %s: getallvms: %q", f, h.Hostname(), out)
+			}
 		}
+		fl.Close()
 	}
 }
 

@@ -27,6 +27,9 @@ func (h *Host) serverConfig() *ssh.ServerConfig {
 		ServerVersion: h.sc.Host.SSHVersion,
 		MaxAuthTries:  6,
 		PasswordCallback: func(cm ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			if err := h.lockdownRefusal(cm); err != nil {
+				return nil, err
+			}
 			if checkPW(cm.User(), pw) {
 				return &ssh.Permissions{Extensions: map[string]string{"auth": "password"}}, nil
 			}
@@ -38,6 +41,9 @@ func (h *Host) serverConfig() *ssh.ServerConfig {
 			if err != nil {
 				return nil, err
 			}
+			if err := h.lockdownRefusal(cm); err != nil {
+				return nil, err
+			}
 			if len(ans) == 1 && checkPW(cm.User(), []byte(ans[0])) {
 				return &ssh.Permissions{Extensions: map[string]string{"auth": "keyboard-interactive"}}, nil
 			}
@@ -45,6 +51,9 @@ func (h *Host) serverConfig() *ssh.ServerConfig {
 			return nil, errors.New("password rejected")
 		},
 		PublicKeyCallback: func(cm ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
+			if err := h.lockdownRefusal(cm); err != nil {
+				return nil, err
+			}
 			if cm.User() == h.cfg.User {
 				for _, a := range h.authKeys {
 					if a.Type() == k.Type() && subtle.ConstantTimeCompare(a.Marshal(), k.Marshal()) == 1 {
@@ -62,14 +71,24 @@ func (h *Host) serverConfig() *ssh.ServerConfig {
 	return c
 }
 
+// lockdownRefusal refuses a user lockdown mode keeps out; ESXi's sshd
+// answers such a login like a wrong password.
+func (h *Host) lockdownRefusal(cm ssh.ConnMetadata) error {
+	if h.loginAllowed(cm.User()) {
+		return nil
+	}
+	h.log.Info("ssh login refused: lockdown mode", "user", cm.User(), "mode", h.Lockdown(), "remote", cm.RemoteAddr().String())
+	return errors.New("lockdown mode")
+}
+
 func (h *Host) authLog(cm ssh.ConnMetadata, method string, ok bool) {
 	h.log.Info("ssh authentication failed", "user", cm.User(), "method", method, "remote", cm.RemoteAddr().String())
 }
 
-func (h *Host) acceptLoop() {
+func (h *Host) acceptLoop(ln net.Listener) {
 	defer h.wg.Done()
 	for {
-		nc, err := h.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if h.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return

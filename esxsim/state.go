@@ -3,6 +3,7 @@ package esxsim
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"time"
@@ -52,7 +53,10 @@ type SnapshotState struct {
 	ID, Parent        int
 	Name, Description string
 	Created           time.Time
-	Memory            bool
+	Memory, Quiesced  bool
+	// PowerState is the VM's power state when the snapshot was taken
+	// (powered on, powered off, suspended).
+	PowerState string
 	// Files are the snapshot's .vmsn (and .vmem).
 	Files []string
 }
@@ -87,7 +91,7 @@ func (h *Host) State() State {
 		}
 		for _, s := range v.snaps {
 			ss := SnapshotState{ID: s.uid, Name: s.name, Description: s.desc, Created: s.created, Memory: s.memory,
-				Files: []string{v.path(s.vmsn(v))}}
+				Quiesced: s.quiesced, PowerState: s.state, Files: []string{v.path(s.vmsn(v))}}
 			if s.parent != nil {
 				ss.Parent = s.parent.uid
 			}
@@ -161,6 +165,19 @@ func (h *Host) DiskImage(desc string) (io.ReaderAt, int64, error) {
 		}
 	}
 	return nil, 0, fmt.Errorf("esxsim: no disk descriptor %s", desc)
+}
+
+// ReadDir lists a directory of the host, sorted by name, as ls sees it.
+func (h *Host) ReadDir(p string) ([]fs.FileInfo, error) {
+	l, err := h.readDir(absPath("/", p))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fs.FileInfo, len(l))
+	for i, fi := range l {
+		out[i] = fi
+	}
+	return out, nil
 }
 
 // ReadFile reads a file of the host (locks apply).

@@ -1,6 +1,7 @@
-// Command esxsink-lab runs a simulated ESXi host for training, demos and
-// tests. It is its own program so that the acquisition binary, esxsink,
-// ships no simulator and no shell interpreter.
+// Command esxsink-lab runs a simulated ESXi host, or a fleet of them with a
+// simulated vCenter, for training, demos and tests. It is its own program
+// so that the acquisition binary, esxsink, ships no simulator, no shell
+// interpreter and no vCenter simulator.
 package main
 
 import (
@@ -11,9 +12,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/esxsink/esxsink/esxsim"
 	"github.com/esxsink/esxsink/internal/cliutil"
@@ -26,7 +29,7 @@ func main() {
 	app := &cli.App{
 		Name:    "esxsink-lab",
 		Version: version,
-		Usage:   "run a simulated ESXi host over SSH for training and tests",
+		Usage:   "run simulated ESXi hosts over SSH, and a simulated vCenter, for training and tests",
 		Description: `Starts a simulated ESXi host described by a scenario file (see examples/lab/):
 an SSH server with the ESXi shell, vim-cmd, esxcli, esxcfg-nas, vmkfstools and the
 busybox applets, datastores with VMs whose disks are generated on read, and NFS
@@ -34,13 +37,22 @@ mounts that really connect to an evidence sink (esxsink serve). It prints how to
 connect and runs until interrupted (Ctrl-C). Every command typed is recorded, as in
 ESXi's /var/log/shell.log.
 
-   esxsink-lab --scenario examples/lab/basic.yaml --listen 127.0.0.1:2222`,
+A scenario with a hosts: list starts every host (each on its own SSH port,
+sharing the datastores it says they share) and, with a vcenter: section, a
+vCenter (govmomi's vcsim) whose inventory is the scenario's and whose TSM-SSH
+service really opens and closes each host's SSH port.
+
+   esxsink-lab --scenario examples/lab/basic.yaml --listen 127.0.0.1:2222
+   esxsink-lab --scenario examples/lab/vcenter.yaml --host-key-dir ~/.esxsink/lab`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "scenario", Required: true, Usage: "scenario YAML file (examples/lab/basic.yaml, full.yaml, faults.yaml)"},
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "SSH address (port 0 picks a free port)"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "SSH address (port 0 picks a free port); with several hosts, each host with an address: listens there at this port, hosts sharing an address take the next ports"},
 			&cli.StringFlag{Name: "user", Usage: "login name (default: the scenario's, root)"},
 			&cli.StringFlag{Name: "password", Usage: "login password (default: the scenario's)"},
 			&cli.StringFlag{Name: "host-key", Usage: "SSH host key file, created on first use so the key survives restarts"},
+			&cli.StringFlag{Name: "host-key-dir", Usage: "folder of SSH host keys, one per host (HOSTNAME_host_key), created on first use"},
+			&cli.StringFlag{Name: "vcenter-listen", Value: "127.0.0.1:0", Usage: "the simulated vCenter's HTTPS address (a scenario with vcenter:)"},
+			&cli.StringFlag{Name: "vcenter-cert", Usage: "the vCenter's TLS certificate and key (PEM), created on first use so its thumbprint survives restarts"},
 			&cli.StringSliceFlag{Name: "authorized-key", Usage: "public key file allowed to log in (repeatable)"},
 			&cli.IntFlag{Name: "nfs-portmap-port", Value: 111, Usage: "port where the simulated host's NFS client asks the sink's portmapper (match esxsink serve --portmap-port)"},
 			&cli.StringFlag{Name: "work-dir", Usage: "folder for files the host writes (snapshot deltas); default a temporary folder removed on exit"},
@@ -73,23 +85,31 @@ func runLab(c *cli.Context) error {
 	if err != nil {
 		return usageError(err)
 	}
-	sc, err := esxsim.LoadScenario(c.String("scenario"))
+	fs, err := esxsim.LoadFleet(c.String("scenario"))
 	if err != nil {
 		return usageError(err)
 	}
-	cfg := esxsim.Config{
-		Listen: c.String("listen"), User: c.String("user"), Password: c.String("password"),
-		HostKeyFile: c.String("host-key"), PortmapPort: c.Int("nfs-portmap-port"),
-		WorkDir: c.String("work-dir"), Logger: logger,
-	}
+	var keys []ssh.PublicKey
 	for _, f := range c.StringSlice("authorized-key") {
-		keys, err := esxsim.ReadAuthorizedKeys(f)
+		k, err := esxsim.ReadAuthorizedKeys(f)
 		if err != nil {
 			return usageError(err)
 		}
-		cfg.AuthorizedKeys = append(cfg.AuthorizedKeys, keys...)
+		keys = append(keys, k...)
 	}
-	h, err := esxsim.New(sc, cfg)
+	if !fs.Single {
+		return runFleet(c, logger, fs, keys)
+	}
+	hostKey := c.String("host-key")
+	if d := c.String("host-key-dir"); d != "" && hostKey == "" {
+		hostKey = filepath.Join(d, fs.Hosts[0].Host.Hostname+"_host_key")
+	}
+	cfg := esxsim.Config{
+		Listen: c.String("listen"), User: c.String("user"), Password: c.String("password"),
+		HostKeyFile: hostKey, PortmapPort: c.Int("nfs-portmap-port"),
+		WorkDir: c.String("work-dir"), Logger: logger, AuthorizedKeys: keys,
+	}
+	h, err := esxsim.New(fs.Hosts[0], cfg)
 	if err != nil {
 		return err
 	}
@@ -107,6 +127,15 @@ func runLab(c *cli.Context) error {
 
 // printLab tells the user how to connect.
 func printLab(w io.Writer, scenario string, h *esxsim.Host) {
+	// Only a scenario that changes them gets the service line, so the
+	// banner of every older scenario stays as it was.
+	printHost(w, scenario, h, !h.SSH().Running || h.Lockdown() != esxsim.LockdownDisabled)
+	fmt.Fprintln(w, "press Ctrl-C to stop")
+}
+
+// printHost prints a host's connection details; with service, also its
+// SSH service and lockdown mode (a fleet's hosts differ in them).
+func printHost(w io.Writer, scenario string, h *esxsim.Host, service bool) {
 	host, port, _ := net.SplitHostPort(h.Addr().String())
 	v := h.Scenario().Host
 	fmt.Fprintf(w, "simulated ESXi host %s (VMware ESXi %s build-%s) from %s\n", h.Hostname(), v.Version, v.Build, scenario)
@@ -115,6 +144,12 @@ func printLab(w io.Writer, scenario string, h *esxsim.Host) {
 		fmt.Fprintf(w, "  password: %s\n", h.Password())
 	}
 	fmt.Fprintf(w, "  host key: %s (%s)\n", h.Fingerprint(), h.HostKey().Type())
+	if service {
+		st, state := h.SSH(), "stopped"
+		if st.Running {
+			state = "running"
+		}
+		fmt.Fprintf(w, "  ssh:      %s (policy %s), lockdown %s\n", state, st.Policy, h.Lockdown())
+	}
 	fmt.Fprintf(w, "connect with:\n  ssh -p %s %s@%s\n", port, h.User(), host)
-	fmt.Fprintln(w, "press Ctrl-C to stop")
 }
