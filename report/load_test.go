@@ -87,7 +87,7 @@ func acquisitionIn(c *caseLog) *caseLog {
 		Hostname: "esx01.example", Product: "VMware ESXi", Version: "8.0.2", Build: 22380479, Update: 2, Patch: -1})
 	c.add(custody.TypeCommandRun, custody.CommandRun{Seq: 1, Host: host, Command: "vmware -vl", Started: "2026-01-02T03:04:05.5Z", DurationSec: 0.01})
 	c.add(custody.TypeCommandRun, custody.CommandRun{Seq: 2, Host: host, Command: "ls '/vmfs/volumes/x y'", ExitStatus: 1, Started: "2026-01-02T03:04:06Z"})
-	c.step(custody.TypeAcquisitionStarted, custody.Step{Label: "esxsink-r1", Files: 3, Size: 300})
+	c.step(custody.TypeAcquisitionStarted, custody.Step{Label: "esxsink-r1", Files: 3, Size: 300, HostHashAlgorithms: []string{"md5"}})
 	c.step(custody.TypeNASMounted, custody.Step{Label: "esxsink-r1", Note: "10.1.2.9:/esxsink"})
 	c.step(custody.TypeFileSkipped, custody.Step{VMID: 4, VM: "web|01", Source: "/vmfs/volumes/ds/web/web.vswp", Size: 9, Note: "swap file held open by the running VM"})
 	c.step(custody.TypeSnapshotCreated, custody.Step{VMID: 4, VM: "web|01", Snapshot: "esxsink-r1-vm4", SnapID: 7})
@@ -142,7 +142,8 @@ func TestLoadAcquisition(t *testing.T) {
 	if len(r.Hosts) != 1 || !r.Hosts[0].Recorded || r.Hosts[0].HostKey != "SHA256:abc" || r.Hosts[0].Build != 22380479 || r.Hosts[0].Hostname != "esx01.example" {
 		t.Errorf("hosts = %+v", r.Hosts)
 	}
-	if len(r.Runs) != 1 || r.Runs[0].Mounted.IsZero() || r.Runs[0].Unmounted.IsZero() || r.Runs[0].Failed != 1 || r.Runs[0].Share != "10.1.2.9:/esxsink" {
+	if len(r.Runs) != 1 || r.Runs[0].Mounted.IsZero() || r.Runs[0].Unmounted.IsZero() || r.Runs[0].Failed != 1 || r.Runs[0].Share != "10.1.2.9:/esxsink" ||
+		len(r.Runs[0].HostHashes) != 1 || r.Runs[0].HostHashes[0] != "md5" {
 		t.Errorf("runs = %+v", r.Runs)
 	}
 
