@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path"
 	"sort"
@@ -89,7 +90,7 @@ func (h *Host) mountNAS(ctx context.Context, label, host, share string, readOnly
 	mctx, cancel := context.WithTimeout(ctx, h.cfg.MountTimeout)
 	defer cancel()
 	c, err := nfsclient.MountExport(mctx, host, share, nfsclient.MountOptions{PortmapPort: h.cfg.PortmapPort,
-		Auth: nfsclient.Auth{Machine: h.sc.Host.Hostname}})
+		Auth: nfsclient.Auth{Machine: h.sc.Host.Hostname}, LocalAddr: h.nfsSource()})
 	if err != nil {
 		reason := nfsConnectFailure
 		var me *nfsclient.MountError
@@ -510,4 +511,19 @@ func (r *nfsReader) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return done, nil
+}
+
+// nfsSource is the address the host's NFS client connects from: the
+// address its SSH listens on (its management address), so that a sink's
+// allow-list sees which host mounts it; "" (any) when it listens on
+// every address.
+func (h *Host) nfsSource() string {
+	ip, _, err := net.SplitHostPort(h.cfg.Listen)
+	if err != nil {
+		return ""
+	}
+	if a := net.ParseIP(ip); a == nil || a.IsUnspecified() {
+		return ""
+	}
+	return ip
 }

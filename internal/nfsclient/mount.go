@@ -127,6 +127,10 @@ type MountOptions struct {
 	MountPort int
 	NFSPort   int
 	Auth      Auth
+	// LocalAddr, when set, is the IP address the connections come from
+	// (a simulated host binds its own address, so that a server's
+	// allow-list sees which host mounts it); empty: the system chooses.
+	LocalAddr string
 }
 
 // Stage names the step of a mount that failed.
@@ -175,7 +179,7 @@ func MountExport(ctx context.Context, host, export string, o MountOptions) (*Mou
 	}
 	mountPort, nfsPort := o.MountPort, o.NFSPort
 	if mountPort == 0 || nfsPort == 0 {
-		pm, err := Dial(ctx, net.JoinHostPort(host, strconv.Itoa(pmPort)), Auth{})
+		pm, err := DialFrom(ctx, o.LocalAddr, net.JoinHostPort(host, strconv.Itoa(pmPort)), Auth{})
 		if err != nil {
 			return fail(StagePortmap, err)
 		}
@@ -193,7 +197,7 @@ func MountExport(ctx context.Context, host, export string, o MountOptions) (*Mou
 		}
 		pm.Close()
 	}
-	md, err := Dial(ctx, net.JoinHostPort(host, strconv.Itoa(mountPort)), o.Auth)
+	md, err := DialFrom(ctx, o.LocalAddr, net.JoinHostPort(host, strconv.Itoa(mountPort)), o.Auth)
 	if err != nil {
 		return fail(StageMountd, err)
 	}
@@ -206,7 +210,7 @@ func MountExport(ctx context.Context, host, export string, o MountOptions) (*Mou
 	if nfsPort == mountPort {
 		m.Client = NewClient(md)
 	} else {
-		nc, err := Dial(ctx, net.JoinHostPort(host, strconv.Itoa(nfsPort)), o.Auth)
+		nc, err := DialFrom(ctx, o.LocalAddr, net.JoinHostPort(host, strconv.Itoa(nfsPort)), o.Auth)
 		if err != nil {
 			md.Umnt(ctx, export)
 			md.Close()

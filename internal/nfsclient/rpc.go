@@ -129,7 +129,19 @@ type Conn struct {
 
 // Dial connects to an RPC server over TCP. Auth is sent with every call.
 func Dial(ctx context.Context, addr string, auth Auth) (*Conn, error) {
+	return DialFrom(ctx, "", addr, auth)
+}
+
+// DialFrom is Dial from the local IP address local ("": any).
+func DialFrom(ctx context.Context, local, addr string, auth Auth) (*Conn, error) {
 	var d net.Dialer
+	if local != "" {
+		ip := net.ParseIP(local)
+		if ip == nil {
+			return nil, fmt.Errorf("connect to %s: local address %q is not an IP address", addr, local)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
