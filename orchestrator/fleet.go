@@ -40,8 +40,11 @@ func FileKey(it PlanItem, stores []custody.Datastore) (key string, ok bool) {
 // goes. Two different files that would take the same evidence path (two
 // hosts' own datastores that share a name) cannot both be kept: the
 // later one is not collected, and is listed in its plan's NotCollected
-// as missed, with why. It returns how many items it took out.
+// as missed, with why. A VM one host sees unregistered on a shared
+// datastore while another host collects it is not listed as not
+// collected. It returns how many items it took out.
 func DedupeFleet(plans []HostPlan) int {
+	defer dropCollectedElsewhere(plans)
 	type owner struct {
 		host, key string
 		keyed     bool
@@ -84,6 +87,31 @@ func DedupeFleet(plans []HostPlan) int {
 		}
 	}
 	return removed
+}
+
+// dropCollectedElsewhere takes out of each plan's NotCollected the
+// unregistered VMs whose .vmx another plan copies.
+func dropCollectedElsewhere(plans []HostPlan) {
+	copied := map[string]bool{}
+	for _, hp := range plans {
+		for _, it := range hp.Plan.Copies() {
+			if key, ok := FileKey(it, hp.Plan.Datastores); ok {
+				copied[key] = true
+			}
+		}
+	}
+	for _, hp := range plans {
+		p := hp.Plan
+		kept := p.NotCollected[:0]
+		for _, u := range p.NotCollected {
+			key, ok := FileKey(PlanItem{Source: u.Path}, p.Datastores)
+			if u.What == "unregistered VM" && !u.Missed && ok && copied[key] {
+				continue
+			}
+			kept = append(kept, u)
+		}
+		p.NotCollected = kept
+	}
 }
 
 // VMByVMX finds the VM whose .vmx is rel on the datastore named

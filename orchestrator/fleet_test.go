@@ -29,6 +29,11 @@ func TestDedupeFleet(t *testing.T) {
 		hostPlan("esx01", []custody.Datastore{shared, local1}, "/vmfs/volumes/shared/Web01/Web01-flat.vmdk", "/vmfs/volumes/datastore1/DC01/DC01.vmx"),
 		hostPlan("esx02", []custody.Datastore{shared, local2}, "/vmfs/volumes/aaaa-1/Web01/Web01-flat.vmdk", "/vmfs/volumes/shared/DB01/DB01.vmx", "/vmfs/volumes/datastore1/DC01/DC01.vmx"),
 	}
+	// esx02 sees Web01's folder but not its registration: esx01 copies it.
+	plans[1].Plan.NotCollected = []custody.Uncollected{
+		{What: "unregistered VM", Name: "Web01", Path: "/vmfs/volumes/shared/Web01/Web01-flat.vmdk"},
+		{What: "unregistered VM", Name: "Old", Path: "/vmfs/volumes/shared/Old/Old.vmx"},
+	}
 	if n := DedupeFleet(plans); n != 2 {
 		t.Fatalf("took out %d items, want 2", n)
 	}
@@ -45,8 +50,8 @@ func TestDedupeFleet(t *testing.T) {
 	if it := p2.Items[1]; it.Method != MethodCopy || it.Dest != "shared/DB01/DB01.vmx" {
 		t.Errorf("a file only esx02 has is copied: %+v", it)
 	}
-	if it := p2.Items[2]; it.Method != MethodSkip || len(p2.NotCollected) != 1 || !p2.NotCollected[0].Missed ||
-		!strings.Contains(p2.NotCollected[0].Why, "esx01") {
+	if it := p2.Items[2]; it.Method != MethodSkip || len(p2.NotCollected) != 2 || p2.NotCollected[0].Name != "Old" || !p2.NotCollected[1].Missed ||
+		!strings.Contains(p2.NotCollected[1].Why, "esx01") {
 		t.Errorf("a same-named other datastore's file: %+v %+v", it, p2.NotCollected)
 	}
 	if k1, _ := FileKey(p1.Items[0], p1.Datastores); k1 != "aaaa-1/Web01/Web01-flat.vmdk" {

@@ -26,6 +26,8 @@ type closing struct {
 	// Undone is what the run undid on the host; Anomalies what it found
 	// changed under it by someone else.
 	Undone, Anomalies []string
+	// Refused names the hosts of a fleet run left untouched, with why.
+	Refused []string
 }
 
 // headReader is a custody log that can say its head (a local case; a
@@ -69,7 +71,7 @@ func closingOf(rep *orchestrator.Outcome, plan *orchestrator.Plan, caseDir strin
 // printClosing writes the closing statement as one block.
 func printClosing(w io.Writer, cl closing) {
 	c := cl.Counts
-	fmt.Fprintf(w, "\n== esxsink collect: %s ==\n", map[bool]string{true: "NOT COMPLETE", false: "complete"}[cl.Failed])
+	fmt.Fprintf(w, "\n== esxsink collect: %s ==\n", map[bool]string{true: "NOT COMPLETE", false: "complete"}[cl.Failed || len(cl.Refused) > 0])
 	fmt.Fprintf(w, "  verified       %d\n  copied live    %d\n  failed         %d\n  not started    %d\n  skipped        %d\n  not collected  %d\n",
 		c.Verified, c.CopiedLive, c.Failed, c.NotStarted, c.Skipped, c.NotCollected)
 	fmt.Fprintf(w, "  bytes          %s in %s\n", humanBytes(c.Bytes), cl.Duration.Round(time.Second))
@@ -77,6 +79,9 @@ func printClosing(w io.Writer, cl closing) {
 		fmt.Fprintf(w, "  custody log    head seq %d sha256 %s (write it down)\n", cl.HeadSeq, cl.Head)
 	}
 	fmt.Fprintf(w, "  case           %s\n", cl.CaseDir)
+	for _, r := range cl.Refused {
+		fmt.Fprintf(w, "  REFUSED HOST   %s\n", r)
+	}
 	if len(cl.NotCollected) > 0 {
 		fmt.Fprintf(w, "  found on the host, not collected:\n")
 		for _, n := range cl.NotCollected {

@@ -36,7 +36,7 @@ Exit status 0 only when every planned file verified.
 
 A real ESXi host finds the sink through the portmapper on TCP 111 and NFS on 2049: run as root
 or grant cap_net_bind_service.`,
-		Flags: append(append(hostFlags(), caseFlags(false)...),
+		Flags: append(append(append(eitherRequired(append(hostFlags(), vcenterFlags()...), "host", "vcenter"), caseFlags(false)...), fleetFlags()...),
 			&cli.GenericFlag{Name: "vm", Value: &verbatimList{}, Usage: "VM to collect, by vmid, exact name (blanks included) or .vmx path (repeatable); a number that is a vmid selects that VM"},
 			&cli.BoolFlag{Name: "all", Usage: "collect every registered VM"},
 			&cli.BoolFlag{Name: "unregistered", Usage: "also collect VMs found on datastores but not registered"},
@@ -71,6 +71,19 @@ func runCollect(c *cli.Context) (err error) {
 	f, err := parseCollectFlags(c)
 	if err != nil {
 		return err
+	}
+	switch {
+	case c.String("vcenter") != "" && c.String("host") != "":
+		return usageError(errors.New("give --host (one ESXi host over SSH) or --vcenter (hosts found through the vSphere API), not both"))
+	case c.String("vcenter") != "":
+		return runVCenterCollect(c, f)
+	case c.String("host") == "":
+		return usageError(errors.New("say where to collect from: --host (an ESXi host over SSH) or --vcenter (the hosts a vCenter manages)"))
+	}
+	for _, flag := range []string{"enable-ssh", "cluster", "esx-host", "parallel-hosts", "accept-new-host-keys", "ssh-port"} {
+		if c.IsSet(flag) {
+			return usageError(fmt.Errorf("--%s goes with --vcenter", flag))
+		}
 	}
 	ctx, stop := interruptible(c.Context)
 	defer stop()
@@ -291,16 +304,21 @@ func missedError(p *orchestrator.Plan) error {
 }
 
 // startEmbeddedSink starts collect's own sink on the case, allowing only
-// the host to mount it; for the SFTP transport it binds no port.
-func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost string, hostIP netip.Addr, piece int64, caseLog nfssink.CustodyLog, logger *slog.Logger) (*nfssink.Sink, error) {
+// the hosts at hostIPs to mount it; for the SFTP transport it binds no
+// port.
+func startEmbeddedSink(ctx context.Context, c *cli.Context, caseDir, sinkHost string, hostIPs []netip.Addr, piece int64, caseLog nfssink.CustodyLog, logger *slog.Logger) (*nfssink.Sink, error) {
 	sftp := c.String("transport") == orchestrator.TransportSFTP
 	if !sftp && (c.Int("nfs-port") != 2049 || c.Int("portmap-port") != 111) {
 		fmt.Fprintf(c.App.ErrWriter, "note: the sink is on ports %d/%d; a real ESXi host only finds it on 111 and 2049\n", c.Int("portmap-port"), c.Int("nfs-port"))
 	}
+	var allow []netip.Prefix
+	for _, ip := range hostIPs {
+		allow = append(allow, netip.PrefixFrom(ip, ip.BitLen()))
+	}
 	sink, err := nfssink.New(nfssink.Config{
 		EvidenceDir: hashlog.EvidenceDir(caseDir), StateDir: stateDir(caseDir), Address: sinkHost,
 		NFSPort: c.Int("nfs-port"), Portmap: "builtin", PortmapPort: c.Int("portmap-port"), Export: c.String("export"),
-		Allow: []netip.Prefix{netip.PrefixFrom(hostIP, hostIP.BitLen())}, IdleFinalize: -1, Log: caseLog, Logger: logger, PieceSize: piece,
+		Allow: allow, IdleFinalize: -1, Log: caseLog, Logger: logger, PieceSize: piece,
 		ScratchPrefixes: []string{esxi.LockFilePrefix},
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,8 +38,9 @@ func parseCollectFlags(c *cli.Context) (*collectFlags, error) {
 		return nil, usageError(err)
 	}
 	f := &collectFlags{logger: logger, caseDir: c.String("case"), dryRun: c.Bool("dry-run"), viaServe: c.String("sink") != ""}
-	if len(vmArgs(c)) == 0 && !c.Bool("all") && !c.Bool("unregistered") && len(c.StringSlice("usb")) == 0 && !c.Bool("host-artifacts") {
-		return nil, usageError(errors.New("choose what to collect: --vm NAME|VMID (repeatable), --all, --unregistered, --usb DEVICE or --host-artifacts"))
+	fleetScope := c.String("vcenter") != "" && (len(c.StringSlice("cluster")) > 0 || len(c.StringSlice("esx-host")) > 0)
+	if len(vmArgs(c)) == 0 && !c.Bool("all") && !c.Bool("unregistered") && len(c.StringSlice("usb")) == 0 && !c.Bool("host-artifacts") && !fleetScope {
+		return nil, usageError(errors.New("choose what to collect: --vm NAME|VMID (repeatable), --all, --unregistered, --usb DEVICE or --host-artifacts (with --vcenter also --cluster or --esx-host)"))
 	}
 	if c.Int("parallel") < 1 {
 		return nil, usageError(fmt.Errorf("--parallel %d: copy at least one file at a time", c.Int("parallel")))
@@ -137,7 +139,7 @@ func (cc *collectCase) sink(ctx context.Context, c *cli.Context, conn *orchestra
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
-	embedded, err := startEmbeddedSink(ctx, c, cc.dir, sinkHost, hostIP, f.piece, cc.log, f.logger)
+	embedded, err := startEmbeddedSink(ctx, c, cc.dir, sinkHost, []netip.Addr{hostIP}, f.piece, cc.log, f.logger)
 	if err != nil {
 		return nil, nil, "", nil, err
 	}

@@ -30,6 +30,19 @@ func (v *VCenter) dressHost(ctx *simulator.Context, lh *labHost) {
 	if n := hs.Config.Network; n != nil && len(n.Vnic) > 0 && n.Vnic[0].Spec.Ip != nil {
 		n.Vnic[0].Spec.Ip.IpAddress = spec.Address
 	}
+	// The vmkernel interfaces tagged for management (where SSH reaches
+	// the host) are copies of vmk0 in vcsim's template: the same address.
+	if info := hs.Config.VirtualNicManagerInfo; info != nil {
+		for i := range info.NetConfig {
+			for j := range info.NetConfig[i].CandidateVnic {
+				if nic := &info.NetConfig[i].CandidateVnic[j]; nic.Device == "vmk0" && nic.Spec.Ip != nil {
+					ip := *nic.Spec.Ip
+					ip.IpAddress = spec.Address
+					nic.Spec.Ip = &ip
+				}
+			}
+		}
+	}
 	if n := hs.Config.Network; n != nil && n.DnsConfig != nil {
 		if d := n.DnsConfig.GetHostDnsConfig(); d != nil {
 			d.HostName, d.DomainName = spec.Hostname, spec.Domain

@@ -1,0 +1,596 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/nfssink"
+	"github.com/esxsink/esxsink/orchestrator"
+	"github.com/esxsink/esxsink/vsphere"
+)
+
+// fleetFlags are collect's flags for a fleet run (--vcenter).
+func fleetFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "enable-ssh", Usage: "with --vcenter: start TSM-SSH through the API on each host where it is stopped, for the run only; its state and policy are restored afterwards, also on error and Ctrl-C (each change is a custody record)"},
+		&cli.StringSliceFlag{Name: "cluster", Usage: "with --vcenter: collect the VMs of this cluster's hosts (repeatable; with --vm, look only there)"},
+		&cli.StringSliceFlag{Name: "esx-host", Usage: "with --vcenter: collect the VMs of this host, by its inventory name (repeatable; with --vm, look only there)"},
+		&cli.IntFlag{Name: "ssh-port", Value: 22, Usage: "with --vcenter: SSH port of every host (each is reached at its management address)"},
+		&cli.IntFlag{Name: "parallel-hosts", Value: 1, Usage: "with --vcenter: collect this many hosts at once"},
+		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "with --vcenter: accept a host's SSH key that --known-hosts does not vouch for, and record it in the custody log (a changed key is always refused)"},
+	}
+}
+
+// fleetHost is one host of a fleet run and what became of it.
+type fleetHost struct {
+	group vsphere.HostGroup
+	name  string
+	// addr is where SSH reaches it: its management address and --ssh-port.
+	addr string
+	ip   netip.Addr
+	// refused says why the host is not touched ("" when it is collected).
+	refused string
+	// failed says why its collect failed ("" when it did not).
+	failed error
+
+	conn    *orchestrator.Conn
+	session *orchestrator.Session
+	plan    *orchestrator.Plan
+	outcome *orchestrator.Outcome
+	// selectedErr names selected VMs the host's own view does not have.
+	selectedErr error
+	restore     func()
+}
+
+// fleetRun is one collect --vcenter: every host of the selection into
+// one case, one sink and one custody log.
+type fleetRun struct {
+	c      *cli.Context
+	f      *collectFlags
+	cc     *collectCase
+	client *vsphere.Client
+	runID  string
+	// inv is the API's inventory, as read at the start of the run.
+	inv   *vsphere.Inventory
+	hosts []*fleetHost
+
+	mu       sync.Mutex
+	restores []func()
+}
+
+// record appends a custody record; a refused record stops the run.
+func (r *fleetRun) record(typ string, data any) error {
+	_, err := r.cc.log.Append(typ, data)
+	return err
+}
+
+// runVCenterCollect is collect --vcenter: VMs chosen through the vSphere
+// API, grouped by the host that runs them, each host collected over SSH
+// and NFS as collect --host does, into one case.
+func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
+	for _, flag := range []string{"host", "host-key", "unregistered", "usb", "host-artifacts", "resume", "sink", "memory"} {
+		if c.IsSet(flag) {
+			return usageError(fmt.Errorf("--%s is not available with --vcenter yet: collect that host with --host", flag))
+		}
+	}
+	if c.String("transport") != orchestrator.TransportNFS {
+		return usageError(errors.New("--vcenter collects over NFS only (--transport nfs)"))
+	}
+	if c.String("known-hosts") == "" && !c.Bool("accept-new-host-keys") {
+		return usageError(errors.New("say which SSH host keys to trust: --known-hosts FILE, and/or --accept-new-host-keys to accept and record the key of each host the file does not know"))
+	}
+	if c.Int("parallel-hosts") < 1 {
+		return usageError(fmt.Errorf("--parallel-hosts %d: collect at least one host at a time", c.Int("parallel-hosts")))
+	}
+	if kh := c.String("known-hosts"); kh != "" {
+		if _, err := orchestrator.KnownHosts(kh); err != nil {
+			return usageError(err)
+		}
+	}
+	ctx, stop := interruptible(c.Context)
+	defer stop()
+	cc, err := openCollectCase(ctx, c, f)
+	if err != nil {
+		return err
+	}
+	defer cc.close()
+	r := &fleetRun{c: c, f: f, cc: cc, runID: orchestrator.NewRunID()}
+	collectStarted := false
+	if cc.log != nil {
+		defer func() {
+			if err != nil && !collectStarted {
+				_, _ = cc.log.Append(custody.TypeRunFailed, custody.Step{Host: c.String("vcenter"), RunID: r.runID, Error: err.Error()})
+			}
+		}()
+	}
+	// Whatever happens below, every host's SSH service is put back as it
+	// was: restores are registered before the service is touched.
+	defer r.restoreAll()
+
+	var rec vsphere.Recorder
+	if cc.log != nil {
+		rec = cc.log
+	}
+	if r.client, err = dialVCenter(ctx, c, rec, r.runID, f.logger); err != nil {
+		return err
+	}
+	defer r.client.Close(context.WithoutCancel(ctx))
+	if r.inv, err = r.client.Inventory(ctx); err != nil {
+		return err
+	}
+	groups, orphans, err := r.inv.Group(vsphere.FleetSelection{All: c.Bool("all"), VMs: vmArgs(c), Clusters: c.StringSlice("cluster"), Hosts: c.StringSlice("esx-host")})
+	if err != nil {
+		return usageError(err)
+	}
+	var notCollected []custody.Uncollected
+	for _, vm := range orphans {
+		notCollected = append(notCollected, custody.Uncollected{Host: "(no host)", What: "VM", Name: vsphere.UnescapeName(vm.Name), Path: vm.VMX,
+			Why: "vCenter places it on no host (" + vm.ConnectionState + "): no host can collect it", Missed: true})
+	}
+	for _, g := range groups {
+		h := &fleetHost{group: g, name: g.Host.Name}
+		h.refused = r.refusal(h)
+		if h.refused == "" {
+			h.addr = net.JoinHostPort(h.ip.String(), strconv.Itoa(c.Int("ssh-port")))
+		}
+		r.hosts = append(r.hosts, h)
+	}
+	w := c.App.Writer
+	if f.dryRun {
+		return r.printDryRun(orphans)
+	}
+	for _, h := range r.hosts {
+		if h.refused == "" {
+			continue
+		}
+		fmt.Fprintf(c.App.ErrWriter, "REFUSED host %s: %s\n", h.name, h.refused)
+		if err := r.record(custody.TypeNote, custody.Note{Text: fmt.Sprintf("host %s refused, left untouched: %s", h.name, h.refused)}); err != nil {
+			return err
+		}
+		for _, vm := range h.group.VMs {
+			notCollected = append(notCollected, custody.Uncollected{Host: h.name, RunID: r.runID, What: "VM", Name: vsphere.UnescapeName(vm.Name), Path: vm.VMX,
+				Why: "host " + h.name + " refused: " + h.refused, Missed: true})
+		}
+	}
+	for _, u := range notCollected {
+		if err := r.record(custody.TypeNotCollected, u); err != nil {
+			return err
+		}
+	}
+	var live []*fleetHost
+	for _, h := range r.hosts {
+		if h.refused == "" {
+			live = append(live, h)
+		}
+	}
+	started := time.Now()
+	var total int64
+	var sink *nfssink.Sink
+	if len(live) > 0 {
+		var sinkAddr string
+		if sink, sinkAddr, err = r.startSink(ctx, live); err != nil {
+			return err
+		}
+		defer sink.Close("collect done")
+		// Plan every host before copying any, so that a file that
+		// several hosts see is copied once.
+		r.eachHost(ctx, live, func(ctx context.Context, h *fleetHost) { h.failed = r.prepare(ctx, h) })
+		var plans []orchestrator.HostPlan
+		for _, h := range live {
+			if h.failed == nil {
+				plans = append(plans, orchestrator.HostPlan{Host: h.name, Plan: h.plan})
+				continue
+			}
+			// A host that could not be planned: its VMs are named as
+			// asked for and not collected, so the case says so.
+			fmt.Fprintf(c.App.ErrWriter, "host %s NOT COLLECTED: %v\n", h.name, h.failed)
+			for _, vm := range h.group.VMs {
+				if err := r.record(custody.TypeNotCollected, custody.Uncollected{Host: h.name, RunID: r.runID, What: "VM", Name: vsphere.UnescapeName(vm.Name),
+					Path: vm.VMX, Why: fmt.Sprintf("host %s: %v", h.name, h.failed), Missed: true}); err != nil {
+					return err
+				}
+			}
+		}
+		orchestrator.DedupeFleet(plans)
+		for _, hp := range plans {
+			total += hp.Plan.Bytes
+		}
+		collectStarted = true
+		progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, total, sink.Status)
+		sinkHost := sinkAddr
+		r.eachHost(ctx, live, func(ctx context.Context, h *fleetHost) {
+			if h.failed == nil {
+				h.failed = r.collect(ctx, h, sink, sinkHost, progress)
+			}
+		})
+		stopProgress()
+	}
+	collectStarted = true
+	r.restoreAll()
+	return r.finish(ctx, sink, notCollected, time.Since(started))
+}
+
+// refusal says why h is not to be touched, or "".
+func (r *fleetRun) refusal(h *fleetHost) string {
+	host := h.group.Host
+	switch {
+	case host.ConnectionState != "" && host.ConnectionState != "connected":
+		return fmt.Sprintf("it is %s to vCenter", host.ConnectionState)
+	case host.InLockdown():
+		return fmt.Sprintf("it is in lockdown mode (%s): it refuses SSH, and esxsink leaves its lockdown as it is; collect its VMs with the host's administrator, who may take it out of lockdown", host.LockdownMode)
+	case host.SSH == nil:
+		return "it does not say the state of its SSH service (TSM-SSH)"
+	case !host.SSH.Running && !r.c.Bool("enable-ssh"):
+		return "its SSH service (TSM-SSH) is stopped: add --enable-ssh to start it for the run (it is stopped again afterwards)"
+	}
+	for _, a := range host.ManagementAddresses {
+		if ip, err := netip.ParseAddr(a); err == nil {
+			h.ip = ip.Unmap()
+			return ""
+		}
+	}
+	return "vCenter gives no management address to reach it at"
+}
+
+// eachHost runs fn for each host, --parallel-hosts at a time.
+func (r *fleetRun) eachHost(ctx context.Context, hosts []*fleetHost, fn func(context.Context, *fleetHost)) {
+	slots := make(chan struct{}, r.c.Int("parallel-hosts"))
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			fn(ctx, h)
+		}()
+	}
+	wg.Wait()
+}
+
+// startSink starts the run's one embedded sink, which every collected
+// host mounts and nothing else may.
+func (r *fleetRun) startSink(ctx context.Context, hosts []*fleetHost) (*nfssink.Sink, string, error) {
+	var ips []netip.Addr
+	for _, h := range hosts {
+		if !slices.Contains(ips, h.ip) {
+			ips = append(ips, h.ip)
+		}
+	}
+	addr := r.c.String("sink-address")
+	if addr == "" {
+		// Our address on the route to the first host (no packet is sent).
+		uc, err := net.Dial("udp", hosts[0].addr)
+		if err != nil {
+			return nil, "", fmt.Errorf("find our address toward %s (give --sink-address): %w", hosts[0].name, err)
+		}
+		addr = uc.LocalAddr().(*net.UDPAddr).IP.String()
+		uc.Close()
+	}
+	sink, err := startEmbeddedSink(ctx, r.c, r.cc.dir, addr, ips, r.f.piece, r.cc.log, r.f.logger)
+	return sink, addr, err
+}
+
+// prepare opens SSH on h for the run when asked, connects, discovers the
+// host, checks the API's view against its own and plans its VMs.
+func (r *fleetRun) prepare(ctx context.Context, h *fleetHost) error {
+	before, err := r.client.HostSSHService(ctx, h.name)
+	if err != nil {
+		return err
+	}
+	if !before.Running {
+		// Registered before the start: a start that fails half-way is
+		// undone too.
+		r.addRestore(h, before)
+		if _, err := r.client.StartSSH(ctx, h.name); err != nil {
+			return err
+		}
+	}
+	if h.conn, err = r.dial(ctx, h); err != nil {
+		return err
+	}
+	outDir := filepath.Join(r.cc.dir, "host-commands", orchestrator.SafeName(h.name))
+	// Each host has a run id of its own (our snapshot names, datastore
+	// label, lease and mount check file carry it, and two hosts share
+	// the sink's folder): the note ties it to the fleet's.
+	hostRun := orchestrator.NewRunID()
+	if err := r.record(custody.TypeNote, custody.Note{Text: fmt.Sprintf("fleet run %s: host %s (%s) is collected as run %s", r.runID, h.name, h.addr, hostRun)}); err != nil {
+		return err
+	}
+	h.session, err = orchestrator.OpenSession(h.conn, orchestrator.SessionOptions{Log: r.cc.log, OutDir: outDir, User: r.c.String("user"), RunID: hostRun, Logger: r.f.logger.With("host", h.name)})
+	if err != nil {
+		return err
+	}
+	inv, err := h.session.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	vmx, err := r.crossCheck(h, inv)
+	if err != nil {
+		return err
+	}
+	if len(vmx) == 0 {
+		h.plan = &orchestrator.Plan{}
+		return nil
+	}
+	h.plan, err = h.session.Plan(orchestrator.Selection{VMs: vmx},
+		orchestrator.PlanOptions{SinkFree: freeSpace(r.cc.dir), RDM: r.c.Bool("rdm"), Independent: r.c.Bool("independent")})
+	return err
+}
+
+// crossCheck compares the VMs the API places on h with those SSH finds
+// registered there (matched by .vmx path): each difference is recorded as
+// an anomaly; a selected VM the host does not have is an error naming it
+// (recorded as not collected). It returns the selected VMs' .vmx paths as
+// the host names them.
+func (r *fleetRun) crossCheck(h *fleetHost, inv *orchestrator.Inventory) ([]string, error) {
+	selected := map[string]bool{}
+	for _, vm := range h.group.VMs {
+		selected[vm.MoRef] = true
+	}
+	matched := map[*orchestrator.VM]bool{}
+	var vmx []string
+	var missing []string
+	for _, vm := range r.apiVMsOn(h.name) {
+		var found *orchestrator.VM
+		if ds, rel, ok := vsphere.DatastorePath(vm.VMX); ok {
+			found = inv.VMByVMX(ds, rel)
+		}
+		if found != nil && found.Registered {
+			matched[found] = true
+			if selected[vm.MoRef] {
+				vmx = append(vmx, found.VMX)
+			}
+			continue
+		}
+		name := vsphere.UnescapeName(vm.Name)
+		note := fmt.Sprintf("vCenter places VM %q (%s, %s) on host %s, but the host itself (over SSH) has no registered VM with that .vmx", name, vm.MoRef, vm.VMX, h.name)
+		if err := r.record(custody.TypeAnomaly, custody.Step{Host: h.name, RunID: r.runID, VM: name, Note: note}); err != nil {
+			return nil, err
+		}
+		if selected[vm.MoRef] {
+			missing = append(missing, fmt.Sprintf("%q (%s)", name, vm.VMX))
+			if err := r.record(custody.TypeNotCollected, custody.Uncollected{Host: h.name, RunID: r.runID, What: "VM", Name: name, Path: vm.VMX,
+				Why: note, Missed: true}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, v := range inv.VMs {
+		if v.Registered && !matched[v] {
+			note := fmt.Sprintf("host %s has VM %q (vmid %d, %s) registered, but vCenter does not place it there", h.name, v.Name, v.ID, v.VMX)
+			if err := r.record(custody.TypeAnomaly, custody.Step{Host: h.name, RunID: r.runID, VMID: v.ID, VM: v.Name, Note: note}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(missing) > 0 {
+		h.selectedErr = fmt.Errorf("host %s does not have the selected VM(s) vCenter places on it: %s", h.name, strings.Join(missing, ", "))
+	}
+	return vmx, nil
+}
+
+// apiVMsOn lists every VM the API places on host (selected or not).
+func (r *fleetRun) apiVMsOn(host string) []vsphere.VM {
+	var out []vsphere.VM
+	for _, vm := range r.inv.AllVMs() {
+		if vm.Host == host {
+			out = append(out, vm)
+		}
+	}
+	return out
+}
+
+// dial connects to h over SSH, checking its key against --known-hosts
+// and, with --accept-new-host-keys, accepting and recording a new one.
+func (r *fleetRun) dial(ctx context.Context, h *fleetHost) (*orchestrator.Conn, error) {
+	c := r.c
+	var known ssh.HostKeyCallback
+	if kh := c.String("known-hosts"); kh != "" {
+		var err error
+		if known, err = orchestrator.KnownHosts(kh); err != nil {
+			return nil, err
+		}
+	}
+	accept := c.Bool("accept-new-host-keys")
+	check := func(host string, remote net.Addr, key ssh.PublicKey) error {
+		if known != nil {
+			err := known(host, remote, key)
+			var uk *orchestrator.UnknownHostKeyError
+			if err == nil || !errors.As(err, &uk) || !accept {
+				return err
+			}
+		}
+		fp := ssh.FingerprintSHA256(key)
+		text := fmt.Sprintf("SSH host key of %s at %s accepted on first use (--accept-new-host-keys): %s %s", h.name, host, key.Type(), fp)
+		if _, err := r.cc.log.Append(custody.TypeNote, custody.Note{Text: text}); err != nil {
+			return fmt.Errorf("the custody log refused the record of %s's new host key: %w", h.name, err)
+		}
+		fmt.Fprintln(c.App.ErrWriter, "note: "+text)
+		return nil
+	}
+	opts := orchestrator.SSHOptions{
+		Addr: h.addr, User: c.String("user"), KeyFiles: c.StringSlice("key"), Agent: c.Bool("agent"),
+		ConnectTimeout: c.Duration("connect-timeout"), Password: passwordFunc(c.String("password-file"), c.App.ErrWriter),
+		HostKey: check,
+	}
+	conn, err := orchestrator.DialSSH(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s at %s: %w", h.name, h.addr, err)
+	}
+	return conn, nil
+}
+
+// collect copies h's plan into the sink.
+func (r *fleetRun) collect(ctx context.Context, h *fleetHost, sink *nfssink.Sink, sinkHost string, progress func(orchestrator.Progress)) error {
+	defer h.conn.Close()
+	if len(h.plan.Items) == 0 && len(h.plan.NotCollected) == 0 {
+		return h.selectedErr
+	}
+	rep, err := h.session.Collect(ctx, h.plan, orchestrator.CollectOptions{
+		Sink: sink, SinkHost: sinkHost, Export: r.c.String("export"),
+		Retries: r.c.Int("retries"), Logger: r.f.logger.With("host", h.name),
+		TwoPass:     r.c.String("verify") == "two-pass",
+		HostHashes:  r.f.hostHashes,
+		Transport:   orchestrator.TransportNFS,
+		Progress:    progress,
+		Parallel:    r.c.Int("parallel"),
+		Redial:      func(ctx context.Context) (*orchestrator.Conn, error) { return r.dial(ctx, h) },
+		Workstation: workstation(),
+		CaseID:      caseName(r.c, r.f.caseDir),
+	})
+	h.outcome = rep
+	if h.restore != nil {
+		h.restore()
+	}
+	return errors.Join(err, h.selectedErr)
+}
+
+// addRestore registers putting h's SSH service back to before; it runs
+// once, when h is done or when the run ends, whichever comes first.
+func (r *fleetRun) addRestore(h *fleetHost, before custody.ServiceState) {
+	var once sync.Once
+	h.restore = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.c.Context), 2*time.Minute)
+			defer cancel()
+			if _, err := r.client.RestoreSSH(ctx, h.name, before); err != nil {
+				fmt.Fprintf(r.c.App.ErrWriter, "WARNING: could not restore TSM-SSH on %s (running %v, policy %s): %v; restore it by hand\n", h.name, before.Running, before.Policy, err)
+				_, _ = r.cc.log.Append(custody.TypeCleanupFailed, custody.Step{Host: h.name, RunID: r.runID,
+					Error: fmt.Sprintf("restore TSM-SSH to running=%v policy=%s: %v", before.Running, before.Policy, err)})
+			}
+		})
+	}
+	r.mu.Lock()
+	r.restores = append(r.restores, h.restore)
+	r.mu.Unlock()
+}
+
+// restoreAll restores every host's SSH service not yet restored.
+func (r *fleetRun) restoreAll() {
+	r.mu.Lock()
+	rs := slices.Clone(r.restores)
+	r.mu.Unlock()
+	for _, f := range rs {
+		f()
+	}
+}
+
+// finish prints each host's outcome and the fleet's closing statement,
+// and says how the run ended.
+func (r *fleetRun) finish(ctx context.Context, sink *nfssink.Sink, notCollected []custody.Uncollected, d time.Duration) error {
+	c := r.c
+	w := c.App.Writer
+	var errs []error
+	var refused []string
+	merged := &orchestrator.Outcome{RunID: r.runID}
+	plan := &orchestrator.Plan{NotCollected: notCollected}
+	for _, h := range r.hosts {
+		switch {
+		case h.refused != "":
+			refused = append(refused, h.name+": "+h.refused)
+			errs = append(errs, fmt.Errorf("host %s refused: %s", h.name, h.refused))
+			continue
+		case h.failed != nil:
+			errs = append(errs, fmt.Errorf("host %s: %w", h.name, h.failed))
+		}
+		if h.plan != nil {
+			plan.Items = append(plan.Items, h.plan.Items...)
+			plan.NotCollected = append(plan.NotCollected, h.plan.NotCollected...)
+			if m := missedError(h.plan); m != nil {
+				errs = append(errs, fmt.Errorf("host %s: %w", h.name, m))
+			}
+		}
+		if h.outcome != nil {
+			if !c.Bool("json-events") && !c.Bool("json") {
+				fmt.Fprintf(w, "\n== host %s (%s) ==\n", h.name, h.addr)
+				printReport(w, h.outcome)
+			}
+			merged.Files = append(merged.Files, h.outcome.Files...)
+			merged.Skipped = append(merged.Skipped, h.outcome.Skipped...)
+			merged.Cleanup = append(merged.Cleanup, prefixed(h.name, h.outcome.Cleanup)...)
+			merged.Undone = append(merged.Undone, prefixed(h.name, h.outcome.Undone)...)
+			merged.Anomalies = append(merged.Anomalies, prefixed(h.name, h.outcome.Anomalies)...)
+			if !h.outcome.OK() && h.failed == nil {
+				errs = append(errs, fmt.Errorf("host %s: not every file verified", h.name))
+			}
+		}
+	}
+	for _, u := range notCollected {
+		if u.Host == "(no host)" {
+			errs = append(errs, fmt.Errorf("VM %q is on no host", u.Name))
+		}
+	}
+	err := errors.Join(errs...)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("interrupted: our snapshots were removed, the mounts detached and every host's SSH service restored as far as the records above say; files verified so far are kept: %w", err)
+	}
+	if c.Bool("json-events") {
+		printOutcome(c, r.cc.dir, merged, nil, err)
+	} else if c.Bool("json") {
+		_ = writeJSONTo(w, merged)
+	}
+	if sink != nil {
+		sink.Close("collect done")
+	}
+	if !c.Bool("json-events") && !c.Bool("json") {
+		cl := closingOf(merged, plan, r.cc.dir, d, err, r.cc.log)
+		cl.Refused = refused
+		printClosing(w, cl)
+	}
+	if err != nil {
+		return cli.Exit(withAdvice(err), 1)
+	}
+	return nil
+}
+
+func prefixed(host string, lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = host + ": " + l
+	}
+	return out
+}
+
+// printDryRun lists the hosts, the VMs each would collect and the hosts
+// refused, changing nothing.
+func (r *fleetRun) printDryRun(orphans []vsphere.VM) error {
+	w := r.c.App.Writer
+	var refused []string
+	for _, h := range r.hosts {
+		state := "collect over SSH at " + h.addr
+		if h.refused != "" {
+			state = "REFUSED: " + h.refused
+			refused = append(refused, h.name)
+		} else if h.group.Host.SSH != nil && !h.group.Host.SSH.Running {
+			state += " (TSM-SSH started for the run, stopped afterwards)"
+		}
+		fmt.Fprintf(w, "host %s: %s\n", h.name, state)
+		for _, vm := range h.group.VMs {
+			fmt.Fprintf(w, "  vm %s  %s\n", hostQuote(vsphere.UnescapeName(vm.Name)), vm.VMX)
+		}
+	}
+	for _, vm := range orphans {
+		fmt.Fprintf(w, "NOT COLLECTED vm %s %s: on no host\n", hostQuote(vsphere.UnescapeName(vm.Name)), vm.VMX)
+	}
+	fmt.Fprintln(w, "dry run: nothing was changed on any host")
+	if len(refused) > 0 || len(orphans) > 0 {
+		return cli.Exit(fmt.Sprintf("hosts refused: %s", strings.Join(refused, ", ")), 1)
+	}
+	return nil
+}
+
+func hostQuote(s string) string { return strconv.Quote(s) }
