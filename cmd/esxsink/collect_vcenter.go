@@ -280,6 +280,13 @@ func (r *fleetRun) startSink(ctx context.Context, hosts []*fleetHost) (*nfssink.
 		addr = uc.LocalAddr().(*net.UDPAddr).IP.String()
 		uc.Close()
 	}
+	var allowed []string
+	for _, ip := range ips {
+		allowed = append(allowed, ip.String())
+	}
+	if err := r.record(custody.TypeNote, custody.Note{Text: fmt.Sprintf("fleet run %s: the embedded sink on %s allows mounts only from the collected hosts: %s", r.runID, addr, strings.Join(allowed, ", "))}); err != nil {
+		return nil, "", err
+	}
 	sink, err := startEmbeddedSink(ctx, r.c, r.cc.dir, addr, ips, r.f.piece, r.cc.log, r.f.logger)
 	return sink, addr, err
 }

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/vsphere"
+)
+
+// fleetLab is `esxsink-lab` on examples/lab/vcenter.yaml, started as a
+// trainer would, with what collect --vcenter needs to reach it.
+type fleetLab struct {
+	vcURL, thumbprint, vcUser, vcPass string
+	sshPort, portmapPort, nfsPort     int
+	hostKeys                          map[string]string // host -> SHA256 fingerprint
+	env                               []string
+}
+
+// fleetPassword is every host's root password in the test's copy of the
+// scenario: collect --vcenter logs in to every host with one password.
+const fleetPassword = "Fleet-Lab-1!"
+
+func startFleetLab(t *testing.T) *fleetLab {
+	t.Helper()
+	src, err := os.ReadFile("../../examples/lab/vcenter.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := regexp.MustCompile(`password: "Esx0\d-Lab-1!"`).ReplaceAllString(string(src), `password: "`+fleetPassword+`"`)
+	dir := t.TempDir()
+	scenario := filepath.Join(dir, "vcenter.yaml")
+	if err := os.WriteFile(scenario, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := &fleetLab{sshPort: freePort(t), portmapPort: freePort(t), nfsPort: freePort(t), hostKeys: map[string]string{}}
+	cmd := exec.Command(labBin, "--scenario", scenario, "--listen", fmt.Sprintf("127.0.0.1:%d", l.sshPort),
+		"--nfs-portmap-port", fmt.Sprint(l.portmapPort), "--work-dir", filepath.Join(dir, "hosts"))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	banner, _, _ := readLabBanner(t, stdout)
+	field := func(text, name string) string {
+		m := regexp.MustCompile(`(?m)^\s*` + name + `:\s+(\S+)`).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("no %s: line in\n%s", name, text)
+		}
+		return m[1]
+	}
+	l.vcURL, l.thumbprint, l.vcUser, l.vcPass = field(banner, "vcenter"), field(banner, "thumbprint"), field(banner, "user"), field(banner, "password")
+	for _, block := range strings.Split(banner, "simulated ESXi host ")[1:] {
+		l.hostKeys[strings.Fields(block)[0]] = field(block, "host key")
+	}
+	l.env = append(os.Environ(), "ESXSINK_VCENTER_PASSWORD="+l.vcPass, "ESXSINK_PASSWORD="+fleetPassword)
+	return l
+}
+
+func (l *fleetLab) collectArgs(caseDir string, extra ...string) []string {
+	return append([]string{"collect", "--vcenter", l.vcURL, "--vcenter-thumbprint", l.thumbprint, "--vcenter-user", l.vcUser,
+		"--ssh-port", fmt.Sprint(l.sshPort), "--accept-new-host-keys", "--nfs-port", fmt.Sprint(l.nfsPort), "--portmap-port", fmt.Sprint(l.portmapPort),
+		"--case", caseDir, "--case-id", "FLEET-1", "--examiner", "tester"}, extra...)
+}
+
+// sshStates reads every host's TSM-SSH through the API, as an
+// administrator would check it.
+func (l *fleetLab) sshStates(t *testing.T) map[string]custody.ServiceState {
+	t.Helper()
+	ctx := context.Background()
+	c, err := vsphere.Dial(ctx, vsphere.Config{URL: l.vcURL, User: l.vcUser, Thumbprint: l.thumbprint,
+		Password: func(context.Context, string, string) (string, error) { return l.vcPass, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	out := map[string]custody.ServiceState{}
+	for _, h := range []string{"esx01", "esx02", "esx03"} {
+		st, err := c.HostSSHService(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h] = st
+	}
+	return out
+}
+
+func (l *fleetLab) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, esxsinkBin, args...)
+	cmd.Env = l.env
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+// TestCollectVCenterFleet: collect --vcenter --enable-ssh --all on the
+// fleet scenario collects esx01 and esx02 in parallel into one case, the
+// shared datastore's files once, refuses esx03 (lockdown) by name and
+// leaves every host's SSH service as it was; verify says the case is
+// incomplete and names esx03.
+func TestCollectVCenterFleet(t *testing.T) {
+	l := startFleetLab(t)
+	before := l.sshStates(t)
+	if before["esx01"].Running || !before["esx02"].Running || before["esx03"].Running {
+		t.Fatalf("the scenario's SSH states: %+v", before)
+	}
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code := l.run(t, l.collectArgs(caseDir, "--enable-ssh", "--all", "--parallel-hosts", "2", "-q")...)
+	if code != 1 {
+		t.Fatalf("exit %d (want 1: esx03 refused)\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "REFUSED HOST   esx03: it is in lockdown mode") || !strings.Contains(errOut, "esx03") {
+		t.Errorf("esx03's refusal is not named:\n%s\n%s", out, errOut)
+	}
+	if after := l.sshStates(t); !equalStates(before, after) {
+		t.Errorf("TSM-SSH not restored: before %+v after %+v", before, after)
+	}
+
+	recs := caseRecords(t, caseDir)
+	// Every file once, whichever host copied it; the shared datastore's
+	// VMs from both hosts; nothing of esx03.
+	seen := map[string]string{}
+	for _, s := range recordsOf[custody.Step](t, recs, custody.TypeFileVerified) {
+		if other, dup := seen[s.Dest]; dup {
+			t.Errorf("%s verified twice (%s and %s)", s.Dest, other, s.Host)
+		}
+		seen[s.Dest] = s.Host
+	}
+	for _, want := range []string{"shared-vmfs01/Web01/Web01-flat.vmdk", "shared-vmfs01/DB01/DB01-flat.vmdk",
+		"esx01-local/DC01/DC01-flat.vmdk", "esx02-local/Old-App/Old-App-flat.vmdk"} {
+		if _, ok := seen[want]; !ok {
+			t.Errorf("%s not verified; verified: %v", want, seen)
+		}
+		if _, err := os.Stat(filepath.Join(caseDir, "evidence", want)); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(caseDir, "evidence", "esx03-local")); !os.IsNotExist(err) {
+		t.Errorf("esx03 was refused, yet its datastore is in the evidence: %v", err)
+	}
+	// The sink allowed the two hosts, each mounting from its own address.
+	var clients []string
+	for _, m := range recordsOf[custody.Mount](t, recs, custody.TypeMountAccepted) {
+		ip, _, _ := strings.Cut(m.Client, ":")
+		if !slices.Contains(clients, ip) {
+			clients = append(clients, ip)
+		}
+	}
+	slices.Sort(clients)
+	if !slices.Equal(clients, []string{"127.0.0.11", "127.0.0.12"}) {
+		t.Errorf("mounts came from %v, want esx01's and esx02's addresses", clients)
+	}
+	var notes []string
+	for _, n := range recordsOf[custody.Note](t, recs, custody.TypeNote) {
+		notes = append(notes, n.Text)
+	}
+	all := strings.Join(notes, "\n")
+	for _, want := range []string{"allows mounts only from the collected hosts: 127.0.0.11, 127.0.0.12",
+		"host esx03 refused, left untouched", l.hostKeys["esx01"], l.hostKeys["esx02"]} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no note with %q in\n%s", want, all)
+		}
+	}
+	// SSH was started on esx01 only, and stopped again.
+	var changes []string
+	for _, ch := range recordsOf[custody.ServiceChange](t, recs, custody.TypeHostServiceChanged) {
+		changes = append(changes, ch.Host+" "+ch.Action)
+	}
+	if !slices.Equal(changes, []string{"esx01 start", "esx01 stop"}) {
+		t.Errorf("service changes %v", changes)
+	}
+
+	vout, verr, vcode := l.run(t, "verify", caseDir)
+	if vcode != 3 || !strings.Contains(vout, "esx03") || !strings.Contains(vout, "Jump01") {
+		t.Errorf("verify exit %d, want 3 naming esx03 and its VMs:\n%s\n%s", vcode, vout, verr)
+	}
+}
+
+// TestCollectVCenterInterrupt: Ctrl-C as the first file starts leaves
+// every host's SSH service as it was found.
+func TestCollectVCenterInterrupt(t *testing.T) {
+	l := startFleetLab(t)
+	before := l.sshStates(t)
+	caseDir := filepath.Join(t.TempDir(), "case")
+	cmd := exec.Command(esxsinkBin, l.collectArgs(caseDir, "--enable-ssh", "--all", "--json-events")...)
+	cmd.Env = l.env
+	stdout, _ := cmd.StdoutPipe()
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(stdout)
+	started := false
+	for sc.Scan() {
+		var ev struct {
+			Event string `json:"event"`
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Event == "file.started" {
+			started = true
+			break
+		}
+	}
+	if !started {
+		cmd.Wait()
+		t.Fatalf("no file.started event; stderr:\n%s", errOut.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(stdout)
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatalf("interrupted collect exited 0:\n%s", rest)
+	}
+	if !strings.Contains(string(rest)+errOut.String(), "interrupted") {
+		t.Errorf("the run does not say it was interrupted:\n%s\n%s", rest, errOut.String())
+	}
+	if after := l.sshStates(t); !equalStates(before, after) {
+		t.Errorf("TSM-SSH not restored after Ctrl-C: before %+v after %+v\n%s", before, after, errOut.String())
+	}
+	// The run had opened esx01's SSH, so the restore had work to do.
+	var changes []string
+	for _, ch := range recordsOf[custody.ServiceChange](t, caseRecords(t, caseDir), custody.TypeHostServiceChanged) {
+		changes = append(changes, ch.Host+" "+ch.Action)
+	}
+	if !slices.Equal(changes, []string{"esx01 start", "esx01 stop"}) {
+		t.Errorf("service changes %v", changes)
+	}
+}
+
+func equalStates(a, b map[string]custody.ServiceState) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w.Running != v.Running || w.Policy != v.Policy {
+			return false
+		}
+	}
+	return true
+}
