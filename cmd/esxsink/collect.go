@@ -35,7 +35,16 @@ Our snapshot is removed and the mount detached on success, on error and on Ctrl-
 Exit status 0 only when every planned file verified.
 
 A real ESXi host finds the sink through the portmapper on TCP 111 and NFS on 2049: run as root
-or grant cap_net_bind_service.`,
+or grant cap_net_bind_service.
+
+With --vcenter instead of --host: VMs are chosen through the vSphere API (--all, --vm, --cluster,
+--esx-host) and grouped by the host that runs them; each host is collected over SSH at its
+management address as above, into one case through one embedded sink that only those hosts may
+mount. A file on a datastore several hosts share is copied once. A host in lockdown mode is
+refused and left as it is; a host whose SSH service (TSM-SSH) is stopped is refused unless
+--enable-ssh, which starts it for the run and restores its state and policy afterwards, also on
+error and Ctrl-C. New SSH host keys need --known-hosts or --accept-new-host-keys (recorded).
+Refused hosts' VMs are recorded as not collected: the case is then incomplete (exit 1; verify 3).`,
 		Flags: append(append(append(eitherRequired(append(hostFlags(), vcenterFlags()...), "host", "vcenter"), caseFlags(false)...), fleetFlags()...),
 			&cli.GenericFlag{Name: "vm", Value: &verbatimList{}, Usage: "VM to collect, by vmid, exact name (blanks included) or .vmx path (repeatable); a number that is a vmid selects that VM"},
 			&cli.BoolFlag{Name: "all", Usage: "collect every registered VM"},

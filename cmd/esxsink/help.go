@@ -31,6 +31,7 @@ var examples = map[string][]string{
 		"esxsink collect --host 10.0.0.21 --host-key SHA256:... --case /cases/2026-017 --vm web01 --dry-run",
 		"sudo esxsink collect --host 10.0.0.21 --host-key SHA256:... --case /cases/2026-017 --case-id 2026-017 --examiner \"A. Analyst\" --vm web01 --vm 12",
 		"sudo esxsink collect ... --resume   # after an interrupted run: what verified is kept, the rest copied",
+		"sudo esxsink collect --vcenter vcsa01.corp --vcenter-thumbprint AB:CD:... --vcenter-user administrator@vsphere.local --enable-ssh --cluster Prod --known-hosts ~/.ssh/known_hosts --accept-new-host-keys --case /cases/2026-018 --case-id 2026-018 --examiner \"A. Analyst\" --parallel-hosts 2",
 	},
 	"triage": {"sudo esxsink triage --host 10.0.0.21 --host-key SHA256:... --case /cases/2026-017 --case-id 2026-017 --examiner \"A. Analyst\""},
 	"cleanup": {

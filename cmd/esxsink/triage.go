@@ -17,8 +17,18 @@ var triageOnlyDrops = map[string]bool{"vm": true, "all": true, "unregistered": t
 
 func triageCommand() *cli.Command {
 	var flags []cli.Flag
+	fleet := map[string]bool{}
+	for _, f := range append(vcenterFlags(), fleetFlags()...) {
+		fleet[f.Names()[0]] = true
+	}
 	for _, f := range collectCommand().Flags {
-		if !triageOnlyDrops[f.Names()[0]] {
+		switch name := f.Names()[0]; {
+		case triageOnlyDrops[name] || fleet[name]:
+		case name == "host":
+			// Triage is of one host over SSH: --host is required (collect
+			// takes --vcenter instead).
+			flags = append(flags, hostFlags()[0])
+		default:
 			flags = append(flags, f)
 		}
 	}
