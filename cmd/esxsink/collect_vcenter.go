@@ -339,30 +339,18 @@ func (r *fleetRun) prepare(ctx context.Context, h *fleetHost) error {
 }
 
 // crossCheck compares the VMs the API places on h with those SSH finds
-// registered there (matched by .vmx path): each difference is recorded as
-// an anomaly; a selected VM the host does not have is an error naming it
-// (recorded as not collected). It returns the selected VMs' .vmx paths as
-// the host names them.
+// registered there (compareViews): each difference is recorded as an
+// anomaly; a selected VM the host does not have is an error naming it
+// (recorded as not collected). It returns the selected VMs' .vmx paths
+// as the host names them.
 func (r *fleetRun) crossCheck(h *fleetHost, inv *orchestrator.Inventory) ([]string, error) {
 	selected := map[string]bool{}
 	for _, vm := range h.group.VMs {
 		selected[vm.MoRef] = true
 	}
-	matched := map[*orchestrator.VM]bool{}
-	var vmx []string
+	v := compareViews(r.apiVMsOn(h.name), inv, selected)
 	var missing []string
-	for _, vm := range r.apiVMsOn(h.name) {
-		var found *orchestrator.VM
-		if ds, rel, ok := vsphere.DatastorePath(vm.VMX); ok {
-			found = inv.VMByVMX(ds, rel)
-		}
-		if found != nil && found.Registered {
-			matched[found] = true
-			if selected[vm.MoRef] {
-				vmx = append(vmx, found.VMX)
-			}
-			continue
-		}
+	for _, vm := range v.apiOnly {
 		name := vsphere.UnescapeName(vm.Name)
 		note := fmt.Sprintf("vCenter places VM %q (%s, %s) on host %s, but the host itself (over SSH) has no registered VM with that .vmx", name, vm.MoRef, vm.VMX, h.name)
 		if err := r.record(custody.TypeAnomaly, custody.Step{Host: h.name, RunID: r.runID, VM: name, Note: note}); err != nil {
@@ -376,18 +364,57 @@ func (r *fleetRun) crossCheck(h *fleetHost, inv *orchestrator.Inventory) ([]stri
 			}
 		}
 	}
-	for _, v := range inv.VMs {
-		if v.Registered && !matched[v] {
-			note := fmt.Sprintf("host %s has VM %q (vmid %d, %s) registered, but vCenter does not place it there", h.name, v.Name, v.ID, v.VMX)
-			if err := r.record(custody.TypeAnomaly, custody.Step{Host: h.name, RunID: r.runID, VMID: v.ID, VM: v.Name, Note: note}); err != nil {
-				return nil, err
-			}
+	for _, vm := range v.sshOnly {
+		note := fmt.Sprintf("host %s has VM %q (vmid %d, %s) registered, but vCenter does not place it there", h.name, vm.Name, vm.ID, vm.VMX)
+		if err := r.record(custody.TypeAnomaly, custody.Step{Host: h.name, RunID: r.runID, VMID: vm.ID, VM: vm.Name, Note: note}); err != nil {
+			return nil, err
 		}
 	}
 	if len(missing) > 0 {
 		h.selectedErr = fmt.Errorf("host %s does not have the selected VM(s) vCenter places on it: %s", h.name, strings.Join(missing, ", "))
 	}
-	return vmx, nil
+	return v.selectedVMX, nil
+}
+
+// views is how the API's and the host's own lists of a host's VMs
+// compare.
+type views struct {
+	// apiOnly: placed on the host by the API, not registered on it.
+	apiOnly []vsphere.VM
+	// sshOnly: registered on the host, not placed there by the API.
+	sshOnly []*orchestrator.VM
+	// selectedVMX are the selected VMs' .vmx paths as the host has them.
+	selectedVMX []string
+}
+
+// compareViews matches the VMs the API places on a host (api) with the
+// VMs the host has registered (inv), by .vmx path: the API's
+// "[datastore] path" against the host's /vmfs/volumes path, whether the
+// host names the datastore by label or UUID. selected are the morefs
+// chosen for collection.
+func compareViews(api []vsphere.VM, inv *orchestrator.Inventory, selected map[string]bool) views {
+	var v views
+	matched := map[*orchestrator.VM]bool{}
+	for _, vm := range api {
+		var found *orchestrator.VM
+		if ds, rel, ok := vsphere.DatastorePath(vm.VMX); ok {
+			found = inv.VMByVMX(ds, rel)
+		}
+		if found == nil || !found.Registered {
+			v.apiOnly = append(v.apiOnly, vm)
+			continue
+		}
+		matched[found] = true
+		if selected[vm.MoRef] {
+			v.selectedVMX = append(v.selectedVMX, found.VMX)
+		}
+	}
+	for _, vm := range inv.VMs {
+		if vm.Registered && !matched[vm] {
+			v.sshOnly = append(v.sshOnly, vm)
+		}
+	}
+	return v
 }
 
 // apiVMsOn lists every VM the API places on host (selected or not).
