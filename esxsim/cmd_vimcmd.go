@@ -21,6 +21,7 @@ var vimUsage = map[string]string{
 	"get.config":      "Usage: get.config vmid",
 	"power.on":        "Usage: power.on vmid",
 	"power.off":       "Usage: power.off vmid",
+	"unregister":      "Usage: unregister vmid",
 }
 
 // cmdVimCmd is vim-cmd vmsvc/*: inventory, power state, summaries and
@@ -33,7 +34,7 @@ func cmdVimCmd(e *env) int {
 	cmd := strings.TrimPrefix(e.args[1], "/")
 	args := e.args[2:]
 	if cmd == "vmsvc" || cmd == "vmsvc/" {
-		fmt.Fprintln(e.stdout, "Commands available under vmsvc/:\nget.config          get.summary         power.getstate      snapshot.get\ngetallvms           power.off           power.on            snapshot.create\nsnapshot.remove     snapshot.removeall")
+		fmt.Fprintln(e.stdout, "Commands available under vmsvc/:\nget.config          get.summary         power.getstate      snapshot.get\ngetallvms           power.off           power.on            snapshot.create\nsnapshot.remove     snapshot.removeall  unregister")
 		return 0
 	}
 	sub, ok := strings.CutPrefix(cmd, "vmsvc/")
@@ -118,6 +119,16 @@ func cmdVimCmd(e *env) int {
 			return 1
 		}
 		fmt.Fprint(e.stdout, tree)
+	case "unregister":
+		// The VM's files stay on its datastore; the host forgets it (and
+		// a vCenter may still list it until the host reports the change).
+		e.h.mu.Lock()
+		defer e.h.mu.Unlock()
+		if v.power != "off" {
+			fmt.Fprintln(e.stdout, "(vim.fault.InvalidPowerState) {\n   faultCause = (vmodl.MethodFault) null, \n   faultMessage = <unset>, \n   requestedState = \"poweredOff\", \n   existingState = \"poweredOn\"\n   msg = \"The attempted operation cannot be performed in the current state (Powered on).\"\n}")
+			return 1
+		}
+		v.id = 0
 	case "snapshot.removeall":
 		fmt.Fprintln(e.stdout, "Remove All Snapshots:")
 		e.h.mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/internal/peer"
 	"github.com/esxsink/esxsink/vsphere"
 )
 
@@ -263,4 +264,60 @@ func equalStates(a, b map[string]custody.ServiceState) bool {
 		}
 	}
 	return true
+}
+
+// TestCollectVCenterDisagree: esx02 forgets Old-App (unregistered in its
+// shell) while vCenter still places it there. collect --vcenter --all
+// records the disagreement, names Old-App as not collected, exits 1, and
+// verify finds the case incomplete; the rest of esx02 is collected.
+func TestCollectVCenterDisagree(t *testing.T) {
+	sshpass := peer.Require(t, "sshpass")
+	sshBin := peer.Require(t, "ssh")
+	l := startFleetLab(t)
+	shell := func(cmd string) string {
+		t.Helper()
+		out, err := exec.Command(sshpass, "-p", fleetPassword, sshBin, "-p", fmt.Sprint(l.sshPort), "-o", "StrictHostKeyChecking=no",
+			"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.12", cmd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s on esx02: %v\n%s", cmd, err, out)
+		}
+		return string(out)
+	}
+	vmid := ""
+	for _, line := range strings.Split(shell("vim-cmd vmsvc/getallvms"), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == "Old-App" {
+			vmid = f[0]
+		}
+	}
+	if vmid == "" {
+		t.Fatal("Old-App is not registered on esx02")
+	}
+	shell("vim-cmd vmsvc/unregister " + vmid)
+
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code := l.run(t, l.collectArgs(caseDir, "--esx-host", "esx02", "--all", "-q")...)
+	if code != 1 || !strings.Contains(errOut, `"Old-App"`) {
+		t.Fatalf("exit %d, want 1 naming Old-App:\n%s\n%s", code, out, errOut)
+	}
+	recs := caseRecords(t, caseDir)
+	var anomalies []string
+	for _, s := range recordsOf[custody.Step](t, recs, custody.TypeAnomaly) {
+		anomalies = append(anomalies, s.Note)
+	}
+	if len(anomalies) != 1 || !strings.Contains(anomalies[0], `vCenter places VM "Old-App"`) {
+		t.Errorf("anomalies %q", anomalies)
+	}
+	missed := false
+	for _, u := range recordsOf[custody.Uncollected](t, recs, custody.TypeNotCollected) {
+		missed = missed || (u.Name == "Old-App" && u.Missed && u.Host == "esx02")
+	}
+	if !missed {
+		t.Error("Old-App is not recorded as asked for and not collected")
+	}
+	if _, err := os.Stat(filepath.Join(caseDir, "evidence", "shared-vmfs01", "DB01", "DB01-flat.vmdk")); err != nil {
+		t.Errorf("the rest of esx02 is collected: %v", err)
+	}
+	if vout, _, vcode := l.run(t, "verify", caseDir); vcode != 3 || !strings.Contains(vout, "Old-App") {
+		t.Errorf("verify exit %d, want 3 naming Old-App:\n%s", vcode, vout)
+	}
 }
