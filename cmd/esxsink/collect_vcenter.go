@@ -187,7 +187,11 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 		defer sink.Close("collect done")
 		// Plan every host before copying any, so that a file that
 		// several hosts see is copied once.
-		r.eachHost(ctx, live, func(ctx context.Context, h *fleetHost) { h.failed = r.prepare(ctx, h) })
+		r.eachHost(ctx, live, func(ctx context.Context, h *fleetHost) {
+			if h.failed = r.prepare(ctx, h); h.failed != nil && h.conn != nil {
+				h.conn.Close()
+			}
+		})
 		var plans []orchestrator.HostPlan
 		for _, h := range live {
 			if h.failed == nil {
