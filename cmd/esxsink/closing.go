@@ -85,7 +85,13 @@ func printClosing(w io.Writer, cl closing) {
 	if len(cl.NotCollected) > 0 {
 		fmt.Fprintf(w, "  found on the host, not collected:\n")
 		for _, n := range cl.NotCollected {
-			fmt.Fprintf(w, "    %-16s %s  (%s)\n", n.What, hashlog.QuoteIfNeeded(strings.TrimSpace(n.Name+" "+n.Path)), n.Flag)
+			// The option that would collect it, else why nothing can
+			// (a refused host, a host that does not have the VM).
+			why := n.Flag
+			if why == "" {
+				why = n.Why
+			}
+			fmt.Fprintf(w, "    %-16s %s  (%s)\n", n.What, hashlog.QuoteIfNeeded(strings.TrimSpace(n.Name+" "+n.Path)), why)
 		}
 	}
 	for _, u := range cl.Undone {
