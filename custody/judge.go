@@ -157,7 +157,12 @@ func (j *judge) takeRecord(rec Record) error {
 		}
 		j.others = append(j.others, FileState{Source: d.Path, VM: d.Name, VMID: d.VMID, Host: d.Host, RunID: d.RunID, Kind: d.What,
 			Size: d.Size, Verdict: NotCollected, Reason: d.Why, Flag: d.Flag, Line: rec.Line, Time: rec.Time})
-		if d.Missed {
+		switch {
+		case d.Missed && d.VMID == 0:
+			// A VM chosen through vCenter has no vmid until its host is
+			// reached (a refused host's never is).
+			j.problem(false, rec.Line, "%s %q on %s was asked for but could not be collected: %s", d.What, d.Name, d.Host, d.Why)
+		case d.Missed:
 			j.problem(false, rec.Line, "%s %q (vmid %d) on %s was asked for but could not be collected: %s", d.What, d.Name, d.VMID, d.Host, d.Why)
 		}
 	case TypeLeaseCreated, TypeLeaseReleased, TypeCleanupRefused:
