@@ -116,10 +116,6 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 			}
 		}()
 	}
-	// Whatever happens below, every host's SSH service is put back as it
-	// was: restores are registered before the service is touched.
-	defer r.restoreAll()
-
 	var rec vsphere.Recorder
 	if cc.log != nil {
 		rec = cc.log
@@ -128,6 +124,10 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 		return err
 	}
 	defer r.client.Close(context.WithoutCancel(ctx))
+	// Whatever happens below, every host's SSH service is put back as it
+	// was (before the API session closes): restores are registered before
+	// the service is touched.
+	defer r.restoreAll()
 	if r.inv, err = r.client.Inventory(ctx); err != nil {
 		return err
 	}
@@ -505,7 +505,15 @@ func (r *fleetRun) addRestore(h *fleetHost, before custody.ServiceState) {
 		once.Do(func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.c.Context), 2*time.Minute)
 			defer cancel()
-			if _, err := r.client.RestoreSSH(ctx, h.name, before); err != nil {
+			_, err := r.client.RestoreSSH(ctx, h.name, before)
+			if err != nil && ctx.Err() == nil {
+				// The API session may be what was lost: log in again once.
+				if c2, derr := dialVCenter(ctx, r.c, r.cc.log, r.runID, r.f.logger); derr == nil {
+					_, err = c2.RestoreSSH(ctx, h.name, before)
+					c2.Close(ctx)
+				}
+			}
+			if err != nil {
 				fmt.Fprintf(r.c.App.ErrWriter, "WARNING: could not restore TSM-SSH on %s (running %v, policy %s): %v; restore it by hand\n", h.name, before.Running, before.Policy, err)
 				_, _ = r.cc.log.Append(custody.TypeCleanupFailed, custody.Step{Host: h.name, RunID: r.runID,
 					Error: fmt.Sprintf("restore TSM-SSH to running=%v policy=%s: %v", before.Running, before.Policy, err)})
