@@ -321,3 +321,30 @@ func TestCollectVCenterDisagree(t *testing.T) {
 		t.Errorf("verify exit %d, want 3 naming Old-App:\n%s", vcode, vout)
 	}
 }
+
+// TestCollectVCenterNoEnableSSH: without --enable-ssh a host whose SSH is
+// stopped is refused with the flag that would open it, and nothing on it
+// changes; the dry run says the same and changes nothing anywhere.
+func TestCollectVCenterNoEnableSSH(t *testing.T) {
+	l := startFleetLab(t)
+	before := l.sshStates(t)
+	out, errOut, code := l.run(t, l.collectArgs(filepath.Join(t.TempDir(), "dry"), "--all", "--dry-run")...)
+	if code != 1 || !regexp.MustCompile(`host esx01: REFUSED: .*add --enable-ssh`).MatchString(out) ||
+		!strings.Contains(out, "host esx02: collect over SSH at 127.0.0.12:") || !strings.Contains(out, "host esx03: REFUSED: it is in lockdown mode") {
+		t.Errorf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code = l.run(t, l.collectArgs(caseDir, "--esx-host", "esx01", "-q")...)
+	if code != 1 || !strings.Contains(out+errOut, "esx01") || !strings.Contains(out+errOut, "add --enable-ssh") {
+		t.Errorf("exit %d, want 1 naming esx01 and --enable-ssh:\n%s\n%s", code, out, errOut)
+	}
+	if n := len(recordsOf[custody.ServiceChange](t, caseRecords(t, caseDir), custody.TypeHostServiceChanged)); n != 0 {
+		t.Errorf("%d service changes without --enable-ssh", n)
+	}
+	if after := l.sshStates(t); !equalStates(before, after) {
+		t.Errorf("SSH states changed: %+v -> %+v", before, after)
+	}
+	if vout, _, vcode := l.run(t, "verify", caseDir); vcode != 3 || !strings.Contains(vout, "DC01") {
+		t.Errorf("verify exit %d, want 3 naming esx01's VMs:\n%s", vcode, vout)
+	}
+}
