@@ -212,6 +212,9 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 		for _, hp := range plans {
 			total += hp.Plan.Bytes
 		}
+		if free := freeSpace(r.cc.dir); free >= 0 && total > free {
+			return fmt.Errorf("the hosts' plans need %s together but %s has %s free: choose fewer VMs or hosts, or another --case", humanBytes(total), r.cc.dir, humanBytes(free))
+		}
 		collectStarted = true
 		progress, stopProgress := startProgress(ctx, chooseProgress(c.Bool("json-events"), c.Bool("quiet"), c.App.ErrWriter), w, c.App.ErrWriter, total, sink.Status)
 		sinkHost := sinkAddr
