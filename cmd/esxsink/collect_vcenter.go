@@ -64,8 +64,10 @@ type fleetRun struct {
 	client *vsphere.Client
 	runID  string
 	// inv is the API's inventory, as read at the start of the run.
-	inv   *vsphere.Inventory
-	hosts []*fleetHost
+	inv *vsphere.Inventory
+	// resume are the files earlier runs into the case verified (--resume).
+	resume map[string]orchestrator.Verified
+	hosts  []*fleetHost
 
 	mu       sync.Mutex
 	restores []func()
@@ -81,7 +83,7 @@ func (r *fleetRun) record(typ string, data any) error {
 // API, grouped by the host that runs them, each host collected over SSH
 // and NFS as collect --host does, into one case.
 func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
-	for _, flag := range []string{"host", "host-key", "unregistered", "usb", "host-artifacts", "resume", "sink", "memory"} {
+	for _, flag := range []string{"host", "host-key", "unregistered", "usb", "host-artifacts", "sink", "memory"} {
 		if c.IsSet(flag) {
 			return usageError(fmt.Errorf("--%s is not available with --vcenter yet: collect that host with --host", flag))
 		}
@@ -102,12 +104,19 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 	}
 	ctx, stop := interruptible(c.Context)
 	defer stop()
+	var resume map[string]orchestrator.Verified
+	if c.Bool("resume") && f.caseDir != "" {
+		// Read before the case is opened for appending.
+		if resume, err = orchestrator.VerifiedInCase(f.caseDir, ""); err != nil {
+			return fmt.Errorf("--resume: read the custody log of %s: %w", f.caseDir, err)
+		}
+	}
 	cc, err := openCollectCase(ctx, c, f)
 	if err != nil {
 		return err
 	}
 	defer cc.close()
-	r := &fleetRun{c: c, f: f, cc: cc, runID: orchestrator.NewRunID()}
+	r := &fleetRun{c: c, f: f, cc: cc, runID: orchestrator.NewRunID(), resume: resume}
 	collectStarted := false
 	if cc.log != nil {
 		defer func() {
@@ -488,6 +497,7 @@ func (r *fleetRun) collect(ctx context.Context, h *fleetHost, sink *nfssink.Sink
 		HostHashes:  r.f.hostHashes,
 		Transport:   orchestrator.TransportNFS,
 		Progress:    progress,
+		Resume:      onlyHost(r.resume, h.conn.Addr()),
 		Parallel:    r.c.Int("parallel"),
 		Redial:      func(ctx context.Context) (*orchestrator.Conn, error) { return r.dial(ctx, h) },
 		Workstation: workstation(),
@@ -585,7 +595,7 @@ func (r *fleetRun) finish(ctx context.Context, sink *nfssink.Sink, notCollected 
 	}
 	err := errors.Join(errs...)
 	if err != nil && ctx.Err() != nil {
-		err = fmt.Errorf("interrupted: our snapshots were removed, the mounts detached and every host's SSH service restored as far as the records above say; files verified so far are kept: %w", err)
+		err = fmt.Errorf("interrupted: our snapshots were removed, the mounts detached and every host's SSH service restored as far as the records above say; files verified so far are kept; run the same collect with --resume to go on: %w", err)
 	}
 	if c.Bool("json-events") {
 		printOutcome(c, r.cc.dir, merged, nil, err)

@@ -252,6 +252,21 @@ func TestCollectVCenterInterrupt(t *testing.T) {
 	if !slices.Equal(changes, []string{"esx01 start", "esx01 stop"}) {
 		t.Errorf("service changes %v", changes)
 	}
+
+	// The same collect with --resume finishes the job: only esx03 is
+	// missing from the case, and SSH is again left as found.
+	out, rerr, code := l.run(t, l.collectArgs(caseDir, "--enable-ssh", "--all", "--resume", "-q")...)
+	if code != 1 || !strings.Contains(out, "REFUSED HOST   esx03") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, rerr)
+	}
+	if after := l.sshStates(t); !equalStates(before, after) {
+		t.Errorf("TSM-SSH not restored after the resumed run: %+v -> %+v", before, after)
+	}
+	vout, _, vcode := l.run(t, "verify", caseDir)
+	result := vout[strings.LastIndex(vout, "RESULT:"):]
+	if vcode != 3 || strings.Contains(result, "NOT STARTED") || strings.Contains(result, "FAILED") || !strings.Contains(result, "NOT COLLECTED") {
+		t.Errorf("verify after resume: exit %d\n%s", vcode, vout)
+	}
 }
 
 func equalStates(a, b map[string]custody.ServiceState) bool {
