@@ -493,8 +493,12 @@ named like ours is listed and left alone. A run whose lease on the host is fresh
 touched (cleanup names its workstation, case and heartbeat age and exits 1); a run whose lease
 heartbeat is older than 10 minutes is undone only with --force. Snapshots are removed by id
 (never removeall), datastores detached, the run's files and lease removed. It needs --case:
-every command it runs is recorded in that case's custody log. With --dry-run it only lists.`,
-		Flags: append(append(hostFlags(), caseFlags(false)...),
+every command it runs is recorded in that case's custody log. With --dry-run it only lists.
+
+With --vcenter and --case: puts back every host's SSH service (TSM-SSH) that a collect --vcenter
+into that case changed and did not restore (the process was killed), as the run found it; a
+service changed since by someone else is left alone. It refuses while a collect holds the case.`,
+		Flags: append(append(eitherRequired(append(hostFlags(), vcenterFlags()...), "host", "vcenter"), caseFlags(false)...),
 			&cli.BoolFlag{Name: "dry-run", Usage: "list the leftovers and change nothing"},
 			&cli.BoolFlag{Name: "force", Usage: "undo a run that still has a lease on the host, when its heartbeat is older than 10 minutes (a dead run); a fresh lease is never overridden"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "diagnostic log level on stderr"},
@@ -504,6 +508,14 @@ every command it runs is recorded in that case's custody log. With --dry-run it 
 }
 
 func runCleanup(c *cli.Context) error {
+	switch {
+	case c.String("vcenter") != "" && c.String("host") != "":
+		return usageError(errors.New("give --host (one ESXi host over SSH) or --vcenter (the SSH services a fleet run changed), not both"))
+	case c.String("vcenter") != "":
+		return runVCenterCleanup(c)
+	case c.String("host") == "":
+		return usageError(errors.New("say what to clean up: --host (an ESXi host over SSH) or --vcenter (the SSH services a fleet run into --case changed)"))
+	}
 	logger, err := newLogger(c.String("log-level"), c.App.ErrWriter)
 	if err != nil {
 		return usageError(err)

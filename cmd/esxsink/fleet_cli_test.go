@@ -363,3 +363,47 @@ func TestCollectVCenterNoEnableSSH(t *testing.T) {
 		t.Errorf("verify exit %d, want 3 naming esx01's VMs:\n%s", vcode, vout)
 	}
 }
+
+// TestCleanupVCenterAfterKill: a collect --vcenter killed outright
+// (SIGKILL: no restore) leaves esx01's SSH running; cleanup --vcenter
+// --case puts it back as the run found it, recorded under that run, and
+// a second cleanup finds nothing left to do.
+func TestCleanupVCenterAfterKill(t *testing.T) {
+	l := startFleetLab(t)
+	before := l.sshStates(t)
+	caseDir := filepath.Join(t.TempDir(), "case")
+	cmd := exec.Command(esxsinkBin, l.collectArgs(caseDir, "--enable-ssh", "--all", "--json-events")...)
+	cmd.Env = l.env
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"file.started"`) {
+			break
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if st := l.sshStates(t)["esx01"]; !st.Running {
+		t.Fatalf("killed as it copied, the run had opened esx01's SSH: %+v", st)
+	}
+	args := []string{"cleanup", "--vcenter", l.vcURL, "--vcenter-thumbprint", l.thumbprint, "--vcenter-user", l.vcUser, "--case", caseDir, "--examiner", "tester"}
+	if out, errOut, code := l.run(t, append(args, "--dry-run")...); code != 0 || !strings.Contains(out, "to restore: TSM-SSH on esx01") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if st := l.sshStates(t)["esx01"]; !st.Running {
+		t.Fatal("the dry run changed esx01")
+	}
+	out, errOut, code := l.run(t, args...)
+	if code != 0 || !strings.Contains(out, "undone:     TSM-SSH on esx01") {
+		t.Fatalf("cleanup: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if after := l.sshStates(t); !equalStates(before, after) {
+		t.Errorf("TSM-SSH not restored by cleanup: %+v -> %+v", before, after)
+	}
+	if out, _, code := l.run(t, args...); code != 0 || !strings.Contains(out, "every SSH service the case's runs changed was put back") {
+		t.Errorf("second cleanup: exit %d\n%s", code, out)
+	}
+}

@@ -37,6 +37,7 @@ var examples = map[string][]string{
 	"cleanup": {
 		"esxsink cleanup --host 10.0.0.21 --host-key SHA256:... --dry-run",
 		"esxsink cleanup --host 10.0.0.21 --host-key SHA256:... --case /cases/2026-017 --examiner \"A. Analyst\"",
+		"esxsink cleanup --vcenter vcsa01.corp --vcenter-thumbprint AB:CD:... --vcenter-user administrator@vsphere.local --case /cases/2026-018 --examiner \"A. Analyst\"",
 	},
 	"report":  {"esxsink report /cases/2026-017", "esxsink report /cases/2026-017 --out /tmp/report-2026-017"},
 	"version": {"esxsink version"},
