@@ -313,7 +313,14 @@ func BenchmarkConvertSESparseChain(b *testing.B) {
 	}
 	requireQemu(b)
 	size := benchSize(b)
-	dir := b.TempDir()
+	top, inputs := writeSESparseChain(b, b.TempDir(), size)
+	b.ResetTimer()
+	compareWithQemu(b, "seSparse chain", size, inputs, top, 0)
+}
+
+// writeSESparseChain writes the chain of BenchmarkConvertSESparseChain
+// in dir and returns the top descriptor and every file of the chain.
+func writeSESparseChain(b *testing.B, dir string, size int64) (string, []string) {
 	base := filepath.Join(dir, "disk.vmdk")
 	fw, err := CreateFlat(base, size, FlatOptions{})
 	if err != nil {
@@ -352,6 +359,5 @@ func BenchmarkConvertSESparseChain(b *testing.B) {
 	if err := dw.Close(); err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	compareWithQemu(b, "seSparse chain", size, []string{base, filepath.Join(dir, "disk-flat.vmdk"), top, filepath.Join(dir, "disk-000001-sesparse.vmdk")}, top, 0)
+	return top, []string{base, filepath.Join(dir, "disk-flat.vmdk"), top, filepath.Join(dir, "disk-000001-sesparse.vmdk")}
 }
