@@ -21,8 +21,12 @@ const (
 	// worker stay in memory.
 	convertChunk = 1 << 20
 	// writebackStep is how much output accumulates before its writeback
-	// is started, so the disk writes while the converter computes.
-	writebackStep = 16 << 20
+	// is started, so the disk writes while the converter computes and
+	// the closing fsync finds little left to do. Small steps keep the
+	// disk busy from the start: a 4 GiB monolithicSparse disk (2 GiB
+	// written) took 1.01-1.26 s with 4 MiB steps against 1.09-1.39 s
+	// with 16 MiB and 1.7 s with none, interleaved on the bench machine.
+	writebackStep = 4 << 20
 	// holeBlock is the granularity at which zeros in data become holes,
 	// the file-system block size qemu-img uses too (-S 4k).
 	holeBlock = 4096
