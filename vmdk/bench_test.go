@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -139,7 +138,7 @@ func flush(b *testing.B, path string) time.Duration {
 // would otherwise wait for the journal commit that frees them.
 func discard(path string) {
 	os.Remove(path)
-	syscall.Sync()
+	syncAll()
 }
 
 // rounds collects one tool's wall times over interleaved rounds.
