@@ -132,10 +132,9 @@ func flush(b *testing.B, path string) time.Duration {
 	return time.Since(start)
 }
 
-// discard removes the previous round's output and syncs, so that the
-// freeing (and, on a file system mounted with discard, the trimming) of
-// its blocks is not charged to the next run: a conversion that fsyncs
-// would otherwise wait for the journal commit that frees them.
+// discard removes an earlier output and syncs, so that freeing its
+// blocks (and trimming them, on a file system mounted with discard)
+// happens before the next run is timed, not during it.
 func discard(path string) {
 	os.Remove(path)
 	syncAll()
