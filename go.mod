@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/go-git/go-billy/v5 v5.9.2
+	github.com/klauspost/compress v1.20.4
 	github.com/urfave/cli/v2 v2.27.7
 	github.com/willscott/go-nfs v0.0.4
 	golang.org/x/sys v0.50.0

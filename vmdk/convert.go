@@ -21,8 +21,12 @@ const (
 	// worker stay in memory.
 	convertChunk = 1 << 20
 	// writebackStep is how much output accumulates before its writeback
-	// is started, so the disk writes while the converter computes.
-	writebackStep = 16 << 20
+	// is started, so the disk writes while the converter computes and
+	// the closing fsync finds little left to do. Small steps keep the
+	// disk busy from the start: a 4 GiB monolithicSparse disk (2 GiB
+	// written) took 1.01-1.26 s with 4 MiB steps against 1.09-1.39 s
+	// with 16 MiB and 1.7 s with none, interleaved on the bench machine.
+	writebackStep = 4 << 20
 	// holeBlock is the granularity at which zeros in data become holes,
 	// the file-system block size qemu-img uses too (-S 4k).
 	holeBlock = 4096
@@ -192,7 +196,12 @@ type chunkResult struct {
 	err    error
 }
 
-// writeRaw produces the chunks in parallel and writes them in order.
+// writeRaw converts the chunks in parallel and hashes them in order.
+// Each worker writes its own chunk (pwrite needs no order, and on two
+// cores a single writing goroutine was the bottleneck of an
+// uncompressed disk: the copy into the page cache is most of the work);
+// only the digest needs the stream in order, so the consumer hashes,
+// counts, reports progress and starts writeback behind the workers.
 func (d *Disk) writeRaw(ctx context.Context, f *os.File, dg *digest.Digester, res *ConvertResult, opts ConvertOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -200,6 +209,7 @@ func (d *Disk) writeRaw(ctx context.Context, f *os.File, dg *digest.Digester, re
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	hashing := opts.Hashes == nil || len(opts.Hashes) > 0
 	window := 2*workers + 2
 	type job struct {
 		off  int64
@@ -246,7 +256,11 @@ func (d *Disk) writeRaw(ctx context.Context, f *os.File, dg *digest.Digester, re
 			for j := range jobs {
 				bp := pool.Get().(*[]byte)
 				r := d.produce(j.off, (*bp)[:min(convertChunk, d.size-j.off)])
-				if r.hole || r.err != nil {
+				if r.err == nil && !r.hole {
+					r.err = writeSegments(f, r)
+				}
+				// The buffer goes on to the consumer only for the digest.
+				if r.hole || r.err != nil || !hashing {
 					pool.Put(bp)
 					r.buf = nil
 				}
@@ -254,7 +268,7 @@ func (d *Disk) writeRaw(ctx context.Context, f *os.File, dg *digest.Digester, re
 			}
 		}()
 	}
-	err := d.consume(ctx, f, dg, res, len(opts.Hashes) > 0 || opts.Hashes == nil, opts, order, func(b []byte) { pool.Put(&b) })
+	err := d.consume(ctx, f, dg, res, hashing, opts, order, func(b []byte) { pool.Put(&b) })
 	cancel()
 	for range order { // let the producer finish so wg.Wait returns
 	}
@@ -262,10 +276,26 @@ func (d *Disk) writeRaw(ctx context.Context, f *os.File, dg *digest.Digester, re
 	return err
 }
 
-// consume writes chunk results in order until all are written or one fails.
+// writeSegments writes the data ranges of a converted chunk; the zeros
+// between them stay holes.
+func writeSegments(f *os.File, r chunkResult) error {
+	for _, s := range r.segs {
+		if _, err := f.WriteAt(r.buf[s[0]:s[1]], r.off+int64(s[0])); err != nil {
+			return fmt.Errorf("vmdk: write %s: %w", f.Name(), err)
+		}
+	}
+	return nil
+}
+
+// consume takes chunk results in order, written already, until all are
+// done or one failed: it hashes them, counts data and holes, and starts
+// the writeback of what is written.
 func (d *Disk) consume(ctx context.Context, f *os.File, dg *digest.Digester, res *ConvertResult, hashing bool, opts ConvertOptions,
 	order <-chan chan chunkResult, release func([]byte)) error {
-	zeros := make([]byte, convertChunk)
+	var zeros []byte
+	if hashing {
+		zeros = make([]byte, convertChunk)
+	}
 	var done, flushed int64
 	for slot := range order {
 		r := <-slot
@@ -288,15 +318,14 @@ func (d *Disk) consume(ctx context.Context, f *os.File, dg *digest.Digester, res
 		} else {
 			var data int64
 			for _, s := range r.segs {
-				if _, err := f.WriteAt(r.buf[s[0]:s[1]], r.off+int64(s[0])); err != nil {
-					return fmt.Errorf("vmdk: write %s: %w", f.Name(), err)
-				}
 				data += int64(s[1] - s[0])
 			}
-			dg.Write(r.buf)
+			if r.buf != nil {
+				dg.Write(r.buf)
+				release(r.buf[:cap(r.buf)])
+			}
 			res.DataBytes += data
 			res.HoleBytes += r.n - data
-			release(r.buf[:cap(r.buf)])
 		}
 		done += r.n
 		if done-flushed >= writebackStep {

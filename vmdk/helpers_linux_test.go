@@ -39,3 +39,6 @@ func dataRanges(t testing.TB, f *os.File, size int64) [][2]int64 {
 	}
 	return out
 }
+
+// syncAll writes every file system's dirty data and journal (sync(2)).
+func syncAll() { syscall.Sync() }
