@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -116,7 +115,7 @@ func BenchmarkSinkVsPeers(b *testing.B) {
 				fig(s.name).runs = append(fig(s.name).runs, s.copyIn(b, cp, src, name, size))
 			}
 			name := fmt.Sprintf("copy%d.bin", i)
-			syscall.Sync()
+			peer.SettleDisk(b, gan.Export, size)
 			cpu0 := peer.ProcCPU(b, gan.Pid)
 			start := time.Now()
 			runPeer(b, cp, src, gan.URL(name))
@@ -157,10 +156,12 @@ func BenchmarkSinkVsPeers(b *testing.B) {
 		Ratio: perGiB(size, fin), Info: true, Note: "after the copy; the piece hashes moved here from the ingest path"})
 
 	for _, streams := range []int{1, 2, 4} {
+		peer.SettleDisk(b, hashed.dir, size*int64(streams))
 		ours := parallelCopies(b, cp, src, streams, func(i int) string { return hashed.url(fmt.Sprintf("par%d-%d.bin", streams, i)) })
 		for i := range streams {
 			hashed.finalize(b, fmt.Sprintf("par%d-%d.bin", streams, i), size)
 		}
+		peer.SettleDisk(b, gan.Export, size*int64(streams))
 		theirs := parallelCopies(b, cp, src, streams, func(i int) string { return gan.URL(fmt.Sprintf("par%d-%d.bin", streams, i)) })
 		for i := range streams {
 			os.Remove(filepath.Join(gan.Export, fmt.Sprintf("par%d-%d.bin", streams, i)))
@@ -181,7 +182,7 @@ func BenchmarkSinkVsPeers(b *testing.B) {
 // at-rest pass), measuring both, and removes the copy to keep the disk.
 func (s *benchSink) copyIn(b *testing.B, cp, src, name string, size int64) copyRun {
 	pid := s.cmd.Process.Pid
-	syscall.Sync()
+	peer.SettleDisk(b, s.dir, size)
 	cpu0 := peer.ProcCPU(b, pid)
 	start := time.Now()
 	runPeer(b, cp, src, s.url(name))
@@ -211,7 +212,6 @@ func runPeer(b *testing.B, name string, args ...string) {
 // parallelCopies runs n nfs-cp copies of src at once and returns the
 // wall time until the last one ends.
 func parallelCopies(b *testing.B, cp, src string, n int, url func(int) string) time.Duration {
-	syscall.Sync()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	start := time.Now()
