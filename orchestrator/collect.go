@@ -110,12 +110,21 @@ type CollectOptions struct {
 
 // Progress is a file's state for a progress display.
 type Progress struct {
-	Item    PlanItem
-	Index   int // 1-based
+	Item PlanItem
+	// Host names the host the file comes from in a fleet run, where
+	// several hosts' files are in flight at once ("" for one host).
+	Host    string
+	Index   int // 1-based, within Host's plan
 	Total   int
 	Done    bool
 	Result  *FileOutcome
 	Started time.Time
+}
+
+// Counter is "[3/10]", or "[esx01 3/10]" in a fleet run: which file of
+// which host's plan.
+func (p Progress) Counter() string {
+	return fmt.Sprintf("[%s%d/%d]", hostPrefix(p.Host), p.Index, p.Total)
 }
 
 // FileOutcome is the outcome of one planned file.

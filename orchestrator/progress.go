@@ -25,6 +25,7 @@ type ProgressDisplay interface {
 // FileView is one file in flight.
 type FileView struct {
 	Dest     string `json:"dest"`
+	Host     string `json:"host,omitempty"`
 	Index    int    `json:"index"`
 	Total    int    `json:"total"`
 	Size     int64  `json:"size"`
@@ -115,7 +116,7 @@ func (p *ProgressTracker) View() ProgressView {
 		v.Elapsed = time.Since(p.start)
 	}
 	for _, ev := range p.inFlight {
-		v.Files = append(v.Files, FileView{Dest: ev.Item.Dest, Index: ev.Index, Total: ev.Total, Size: ev.Item.Size, started: ev.Started})
+		v.Files = append(v.Files, FileView{Dest: ev.Item.Dest, Host: ev.Host, Index: ev.Index, Total: ev.Total, Size: ev.Item.Size, started: ev.Started})
 	}
 	p.mu.Unlock()
 	sort.Slice(v.Files, func(a, b int) bool { return v.Files[a].Index < v.Files[b].Index })
@@ -193,7 +194,7 @@ func (p *LineProgress) Started(Progress) {}
 func (p *LineProgress) Finished(ev Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.W, "[%d/%d] %s  %s  %s  %s\n", ev.Index, ev.Total, ev.Result.Dest, units.HumanBytes(ev.Result.Size), ev.Result.Duration.Round(time.Millisecond), FileState(*ev.Result))
+	fmt.Fprintf(p.W, "%s %s  %s  %s  %s\n", ev.Counter(), ev.Result.Dest, units.HumanBytes(ev.Result.Size), ev.Result.Duration.Round(time.Millisecond), FileState(*ev.Result))
 }
 
 // Update prints the files in flight with the run's total and ETA.
@@ -201,12 +202,20 @@ func (p *LineProgress) Update(v ProgressView) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, f := range v.Files {
-		line := fmt.Sprintf("  %s: %s of %s, %s/s", f.Dest, units.HumanBytes(f.Received), units.HumanBytes(f.Size), units.HumanBytes(int64(f.RateBps)))
+		line := fmt.Sprintf("  %s%s: %s of %s, %s/s", hostPrefix(f.Host), f.Dest, units.HumanBytes(f.Received), units.HumanBytes(f.Size), units.HumanBytes(int64(f.RateBps)))
 		if v.ETA > 0 {
 			line += fmt.Sprintf("; total %s of %s, ETA %s", units.HumanBytes(v.All), units.HumanBytes(v.Total), v.ETA.Round(time.Second))
 		}
 		fmt.Fprintln(p.W, line)
 	}
+}
+
+// hostPrefix is "esx01 " in a fleet run, "" for one host.
+func hostPrefix(host string) string {
+	if host == "" {
+		return ""
+	}
+	return host + " "
 }
 
 // JSONProgress writes one JSON object per line for programs driving
@@ -220,6 +229,7 @@ type JSONProgress struct {
 type JSONEvent struct {
 	Event    string        `json:"event"`
 	Time     time.Time     `json:"time"`
+	Host     string        `json:"host,omitempty"`
 	Index    int           `json:"index,omitempty"`
 	Total    int           `json:"total,omitempty"`
 	Source   string        `json:"source,omitempty"`
@@ -246,12 +256,12 @@ func (p *JSONProgress) write(ev JSONEvent) {
 
 // Started writes a file.started event.
 func (p *JSONProgress) Started(ev Progress) {
-	p.write(JSONEvent{Event: "file.started", Index: ev.Index, Total: ev.Total, Source: ev.Item.Source, Dest: ev.Item.Dest, Size: ev.Item.Size})
+	p.write(JSONEvent{Event: "file.started", Host: ev.Host, Index: ev.Index, Total: ev.Total, Source: ev.Item.Source, Dest: ev.Item.Dest, Size: ev.Item.Size})
 }
 
 // Finished writes a file.finished event with the file's result.
 func (p *JSONProgress) Finished(ev Progress) {
-	p.write(JSONEvent{Event: "file.finished", Index: ev.Index, Total: ev.Total, Source: ev.Item.Source, Dest: ev.Item.Dest, Size: ev.Item.Size, Result: ev.Result})
+	p.write(JSONEvent{Event: "file.finished", Host: ev.Host, Index: ev.Index, Total: ev.Total, Source: ev.Item.Source, Dest: ev.Item.Dest, Size: ev.Item.Size, Result: ev.Result})
 }
 
 // Update writes a progress event.

@@ -143,3 +143,51 @@ func TestProgressKeepsBytesWhileFinalizing(t *testing.T) {
 		t.Errorf("after it finished: %+v", v)
 	}
 }
+
+// TestProgressNamesFleetHosts: in a fleet run two hosts' files are in
+// flight at once, each numbered within its own host's plan; every line
+// and event names the host, so "[2/5]" is never ambiguous.
+func TestProgressNamesFleetHosts(t *testing.T) {
+	t.Parallel()
+	a := PlanItem{Dest: "shared/Web01/Web01-flat.vmdk", Size: 1 << 20}
+	b := PlanItem{Dest: "esx02-local/App/App-flat.vmdk", Size: 1 << 20}
+	var lines, events strings.Builder
+	status := sinkAt(map[string]int64{a.Dest: 512, b.Dest: 256})
+	for _, d := range []ProgressDisplay{&LineProgress{W: &lines}, &JSONProgress{W: &events}} {
+		p := &ProgressTracker{Total: 2 << 20, Display: d, Status: status}
+		p.Event(Progress{Item: a, Host: "esx01", Index: 2, Total: 5})
+		p.Event(Progress{Item: b, Host: "esx02", Index: 2, Total: 3})
+		d.Update(p.View())
+		p.Event(Progress{Item: a, Host: "esx01", Index: 2, Total: 5, Done: true, Result: &FileOutcome{Dest: a.Dest, Size: a.Size, Verified: true}})
+	}
+	for _, want := range []string{"esx01 " + a.Dest + ":", "esx02 " + b.Dest + ":", "[esx01 2/5] " + a.Dest} {
+		if !strings.Contains(lines.String(), want) {
+			t.Errorf("no %q in the progress lines:\n%s", want, lines.String())
+		}
+	}
+	hosts := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(events.String()), "\n") {
+		var ev JSONEvent
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Event {
+		case "file.started", "file.finished":
+			hosts[ev.Event+" "+ev.Dest] = ev.Host
+		case "progress":
+			for _, f := range ev.Progress.Files {
+				hosts["progress "+f.Dest] = f.Host
+			}
+		}
+	}
+	for key, want := range map[string]string{"file.started " + a.Dest: "esx01", "file.started " + b.Dest: "esx02",
+		"progress " + b.Dest: "esx02", "file.finished " + a.Dest: "esx01"} {
+		if hosts[key] != want {
+			t.Errorf("%s: host %q, want %q (all: %v)", key, hosts[key], want, hosts)
+		}
+	}
+	// One host: the lines stay as they were.
+	if got := (Progress{Index: 2, Total: 5}).Counter(); got != "[2/5]" {
+		t.Errorf("single-host counter %q", got)
+	}
+}

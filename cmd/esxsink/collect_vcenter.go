@@ -496,7 +496,7 @@ func (r *fleetRun) collect(ctx context.Context, h *fleetHost, sink *nfssink.Sink
 		TwoPass:     r.c.String("verify") == "two-pass",
 		HostHashes:  r.f.hostHashes,
 		Transport:   orchestrator.TransportNFS,
-		Progress:    progress,
+		Progress:    hostProgress(h.name, progress),
 		Resume:      onlyHost(r.resume, h.conn.Addr()),
 		Parallel:    r.c.Int("parallel"),
 		Redial:      func(ctx context.Context) (*orchestrator.Conn, error) { return r.dial(ctx, h) },
@@ -508,6 +508,18 @@ func (r *fleetRun) collect(ctx context.Context, h *fleetHost, sink *nfssink.Sink
 		h.restore()
 	}
 	return errors.Join(err, h.selectedErr)
+}
+
+// hostProgress names host in each of its files' progress events, since
+// several hosts' files are in flight at once.
+func hostProgress(host string, progress func(orchestrator.Progress)) func(orchestrator.Progress) {
+	if progress == nil {
+		return nil
+	}
+	return func(ev orchestrator.Progress) {
+		ev.Host = host
+		progress(ev)
+	}
 }
 
 // addRestore registers putting h's SSH service back to before; it runs

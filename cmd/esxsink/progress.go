@@ -109,7 +109,7 @@ func (d *barDisplay) add(name string, size int64, opts ...mpb.BarOption) *status
 
 // Started adds the file's bar.
 func (d *barDisplay) Started(ev orchestrator.Progress) {
-	b := d.add(fmt.Sprintf("[%d/%d] %s", ev.Index, ev.Total, shorten(ev.Item.Dest, 22)), ev.Item.Size)
+	b := d.add(ev.Counter()+" "+shorten(ev.Item.Dest, 22), ev.Item.Size)
 	d.mu.Lock()
 	d.bars[ev.Item.Dest] = b
 	d.mu.Unlock()
@@ -125,7 +125,7 @@ func (d *barDisplay) Finished(ev orchestrator.Progress) {
 	if b == nil {
 		b = d.add("", ev.Item.Size)
 	}
-	b.finish(fmt.Sprintf("[%d/%d] %s  %s  %s  %s", ev.Index, ev.Total, ev.Result.Dest, humanBytes(ev.Result.Size), ev.Result.Duration.Round(time.Millisecond), orchestrator.FileState(*ev.Result)))
+	b.finish(fmt.Sprintf("%s %s  %s  %s  %s", ev.Counter(), ev.Result.Dest, humanBytes(ev.Result.Size), ev.Result.Duration.Round(time.Millisecond), orchestrator.FileState(*ev.Result)))
 }
 
 // Update moves the bars to what the sink has received, with the
