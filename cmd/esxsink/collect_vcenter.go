@@ -30,6 +30,7 @@ func fleetFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "esx-host", Usage: "with --vcenter: collect the VMs of this host, by its inventory name (repeatable; with --vm, look only there)"},
 		&cli.IntFlag{Name: "ssh-port", Value: 22, Usage: "with --vcenter: SSH port of every host (each is reached at its management address)"},
 		&cli.IntFlag{Name: "parallel-hosts", Value: 1, Usage: "with --vcenter: collect this many hosts at once"},
+		&cli.StringFlag{Name: "host-passwords", Usage: "with --vcenter: a file of lines `HOST PASSWORD` giving hosts their own root passwords (HOST: inventory name or management address); hosts not listed use --password-file, $ESXSINK_PASSWORD or a prompt naming the host"},
 		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "with --vcenter: accept a host's SSH key that --known-hosts does not vouch for, and record it in the custody log (a changed key is always refused)"},
 	}
 }
@@ -69,6 +70,11 @@ type fleetRun struct {
 	resume map[string]orchestrator.Verified
 	hosts  []*fleetHost
 
+	// passwords are the hosts' own SSH passwords (--host-passwords);
+	// ask serialises password prompts of hosts logging in at once.
+	passwords hostPasswords
+	ask       sync.Mutex
+
 	mu       sync.Mutex
 	restores []func()
 }
@@ -102,6 +108,12 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 			return usageError(err)
 		}
 	}
+	var passwords hostPasswords
+	if file := c.String("host-passwords"); file != "" {
+		if passwords, err = readHostPasswords(file); err != nil {
+			return usageError(err)
+		}
+	}
 	ctx, stop := interruptible(c.Context)
 	defer stop()
 	var resume map[string]orchestrator.Verified
@@ -116,7 +128,7 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 		return err
 	}
 	defer cc.close()
-	r := &fleetRun{c: c, f: f, cc: cc, runID: orchestrator.NewRunID(), resume: resume}
+	r := &fleetRun{c: c, f: f, cc: cc, runID: orchestrator.NewRunID(), resume: resume, passwords: passwords}
 	collectStarted := false
 	if cc.log != nil {
 		defer func() {
@@ -474,8 +486,9 @@ func (r *fleetRun) dial(ctx context.Context, h *fleetHost) (*orchestrator.Conn, 
 	}
 	opts := orchestrator.SSHOptions{
 		Addr: h.addr, User: c.String("user"), KeyFiles: c.StringSlice("key"), Agent: c.Bool("agent"),
-		ConnectTimeout: c.Duration("connect-timeout"), Password: passwordFunc(c.String("password-file"), c.App.ErrWriter),
-		HostKey: check,
+		ConnectTimeout: c.Duration("connect-timeout"),
+		Password:       r.passwords.forHost(h.name, h.ip.String(), passwordFunc(c.String("password-file"), c.App.ErrWriter), &r.ask),
+		HostKey:        check,
 	}
 	conn, err := orchestrator.DialSSH(ctx, opts)
 	if err != nil {

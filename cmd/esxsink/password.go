@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/term"
 
@@ -65,4 +66,56 @@ func (s passwordSource) get(user, host string) (string, error) {
 func passwordFunc(file string, w io.Writer) orchestrator.PasswordFunc {
 	src := sshPassword(file, w)
 	return func(_ context.Context, user, host, _ string) (string, error) { return src.get(user, host) }
+}
+
+// hostPasswords are the hosts' own SSH passwords of a fleet run
+// (--host-passwords), by inventory name or management address.
+type hostPasswords map[string]string
+
+// readHostPasswords reads lines "HOST PASSWORD": HOST is a host's
+// inventory name or management address, the password the rest of the
+// line after the blanks that follow HOST (so it may hold blanks itself).
+// Blank lines and lines starting with # are skipped.
+func readHostPasswords(path string) (hostPasswords, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read --host-passwords: %w", err)
+	}
+	out := hostPasswords{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		host, pass, ok := strings.Cut(strings.TrimLeft(line, " \t"), " ")
+		if t, p, tab := strings.Cut(strings.TrimLeft(line, " \t"), "\t"); tab && (!ok || len(t) < len(host)) {
+			host, pass, ok = t, p, true
+		}
+		pass = strings.TrimLeft(pass, " \t")
+		if !ok || pass == "" {
+			// The line is not repeated: it may hold a password.
+			return nil, fmt.Errorf("--host-passwords %s, line %d: want HOST PASSWORD (the host's inventory name or address, blanks, its root password)", path, i+1)
+		}
+		if _, dup := out[host]; dup {
+			return nil, fmt.Errorf("--host-passwords %s, line %d: %s is given a password twice", path, i+1, host)
+		}
+		out[host] = pass
+	}
+	return out, nil
+}
+
+// forHost answers the SSH login of the fleet host name (at addr) from
+// its own line when there is one, else from fallback; ask serialises
+// terminal prompts, since several hosts may log in at once.
+func (p hostPasswords) forHost(name, addr string, fallback orchestrator.PasswordFunc, ask *sync.Mutex) orchestrator.PasswordFunc {
+	return func(ctx context.Context, user, host, prompt string) (string, error) {
+		for _, key := range []string{name, addr} {
+			if pass, ok := p[key]; ok {
+				return pass, nil
+			}
+		}
+		ask.Lock()
+		defer ask.Unlock()
+		return fallback(ctx, user, name+" ("+host+")", prompt)
+	}
 }
