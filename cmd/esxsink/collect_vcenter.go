@@ -146,7 +146,7 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 	}
 	var notCollected []custody.Uncollected
 	for _, vm := range orphans {
-		notCollected = append(notCollected, custody.Uncollected{Host: "(no host)", What: "VM", Name: vsphere.UnescapeName(vm.Name), Path: vm.VMX,
+		notCollected = append(notCollected, custody.Uncollected{Host: custody.NoHost, What: "VM", Name: vsphere.UnescapeName(vm.Name), Path: vm.VMX,
 			Why: "vCenter places it on no host (" + vm.ConnectionState + "): no host can collect it", Missed: true})
 	}
 	for _, g := range groups {
@@ -166,7 +166,7 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 			continue
 		}
 		fmt.Fprintf(c.App.ErrWriter, "REFUSED host %s: %s\n", h.name, h.refused)
-		if err := r.record(custody.TypeNote, custody.Note{Text: fmt.Sprintf("host %s refused, left untouched: %s", h.name, h.refused)}); err != nil {
+		if err := r.record(custody.TypeNote, custody.Note{Text: custody.FleetRefusalNote(h.name, h.refused)}); err != nil {
 			return err
 		}
 		for _, vm := range h.group.VMs {
@@ -330,7 +330,7 @@ func (r *fleetRun) prepare(ctx context.Context, h *fleetHost) error {
 	// label, lease and mount check file carry it, and two hosts share
 	// the sink's folder): the note ties it to the fleet's.
 	hostRun := orchestrator.NewRunID()
-	if err := r.record(custody.TypeNote, custody.Note{Text: fmt.Sprintf("fleet run %s: host %s (%s) is collected as run %s", r.runID, h.name, h.addr, hostRun)}); err != nil {
+	if err := r.record(custody.TypeNote, custody.Note{Text: custody.FleetHostNote(r.runID, h.name, h.addr, hostRun)}); err != nil {
 		return err
 	}
 	h.session, err = orchestrator.OpenSession(h.conn, orchestrator.SessionOptions{Log: r.cc.log, OutDir: outDir, User: r.c.String("user"), RunID: hostRun, Logger: r.f.logger.With("host", h.name)})
@@ -589,7 +589,7 @@ func (r *fleetRun) finish(ctx context.Context, sink *nfssink.Sink, notCollected 
 		}
 	}
 	for _, u := range notCollected {
-		if u.Host == "(no host)" {
+		if u.Host == custody.NoHost {
 			errs = append(errs, fmt.Errorf("VM %q is on no host", u.Name))
 		}
 	}
