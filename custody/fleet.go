@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // A fleet run (collect --vcenter) collects several hosts into one case.
@@ -75,7 +76,8 @@ type HostTally struct {
 // Fleet is a case's hosts, each with its tally.
 type Fleet struct {
 	// Runs are the fleet runs' ids (collect --vcenter), in log order.
-	Runs  []string     `json:"fleet_runs,omitempty"`
+	Runs []string `json:"fleet_runs,omitempty"`
+	// Hosts are in the order of their names.
 	Hosts []*HostTally `json:"hosts"`
 	// ByLine names the host each record of the log is about ("" for the
 	// case or the fleet as a whole), by log line.
@@ -228,6 +230,7 @@ func NewFleet(recs []Record, a *Assessment) *Fleet {
 			h.Problems = append(h.Problems, p)
 		}
 	}
+	slices.SortStableFunc(f.Hosts, func(x, y *HostTally) int { return strings.Compare(x.Name, y.Name) })
 	for _, h := range f.Hosts {
 		h.VMs = len(vms[h.Name])
 		h.Status = h.status()
