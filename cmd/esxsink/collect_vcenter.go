@@ -19,6 +19,7 @@ import (
 	"github.com/esxsink/esxsink/custody"
 	"github.com/esxsink/esxsink/nfssink"
 	"github.com/esxsink/esxsink/orchestrator"
+	"github.com/esxsink/esxsink/report"
 	"github.com/esxsink/esxsink/vsphere"
 )
 
@@ -608,6 +609,7 @@ func (r *fleetRun) finish(ctx context.Context, sink *nfssink.Sink, notCollected 
 	if !c.Bool("json-events") && !c.Bool("json") {
 		cl := closingOf(merged, plan, r.cc.dir, d, err, r.cc.log)
 		cl.Refused = refused
+		cl.HostTally, cl.Hosts = fleetHostLines(r.cc.dir)
 		printClosing(w, cl)
 	}
 	if err != nil {
@@ -653,3 +655,23 @@ func (r *fleetRun) printDryRun(orphans []vsphere.VM) error {
 }
 
 func hostQuote(s string) string { return strconv.Quote(s) }
+
+// fleetHostLines reads the case as esxsink report does and says its
+// hosts: their tally, and each host not refused in one line (refused
+// hosts have lines of their own). A case that cannot be read says so.
+func fleetHostLines(caseDir string) (string, []string) {
+	rep, err := report.Load(caseDir)
+	if err != nil {
+		return "NOT KNOWN: " + err.Error(), nil
+	}
+	if rep.Fleet == nil {
+		return "", nil
+	}
+	var lines []string
+	for _, h := range rep.Fleet.Hosts {
+		if h.Status != custody.HostRefused {
+			lines = append(lines, report.HostLine(h.HostTally))
+		}
+	}
+	return report.FleetLine(rep.Fleet), lines
+}
