@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/esxsink/esxsink/custody"
 )
@@ -67,13 +66,7 @@ func fleetCase(c *caseLog) *caseLog {
 // when the test runs fixed.
 func goldenFleetReport(t *testing.T) *Report {
 	t.Helper()
-	r := fleetCase(newFixedCase(t)).load()
-	if !r.Log.ChainOK {
-		t.Fatalf("the fixed case's chain is broken: %+v", r.Log.Findings)
-	}
-	r.CaseDir, r.Log.Path = "/cases/FLEET-1", "/cases/FLEET-1/custody.jsonl"
-	r.Generated, r.Generator = goldenStart.Add(time.Hour), "esxsink test"
-	return r
+	return loadFixed(fleetCase(newFixedCase(t)), "/cases/FLEET-1")
 }
 
 // TestFleetReport: a fleet case's report leads with the fleet: its

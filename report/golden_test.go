@@ -91,12 +91,18 @@ func goldenReport(t *testing.T) *Report {
 		FailedFiles: []custody.FileCheck{{Path: "manual/notes.txt", Verdict: custody.RestMismatch}},
 		Failures:    []custody.Finding{{Severity: custody.Failure, File: "manual/notes.txt", Line: 17, What: "content changed: md5 logged x, at rest y"}},
 		ToolVersion: "esxsink 1.2"})
+	return loadFixed(c, "/cases/C-7")
+}
+
+// loadFixed loads a case written with newFixedCase and fixes what
+// depends on where and when the test runs: it reads as if from caseDir.
+func loadFixed(c *caseLog, caseDir string) *Report {
+	c.t.Helper()
 	r := c.load()
 	if !r.Log.ChainOK {
-		t.Fatalf("the fixed case's chain is broken: %+v", r.Log.Findings)
+		c.t.Fatalf("the fixed case's chain is broken: %+v", r.Log.Findings)
 	}
-	// What depends on where and when the test runs.
-	r.CaseDir, r.Log.Path = "/cases/C-7", "/cases/C-7/custody.jsonl"
+	r.CaseDir, r.Log.Path = caseDir, caseDir+"/custody.jsonl"
 	r.Generated, r.Generator = goldenStart.Add(time.Hour), "esxsink test"
 	return r
 }
