@@ -91,28 +91,37 @@ func goldenReport(t *testing.T) *Report {
 		FailedFiles: []custody.FileCheck{{Path: "manual/notes.txt", Verdict: custody.RestMismatch}},
 		Failures:    []custody.Finding{{Severity: custody.Failure, File: "manual/notes.txt", Line: 17, What: "content changed: md5 logged x, at rest y"}},
 		ToolVersion: "esxsink 1.2"})
+	return loadFixed(c, "/cases/C-7")
+}
+
+// loadFixed loads a case written with newFixedCase and fixes what
+// depends on where and when the test runs: it reads as if from caseDir.
+func loadFixed(c *caseLog, caseDir string) *Report {
+	c.t.Helper()
 	r := c.load()
 	if !r.Log.ChainOK {
-		t.Fatalf("the fixed case's chain is broken: %+v", r.Log.Findings)
+		c.t.Fatalf("the fixed case's chain is broken: %+v", r.Log.Findings)
 	}
-	// What depends on where and when the test runs.
-	r.CaseDir, r.Log.Path = "/cases/C-7", "/cases/C-7/custody.jsonl"
+	r.CaseDir, r.Log.Path = caseDir, caseDir+"/custody.jsonl"
 	r.Generated, r.Generator = goldenStart.Add(time.Hour), "esxsink test"
 	return r
 }
 
-// TestReportGolden renders the fixed case in both formats and compares
-// them with testdata/report.golden.*; go test -run TestReportGolden
-// -update rewrites them, and the diff is what a change did to reports.
+// TestReportGolden renders the fixed cases (one host; a fleet) in both
+// formats and compares them with testdata/report*.golden.*; go test -run
+// TestReportGolden -update rewrites them, and the diff is what a change
+// did to reports.
 func TestReportGolden(t *testing.T) {
 	t.Parallel()
-	r := goldenReport(t)
+	r, fleet := goldenReport(t), goldenFleetReport(t)
 	for _, c := range []struct {
 		file  string
 		write func(*bytes.Buffer) error
 	}{
 		{"report.golden.md", func(b *bytes.Buffer) error { return r.WriteMarkdown(b) }},
 		{"report.golden.html", func(b *bytes.Buffer) error { return r.WriteHTML(b) }},
+		{"report.fleet.golden.md", func(b *bytes.Buffer) error { return fleet.WriteMarkdown(b) }},
+		{"report.fleet.golden.html", func(b *bytes.Buffer) error { return fleet.WriteHTML(b) }},
 	} {
 		var b bytes.Buffer
 		if err := c.write(&b); err != nil {
@@ -154,13 +163,13 @@ func firstDiff(want, got []byte) string {
 }
 
 // TestMarkdownHasEverySection: the Markdown has the HTML's headings, in
-// the HTML's order, for the full case and for an almost empty one, so a
+// the HTML's order, for the full case, a fleet's and an almost empty one, so a
 // section added to one template and not the other fails here.
 func TestMarkdownHasEverySection(t *testing.T) {
 	t.Parallel()
 	empty := newCase(t)
 	empty.add(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "C-0", Examiner: "E"})
-	for name, r := range map[string]*Report{"full": goldenReport(t), "empty": empty.load()} {
+	for name, r := range map[string]*Report{"full": goldenReport(t), "empty": empty.load(), "fleet": goldenFleetReport(t)} {
 		var h, m bytes.Buffer
 		if err := r.WriteHTML(&h); err != nil {
 			t.Fatal(err)

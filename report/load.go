@@ -72,6 +72,7 @@ type loader struct {
 	events    []Event
 	notes     []Event
 	verifies  []Verify
+	changes   []ServiceChange
 }
 
 func newLoader() *loader {
@@ -154,6 +155,15 @@ func (l *loader) add(rec custody.Record) error {
 		}
 		l.verifies = append(l.verifies, Verify{Time: rec.Time, Line: rec.Line, Seq: rec.Seq, OK: d.OK, Verdict: d.Verdict, HeadSeq: d.HeadSeq, Head: d.Head,
 			Files: d.Files, Verified: d.Verified, FailedFiles: d.FailedFiles, Failures: d.Failures, ToolVersion: d.ToolVersion})
+	case custody.TypeHostServiceChanged:
+		var d custody.ServiceChange
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		l.changes = append(l.changes, ServiceChange{ServiceChange: d, Time: rec.Time, Line: rec.Line})
+		if d.Error != "" {
+			l.event(rec, KindFailure, fmt.Sprintf("%s %s on %s through the API failed: %s", d.Service, d.Action, d.Host, d.Error))
+		}
 	default:
 		if isStep(rec.Type) {
 			var d custody.Step
@@ -174,7 +184,8 @@ func isStep(typ string) bool {
 		custody.TypeNASUnmounted, custody.TypeSnapshotCreated, custody.TypeSnapshotRemoved,
 		custody.TypeFileVerified, custody.TypeFileFailed, custody.TypeFileSkipped,
 		custody.TypeCleanupFailed, custody.TypeAcquisitionNote, custody.TypeMountChecked, custody.TypeRunFailed,
-		custody.TypeFileNotStarted, custody.TypeFileCopiedLive, custody.TypeFilePlanned:
+		custody.TypeFileNotStarted, custody.TypeFileCopiedLive, custody.TypeFilePlanned,
+		custody.TypeAnomaly, custody.TypeSnapshotVanished, custody.TypeLeftAlone:
 		return true
 	}
 	return false
@@ -269,6 +280,12 @@ func (l *loader) addStep(rec custody.Record, d custody.Step) {
 		l.event(rec, KindFailure, fmt.Sprintf("%s (VM %q) was not copied: %s", d.Source, d.VM, d.Error))
 	case custody.TypeFileFailed:
 		l.event(rec, KindFailure, fmt.Sprintf("%s (from %s) did not verify: %s", orDash(d.Dest), d.Source, d.Error))
+	case custody.TypeAnomaly:
+		l.event(rec, KindAnomaly, fmt.Sprintf("on %s: %s", orDash(d.Host), orDash(strings.Trim(d.Note+"; "+d.Error, "; "))))
+	case custody.TypeSnapshotVanished:
+		l.event(rec, KindAnomaly, fmt.Sprintf("our snapshot %q (id %d) of VM %q on %s vanished: someone else removed it (%s)", d.Snapshot, d.SnapID, d.VM, orDash(d.Host), orDash(d.Note+d.Error)))
+	case custody.TypeLeftAlone:
+		l.event(rec, KindNotice, fmt.Sprintf("left alone on %s (looks like ours, is not provably ours): %s", orDash(d.Host), d.Note))
 	}
 }
 

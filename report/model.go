@@ -55,6 +55,9 @@ type Report struct {
 	// NotCollected is what the host holds that no run collected, with
 	// the flag that would collect it.
 	NotCollected []File `json:"not_collected,omitempty"`
+	// Fleet is the case's hosts, each with its section, and the fleet's
+	// totals; nil for a case of one host collected with collect --host.
+	Fleet *Fleet `json:"fleet,omitempty"`
 	// Clocks are the host's clock readings against ours.
 	Clocks []custody.HostClock `json:"host_clocks,omitempty"`
 }

@@ -64,6 +64,9 @@ func (l *loader) finish(r *Report, recs []custody.Record) {
 		}
 		r.Verifies = append(r.Verifies, v)
 	}
+	if fl := custody.NewFleet(recs, a); fl.IsFleet() {
+		r.Fleet = buildFleet(r, fl, a, l.changes)
+	}
 	r.Summary = summarize(r, a)
 }
 
@@ -78,6 +81,14 @@ func summarize(r *Report, a *custody.Assessment) Summary {
 		}
 	}
 	var problems []string
+	if r.Fleet != nil {
+		// A host refused or not fully collected leads: the case is
+		// incomplete whatever its files say.
+		problems = fleetProblems(r.Fleet)
+		if len(problems) > 0 && s.Verdict == custody.Complete.String() {
+			s.Verdict = custody.Incomplete.String()
+		}
+	}
 	for _, p := range a.Problems {
 		problems = append(problems, p.What)
 	}
@@ -99,10 +110,16 @@ func summarize(r *Report, a *custody.Assessment) Summary {
 	if len(problems) > 0 {
 		st := clipList(problems, 6) + "."
 		s.Statement = fmt.Sprintf("%s: %s", a.Counts, st)
+		if r.Fleet != nil {
+			s.Statement = fmt.Sprintf("%s, %s; %s", s.Verdict, FleetLine(r.Fleet), s.Statement)
+		}
 		return s
 	}
 	s.OK = true
 	s.Statement = fmt.Sprintf("All %d evidence files are whole and intact: %s", a.Counts.Files, a.Counts)
+	if r.Fleet != nil {
+		s.Statement = FleetLine(r.Fleet) + ". " + s.Statement
+	}
 	switch {
 	case lastV == nil:
 		s.Statement += "; esxsink verify has not been recorded for this case."

@@ -1,8 +1,11 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
+
+	"github.com/esxsink/esxsink/custody"
 )
 
 // view is what both templates render: the Report, plus every value whose
@@ -26,6 +29,31 @@ type view struct {
 	// words; Last is the latest, nil when there is none.
 	VerifyRows []verifyRow
 	Last       *verifyRow
+	// FleetLine counts the hosts by what became of them; NotVerified
+	// names every state but verified with its count; HostViews are the
+	// hosts' sections. All empty unless the case is a fleet's.
+	FleetLine   string
+	NotVerified string
+	HostViews   []hostView
+}
+
+// hostView is one host's section.
+type hostView struct {
+	HostSection
+	// Line is the host in one line (HostLine); Addresses and RunIDs are
+	// joined for a cell.
+	Line, Addresses, RunIDs string
+	// Refusal says a refused host was refused, why, and whether the
+	// case touched it ("" for a host not refused).
+	Refusal string
+	Changes []changeRow
+	Files   []verdictRow
+}
+
+// changeRow is a service change with its states in words.
+type changeRow struct {
+	ServiceChange
+	Before, After string
 }
 
 type hostRow struct {
@@ -132,7 +160,36 @@ func newView(r *Report) *view {
 	if n := len(v.VerifyRows); n > 0 {
 		v.Last = &v.VerifyRows[n-1]
 	}
+	if r.Fleet != nil {
+		v.FleetLine, v.NotVerified = FleetLine(r.Fleet), notVerified(r.Summary.Counts)
+		for _, h := range r.Fleet.Hosts {
+			v.HostViews = append(v.HostViews, newHostView(h))
+		}
+	}
 	return v
+}
+
+func newHostView(h HostSection) hostView {
+	hv := hostView{HostSection: h, Line: HostLine(h.HostTally), Addresses: orDash(strings.Join(h.Addrs, ", ")), RunIDs: orDash(strings.Join(h.Runs, ", "))}
+	if h.Status == custody.HostRefused {
+		hv.Refusal = "Refused, and why: " + h.Refused + ". Nothing on this host was touched: the case records no SSH session, command, service change, mount or copy on it."
+		if h.Touched {
+			hv.Refusal = "Refused, and why: " + h.Refused + ". The case records actions on this host all the same (see below)."
+		}
+	}
+	for _, ch := range h.ServiceChanges {
+		row := changeRow{ServiceChange: ch, Before: serviceState(ch.ServiceChange.Before), After: "NOT KNOWN"}
+		if ch.ServiceChange.After != nil {
+			row.After = serviceState(*ch.ServiceChange.After)
+		}
+		hv.Changes = append(hv.Changes, row)
+	}
+	for _, g := range h.Groups {
+		for _, f := range g.Files {
+			hv.Files = append(hv.Files, verdictRow{N: len(hv.Files) + 1, VM: cmp.Or(g.Name, "-"), File: f})
+		}
+	}
+	return hv
 }
 
 // verifyResult names a recorded verification's outcome: passed, or the

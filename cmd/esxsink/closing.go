@@ -28,6 +28,11 @@ type closing struct {
 	Undone, Anomalies []string
 	// Refused names the hosts of a fleet run left untouched, with why.
 	Refused []string
+	// HostTally counts a fleet case's hosts by what became of them, and
+	// Hosts says each host not refused in one line, as esxsink report
+	// does (both from the case's custody log).
+	HostTally string
+	Hosts     []string
 }
 
 // headReader is a custody log that can say its head (a local case; a
@@ -79,6 +84,12 @@ func printClosing(w io.Writer, cl closing) {
 		fmt.Fprintf(w, "  custody log    head seq %d sha256 %s (write it down)\n", cl.HeadSeq, cl.Head)
 	}
 	fmt.Fprintf(w, "  case           %s\n", cl.CaseDir)
+	if cl.HostTally != "" {
+		fmt.Fprintf(w, "  hosts          %s\n", cl.HostTally)
+	}
+	for _, h := range cl.Hosts {
+		fmt.Fprintf(w, "  host           %s\n", h)
+	}
 	for _, r := range cl.Refused {
 		fmt.Fprintf(w, "  REFUSED HOST   %s\n", r)
 	}

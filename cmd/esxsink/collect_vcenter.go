@@ -19,6 +19,7 @@ import (
 	"github.com/esxsink/esxsink/custody"
 	"github.com/esxsink/esxsink/nfssink"
 	"github.com/esxsink/esxsink/orchestrator"
+	"github.com/esxsink/esxsink/report"
 	"github.com/esxsink/esxsink/vsphere"
 )
 
@@ -158,7 +159,7 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 	}
 	var notCollected []custody.Uncollected
 	for _, vm := range orphans {
-		notCollected = append(notCollected, custody.Uncollected{Host: "(no host)", What: "VM", Name: vsphere.UnescapeName(vm.Name), Path: vm.VMX,
+		notCollected = append(notCollected, custody.Uncollected{Host: custody.NoHost, What: "VM", Name: vsphere.UnescapeName(vm.Name), Path: vm.VMX,
 			Why: "vCenter places it on no host (" + vm.ConnectionState + "): no host can collect it", Missed: true})
 	}
 	for _, g := range groups {
@@ -178,7 +179,7 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 			continue
 		}
 		fmt.Fprintf(c.App.ErrWriter, "REFUSED host %s: %s\n", h.name, h.refused)
-		if err := r.record(custody.TypeNote, custody.Note{Text: fmt.Sprintf("host %s refused, left untouched: %s", h.name, h.refused)}); err != nil {
+		if err := r.record(custody.TypeNote, custody.Note{Text: custody.FleetRefusalNote(h.name, h.refused)}); err != nil {
 			return err
 		}
 		for _, vm := range h.group.VMs {
@@ -342,7 +343,7 @@ func (r *fleetRun) prepare(ctx context.Context, h *fleetHost) error {
 	// label, lease and mount check file carry it, and two hosts share
 	// the sink's folder): the note ties it to the fleet's.
 	hostRun := orchestrator.NewRunID()
-	if err := r.record(custody.TypeNote, custody.Note{Text: fmt.Sprintf("fleet run %s: host %s (%s) is collected as run %s", r.runID, h.name, h.addr, hostRun)}); err != nil {
+	if err := r.record(custody.TypeNote, custody.Note{Text: custody.FleetHostNote(r.runID, h.name, h.addr, hostRun)}); err != nil {
 		return err
 	}
 	h.session, err = orchestrator.OpenSession(h.conn, orchestrator.SessionOptions{Log: r.cc.log, OutDir: outDir, User: r.c.String("user"), RunID: hostRun, Logger: r.f.logger.With("host", h.name)})
@@ -614,7 +615,7 @@ func (r *fleetRun) finish(ctx context.Context, sink *nfssink.Sink, notCollected 
 		}
 	}
 	for _, u := range notCollected {
-		if u.Host == "(no host)" {
+		if u.Host == custody.NoHost {
 			errs = append(errs, fmt.Errorf("VM %q is on no host", u.Name))
 		}
 	}
@@ -633,6 +634,7 @@ func (r *fleetRun) finish(ctx context.Context, sink *nfssink.Sink, notCollected 
 	if !c.Bool("json-events") && !c.Bool("json") {
 		cl := closingOf(merged, plan, r.cc.dir, d, err, r.cc.log)
 		cl.Refused = refused
+		cl.HostTally, cl.Hosts = fleetHostLines(r.cc.dir)
 		printClosing(w, cl)
 	}
 	if err != nil {
@@ -678,3 +680,23 @@ func (r *fleetRun) printDryRun(orphans []vsphere.VM) error {
 }
 
 func hostQuote(s string) string { return strconv.Quote(s) }
+
+// fleetHostLines reads the case as esxsink report does and says its
+// hosts: their tally, and each host not refused in one line (refused
+// hosts have lines of their own). A case that cannot be read says so.
+func fleetHostLines(caseDir string) (string, []string) {
+	rep, err := report.Load(caseDir)
+	if err != nil {
+		return "NOT KNOWN: " + err.Error(), nil
+	}
+	if rep.Fleet == nil {
+		return "", nil
+	}
+	var lines []string
+	for _, h := range rep.Fleet.Hosts {
+		if h.Status != custody.HostRefused {
+			lines = append(lines, report.HostLine(h.HostTally))
+		}
+	}
+	return report.FleetLine(rep.Fleet), lines
+}

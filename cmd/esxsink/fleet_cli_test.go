@@ -198,6 +198,75 @@ func TestCollectVCenterFleet(t *testing.T) {
 	if vcode != 3 || !strings.Contains(vout, "esx03") || !strings.Contains(vout, "Jump01") {
 		t.Errorf("verify exit %d, want 3 naming esx03 and its VMs:\n%s\n%s", vcode, vout, verr)
 	}
+	checkFleetReport(t, l, caseDir, out, recordsOf[custody.Step](t, recs, custody.TypeFileVerified))
+}
+
+// checkFleetReport: esxsink report on the fleet case leads with the
+// fleet, names esx03 as refused in its verdict, has a section for each
+// host, and its totals, the whole fleet's and each host's, are the
+// file.verified records'; collect's closing statement (closing) says
+// the same hosts as the report.
+func checkFleetReport(t *testing.T, l *fleetLab, caseDir, closing string, verified []custody.Step) {
+	t.Helper()
+	if out, errOut, code := l.run(t, "report", caseDir); code != 0 {
+		t.Fatalf("report: exit %d\n%s\n%s", code, out, errOut)
+	}
+	md, err := os.ReadFile(filepath.Join(caseDir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	result, _, _ := strings.Cut(string(md), "\n## ")
+	if !strings.Contains(result, "INCOMPLETE") || !strings.Contains(result, "esx03: REFUSED, left untouched: it is in lockdown mode") {
+		t.Errorf("the report's verdict does not say the fleet is incomplete and esx03 refused:\n%s", result)
+	}
+	for _, want := range []string{"\n## Fleet: hosts and totals\n", "| Hosts | 3 hosts asked for: 2 collected fully, 0 PARTLY COLLECTED, 1 REFUSED, 0 FAILED |",
+		fmt.Sprintf("| Verified | %d |", len(verified)), "\n## Host esx01: collected fully\n", "\n## Host esx02: collected fully\n",
+		"\n## Host esx03: REFUSED\n", "Nothing on this host was touched", "| TSM-SSH | start | stopped, policy off | running, policy off |",
+		"TSM-SSH put back as found"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(caseDir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Fleet struct {
+			Hosts []struct {
+				Name   string         `json:"name"`
+				Addrs  []string       `json:"addresses"`
+				Counts custody.Counts `json:"counts"`
+			} `json:"host_sections"`
+		} `json:"fleet"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	perHost := map[string]int{}
+	for _, s := range verified {
+		perHost[s.Host]++
+	}
+	total := 0
+	for _, h := range rep.Fleet.Hosts {
+		total += h.Counts.Verified
+		want := 0
+		for _, a := range h.Addrs {
+			want += perHost[a]
+		}
+		if h.Counts.Verified != want || (h.Name != "esx03" && want == 0) {
+			t.Errorf("host %s (%v): the report counts %d verified, the records %d", h.Name, h.Addrs, h.Counts.Verified, want)
+		}
+		if h.Name != "esx03" && !strings.Contains(closing, "host           "+h.Name+" (") {
+			t.Errorf("collect's closing statement has no line for %s:\n%s", h.Name, closing)
+		}
+	}
+	if len(rep.Fleet.Hosts) != 3 || total != len(verified) {
+		t.Errorf("the report's hosts %+v count %d verified files, the records %d", rep.Fleet.Hosts, total, len(verified))
+	}
+	if !strings.Contains(closing, "hosts          3 hosts asked for: 2 collected fully, 0 PARTLY COLLECTED, 1 REFUSED, 0 FAILED") {
+		t.Errorf("collect's closing statement does not count the hosts as the report does:\n%s", closing)
+	}
 }
 
 // TestCollectVCenterInterrupt: Ctrl-C as the first file starts leaves
