@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"path"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -22,18 +23,15 @@ const DevicesFolder = "devices"
 var reservedTop = map[string]bool{custody.HostArtifactsFolder: true, DevicesFolder: true, custody.SupersededFolder: true}
 
 // DatastoreTable maps the host's datastores into the evidence folder: each
-// gets a top folder named as the datastore (only what the workstation
-// cannot store replaced), and every /vmfs/volumes path that leads to it
-// (name, UUID, mount point) is listed, so a reference by any of them
-// resolves in the case.
-func DatastoreTable(fss []esxi.Filesystem) []custody.Datastore {
+// gets a top folder (folders[UUID] when the case chose one, DatastoreFolders;
+// otherwise as DatastoreFolders would choose it among this host's
+// datastores alone), and every /vmfs/volumes path that leads to it (name,
+// UUID, mount point) is listed, so a reference by any of them resolves in
+// the case.
+func DatastoreTable(fss []esxi.Filesystem, folders map[string]string) []custody.Datastore {
 	var out []custody.Datastore
 	for _, fs := range fss {
-		name := fs.VolumeName
-		if name == "" {
-			name = fs.UUID
-		}
-		if name == "" {
+		if fs.VolumeName == "" && fs.UUID == "" {
 			continue
 		}
 		ds := custody.Datastore{Name: fs.VolumeName, UUID: fs.UUID, Type: fs.Type}
@@ -44,25 +42,97 @@ func DatastoreTable(fss []esxi.Filesystem) []custody.Datastore {
 		}
 		out = append(out, ds)
 	}
-	// A datastore whose name the workstation stores keeps it; one whose
-	// name had to change, or that is named like our own folders, yields:
-	// when its folder is taken, its UUID tells it apart.
-	used := map[string]bool{}
-	for _, storable := range []bool{true, false} {
-		for i := range out {
-			ds := &out[i]
-			name := cmp.Or(ds.Name, ds.UUID)
-			if (SafeName(name) == name) != storable {
-				continue
-			}
-			ds.Folder = SafeName(name)
-			if reservedTop[ds.Folder] || strings.HasPrefix(ds.Folder, "esxsink-") || used[ds.Folder] {
-				ds.Folder = SafeName(name + " (" + ds.UUID + ")")
-			}
-			used[ds.Folder] = true
-		}
+	own := DatastoreFolders(nil, out)
+	for i := range out {
+		ds := &out[i]
+		ds.Folder = cmp.Or(folders[datastoreID(*ds)], own[datastoreID(*ds)])
 	}
 	return out
+}
+
+// DatastoreFolders chooses the evidence folder of every datastore of a
+// case, by identity (the UUID; the name for one without). A datastore an
+// earlier run of the case recorded (earlier, its datastore tables) keeps
+// the folder it was given, so a resumed or later run puts its files where
+// the first one did. Any other datastore gets its name as folder, only
+// what the workstation cannot store replaced (SafeName), unless another
+// datastore of the case (any host, any run) would have the same folder,
+// also when only the case differs (evidence is copied to case-insensitive
+// disks), or it is named like one of our own top folders: then its
+// folder is the name tagged with its UUID, as EvidenceName tags a file
+// (datastore1~<8 hex of the SHA-256 of the UUID>). The tag hashes the
+// UUID rather than quoting it: a VMFS UUID starts with its creation
+// time, which hosts installed together share. A datastore whose name is
+// its folder keeps it when every other one of the same folder is tagged
+// anyway (a:b beside a_b); two storable names that clash (datastore1 on
+// two hosts) are both tagged. The choice depends on the set of
+// datastores alone, not on their order or on which host finishes first.
+// The result maps identity to folder.
+func DatastoreFolders(earlier []custody.Datastore, stores []custody.Datastore) map[string]string {
+	out := map[string]string{}
+	taken := map[string]string{} // folded folder -> identity
+	for _, ds := range earlier {
+		id := datastoreID(ds)
+		if _, ok := out[id]; ok || ds.Folder == "" || id == "" {
+			continue
+		}
+		out[id] = ds.Folder
+		taken[strings.ToLower(ds.Folder)] = id
+	}
+	type cand struct{ id, name, base string }
+	var fresh []cand
+	for _, ds := range stores {
+		id := datastoreID(ds)
+		if _, ok := out[id]; ok || id == "" || slices.ContainsFunc(fresh, func(c cand) bool { return c.id == id }) {
+			continue
+		}
+		name := cmp.Or(ds.Name, ds.UUID)
+		fresh = append(fresh, cand{id: id, name: name, base: SafeName(name)})
+	}
+	// Who else would take each folder: earlier datastores, and every new
+	// one of the same folded name.
+	claims := map[string][]cand{}
+	for _, c := range fresh {
+		k := strings.ToLower(c.base)
+		claims[k] = append(claims[k], c)
+	}
+	for _, c := range fresh {
+		k := strings.ToLower(c.base)
+		exact := 0
+		for _, o := range claims[k] {
+			if o.base == o.name {
+				exact++
+			}
+		}
+		plain := taken[k] == "" && !reservedFolder(c.base) && (len(claims[k]) == 1 || (c.base == c.name && exact == 1))
+		if plain {
+			out[c.id] = c.base
+			continue
+		}
+		out[c.id] = tagName(c.base, "", c.id, func(f string) bool {
+			f = strings.ToLower(f)
+			return taken[f] != "" || len(claims[f]) > 0
+		})
+	}
+	for _, c := range fresh {
+		taken[strings.ToLower(out[c.id])] = c.id
+	}
+	return out
+}
+
+// datastoreID is what tells a datastore from every other: its UUID, or
+// for one without, its name.
+func datastoreID(ds custody.Datastore) string { return cmp.Or(ds.UUID, ds.Name) }
+
+// reservedFolder: the evidence folder's own top folders and our run
+// folders, which no datastore may take.
+func reservedFolder(f string) bool {
+	for r := range reservedTop {
+		if strings.EqualFold(f, r) {
+			return true
+		}
+	}
+	return strings.HasPrefix(strings.ToLower(f), "esxsink-")
 }
 
 func nameOrEmpty(n string) string {
@@ -139,16 +209,32 @@ func EvidenceName(name string) string {
 	if safe == name {
 		return name
 	}
-	sum := sha256.Sum256([]byte(name))
-	tag := "~" + hex.EncodeToString(sum[:4])
 	ext := path.Ext(name)
 	if len(ext) > 16 || ext == name || SafeName(ext) != ext {
 		ext = ""
 	}
-	stem := SafeName(strings.TrimSuffix(name, ext))
-	for len(stem)+len(tag)+len(ext) > 255 {
-		_, size := utf8.DecodeLastRuneInString(stem)
-		stem = stem[:len(stem)-size]
+	return tagName(SafeName(strings.TrimSuffix(name, ext)), ext, name, nil)
+}
+
+// tagName is stem + "~" + 8 hex digits of the SHA-256 of key + ext, the
+// stem shortened so that the name fits in 255 bytes: the one way esxsink
+// tells apart two things that would have the same name in the evidence
+// folder (EvidenceName, DatastoreFolders). Should taken report the name
+// as used (the 8 digits of two keys agree), more digits are used.
+func tagName(stem, ext, key string, taken func(string) bool) string {
+	sum := sha256.Sum256([]byte(key))
+	digits := hex.EncodeToString(sum[:])
+	var name string
+	for n := 8; n <= len(digits); n *= 2 {
+		tag := "~" + digits[:n]
+		s := stem
+		for len(s)+len(tag)+len(ext) > 255 {
+			_, size := utf8.DecodeLastRuneInString(s)
+			s = s[:len(s)-size]
+		}
+		if name = s + tag + ext; taken == nil || !taken(name) {
+			break
+		}
 	}
-	return stem + tag + ext
+	return name
 }

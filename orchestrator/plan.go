@@ -232,6 +232,10 @@ type PlanOptions struct {
 	// evidence folder mirrors them. Without them a path's datastore
 	// folder is the name it has in the path.
 	Datastores []esxi.Filesystem
+	// Folders are the case's evidence folders of datastores, by UUID
+	// (DatastoreFolders): a fleet's hosts and earlier runs of the case
+	// agree on them. A datastore it lacks gets the folder its name gives.
+	Folders map[string]string
 }
 
 // MakePlan plans the acquisition of vms. Each file goes to the path that
@@ -240,7 +244,7 @@ type PlanOptions struct {
 // dodge another. A file two VMs share (a linked clone's base disk, a LUN
 // mapped twice) is copied once.
 func MakePlan(vms []*VM, o PlanOptions) *Plan {
-	p := &Plan{VMs: vms, SinkFree: o.SinkFree, Datastores: DatastoreTable(o.Datastores)}
+	p := &Plan{VMs: vms, SinkFree: o.SinkFree, Datastores: DatastoreTable(o.Datastores, o.Folders)}
 	taken := map[string]string{} // evidence path -> host path
 	for _, vm := range vms {
 		roles := diskRoles(vm)

@@ -2,11 +2,13 @@ package orchestrator
 
 import (
 	"errors"
+	"maps"
 	"path"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/esxsink/esxsink/custody"
 	"github.com/esxsink/esxsink/esxi"
 )
 
@@ -120,7 +122,7 @@ func TestDatastoreTable(t *testing.T) {
 		{VolumeName: "a_b", UUID: "u2", MountPoint: "/vmfs/volumes/u2"},
 		{VolumeName: "devices", UUID: "u3", MountPoint: "/vmfs/volumes/u3"},
 		{UUID: "u4", MountPoint: "/vmfs/volumes/u4"},
-	})
+	}, nil)
 	folders := map[string]bool{}
 	for _, ds := range tab {
 		if folders[ds.Folder] {
@@ -128,13 +130,13 @@ func TestDatastoreTable(t *testing.T) {
 		}
 		folders[ds.Folder] = true
 	}
-	if tab[2].Folder == DevicesFolder {
+	if tab[2].Folder != "devices~011e39ef" {
 		t.Errorf("a datastore took the devices folder: %+v", tab[2])
 	}
 	// The datastore whose name is storable keeps it, whichever is listed
 	// first; the other is told apart by its UUID.
 	for _, p := range []string{"/vmfs/volumes/u1/vm/x.vmdk", "/vmfs/volumes/a:b/vm/x.vmdk"} {
-		if got := EvidencePath(p, tab); got != "a_b (u1)/vm/x.vmdk" {
+		if got := EvidencePath(p, tab); got != "a_b~bb82030d/vm/x.vmdk" {
 			t.Errorf("%s -> %s", p, got)
 		}
 	}
@@ -403,5 +405,45 @@ func TestMakePlanNamesNotStorable(t *testing.T) {
 			!strings.Contains(p.NotCollected[0].Why, d+"/"+tagged) || !strings.Contains(p.NotCollected[0].Why, d+"/a:b.log") {
 			t.Errorf("order %q: not collected %+v", order, p.NotCollected)
 		}
+	}
+}
+
+// Two hosts' own datastore1 (different UUIDs) get a folder each, tagged
+// with their UUIDs, whatever order the hosts come in; a Datastore1 that
+// differs only in case clashes too (a case-insensitive disk); a datastore
+// an earlier run recorded keeps its folder, and the newcomer of the same
+// name is the one tagged.
+func TestDatastoreFolders(t *testing.T) {
+	t.Parallel()
+	const uA, uB = "5f1e2d3c-0a1b2c3d-4e5f-001122334455", "5f1e2d3c-99887766-4e5f-66778899aabb"
+	a := custody.Datastore{Name: "datastore1", UUID: uA}
+	b := custody.Datastore{Name: "datastore1", UUID: uB}
+	shared := custody.Datastore{Name: "shared-vmfs01", UUID: "u-shared"}
+	want := map[string]string{uA: "datastore1~0bfae4fe", uB: "datastore1~5dddb70b", "u-shared": "shared-vmfs01"}
+	for _, order := range [][]custody.Datastore{{a, shared, b, shared}, {b, shared, a}} {
+		if got := DatastoreFolders(nil, order); !maps.Equal(got, want) {
+			t.Errorf("order %v: %v, want %v", order, got, want)
+		}
+	}
+	upper := custody.Datastore{Name: "Datastore1", UUID: uB}
+	if got := DatastoreFolders(nil, []custody.Datastore{a, upper}); got[uA] != "datastore1~0bfae4fe" || got[uB] != "Datastore1~5dddb70b" {
+		t.Errorf("names that differ in case only: %v", got)
+	}
+	// A later run into the case: esx-a's datastore1 went to datastore1
+	// before esx-b joined; it stays there.
+	earlier := []custody.Datastore{{Name: "datastore1", UUID: uA, Folder: "datastore1"}}
+	if got := DatastoreFolders(earlier, []custody.Datastore{b, a}); got[uA] != "datastore1" || got[uB] != "datastore1~5dddb70b" {
+		t.Errorf("with an earlier run: %v", got)
+	}
+	// One host alone keeps plain names.
+	if got := DatastoreFolders(nil, []custody.Datastore{a, shared}); got[uA] != "datastore1" {
+		t.Errorf("no clash, yet %v", got)
+	}
+	// Through a plan: the same VM path on both hosts lands in two folders.
+	pa := MakePlan(nil, PlanOptions{Datastores: []esxi.Filesystem{{VolumeName: "datastore1", UUID: uA, MountPoint: "/vmfs/volumes/" + uA}}, Folders: want})
+	pb := MakePlan(nil, PlanOptions{Datastores: []esxi.Filesystem{{VolumeName: "datastore1", UUID: uB, MountPoint: "/vmfs/volumes/" + uB}}, Folders: want})
+	da, db := EvidencePath("/vmfs/volumes/datastore1/VM/VM-flat.vmdk", pa.Datastores), EvidencePath("/vmfs/volumes/"+uB+"/VM/VM-flat.vmdk", pb.Datastores)
+	if da != "datastore1~0bfae4fe/VM/VM-flat.vmdk" || db != "datastore1~5dddb70b/VM/VM-flat.vmdk" {
+		t.Errorf("evidence paths %s and %s", da, db)
 	}
 }
