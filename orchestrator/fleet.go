@@ -37,10 +37,11 @@ func FileKey(it PlanItem, stores []custody.Datastore) (key string, ok bool) {
 // plans' order: a file on a datastore several hosts mount (same
 // datastore UUID, same path) is copied by the first host that plans it;
 // the others skip it with a note naming that host and where its copy
-// goes. Two different files that would take the same evidence path (two
-// hosts' own datastores that share a name) cannot both be kept: the
-// later one is not collected, and is listed in its plan's NotCollected
-// as missed, with why. A VM one host sees unregistered on a shared
+// goes. Two different files that would take the same evidence path
+// cannot both be kept (same-named datastores do not meet there: the
+// plans take their folders from CaseFolders; this is the guard should
+// anything else): the later one is not collected, and is listed in its
+// plan's NotCollected as missed, with why. A VM one host sees unregistered on a shared
 // datastore while another host collects it is not listed as not
 // collected. It returns how many items it took out.
 func DedupeFleet(plans []HostPlan) int {
@@ -71,7 +72,7 @@ func DedupeFleet(plans []HostPlan) int {
 				}
 			}
 			if o, ok := byDest[it.Dest]; ok && (!keyed || !o.keyed || o.key != key) {
-				why := fmt.Sprintf("%s on %s and a different file on %s would both be %s in the evidence folder (two datastores share a name); %s's is kept", it.Source, hp.Host, o.host, it.Dest, o.host)
+				why := fmt.Sprintf("%s on %s and a different file on %s would both be %s in the evidence folder; %s's is kept", it.Source, hp.Host, o.host, it.Dest, o.host)
 				p.NotCollected = append(p.NotCollected, custody.Uncollected{Host: hp.Host, What: "file", Name: it.VMName, VMID: it.VMID,
 					Path: it.Source, Size: it.Size, Why: why, Missed: true})
 				it.Method, it.Note = MethodSkip, "not collected: "+why

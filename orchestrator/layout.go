@@ -120,6 +120,19 @@ func DatastoreFolders(earlier []custody.Datastore, stores []custody.Datastore) m
 	return out
 }
 
+// CaseFolders chooses the folders (DatastoreFolders) of the datastores of
+// the hosts invs, which are collected into one case together, after the
+// case's earlier runs.
+func CaseFolders(earlier []custody.Datastore, invs ...*Inventory) map[string]string {
+	var stores []custody.Datastore
+	for _, inv := range invs {
+		if inv != nil {
+			stores = append(stores, DatastoreTable(inv.Datastores, nil)...)
+		}
+	}
+	return DatastoreFolders(earlier, stores)
+}
+
 // datastoreID is what tells a datastore from every other: its UUID, or
 // for one without, its name.
 func datastoreID(ds custody.Datastore) string { return cmp.Or(ds.UUID, ds.Name) }

@@ -51,3 +51,25 @@ func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
 	}
 	return out, nil
 }
+
+// DatastoresInCase reads the datastore tables (host.datastores) earlier
+// runs recorded in the case at caseDir, oldest first: DatastoreFolders
+// keeps each datastore in the folder it was given. A case without a log
+// has none.
+func DatastoresInCase(caseDir string) ([]custody.Datastore, error) {
+	recs, _, err := hashlog.ReadLog(hashlog.LogPath(caseDir))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []custody.Datastore
+	for _, r := range recs {
+		var t custody.Datastores
+		if r.Type == custody.TypeDatastores && r.Decode(&t) == nil {
+			out = append(out, t.Stores...)
+		}
+	}
+	return out, nil
+}

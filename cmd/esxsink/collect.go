@@ -242,7 +242,8 @@ func planCollect(ctx context.Context, c *cli.Context, f *collectFlags, cc *colle
 		}
 	}
 	plan, err = session.Plan(orchestrator.Selection{VMs: vmArgs(c), All: c.Bool("all"), Unregistered: c.Bool("unregistered"), Devices: c.StringSlice("usb")},
-		orchestrator.PlanOptions{SinkFree: freeSpace(f.caseDir), RDM: c.Bool("rdm"), Independent: c.Bool("independent")})
+		orchestrator.PlanOptions{SinkFree: freeSpace(f.caseDir), RDM: c.Bool("rdm"), Independent: c.Bool("independent"),
+			Folders: orchestrator.CaseFolders(cc.earlier, inv)})
 	var selErr *orchestrator.SelectionError
 	if errors.As(err, &selErr) {
 		return nil, nil, nil, nil, usageError(err)

@@ -98,10 +98,20 @@ type collectCase struct {
 	close  func()
 	remote *remoteSink
 	served nfssink.Status // the running serve's, when remote
+	// earlier are the datastore tables earlier runs recorded in the
+	// case: their datastores keep their folders.
+	earlier []custody.Datastore
 }
 
 func openCollectCase(ctx context.Context, c *cli.Context, f *collectFlags) (*collectCase, error) {
 	cc := &collectCase{dir: f.caseDir, close: func() {}}
+	if f.caseDir != "" {
+		// Read before the case is opened for appending.
+		var err error
+		if cc.earlier, err = orchestrator.DatastoresInCase(f.caseDir); err != nil {
+			return nil, fmt.Errorf("read the custody log of %s: %w", f.caseDir, err)
+		}
+	}
 	switch {
 	case f.dryRun:
 	case f.viaServe:

@@ -52,6 +52,8 @@ type fleetHost struct {
 	session *orchestrator.Session
 	plan    *orchestrator.Plan
 	outcome *orchestrator.Outcome
+	// vmx are the selected VMs' .vmx paths as the host names them.
+	vmx []string
 	// selectedErr names selected VMs the host's own view does not have.
 	selectedErr error
 	restore     func()
@@ -208,14 +210,26 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 		}
 		defer sink.Close("collect done")
 		// Plan every host before copying any, so that a file that
-		// several hosts see is copied once.
+		// several hosts see is copied once, and that datastores of one
+		// name on several hosts get a folder each whichever host is
+		// discovered first.
 		r.eachHost(ctx, live, func(ctx context.Context, h *fleetHost) {
 			if h.failed = r.prepare(ctx, h); h.failed != nil && h.conn != nil {
 				h.conn.Close()
 			}
 		})
+		var invs []*orchestrator.Inventory
+		for _, h := range live {
+			if h.failed == nil {
+				invs = append(invs, h.session.Inventory)
+			}
+		}
+		folders := orchestrator.CaseFolders(r.cc.earlier, invs...)
 		var plans []orchestrator.HostPlan
 		for _, h := range live {
+			if h.failed == nil {
+				h.failed = r.plan(h, folders)
+			}
 			if h.failed == nil {
 				plans = append(plans, orchestrator.HostPlan{Host: h.name, Plan: h.plan})
 				continue
@@ -321,7 +335,7 @@ func (r *fleetRun) startSink(ctx context.Context, hosts []*fleetHost) (*nfssink.
 }
 
 // prepare opens SSH on h for the run when asked, connects, discovers the
-// host, checks the API's view against its own and plans its VMs.
+// host and checks the API's view against its own (plan then plans it).
 func (r *fleetRun) prepare(ctx context.Context, h *fleetHost) error {
 	before, err := r.client.HostSSHService(ctx, h.name)
 	if err != nil {
@@ -358,12 +372,22 @@ func (r *fleetRun) prepare(ctx context.Context, h *fleetHost) error {
 	if err != nil {
 		return err
 	}
-	if len(vmx) == 0 {
+	h.vmx = vmx
+	return nil
+}
+
+// plan plans h's selected VMs into the case's datastore folders.
+func (r *fleetRun) plan(h *fleetHost, folders map[string]string) error {
+	if len(h.vmx) == 0 {
 		h.plan = &orchestrator.Plan{}
 		return nil
 	}
-	h.plan, err = h.session.Plan(orchestrator.Selection{VMs: vmx},
-		orchestrator.PlanOptions{SinkFree: freeSpace(r.cc.dir), RDM: r.c.Bool("rdm"), Independent: r.c.Bool("independent")})
+	var err error
+	h.plan, err = h.session.Plan(orchestrator.Selection{VMs: h.vmx},
+		orchestrator.PlanOptions{SinkFree: freeSpace(r.cc.dir), RDM: r.c.Bool("rdm"), Independent: r.c.Bool("independent"), Folders: folders})
+	if err != nil && h.conn != nil {
+		h.conn.Close()
+	}
 	return err
 }
 
