@@ -38,7 +38,7 @@ type SharedDatastore struct {
 }
 
 // VCenterSpec is the simulated vCenter: its identity, login, and the
-// inventory's shape (one datacenter, clusters of the fleet's hosts; hosts
+// inventory's shape (datacenters, clusters of the fleet's hosts; hosts
 // in no cluster are standalone).
 type VCenterSpec struct {
 	Hostname   string        `yaml:"hostname"`
@@ -46,10 +46,19 @@ type VCenterSpec struct {
 	Build      string        `yaml:"build"`
 	User       string        `yaml:"user"`
 	Password   string        `yaml:"password"`
-	Datacenter string        `yaml:"datacenter"`
-	Clusters   []ClusterSpec `yaml:"clusters"`
+	Datacenter string `yaml:"datacenter"`
+	// Datacenters are more datacenters and their hosts; a host none
+	// lists is in Datacenter.
+	Datacenters []DatacenterSpec `yaml:"datacenters"`
+	Clusters    []ClusterSpec    `yaml:"clusters"`
 	// Events are placed in the vCenter's event history.
 	Events []EventSpec `yaml:"events"`
+}
+
+// DatacenterSpec is a datacenter and its hosts.
+type DatacenterSpec struct {
+	Name  string   `yaml:"name"`
+	Hosts []string `yaml:"hosts"`
 }
 
 // ClusterSpec is a cluster and its member hosts.
@@ -163,13 +172,24 @@ func (fs *FleetScenario) normalize() error {
 		}
 		h.addressGiven = h.Host.Address != ""
 	}
+	// Two hosts may each have a datastore of one name (every fresh ESXi
+	// names its disk datastore1), if each gives its own uuid: (the
+	// default is made of the name). vCenter refuses the pair in one
+	// datacenter (VCenterSpec.normalize).
 	dsOwner := map[string]string{}
+	uuids := map[string]string{} // given uuid -> host
 	for _, h := range fs.Hosts {
 		for _, d := range h.Datastores {
-			if o, ok := dsOwner[d.Name]; ok {
-				return fmt.Errorf("datastore %q is listed by hosts %s and %s: names are unique in a fleet (list it under shared_datastores: if both mount it)", d.Name, o, h.Host.Hostname)
+			if o, ok := dsOwner[d.Name]; ok && d.UUID == "" {
+				return fmt.Errorf("datastore %q is listed by hosts %s and %s: two datastores of one name need a uuid: each (list it under shared_datastores: if both mount it)", d.Name, o, h.Host.Hostname)
+			}
+			if o, ok := uuids[d.UUID]; ok && d.UUID != "" {
+				return fmt.Errorf("datastore uuid %s is listed by hosts %s and %s: list it under shared_datastores: if both mount it", d.UUID, o, h.Host.Hostname)
 			}
 			dsOwner[d.Name] = h.Host.Hostname
+			if d.UUID != "" {
+				uuids[d.UUID] = h.Host.Hostname
+			}
 		}
 	}
 	for i := range fs.SharedDatastores {
@@ -242,12 +262,12 @@ func (sc *Scenario) datastore(name string) *Datastore {
 	return &Datastore{}
 }
 
-// Shared returns the hosts that mount datastore name: every host of the
-// fleet that lists it.
-func (fs *FleetScenario) Shared(name string) []string {
+// Shared returns the hosts that mount the datastore of that UUID: every
+// host of the fleet that lists it.
+func (fs *FleetScenario) Shared(uuid string) []string {
 	var out []string
 	for _, h := range fs.Hosts {
-		if slices.ContainsFunc(h.Datastores, func(d Datastore) bool { return d.Name == name }) {
+		if slices.ContainsFunc(h.Datastores, func(d Datastore) bool { return d.UUID == uuid }) {
 			out = append(out, h.Host.Hostname)
 		}
 	}
@@ -266,6 +286,35 @@ func (vc *VCenterSpec) normalize(fs *FleetScenario) error {
 	def(&vc.User, "administrator@vsphere.local")
 	def(&vc.Password, "VMware1!")
 	def(&vc.Datacenter, "Datacenter")
+	inDC := map[string]string{}
+	dcs := map[string]bool{vc.Datacenter: true}
+	for _, d := range vc.Datacenters {
+		if d.Name == "" || dcs[d.Name] {
+			return fmt.Errorf("datacenter %q: a datacenter needs a name of its own", d.Name)
+		}
+		dcs[d.Name] = true
+		for _, hn := range d.Hosts {
+			if fs.Host(hn) == nil {
+				return fmt.Errorf("datacenter %s: unknown host %q", d.Name, hn)
+			}
+			if o, ok := inDC[hn]; ok {
+				return fmt.Errorf("host %s is in datacenters %s and %s", hn, o, d.Name)
+			}
+			inDC[hn] = d.Name
+		}
+	}
+	// vCenter keeps datastore names unique in a datacenter (it renames a
+	// newcomer's datastore1 "datastore1 (1)").
+	dsIn := map[string]string{}
+	for _, h := range fs.Hosts {
+		for _, d := range h.Datastores {
+			k := vc.DatacenterOf(h.Host.Hostname) + "\x00" + d.Name
+			if u, ok := dsIn[k]; ok && u != d.UUID {
+				return fmt.Errorf("two datastores named %q in datacenter %s: vCenter would rename one; put the hosts in different datacenters:", d.Name, vc.DatacenterOf(h.Host.Hostname))
+			}
+			dsIn[k] = d.UUID
+		}
+	}
 	inCluster := map[string]string{}
 	clusters := map[string]bool{}
 	for _, c := range vc.Clusters {
@@ -279,6 +328,9 @@ func (vc *VCenterSpec) normalize(fs *FleetScenario) error {
 			}
 			if o, ok := inCluster[hn]; ok {
 				return fmt.Errorf("host %s is in clusters %s and %s", hn, o, c.Name)
+			}
+			if dc := vc.DatacenterOf(c.Hosts[0]); vc.DatacenterOf(hn) != dc {
+				return fmt.Errorf("cluster %s: host %s is not in datacenter %s", c.Name, hn, dc)
 			}
 			inCluster[hn] = c.Name
 		}
@@ -316,6 +368,25 @@ func (vc *VCenterSpec) normalize(fs *FleetScenario) error {
 		}
 	}
 	return nil
+}
+
+// DatacenterOf returns the datacenter host is in.
+func (vc *VCenterSpec) DatacenterOf(host string) string {
+	for _, d := range vc.Datacenters {
+		if slices.Contains(d.Hosts, host) {
+			return d.Name
+		}
+	}
+	return vc.Datacenter
+}
+
+// DatacenterNames returns the datacenters: Datacenter, then Datacenters.
+func (vc *VCenterSpec) DatacenterNames() []string {
+	out := []string{vc.Datacenter}
+	for _, d := range vc.Datacenters {
+		out = append(out, d.Name)
+	}
+	return out
 }
 
 // Cluster returns the cluster host name belongs to ("" when standalone).

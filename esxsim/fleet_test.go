@@ -96,7 +96,11 @@ func TestFleetScenarioErrors(t *testing.T) {
 	for _, c := range []struct{ yml, want string }{
 		{"hosts: [{host: {hostname: a}}, {host: {hostname: a}}]", `host "a" listed twice`},
 		{"hosts: [{host: {}}]", "has no host.hostname"},
-		{"hosts: [{host: {hostname: a}, datastores: [{name: d}]}, {host: {hostname: b}, datastores: [{name: d}]}]", "names are unique in a fleet"},
+		{"hosts: [{host: {hostname: a}, datastores: [{name: d}]}, {host: {hostname: b}, datastores: [{name: d}]}]", "two datastores of one name need a uuid: each"},
+		{"hosts: [{host: {hostname: a}, datastores: [{name: d, uuid: u1}]}, {host: {hostname: b}, datastores: [{name: e, uuid: u1}]}]", "datastore uuid u1 is listed by hosts a and b"},
+		{"vcenter: {}\nhosts: [{host: {hostname: a}, datastores: [{name: d, uuid: u1}]}, {host: {hostname: b}, datastores: [{name: d, uuid: u2}]}]", "put the hosts in different datacenters"},
+		{"vcenter: {datacenters: [{name: Datacenter, hosts: [a]}]}\nhosts: [{host: {hostname: a}}]", "a datacenter needs a name of its own"},
+		{"vcenter: {datacenters: [{name: East, hosts: [b]}], clusters: [{name: c, hosts: [a, b]}]}\nhosts: [{host: {hostname: a}}, {host: {hostname: b}}]", "host b is not in datacenter Datacenter"},
 		{"shared_datastores: [{name: s, hosts: [c]}]\nhosts: [{host: {hostname: a}}]", `unknown host "c"`},
 		{"hosts: [{host: {hostname: a, ssh: paused}}]", `ssh "paused"`},
 		{"hosts: [{host: {hostname: a, lockdown: total}}]", `lockdown "total"`},

@@ -65,9 +65,9 @@ func (v *VCenter) backing(spec esxsim.DiskSpec, chain []string, names map[string
 		mode = string(types.VirtualDiskModeIndependent_nonpersistent)
 	}
 	file := func(abs string) types.VirtualDeviceFileBackingInfo {
-		p, name := dsPath(names, abs)
+		p, uuid := dsPath(names, abs)
 		fb := types.VirtualDeviceFileBackingInfo{FileName: p}
-		if ref, ok := v.dss[name]; ok {
+		if ref, ok := v.dss[uuid]; ok {
 			fb.Datastore = &ref
 		}
 		return fb

@@ -23,17 +23,24 @@ func (v *VCenter) build(ctx context.Context) error {
 		return err
 	}
 	fs := v.fleet.Scenario()
-	dc, err := object.NewRootFolder(c).CreateDatacenter(ctx, v.spec.Datacenter)
-	if err != nil {
-		return fmt.Errorf("datacenter %s: %w", v.spec.Datacenter, err)
-	}
-	v.dc = dc.Reference()
-	folders, err := dc.Folders(ctx)
-	if err != nil {
-		return err
+	// The datacenters in the scenario's order, the first (where every
+	// host no datacenters: entry places goes) first.
+	dcFolders := map[string]*object.DatacenterFolders{}
+	for _, name := range v.spec.DatacenterNames() {
+		dc, err := object.NewRootFolder(c).CreateDatacenter(ctx, name)
+		if err != nil {
+			return fmt.Errorf("datacenter %s: %w", name, err)
+		}
+		if len(dcFolders) == 0 {
+			v.dc = dc.Reference()
+		}
+		if dcFolders[name], err = dc.Folders(ctx); err != nil {
+			return err
+		}
 	}
 	clusters := map[string]*object.ClusterComputeResource{}
 	for _, cs := range v.spec.Clusters {
+		folders := dcFolders[v.spec.DatacenterOf(cs.Hosts[0])]
 		cl, err := folders.HostFolder.CreateCluster(ctx, cs.Name, types.ClusterConfigSpecEx{})
 		if err != nil {
 			return fmt.Errorf("cluster %s: %w", cs.Name, err)
@@ -43,6 +50,7 @@ func (v *VCenter) build(ctx context.Context) error {
 	for _, h := range v.fleet.Hosts() {
 		name := h.Hostname()
 		spec := types.HostConnectSpec{HostName: name, UserName: "root", Force: true}
+		folders := dcFolders[v.spec.DatacenterOf(name)]
 		var task *object.Task
 		if cl := clusters[v.spec.Cluster(name)]; cl != nil {
 			task, err = cl.AddHost(ctx, spec, true, nil, nil)
@@ -60,13 +68,13 @@ func (v *VCenter) build(ctx context.Context) error {
 	}
 	for _, h := range fs.Hosts {
 		for _, d := range h.Datastores {
-			if err := v.mount(ctx, c, d.Name, h.Host.Hostname); err != nil {
+			if err := v.mount(ctx, c, d, h.Host.Hostname); err != nil {
 				return err
 			}
 		}
 	}
 	for _, h := range v.fleet.Hosts() {
-		if err := v.createVMs(ctx, c, folders, v.hosts[h.Hostname()]); err != nil {
+		if err := v.createVMs(ctx, c, dcFolders[v.spec.DatacenterOf(h.Hostname())], v.hosts[h.Hostname()]); err != nil {
 			return err
 		}
 	}
@@ -78,7 +86,7 @@ func (v *VCenter) build(ctx context.Context) error {
 	}
 	for _, h := range fs.Hosts {
 		for _, d := range h.Datastores {
-			v.dressDatastore(sctx, d, fs.Shared(d.Name))
+			v.dressDatastore(sctx, d, fs.Shared(d.UUID))
 		}
 	}
 	for _, lv := range v.vmList() {
@@ -91,13 +99,16 @@ func (v *VCenter) build(ctx context.Context) error {
 	return nil
 }
 
-// mount mounts datastore name on a host. vcsim backs a datastore with a
+// mount mounts datastore d on a host. vcsim backs a datastore with a
 // local folder and makes the second host's mount of the same name and
 // folder the same Datastore object: one datastore, several hosts. vcsim
 // parses datastore paths naively (a name with "]" breaks them), so it
-// knows the datastore by a plain name until dressDatastore renames it.
-func (v *VCenter) mount(ctx context.Context, c *vim25.Client, name, host string) error {
-	plain := plainName(name)
+// knows the datastore by a plain name made of its UUID until
+// dressDatastore gives it its name: two hosts' datastores of one name
+// (in two datacenters) stay two.
+func (v *VCenter) mount(ctx context.Context, c *vim25.Client, d esxsim.Datastore, host string) error {
+	name := d.Name
+	plain := plainName(d.UUID)
 	dir := filepath.Join(v.dir, plain)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -113,19 +124,29 @@ func (v *VCenter) mount(ctx context.Context, c *vim25.Client, name, host string)
 	}
 	// vcsim answers the second host's mount with a reference of its own
 	// making, not the shared datastore's: keep the first.
-	if _, ok := v.dss[name]; !ok {
-		v.dss[name] = ref.Reference()
+	if _, ok := v.dss[d.UUID]; !ok {
+		v.dss[d.UUID] = ref.Reference()
 	}
 	return nil
 }
 
 // plainName is the name vcsim knows a datastore by while the inventory
 // is built.
-func plainName(name string) string { return fmt.Sprintf("ds-%x", name) }
+func plainName(uuid string) string { return fmt.Sprintf("ds-%x", uuid) }
 
-// datastore finds a datastore by its scenario name.
-func (v *VCenter) datastore(name string) *simulator.Datastore {
-	ref, ok := v.dss[name]
+// datastoreUUID is the UUID of the datastore a host's scenario names.
+func datastoreUUID(sc *esxsim.Scenario, name string) string {
+	for _, d := range sc.Datastores {
+		if d.Name == name {
+			return d.UUID
+		}
+	}
+	return ""
+}
+
+// datastore finds a datastore by its UUID.
+func (v *VCenter) datastore(uuid string) *simulator.Datastore {
+	ref, ok := v.dss[uuid]
 	if !ok {
 		return nil
 	}
@@ -136,7 +157,7 @@ func (v *VCenter) datastore(name string) *simulator.Datastore {
 // with the scenario's UUID, URL, capacity and device, mounted at
 // /vmfs/volumes/UUID on every host that lists it.
 func (v *VCenter) dressDatastore(ctx *simulator.Context, d esxsim.Datastore, hosts []string) {
-	ds := v.datastore(d.Name)
+	ds := v.datastore(d.UUID)
 	if ds == nil || ds.Info.GetDatastoreInfo().Url == dsURL(d.UUID) {
 		return
 	}

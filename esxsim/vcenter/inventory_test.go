@@ -154,13 +154,13 @@ func TestInventoryEqualsScenario(t *testing.T) {
 				mounts = append(mounts, inv.names[m.Key])
 				mustEqual(t, d.Name+" mount path", m.MountInfo.Path, "/vmfs/volumes/"+d.UUID)
 			}
-			mustEqual(t, "hosts mounting "+d.Name, sorted(mounts), sorted(sc.Shared(d.Name)))
+			mustEqual(t, "hosts mounting "+d.Name, sorted(mounts), sorted(sc.Shared(d.UUID)))
 		}
 	}
 	if len(inv.dss) != len(seen) {
 		t.Errorf("%d datastores, scenario has %d", len(inv.dss), len(seen))
 	}
-	if sh := sc.Shared("shared-vmfs01"); len(sh) != 2 {
+	if sh := sc.Shared(sc.SharedDatastores[0].UUID); len(sh) != 2 {
 		t.Fatalf("the scenario's shared datastore: %v", sh)
 	}
 

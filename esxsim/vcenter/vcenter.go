@@ -45,10 +45,10 @@ type VCenter struct {
 	dir     string
 	started time.Time
 
-	dc    types.ManagedObjectReference
+	dc    types.ManagedObjectReference // the first datacenter's, for events
 	hosts map[string]*labHost
 	vms   map[string]*labVM
-	dss   map[string]types.ManagedObjectReference // by scenario name
+	dss   map[string]types.ManagedObjectReference // by UUID
 
 	mu     sync.Mutex
 	server *simulator.Server

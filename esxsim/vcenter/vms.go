@@ -43,7 +43,7 @@ func (v *VCenter) createVMs(ctx context.Context, c *vim25.Client, folders *objec
 			Annotation: spec.Annotation, Version: fmt.Sprintf("vmx-%02d", spec.HWVersion), Uuid: canonicalUUID(spec.UUID),
 			// vcsim cannot parse every name a host allows: it makes its
 			// files under plain names, dressVM sets the host's paths.
-			Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s] %s-vm%d/vm.vmx", plainName(spec.Datastore), lh.h.Hostname(), i)},
+			Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s] %s-vm%d/vm.vmx", plainName(datastoreUUID(lh.h.Scenario(), spec.Datastore)), lh.h.Hostname(), i)},
 		}
 		config.DeviceChange, err = devices.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
 		if err != nil {
@@ -131,14 +131,16 @@ func datastoreNames(sc *esxsim.Scenario) map[string]string {
 
 // dsPath turns /vmfs/volumes/UUID/dir/file into "[name] dir/file"; ds
 // is the datastore's name ("" for a path on no scenario datastore).
-func dsPath(names map[string]string, abs string) (path, ds string) {
+// dsPath is abs as the API names a datastore path ("[name] path") and
+// the UUID of its datastore ("" when abs is on none).
+func dsPath(names map[string]string, abs string) (path, uuid string) {
 	rest, ok := strings.CutPrefix(abs, "/vmfs/volumes/")
 	if !ok {
 		return abs, ""
 	}
 	uuid, p, _ := strings.Cut(rest, "/")
 	if n, ok := names[uuid]; ok {
-		return fmt.Sprintf("[%s] %s", n, p), n
+		return fmt.Sprintf("[%s] %s", n, p), uuid
 	}
 	return abs, ""
 }
