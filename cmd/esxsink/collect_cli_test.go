@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,15 +91,15 @@ func startLabScenario(t *testing.T, yaml string) *runningLab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	_, pw, fp := readLabBanner(t, stdout)
-	return &runningLab{cmd: cmd, hostArgs: []string{"--host", fmt.Sprintf("127.0.0.1:%d", port), "--host-key", fp},
-		env: append(os.Environ(), "ESXSINK_PASSWORD="+pw), nfsPort: freePort(t), portmapPor: pm}
+	h := readLabBanner(t, stdout).hosts[0]
+	return &runningLab{cmd: cmd, hostArgs: []string{"--host", fmt.Sprintf("127.0.0.1:%d", port), "--host-key", h.hostKey},
+		env: append(os.Environ(), "ESXSINK_PASSWORD="+h.password), nfsPort: freePort(t), portmapPor: pm}
 }
 
 // readLabBanner reads what `esxsink-lab` prints up to its Ctrl-C line and
-// the password and host-key fingerprint in it; the rest of stdout is
+// parses it (parseLabBanner); the rest of stdout is
 // drained so the lab never blocks on it.
-func readLabBanner(t *testing.T, stdout io.Reader) (banner, password, fingerprint string) {
+func readLabBanner(t *testing.T, stdout io.Reader) labBanner {
 	t.Helper()
 	var b strings.Builder
 	sc := bufio.NewScanner(stdout)
@@ -114,12 +113,11 @@ func readLabBanner(t *testing.T, stdout io.Reader) (banner, password, fingerprin
 		for sc.Scan() {
 		}
 	}()
-	pw := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(b.String())
-	fp := regexp.MustCompile(`(SHA256:[A-Za-z0-9+/]+)`).FindStringSubmatch(b.String())
-	if pw == nil || fp == nil {
-		t.Fatalf("lab banner lacks password or fingerprint:\n%s", b.String())
+	parsed, err := parseLabBanner(b.String())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.String(), pw[1], fp[1]
+	return parsed
 }
 
 // run runs esxsink with the lab's password in the environment.

@@ -28,25 +28,22 @@ type fleetLab struct {
 	vcURL, thumbprint, vcUser, vcPass string
 	sshPort, portmapPort, nfsPort     int
 	hostKeys                          map[string]string // host -> SHA256 fingerprint
-	env                               []string
+	// password is every host's root password.
+	password string
+	env      []string
 }
 
-// fleetPassword is every host's root password in the test's copy of the
-// scenario: collect --vcenter logs in to every host with one password.
-const fleetPassword = "Fleet-Lab-1!"
-
+// startFleetLab starts the lab on examples/lab/vcenter.yaml.
 func startFleetLab(t *testing.T) *fleetLab {
 	t.Helper()
-	src, err := os.ReadFile("../../examples/lab/vcenter.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	yaml := regexp.MustCompile(`password: "Esx0\d-Lab-1!"`).ReplaceAllString(string(src), `password: "`+fleetPassword+`"`)
+	return startFleetLabOn(t, "../../examples/lab/vcenter.yaml")
+}
+
+// startFleetLabOn starts the lab on a fleet scenario whose hosts share
+// one root password: collect --vcenter logs in to every host with one.
+func startFleetLabOn(t *testing.T, scenario string) *fleetLab {
+	t.Helper()
 	dir := t.TempDir()
-	scenario := filepath.Join(dir, "vcenter.yaml")
-	if err := os.WriteFile(scenario, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	l := &fleetLab{sshPort: freePort(t), portmapPort: freePort(t), nfsPort: freePort(t), hostKeys: map[string]string{}}
 	cmd := exec.Command(labBin, "--scenario", scenario, "--listen", fmt.Sprintf("127.0.0.1:%d", l.sshPort),
 		"--nfs-portmap-port", fmt.Sprint(l.portmapPort), "--work-dir", filepath.Join(dir, "hosts"))
@@ -56,19 +53,16 @@ func startFleetLab(t *testing.T) *fleetLab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	banner, _, _ := readLabBanner(t, stdout)
-	field := func(text, name string) string {
-		m := regexp.MustCompile(`(?m)^\s*` + name + `:\s+(\S+)`).FindStringSubmatch(text)
-		if m == nil {
-			t.Fatalf("no %s: line in\n%s", name, text)
+	banner := readLabBanner(t, stdout)
+	l.vcURL, l.thumbprint, l.vcUser, l.vcPass = banner.vcenter.url, banner.vcenter.thumbprint, banner.vcenter.user, banner.vcenter.password
+	for _, h := range banner.hosts {
+		l.hostKeys[h.name] = h.hostKey
+		if h.password != banner.hosts[0].password {
+			t.Fatalf("the hosts of %s have different root passwords (%s)", scenario, h.name)
 		}
-		return m[1]
 	}
-	l.vcURL, l.thumbprint, l.vcUser, l.vcPass = field(banner, "vcenter"), field(banner, "thumbprint"), field(banner, "user"), field(banner, "password")
-	for _, block := range strings.Split(banner, "simulated ESXi host ")[1:] {
-		l.hostKeys[strings.Fields(block)[0]] = field(block, "host key")
-	}
-	l.env = append(os.Environ(), "ESXSINK_VCENTER_PASSWORD="+l.vcPass, "ESXSINK_PASSWORD="+fleetPassword)
+	l.password = banner.hosts[0].password
+	l.env = append(os.Environ(), "ESXSINK_VCENTER_PASSWORD="+l.vcPass, "ESXSINK_PASSWORD="+l.password)
 	return l
 }
 
@@ -360,7 +354,7 @@ func TestCollectVCenterDisagree(t *testing.T) {
 	l := startFleetLab(t)
 	shell := func(cmd string) string {
 		t.Helper()
-		out, err := exec.Command(sshpass, "-p", fleetPassword, sshBin, "-p", fmt.Sprint(l.sshPort), "-o", "StrictHostKeyChecking=no",
+		out, err := exec.Command(sshpass, "-p", l.password, sshBin, "-p", fmt.Sprint(l.sshPort), "-o", "StrictHostKeyChecking=no",
 			"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.12", cmd).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s on esx02: %v\n%s", cmd, err, out)

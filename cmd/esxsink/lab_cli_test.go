@@ -31,7 +31,8 @@ func TestLabCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	text, pw, fp := readLabBanner(t, stdout)
+	b := readLabBanner(t, stdout)
+	text, pw, fp := b.text, b.hosts[0].password, b.hosts[0].hostKey
 	if !strings.Contains(text, fmt.Sprint(port)) {
 		t.Fatalf("lab banner lacks the port:\n%s", text)
 	}
@@ -80,7 +81,7 @@ func TestLabVCenter(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		banner, _, _ = readLabBanner(t, stdout)
+		banner = readLabBanner(t, stdout).text
 		return banner, func() {
 			cmd.Process.Signal(syscall.SIGINT)
 			done := make(chan error, 1)
