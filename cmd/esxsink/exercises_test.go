@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -268,8 +269,8 @@ func TestExercises(t *testing.T) {
 		tools[p] = peer.Require(t, p)
 	}
 	files, err := filepath.Glob(filepath.Join(exercisesDir, "[0-9][0-9]-*.md"))
-	if err != nil || len(files) < 5 {
-		t.Fatalf("want the five exercises in %s, found %v (%v)", exercisesDir, files, err)
+	if err != nil || len(files) < 6 {
+		t.Fatalf("want the six exercises in %s, found %v (%v)", exercisesDir, files, err)
 	}
 	sort.Strings(files)
 	for _, f := range files {
@@ -292,6 +293,10 @@ func TestExercises(t *testing.T) {
 
 func runExercise(t *testing.T, tools map[string]string, steps []*exStep) {
 	scenario, err := filepath.Abs(filepath.Join(exercisesDir, "training.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labs, err := filepath.Abs("../../examples/lab")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,6 +329,8 @@ func runExercise(t *testing.T, tools map[string]string, steps []*exStep) {
 		"NFS_PORT":     strconv.Itoa(freePort(t)),
 		"PORTMAP_PORT": strconv.Itoa(freePort(t)),
 		"SCENARIO":     scenario,
+		"LABS":         labs,
+		"VCENTER_PORT": strconv.Itoa(freePort(t)),
 		"CASE":         filepath.Join(tmp, "cases", "EX"),
 	}
 	t.Cleanup(func() {
@@ -467,29 +474,52 @@ func (r *exerciseRun) startTerminal(s *exStep) (string, int) {
 	return out, 0
 }
 
-// learnLab reads what the lab's banner tells the student: the password,
+// learnLab reads what the lab's banner tells the student, as the set-up
+// in examples/exercises/README.md has them write it down: the password,
 // typed at ssh's prompt (here by sshpass), and the host-key fingerprint,
 // which the student compares before trusting the host (here: the key
 // ssh-keyscan fetches must have that fingerprint, or the test stops).
-func (r *exerciseRun) learnLab(s *exStep, banner string) {
+// A vSphere lab's banner adds the vCenter ($VCENTER, $VCENTER_USER,
+// $VCENTER_THUMBPRINT, $ESXSINK_VCENTER_PASSWORD) and one block per host:
+// each host's fingerprint is $<HOST>_FINGERPRINT (ESX01_FINGERPRINT), and
+// the hosts share the root password; a host whose SSH is stopped cannot
+// be scanned yet.
+func (r *exerciseRun) learnLab(s *exStep, text string) {
 	t := r.t
-	pw := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(banner)
-	fp := regexp.MustCompile(`host key:\s+(SHA256:[A-Za-z0-9+/]+)`).FindStringSubmatch(banner)
-	if pw == nil || fp == nil {
-		t.Fatalf("%s:%d step %s: the lab's banner lacks the password or host key:\n%s", s.file, s.line, s.name, banner)
+	banner, err := parseLabBanner(text)
+	if err != nil {
+		t.Fatalf("%s:%d step %s: %v", s.file, s.line, s.name, err)
 	}
-	r.env["SSHPASS"] = pw[1]
-	r.env["ESXSINK_PASSWORD"] = pw[1]
-	r.env["LAB_FINGERPRINT"] = fp[1]
-	keys, err := exec.Command(r.tools["ssh-keyscan"], "-p", r.env["LAB_PORT"], r.env["LAB_HOST"]).Output()
-	if err != nil || len(keys) == 0 {
-		t.Fatalf("ssh-keyscan of the lab: %v", err)
+	first := banner.hosts[0]
+	r.env["SSHPASS"] = first.password
+	r.env["ESXSINK_PASSWORD"] = first.password
+	r.env["LAB_FINGERPRINT"] = first.hostKey
+	if v := banner.vcenter; v.url != "" {
+		r.env["VCENTER"], r.env["VCENTER_USER"], r.env["VCENTER_THUMBPRINT"], r.env["ESXSINK_VCENTER_PASSWORD"] = v.url, v.user, v.thumbprint, v.password
 	}
-	kg := exec.Command(r.tools["ssh-keygen"], "-lf", "-")
-	kg.Stdin = bytes.NewReader(keys)
-	prints, err := kg.Output()
-	if err != nil || !strings.Contains(string(prints), fp[1]) {
-		t.Fatalf("the lab's host key is not the one its banner prints (%s): %v\n%s", fp[1], err, prints)
+	var keys []byte
+	for _, h := range banner.hosts {
+		if h.password != first.password {
+			t.Fatalf("%s:%d step %s: hosts %s and %s have different passwords; one esxsink run logs in to every host with one", s.file, s.line, s.name, first.name, h.name)
+		}
+		if banner.vcenter.url != "" {
+			r.env[strings.ToUpper(h.name)+"_FINGERPRINT"] = h.hostKey
+			if !strings.HasPrefix(h.ssh, "running") {
+				continue
+			}
+		}
+		addr := cmp.Or(h.addr, r.env["LAB_HOST"])
+		k, err := exec.Command(r.tools["ssh-keyscan"], "-p", r.env["LAB_PORT"], addr).Output()
+		if err != nil || len(k) == 0 {
+			t.Fatalf("ssh-keyscan of the lab's %s at %s: %v", h.name, addr, err)
+		}
+		kg := exec.Command(r.tools["ssh-keygen"], "-lf", "-")
+		kg.Stdin = bytes.NewReader(k)
+		prints, err := kg.Output()
+		if err != nil || !strings.Contains(string(prints), h.hostKey) {
+			t.Fatalf("the lab's host key of %s is not the one its banner prints (%s): %v\n%s", h.name, h.hostKey, err, prints)
+		}
+		keys = append(keys, k...)
 	}
 	kh := filepath.Join(filepath.Dir(r.sshConfig), "known_hosts")
 	if err := os.WriteFile(kh, keys, 0o600); err != nil {
