@@ -41,11 +41,11 @@ type SharedDatastore struct {
 // inventory's shape (datacenters, clusters of the fleet's hosts; hosts
 // in no cluster are standalone).
 type VCenterSpec struct {
-	Hostname   string        `yaml:"hostname"`
-	Version    string        `yaml:"version"`
-	Build      string        `yaml:"build"`
-	User       string        `yaml:"user"`
-	Password   string        `yaml:"password"`
+	Hostname   string `yaml:"hostname"`
+	Version    string `yaml:"version"`
+	Build      string `yaml:"build"`
+	User       string `yaml:"user"`
+	Password   string `yaml:"password"`
 	Datacenter string `yaml:"datacenter"`
 	// Datacenters are more datacenters and their hosts; a host none
 	// lists is in Datacenter.

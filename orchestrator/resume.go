@@ -18,10 +18,18 @@ type Verified struct {
 }
 
 // VerifiedInCase reads the case's custody log for files an earlier collect
-// from host (host:port as recorded; "" for any) verified, by source path
-// (a copy a later run superseded excluded). Collect resumes one only when
-// the sink still holds its evidence file at the verified size.
+// from host (host:port as recorded) verified, by source path (a copy a
+// later run superseded excluded). Collect resumes one only when the sink
+// still holds its evidence file at the verified size.
 func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
+	all, err := VerifiedByHost(caseDir)
+	return all[host], err
+}
+
+// VerifiedByHost is VerifiedInCase for every host of the case, by host
+// and source path: two hosts' files of one path (each its own
+// datastore1) are two entries.
+func VerifiedByHost(caseDir string) (map[string]map[string]Verified, error) {
 	recs, _, err := hashlog.ReadLog(hashlog.LogPath(caseDir))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -29,14 +37,16 @@ func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
 		}
 		return nil, err
 	}
-	out := map[string]Verified{}
+	out := map[string]map[string]Verified{}
 	for _, r := range recs {
 		if r.Type == custody.TypeFileSuperseded {
 			// A verified copy a later run replaced is no longer at its
 			// path: what is there now is that run's copy.
 			var m custody.FileSuperseded
 			if r.Decode(&m) == nil {
-				maps.DeleteFunc(out, func(_ string, v Verified) bool { return v.Dest == m.From })
+				for _, files := range out {
+					maps.DeleteFunc(files, func(_ string, v Verified) bool { return v.Dest == m.From })
+				}
 			}
 			continue
 		}
@@ -44,10 +54,13 @@ func VerifiedInCase(caseDir, host string) (map[string]Verified, error) {
 			continue
 		}
 		var s custody.Step
-		if r.Decode(&s) != nil || s.Source == "" || s.Dest == "" || (host != "" && s.Host != host) {
+		if r.Decode(&s) != nil || s.Source == "" || s.Dest == "" {
 			continue
 		}
-		out[s.Source] = Verified{Host: s.Host, Source: s.Source, Dest: s.Dest, Size: s.Size, Hashes: s.SinkHashes}
+		if out[s.Host] == nil {
+			out[s.Host] = map[string]Verified{}
+		}
+		out[s.Host][s.Source] = Verified{Host: s.Host, Source: s.Source, Dest: s.Dest, Size: s.Size, Hashes: s.SinkHashes}
 	}
 	return out, nil
 }

@@ -96,10 +96,10 @@ func runCollect(c *cli.Context) (err error) {
 	}
 	ctx, stop := interruptible(c.Context)
 	defer stop()
-	var resume map[string]orchestrator.Verified
+	var resume map[string]map[string]orchestrator.Verified
 	if c.Bool("resume") && f.caseDir != "" {
 		// Read before the case is opened for appending.
-		if resume, err = orchestrator.VerifiedInCase(f.caseDir, ""); err != nil {
+		if resume, err = orchestrator.VerifiedByHost(f.caseDir); err != nil {
 			return fmt.Errorf("--resume: read the custody log of %s: %w", f.caseDir, err)
 		}
 	}
@@ -151,7 +151,7 @@ func runCollect(c *cli.Context) (err error) {
 		TwoPass:     c.String("verify") == "two-pass",
 		HostHashes:  f.hostHashes,
 		Transport:   c.String("transport"),
-		Resume:      onlyHost(resume, conn.Addr()),
+		Resume:      resume[conn.Addr()],
 		Progress:    progress,
 		Parallel:    c.Int("parallel"),
 		Memory:      c.Bool("memory"),
@@ -349,17 +349,6 @@ func sameDir(a, b string) bool {
 	fa, errA := os.Stat(a)
 	fb, errB := os.Stat(b)
 	return errA == nil && errB == nil && os.SameFile(fa, fb)
-}
-
-// onlyHost keeps the resumable files verified from host.
-func onlyHost(all map[string]orchestrator.Verified, host string) map[string]orchestrator.Verified {
-	out := map[string]orchestrator.Verified{}
-	for k, v := range all {
-		if v.Host == host {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 func remoteIP(addr string) (netip.Addr, error) {

@@ -70,7 +70,7 @@ type fleetRun struct {
 	// inv is the API's inventory, as read at the start of the run.
 	inv *vsphere.Inventory
 	// resume are the files earlier runs into the case verified (--resume).
-	resume map[string]orchestrator.Verified
+	resume map[string]map[string]orchestrator.Verified
 	hosts  []*fleetHost
 
 	// passwords are the hosts' own SSH passwords (--host-passwords);
@@ -119,10 +119,10 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 	}
 	ctx, stop := interruptible(c.Context)
 	defer stop()
-	var resume map[string]orchestrator.Verified
+	var resume map[string]map[string]orchestrator.Verified
 	if c.Bool("resume") && f.caseDir != "" {
 		// Read before the case is opened for appending.
-		if resume, err = orchestrator.VerifiedInCase(f.caseDir, ""); err != nil {
+		if resume, err = orchestrator.VerifiedByHost(f.caseDir); err != nil {
 			return fmt.Errorf("--resume: read the custody log of %s: %w", f.caseDir, err)
 		}
 	}
@@ -535,7 +535,7 @@ func (r *fleetRun) collect(ctx context.Context, h *fleetHost, sink *nfssink.Sink
 		HostHashes:  r.f.hostHashes,
 		Transport:   orchestrator.TransportNFS,
 		Progress:    hostProgress(h.name, progress),
-		Resume:      onlyHost(r.resume, h.conn.Addr()),
+		Resume:      r.resume[h.conn.Addr()],
 		Parallel:    r.c.Int("parallel"),
 		Redial:      func(ctx context.Context) (*orchestrator.Conn, error) { return r.dial(ctx, h) },
 		Workstation: workstation(),
