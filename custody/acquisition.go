@@ -283,9 +283,15 @@ func (r SectorRange) String() string {
 // maps each name a datastore has under /vmfs/volumes (its name, its UUID)
 // to its folder in the evidence folder, so that a descriptor's absolute
 // /vmfs/volumes/<uuid or name>/… reference resolves inside the case. A
-// later table wins for a name two tables give.
+// later table wins for a name two tables give the same datastore (UUID).
+// A name that tables give two different datastores (each host's own
+// datastore1) is left out: which one a reference by that name means
+// depends on the host that wrote it, so it is not guessed (their UUID
+// paths still resolve).
 func VolumeFolders(recs []Record) map[string]string {
 	out := map[string]string{}
+	owner := map[string]string{} // name -> UUID
+	ambiguous := map[string]bool{}
 	for _, r := range recs {
 		if r.Type != TypeDatastores {
 			continue
@@ -297,11 +303,18 @@ func VolumeFolders(recs []Record) map[string]string {
 		for _, ds := range t.Stores {
 			for _, p := range ds.Paths {
 				rest, ok := strings.CutPrefix(p, "/vmfs/volumes/")
-				if ok && rest != "" && !strings.Contains(rest, "/") && ds.Folder != "" {
-					out[rest] = ds.Folder
+				if !ok || rest == "" || strings.Contains(rest, "/") || ds.Folder == "" {
+					continue
 				}
+				if u, seen := owner[rest]; seen && u != ds.UUID {
+					ambiguous[rest] = true
+				}
+				owner[rest], out[rest] = ds.UUID, ds.Folder
 			}
 		}
+	}
+	for name := range ambiguous {
+		delete(out, name)
 	}
 	return out
 }
