@@ -289,18 +289,8 @@ func (vc *VCenterSpec) normalize(fs *FleetScenario) error {
 	inDC := map[string]string{}
 	dcs := map[string]bool{vc.Datacenter: true}
 	for _, d := range vc.Datacenters {
-		if d.Name == "" || dcs[d.Name] {
-			return fmt.Errorf("datacenter %q: a datacenter needs a name of its own", d.Name)
-		}
-		dcs[d.Name] = true
-		for _, hn := range d.Hosts {
-			if fs.Host(hn) == nil {
-				return fmt.Errorf("datacenter %s: unknown host %q", d.Name, hn)
-			}
-			if o, ok := inDC[hn]; ok {
-				return fmt.Errorf("host %s is in datacenters %s and %s", hn, o, d.Name)
-			}
-			inDC[hn] = d.Name
+		if err := fs.checkGroup("datacenter", d.Name, d.Hosts, dcs, inDC); err != nil {
+			return err
 		}
 	}
 	// vCenter keeps datastore names unique in a datacenter (it renames a
@@ -318,21 +308,13 @@ func (vc *VCenterSpec) normalize(fs *FleetScenario) error {
 	inCluster := map[string]string{}
 	clusters := map[string]bool{}
 	for _, c := range vc.Clusters {
-		if c.Name == "" || clusters[c.Name] {
-			return fmt.Errorf("cluster %q: a cluster needs a name of its own", c.Name)
+		if err := fs.checkGroup("cluster", c.Name, c.Hosts, clusters, inCluster); err != nil {
+			return err
 		}
-		clusters[c.Name] = true
 		for _, hn := range c.Hosts {
-			if fs.Host(hn) == nil {
-				return fmt.Errorf("cluster %s: unknown host %q", c.Name, hn)
-			}
-			if o, ok := inCluster[hn]; ok {
-				return fmt.Errorf("host %s is in clusters %s and %s", hn, o, c.Name)
-			}
 			if dc := vc.DatacenterOf(c.Hosts[0]); vc.DatacenterOf(hn) != dc {
 				return fmt.Errorf("cluster %s: host %s is not in datacenter %s", c.Name, hn, dc)
 			}
-			inCluster[hn] = c.Name
 		}
 	}
 	// vCenter keeps VM names unique in a folder; the lab has one.
@@ -366,6 +348,26 @@ func (vc *VCenterSpec) normalize(fs *FleetScenario) error {
 		if e.Ago < 0 {
 			return fmt.Errorf("event %d: ago %s is in the future", i+1, e.Ago)
 		}
+	}
+	return nil
+}
+
+// checkGroup checks a group of hosts of a kind (a datacenter, a
+// cluster): a name of its own among names, hosts of the fleet, each in
+// no other group of the kind; member records host -> group.
+func (fs *FleetScenario) checkGroup(kind, name string, hosts []string, names map[string]bool, member map[string]string) error {
+	if name == "" || names[name] {
+		return fmt.Errorf("%s %q: a %s needs a name of its own", kind, name, kind)
+	}
+	names[name] = true
+	for _, hn := range hosts {
+		if fs.Host(hn) == nil {
+			return fmt.Errorf("%s %s: unknown host %q", kind, name, hn)
+		}
+		if o, ok := member[hn]; ok {
+			return fmt.Errorf("host %s is in %ss %s and %s", hn, kind, o, name)
+		}
+		member[hn] = name
 	}
 	return nil
 }

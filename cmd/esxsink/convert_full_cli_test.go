@@ -156,9 +156,15 @@ func diskImageMD5(t *testing.T, h *esxsim.Host, desc string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return readerMD5(t, io.NewSectionReader(r, 0, n), "the host's disk "+desc)
+}
+
+// readerMD5 is the md5 of what r holds; what names it in an error.
+func readerMD5(t *testing.T, r io.Reader, what string) string {
+	t.Helper()
 	sum := md5.New()
-	if _, err := io.Copy(sum, io.NewSectionReader(r, 0, n)); err != nil {
-		t.Fatal(fmt.Errorf("read the host's disk %s: %w", desc, err))
+	if _, err := io.Copy(sum, r); err != nil {
+		t.Fatal(fmt.Errorf("read %s: %w", what, err))
 	}
 	return hex.EncodeToString(sum.Sum(nil))
 }
