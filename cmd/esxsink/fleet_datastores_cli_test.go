@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,4 +133,46 @@ func fileMD5(t *testing.T, path string) string {
 	}
 	defer f.Close()
 	return readerMD5(t, f, path)
+}
+
+// TestCollectHostIntoCaseWithSameNamedDatastore: collect --host of one
+// host, then of another whose datastore1 is another volume, into one
+// case: the first keeps datastore1 (no clash when it ran, and a later run
+// does not move it), the second gets datastore1~<tag of its UUID>; both
+// verify.
+func TestCollectHostIntoCaseWithSameNamedDatastore(t *testing.T) {
+	const scenario = "testdata/fleet-datastore1.yaml"
+	fleet, err := esxsim.LoadFleet(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startFleetLabOn(t, scenario)
+	caseDir := filepath.Join(t.TempDir(), "case")
+	folders := map[string]string{} // host -> folder of its datastore1
+	for _, name := range []string{"esx-east", "esx-west"} {
+		addr := fmt.Sprintf("%s:%d", fleet.Host(name).Host.Address, l.sshPort)
+		out, errOut, code := l.run(t, "collect", "--host", addr, "--host-key", l.hostKeys[name], "--all", "-q",
+			"--nfs-port", fmt.Sprint(l.nfsPort), "--portmap-port", fmt.Sprint(l.portmapPort),
+			"--case", caseDir, "--case-id", "FLEET-2", "--examiner", "tester")
+		if code != 0 {
+			t.Fatalf("collect --host %s: exit %d\n%s\n%s", name, code, out, errOut)
+		}
+		for _, tab := range recordsOf[custody.Datastores](t, caseRecords(t, caseDir), custody.TypeDatastores) {
+			if tab.Host == addr {
+				folders[name] = tab.Stores[slices.IndexFunc(tab.Stores, func(d custody.Datastore) bool { return d.Name == "datastore1" })].Folder
+			}
+		}
+	}
+	sum := sha256.Sum256([]byte(fleet.Host("esx-west").Datastores[0].UUID))
+	if folders["esx-east"] != "datastore1" || folders["esx-west"] != "datastore1~"+hex.EncodeToString(sum[:4]) {
+		t.Errorf("folders %v", folders)
+	}
+	for _, f := range folders {
+		if _, err := os.Stat(filepath.Join(caseDir, "evidence", f, "app", "app-flat.vmdk")); err != nil {
+			t.Error(err)
+		}
+	}
+	if vout, verr, vcode := l.run(t, "verify", caseDir); vcode != 0 {
+		t.Errorf("verify exit %d\n%s\n%s", vcode, vout, verr)
+	}
 }
