@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -481,9 +482,10 @@ func (r *exerciseRun) startTerminal(s *exStep) (string, int) {
 // ssh-keyscan fetches must have that fingerprint, or the test stops).
 // A vSphere lab's banner adds the vCenter ($VCENTER, $VCENTER_USER,
 // $VCENTER_THUMBPRINT, $ESXSINK_VCENTER_PASSWORD) and one block per host:
-// each host's fingerprint is $<HOST>_FINGERPRINT (ESX01_FINGERPRINT), and
-// the hosts share the root password; a host whose SSH is stopped cannot
-// be scanned yet.
+// each host's fingerprint is $<HOST>_FINGERPRINT (ESX01_FINGERPRINT) and
+// its password $<HOST>_PASSWORD; $ESXSINK_PASSWORD is set only when
+// every host has the same, and ssh types the first host's. A host whose
+// SSH is stopped cannot be scanned yet.
 func (r *exerciseRun) learnLab(s *exStep, text string) {
 	t := r.t
 	banner, err := parseLabBanner(text)
@@ -492,18 +494,18 @@ func (r *exerciseRun) learnLab(s *exStep, text string) {
 	}
 	first := banner.hosts[0]
 	r.env["SSHPASS"] = first.password
-	r.env["ESXSINK_PASSWORD"] = first.password
+	if !slices.ContainsFunc(banner.hosts, func(h labHostInfo) bool { return h.password != first.password }) {
+		r.env["ESXSINK_PASSWORD"] = first.password
+	}
 	r.env["LAB_FINGERPRINT"] = first.hostKey
 	if v := banner.vcenter; v.url != "" {
 		r.env["VCENTER"], r.env["VCENTER_USER"], r.env["VCENTER_THUMBPRINT"], r.env["ESXSINK_VCENTER_PASSWORD"] = v.url, v.user, v.thumbprint, v.password
 	}
 	var keys []byte
 	for _, h := range banner.hosts {
-		if h.password != first.password {
-			t.Fatalf("%s:%d step %s: hosts %s and %s have different passwords; one esxsink run logs in to every host with one", s.file, s.line, s.name, first.name, h.name)
-		}
 		if banner.vcenter.url != "" {
 			r.env[strings.ToUpper(h.name)+"_FINGERPRINT"] = h.hostKey
+			r.env[strings.ToUpper(h.name)+"_PASSWORD"] = h.password
 			if !strings.HasPrefix(h.ssh, "running") {
 				continue
 			}

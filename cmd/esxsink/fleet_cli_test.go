@@ -33,10 +33,24 @@ type fleetLab struct {
 	env      []string
 }
 
-// startFleetLab starts the lab on examples/lab/vcenter.yaml.
+// fleetPassword is every host's root password in the test's copy of
+// examples/lab/vcenter.yaml, so one password logs in to every host.
+const fleetPassword = "Fleet-Lab-1!"
+
+// startFleetLab starts the lab on a copy of examples/lab/vcenter.yaml
+// whose hosts share fleetPassword.
 func startFleetLab(t *testing.T) *fleetLab {
 	t.Helper()
-	return startFleetLabOn(t, "../../examples/lab/vcenter.yaml")
+	src, err := os.ReadFile("../../examples/lab/vcenter.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := regexp.MustCompile(`password: "Esx0\d-Lab-1!"`).ReplaceAllString(string(src), `password: "`+fleetPassword+`"`)
+	scenario := filepath.Join(t.TempDir(), "vcenter.yaml")
+	if err := os.WriteFile(scenario, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startFleetLabOn(t, scenario)
 }
 
 // startFleetLabOn starts the lab on a fleet scenario whose hosts share
