@@ -321,6 +321,11 @@ func Collect(ctx context.Context, plan *Plan, o CollectOptions) (*Outcome, error
 		// Before any file: descriptors name extents and parents by
 		// /vmfs/volumes paths, which this table maps into the case.
 		c.appendRecord(custody.TypeDatastores, custody.Datastores{Host: o.Host, RunID: o.RunID, Stores: plan.Datastores})
+		for _, ds := range plan.Datastores {
+			if why := FolderReason(ds); why != "" {
+				c.appendRecord(custody.TypeNote, custody.Note{Text: fmt.Sprintf("datastore %q (UUID %s) of %s is in the evidence folder as %s: %s", ds.Name, ds.UUID, o.Host, ds.Folder, why)})
+			}
+		}
 	}
 	for _, it := range plan.Items {
 		if it.Method == MethodSkip {

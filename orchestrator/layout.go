@@ -133,6 +133,21 @@ func CaseFolders(earlier []custody.Datastore, invs ...*Inventory) map[string]str
 	return DatastoreFolders(earlier, stores)
 }
 
+// FolderReason says why a datastore's folder is not its name ("" when it
+// is, or when it has no name).
+func FolderReason(ds custody.Datastore) string {
+	switch {
+	case ds.Name == "" || ds.Folder == ds.Name:
+		return ""
+	case SafeName(ds.Name) != ds.Name:
+		return "the workstation cannot store its name as it is"
+	case reservedFolder(ds.Name):
+		return "its name is one of the case's own folders"
+	default:
+		return "another datastore of this case (another UUID) has the same name, or one that differs only in case"
+	}
+}
+
 // datastoreID is what tells a datastore from every other: its UUID, or
 // for one without, its name.
 func datastoreID(ds custody.Datastore) string { return cmp.Or(ds.UUID, ds.Name) }

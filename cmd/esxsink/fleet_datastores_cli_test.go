@@ -75,6 +75,16 @@ func TestCollectVCenterSameNamedDatastores(t *testing.T) {
 		}
 	}
 	checkTables(recs, 1)
+	var notes []string
+	for _, n := range recordsOf[custody.Note](t, recs, custody.TypeNote) {
+		notes = append(notes, n.Text)
+	}
+	for ip, w := range wants {
+		want := fmt.Sprintf("datastore \"datastore1\" (UUID %s) of %s:%d is in the evidence folder as %s: another datastore of this case (another UUID) has the same name", w.uuid, ip, l.sshPort, w.folder)
+		if !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
+			t.Errorf("no note %q in\n%s", want, strings.Join(notes, "\n"))
+		}
+	}
 	verified := map[string]custody.Step{}
 	for _, s := range recordsOf[custody.Step](t, recs, custody.TypeFileVerified) {
 		verified[s.Dest] = s
