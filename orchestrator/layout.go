@@ -89,6 +89,9 @@ func DatastoreFolders(earlier []custody.Datastore, stores []custody.Datastore) m
 		name := cmp.Or(ds.Name, ds.UUID)
 		fresh = append(fresh, cand{id: id, name: name, base: SafeName(name)})
 	}
+	// In one order whatever the hosts' (it only matters should two tags
+	// agree in their 8 digits).
+	slices.SortFunc(fresh, func(a, b cand) int { return strings.Compare(a.id, b.id) })
 	// Who else would take each folder: earlier datastores, and every new
 	// one of the same folded name.
 	claims := map[string][]cand{}
@@ -107,14 +110,12 @@ func DatastoreFolders(earlier []custody.Datastore, stores []custody.Datastore) m
 		plain := taken[k] == "" && !reservedFolder(c.base) && (len(claims[k]) == 1 || (c.base == c.name && exact == 1))
 		if plain {
 			out[c.id] = c.base
-			continue
+		} else {
+			out[c.id] = tagName(c.base, "", c.id, func(f string) bool {
+				f = strings.ToLower(f)
+				return taken[f] != "" || len(claims[f]) > 0
+			})
 		}
-		out[c.id] = tagName(c.base, "", c.id, func(f string) bool {
-			f = strings.ToLower(f)
-			return taken[f] != "" || len(claims[f]) > 0
-		})
-	}
-	for _, c := range fresh {
 		taken[strings.ToLower(out[c.id])] = c.id
 	}
 	return out

@@ -439,6 +439,10 @@ func TestDatastoreFolders(t *testing.T) {
 	if got := DatastoreFolders(nil, []custody.Datastore{a, shared}); got[uA] != "datastore1" {
 		t.Errorf("no clash, yet %v", got)
 	}
+	// Should the 8 digits of two tags agree, more digits tell them apart.
+	if got := tagName("datastore1", "", uA, func(f string) bool { return f == "datastore1~0bfae4fe" }); got != "datastore1~0bfae4fe5fcf724e" {
+		t.Errorf("a taken tag: %s", got)
+	}
 	// Through a plan: the same VM path on both hosts lands in two folders.
 	pa := MakePlan(nil, PlanOptions{Datastores: []esxi.Filesystem{{VolumeName: "datastore1", UUID: uA, MountPoint: "/vmfs/volumes/" + uA}}, Folders: want})
 	pb := MakePlan(nil, PlanOptions{Datastores: []esxi.Filesystem{{VolumeName: "datastore1", UUID: uB, MountPoint: "/vmfs/volumes/" + uB}}, Folders: want})
