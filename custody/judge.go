@@ -42,6 +42,10 @@ type judge struct {
 	// spoiled are evidence paths an anomaly says are not verified, with
 	// why.
 	spoiled map[string]Problem
+	// kept are the files esxsink wrote into the case itself
+	// (evidence.kept), by path, in log order.
+	kept    map[string]*FileState
+	keOrder []string
 }
 
 type leaseState struct {
@@ -73,7 +77,7 @@ func newJudge() *judge {
 	return &judge{a: &Assessment{}, created: map[string]int{}, finalized: map[string]finalEntry{},
 		written: map[string]Problem{}, partial: map[string]Problem{}, runs: map[string]*RunState{},
 		planned: map[string]*FileState{}, outcomes: map[string]*FileState{}, superseded: map[string]string{},
-		leases: map[string]*leaseState{}, spoiled: map[string]Problem{}, moved: map[string]string{}}
+		leases: map[string]*leaseState{}, spoiled: map[string]Problem{}, moved: map[string]string{}, kept: map[string]*FileState{}}
 }
 
 func (j *judge) anomaly(line int, format string, args ...any) {
@@ -165,6 +169,12 @@ func (j *judge) takeRecord(rec Record) error {
 		case d.Missed:
 			j.problem(false, rec.Line, "%s %q (vmid %d) on %s was asked for but could not be collected: %s", d.What, d.Name, d.VMID, d.Host, d.Why)
 		}
+	case TypeEvidenceKept:
+		var d Kept
+		if err := rec.Decode(&d); err != nil {
+			return err
+		}
+		j.keep(rec, d)
 	case TypeLeaseCreated, TypeLeaseReleased, TypeCleanupRefused:
 		var d Lease
 		if err := rec.Decode(&d); err != nil {
@@ -355,6 +365,24 @@ func (j *judge) step(rec Record, d Step) {
 			j.check(rec, d)
 		}
 	}
+}
+
+// keep judges a file esxsink wrote itself: verified when the hash of
+// the bytes written and the hash re-read from disk agree. The last
+// record of a path is the one that counts.
+func (j *judge) keep(rec Record, d Kept) {
+	f := &FileState{Path: d.Path, Source: d.What, Host: d.Source, RunID: d.RunID, Kind: "kept: " + d.Name, Size: d.Size,
+		Arrival: map[string]string{"sha256": d.SHA256}, AtRest: map[string]string{"sha256": d.AtRest}, Time: rec.Time, Line: rec.Line, Verdict: Verified}
+	switch bad := Disagreement(nil, f.Arrival, f.AtRest); {
+	case d.SHA256 == "" || d.AtRest == "":
+		f.Verdict, f.Reason = Failed, "kept, but the record lacks the hash of the bytes written or of the file at rest"
+	case bad != "":
+		f.Verdict, f.Reason = Mismatch, "the file re-read from disk is not what was written: "+bad
+	}
+	if _, ok := j.kept[d.Path]; !ok {
+		j.keOrder = append(j.keOrder, d.Path)
+	}
+	j.kept[d.Path] = f
 }
 
 // snapshotGone marks the snapshot d names as no longer on its host.
@@ -648,6 +676,9 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 		}
 	}
 	files = append(files, j.notStarted...)
+	for _, p := range j.keOrder {
+		files = append(files, j.kept[p])
+	}
 	supersedeRetaken(files)
 	j.applyChecks(files, fresh)
 	for i := range a.Checks {
@@ -807,7 +838,7 @@ func (j *judge) judgeCase(fresh *Checked) {
 	if fresh != nil {
 		for _, c := range fresh.Files {
 			if c.Verdict == RestUnlogged {
-				j.problem(true, 0, "%s is in the evidence folder but no record covers it: %s", c.Path, c.Why)
+				j.problem(true, 0, "%s is in the case but no record covers it: %s", c.Path, c.Why)
 			}
 		}
 		for _, p := range fresh.ChainProblems {

@@ -69,3 +69,35 @@ type ServiceChange struct {
 // Changed says whether the host's service differs after the call from
 // before it (false when the after state is unknown).
 func (c ServiceChange) Changed() bool { return c.After != nil && *c.After != c.Before }
+
+// TypeEvidenceKept: a file esxsink wrote into the case itself, from what
+// it read through an API (the vCenter-side evidence of a triage), rather
+// than one a host copied through the sink. It is written once and synced
+// before the record is appended, and re-read from disk to take AtRest:
+// the bytes read, the bytes written and the bytes at rest are the same.
+// A part that could not be read is an evidence.not_collected record.
+const TypeEvidenceKept = "evidence.kept" // Kept
+
+// VCenterFolder is the case's folder (beside the evidence folder, not in
+// it: nothing here came through the sink) of the vCenter-side evidence.
+const VCenterFolder = "vcenter"
+
+// Kept is the data of an evidence.kept record.
+type Kept struct {
+	// Path is relative to the case folder, slash-separated
+	// (vcenter/events.json).
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	// SHA256 is of the bytes as written; AtRest of the file re-read from
+	// disk after the sync.
+	SHA256 string `json:"sha256"`
+	AtRest string `json:"at_rest_sha256"`
+	// Source is where it was read (a vCenter's host:port), Name the
+	// part's short name (events, access, settings esx01), What the calls
+	// and scope that read it, Why what an examiner looks for in it.
+	Source string `json:"source"`
+	Name   string `json:"name"`
+	What   string `json:"what"`
+	Why    string `json:"why,omitempty"`
+	RunID  string `json:"run_id,omitempty"`
+}

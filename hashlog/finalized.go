@@ -19,6 +19,16 @@ type finalEntry struct {
 	// piecesOK is false when the record's piece hashes are inconsistent
 	// with its size, so only the whole-file hashes can be compared.
 	piecesOK bool
+	// folder names where Path is relative to, in messages ("" for the
+	// evidence folder).
+	folder string
+}
+
+func (fe *finalEntry) where() string {
+	if fe.folder == "" {
+		return "the evidence folder"
+	}
+	return fe.folder
 }
 
 // hexLen is the digest length in hex of the algorithms digest computes.

@@ -124,10 +124,16 @@ func VerifyCase(ctx context.Context, caseDir string) (*Verification, error) {
 		for _, fe := range files {
 			logged[fe.Path] = true
 		}
-		res, found := unloggedFiles(evDir, logged, created, scratchPrefixes(c.records))
+		res, found := unloggedFiles(evDir, logged, created, scratchPrefixes(c.records), custody.TypeFileFinalized)
 		rep.Files = append(rep.Files, res...)
 		rep.Findings = append(rep.Findings, found...)
 	}
+	kept, found, err := verifyKept(ctx, caseDir, c.records)
+	if err != nil {
+		return nil, err
+	}
+	rep.Files = append(rep.Files, kept...)
+	rep.Findings = append(rep.Findings, found...)
 	slices.SortStableFunc(rep.Files, func(a, b FileCheck) int { return strings.Compare(a.Path, b.Path) })
 	rep.Assessment = custody.Assess(c.records, rep.checked())
 	return rep, nil
@@ -172,12 +178,12 @@ func verifyFile(ctx context.Context, root *os.Root, fe *finalEntry) (FileCheck, 
 		return res, out
 	}
 	if root == nil {
-		return fail(custody.RestMissing, "finalized in the log but missing: there is no evidence folder")
+		return fail(custody.RestMissing, "recorded in the log but missing: there is no %s", strings.TrimPrefix(fe.where(), "the "))
 	}
 	native := filepath.FromSlash(fe.Path)
 	fi, err := root.Lstat(native)
 	if errors.Is(err, os.ErrNotExist) {
-		return fail(custody.RestMissing, "finalized in the log but missing from the evidence folder")
+		return fail(custody.RestMissing, "recorded in the log but missing from %s", fe.where())
 	}
 	if err != nil {
 		return fail(custody.RestUnreadable, "cannot stat: %v", err)
@@ -275,7 +281,7 @@ func pieceSpans(bad []int, pieceSize, size int64) []custody.PieceRange {
 // unloggedFiles lists what lies in the evidence folder without a
 // file.finalized record: such a file was never verified by the sink, so
 // its presence is a failure, whatever it holds.
-func unloggedFiles(evDir string, logged map[string]bool, created map[string]int, scratch []string) ([]FileCheck, []custody.Finding) {
+func unloggedFiles(evDir string, logged map[string]bool, created map[string]int, scratch []string, record string) ([]FileCheck, []custody.Finding) {
 	var res []FileCheck
 	var out []custody.Finding
 	err := filepath.WalkDir(evDir, func(p string, d fs.DirEntry, err error) error {
@@ -306,7 +312,7 @@ func unloggedFiles(evDir string, logged map[string]bool, created map[string]int,
 			v = custody.RestPartial
 		}
 		res = append(res, FileCheck{Path: rel, Size: size, Verdict: v})
-		what := "no file.finalized record covers this file"
+		what := "no " + record + " record covers this file"
 		switch {
 		case !d.Type().IsRegular():
 			what = fmt.Sprintf("not a regular file (%s) and not covered by any record", d.Type())
