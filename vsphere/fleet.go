@@ -44,34 +44,11 @@ type HostGroup struct {
 // out. Selected VMs on no host (orphaned) are returned apart: no host can
 // collect them.
 func (inv *Inventory) Group(sel FleetSelection) (groups []HostGroup, orphans []VM, err error) {
-	hosts := map[string]Host{}
-	for _, h := range inv.AllHosts() {
-		hosts[h.Name] = h
+	hosts, inScope, err := inv.scope(sel)
+	if err != nil {
+		return nil, nil, err
 	}
-	inScope := map[string]bool{}
 	scoped := len(sel.Clusters) > 0 || len(sel.Hosts) > 0
-	for _, c := range sel.Clusters {
-		found := false
-		for _, dc := range inv.Datacenters {
-			for _, cl := range dc.Clusters {
-				if cl.Name == c {
-					found = true
-					for _, h := range cl.Hosts {
-						inScope[h] = true
-					}
-				}
-			}
-		}
-		if !found {
-			return nil, nil, fmt.Errorf("%w %q on %s", ErrNoSuchCluster, c, inv.Endpoint)
-		}
-	}
-	for _, h := range sel.Hosts {
-		if _, ok := hosts[h]; !ok {
-			return nil, nil, fmt.Errorf("%w %q on %s (it has %s)", ErrNoSuchHost, h, inv.Endpoint, strings.Join(sortedKeys(hosts), ", "))
-		}
-		inScope[h] = true
-	}
 	var pool []VM
 	for _, vm := range inv.AllVMs() {
 		if !scoped || inScope[vm.Host] {
@@ -122,6 +99,57 @@ func (inv *Inventory) Group(sel FleetSelection) (groups []HostGroup, orphans []V
 	}
 	slices.SortFunc(orphans, func(a, b VM) int { return cmp.Compare(a.MoRef, b.MoRef) })
 	return groups, orphans, nil
+}
+
+// SelectHosts is the hosts the selection's scope names (Clusters and
+// Hosts), every host when it names none, in name order; its VMs are not
+// looked at.
+func (inv *Inventory) SelectHosts(sel FleetSelection) ([]Host, error) {
+	hosts, inScope, err := inv.scope(sel)
+	if err != nil {
+		return nil, err
+	}
+	scoped := len(sel.Clusters) > 0 || len(sel.Hosts) > 0
+	var out []Host
+	for _, name := range sortedKeys(hosts) {
+		if !scoped || inScope[name] {
+			out = append(out, hosts[name])
+		}
+	}
+	return out, nil
+}
+
+// scope resolves the selection's clusters and hosts: every host by name,
+// and those in scope (none when the selection names neither).
+func (inv *Inventory) scope(sel FleetSelection) (hosts map[string]Host, inScope map[string]bool, err error) {
+	hosts = map[string]Host{}
+	for _, h := range inv.AllHosts() {
+		hosts[h.Name] = h
+	}
+	inScope = map[string]bool{}
+	for _, c := range sel.Clusters {
+		found := false
+		for _, dc := range inv.Datacenters {
+			for _, cl := range dc.Clusters {
+				if cl.Name == c {
+					found = true
+					for _, h := range cl.Hosts {
+						inScope[h] = true
+					}
+				}
+			}
+		}
+		if !found {
+			return nil, nil, fmt.Errorf("%w %q on %s", ErrNoSuchCluster, c, inv.Endpoint)
+		}
+	}
+	for _, h := range sel.Hosts {
+		if _, ok := hosts[h]; !ok {
+			return nil, nil, fmt.Errorf("%w %q on %s (it has %s)", ErrNoSuchHost, h, inv.Endpoint, strings.Join(sortedKeys(hosts), ", "))
+		}
+		inScope[h] = true
+	}
+	return hosts, inScope, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
