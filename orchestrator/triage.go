@@ -40,6 +40,10 @@ type TriageOptions struct {
 	Log    Recorder
 	Host   string
 	RunID  string
+	// Folder is where the host's files go in the evidence folder
+	// (default TriageFolder); a fleet run gives each host its own, under
+	// TriageFolder.
+	Folder string
 	// Commands and Paths default to esxi.TriageCommands and
 	// esxi.TriagePaths.
 	Commands []esxi.TriageCommand
@@ -65,8 +69,10 @@ type TriageLink struct {
 
 // TriageResult is what a triage gathered and what it plans to copy.
 type TriageResult struct {
-	Host    string                 `json:"host"`
-	RunID   string                 `json:"run_id,omitempty"`
+	Host  string `json:"host"`
+	RunID string `json:"run_id,omitempty"`
+	// Folder is where the host's files go in the evidence folder.
+	Folder  string                 `json:"folder"`
 	Items   []PlanItem             `json:"items"`
 	Outputs []custody.TriageOutput `json:"outputs"`
 	Links   []TriageLink           `json:"links,omitempty"`
@@ -99,7 +105,10 @@ func Triage(ctx context.Context, o TriageOptions) (*TriageResult, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	res := &TriageResult{Host: o.Host, RunID: o.RunID}
+	if o.Folder == "" {
+		o.Folder = TriageFolder
+	}
+	res := &TriageResult{Host: o.Host, RunID: o.RunID, Folder: o.Folder}
 	if !o.ListOnly {
 		if err := runTriageCommands(ctx, o, res); err != nil {
 			return res, err
@@ -202,10 +211,10 @@ func listTriageFiles(ctx context.Context, o TriageOptions, res *TriageResult) er
 	planned := map[string]bool{}
 	add := func(p string, size int64, isLive bool) string {
 		if planned[p] {
-			return TriageDest(p)
+			return triageDest(o.Folder, p)
 		}
 		planned[p] = true
-		it := PlanItem{Source: p, Size: size, Kind: KindHostFile, Method: MethodCopy, Dest: TriageDest(p), Live: isLive}
+		it := PlanItem{Source: p, Size: size, Kind: KindHostFile, Method: MethodCopy, Dest: triageDest(o.Folder, p), Live: isLive}
 		if why := sinkNameProblem(p); why != "" {
 			it.Method, it.Note, it.Dest = MethodSkip, "not copied: "+why, ""
 		} else if isLive {
@@ -267,8 +276,15 @@ func listTriageFiles(ctx context.Context, o TriageOptions, res *TriageResult) er
 }
 
 // TriageDest is where a host file goes, relative to CASE/evidence.
-func TriageDest(hostPath string) string {
-	return TriageFolder + "/files/" + strings.TrimPrefix(path.Clean(hostPath), "/")
+func TriageDest(hostPath string) string { return triageDest(TriageFolder, hostPath) }
+
+// FleetTriageFolder is a host's own folder of host artifacts in a fleet
+// run, named by its inventory name: host-artifacts/<host>, so that two
+// hosts' /etc/passwd never meet.
+func FleetTriageFolder(host string) string { return TriageFolder + "/" + SafeName(host) }
+
+func triageDest(folder, hostPath string) string {
+	return folder + "/files/" + strings.TrimPrefix(path.Clean(hostPath), "/")
 }
 
 // sinkNameProblem says why the sink would refuse a host path as an

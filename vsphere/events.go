@@ -54,8 +54,9 @@ func (c *Client) Events(ctx context.Context, s Scope) ([]Event, error) {
 	var out []Event
 	for _, ref := range refs {
 		filter := types.EventFilterSpec{
-			Entity: &types.EventFilterSpecByEntity{Entity: ref, Recursion: c.recursion(ref)},
-			Time:   &types.EventFilterSpecByTime{BeginTime: &s.Period.Since, EndTime: &s.Period.Until},
+			Entity:      &types.EventFilterSpecByEntity{Entity: ref, Recursion: c.recursion(ref)},
+			Time:        &types.EventFilterSpecByTime{BeginTime: &s.Period.Since, EndTime: &s.Period.Until},
+			EventTypeId: s.EventTypes,
 		}
 		events, err := c.readEvents(ctx, filter)
 		if err != nil {

@@ -29,10 +29,13 @@ type EvidenceRequest struct {
 const (
 	PartInventory = "inventory"
 	PartEvents    = "events"
-	PartTasks     = "tasks"
-	PartAccess    = "access"
-	PartSessions  = "sessions"
-	PartSettings  = "settings"
+	// PartAccessEvents are the endpoint-wide events of who logged in and
+	// who changed accounts, roles and permissions: they are about no host.
+	PartAccessEvents = "access-events"
+	PartTasks        = "tasks"
+	PartAccess       = "access"
+	PartSessions     = "sessions"
+	PartSettings     = "settings"
 )
 
 // EvidencePart is one part of the vCenter-side evidence: what was read,
@@ -96,6 +99,10 @@ func (c *Client) Evidence(ctx context.Context, req EvidenceRequest) []EvidencePa
 			Why: "who started which operation on the hosts and VMs, when, and whether it succeeded"},
 			func() (any, error) { return c.Tasks(ctx, scope) })
 	}
+	accessScope := Scope{Period: period, EventTypes: AccessEventTypes}
+	add(EvidencePart{Name: PartAccessEvents, What: fmt.Sprintf("EventManager history collectors: every %v of the endpoint, %s to %s", AccessEventTypes, period.Since.Format(time.RFC3339), period.Until.Format(time.RFC3339)),
+		Why: "logins and failed logins with their source addresses, sessions terminated, accounts, roles and permissions changed: they name no host"},
+		func() (any, error) { return c.Events(ctx, accessScope) })
 	add(EvidencePart{Name: PartAccess, What: "AuthorizationManager: every role and every permission",
 		Why: "accounts and groups granted a role (an added admin, ESX Admins), roles created or widened"},
 		func() (any, error) { return c.Access(ctx) })
@@ -121,10 +128,24 @@ type envelope struct {
 
 // scope is the scope a part was read within (events and tasks only).
 func (p EvidencePart) scope(s Scope) *Scope {
-	if p.Name == PartEvents || p.Name == PartTasks {
+	switch p.Name {
+	case PartEvents, PartTasks:
 		return &s
+	case PartAccessEvents:
+		return &Scope{Period: s.Period, EventTypes: AccessEventTypes}
 	}
 	return nil
+}
+
+// AccessEventTypes are the events of logins, sessions, accounts, roles
+// and permissions, which vCenter posts on no host or VM.
+var AccessEventTypes = []string{
+	"UserLoginSessionEvent", "UserLogoutSessionEvent", "BadUsernameSessionEvent", "AlreadyAuthenticatedSessionEvent",
+	"NoAccessUserEvent", "SessionTerminatedEvent", "GlobalMessageChangedEvent",
+	"AccountCreatedEvent", "AccountRemovedEvent", "AccountUpdatedEvent", "UserPasswordChanged",
+	"PermissionAddedEvent", "PermissionRemovedEvent", "PermissionUpdatedEvent",
+	"RoleAddedEvent", "RoleRemovedEvent", "RoleUpdatedEvent",
+	"com.vmware.sso.LoginSuccess", "com.vmware.sso.LoginFailure", "com.vmware.sso.Logout",
 }
 
 // explain names a privilege the user lacks or an API the endpoint does

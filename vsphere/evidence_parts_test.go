@@ -57,11 +57,29 @@ func TestEvidenceParts(t *testing.T) {
 		if err := json.Unmarshal(a, &env); err != nil || env.Endpoint == "" || len(env.Data) < 2 {
 			t.Errorf("part %s: %v %s", p.Name, err, a)
 		}
+		if p.Name == vsphere.PartAccessEvents {
+			var events []vsphere.Event
+			if err := json.Unmarshal(env.Data, &events); err != nil {
+				t.Fatal(err)
+			}
+			logins := 0
+			for _, e := range events {
+				if !slices.Contains(vsphere.AccessEventTypes, e.Type) {
+					t.Errorf("access events hold a %s", e.Type)
+				}
+				if e.Type == "UserLoginSessionEvent" {
+					logins++
+				}
+			}
+			if logins == 0 {
+				t.Errorf("access events lack our own login: %s", a)
+			}
+		}
 		if p.Name == vsphere.PartEvents && (env.Scope == nil || !slices.Equal(env.Scope.Hosts, []string{host}) || env.Scope.Period.Since.IsZero()) {
 			t.Errorf("events kept without their scope: %s", a)
 		}
 	}
-	want := []string{"inventory ", "events ", "tasks ", "access ", "sessions ", "settings " + host}
+	want := []string{"inventory ", "events ", "tasks ", "access-events ", "access ", "sessions ", "settings " + host}
 	if !slices.Equal(names, want) {
 		t.Errorf("parts %q, want %q", names, want)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vmware/govmomi/vim25/mo"
@@ -33,6 +35,9 @@ type Scope struct {
 	Hosts  []string `json:"hosts,omitempty"`
 	VMs    []string `json:"vms,omitempty"`
 	Period Period   `json:"period"`
+	// EventTypes limits events to these types (class names such as
+	// UserLoginSessionEvent, or extended event ids); empty: every type.
+	EventTypes []string `json:"event_types,omitempty"`
 }
 
 // entities resolves the scope to managed object references: the root
@@ -92,4 +97,49 @@ func (p Period) window(now time.Time) Period {
 		p.Since = p.Until.AddDate(0, 0, -DefaultDays)
 	}
 	return p
+}
+
+// ParseSince reads a --since value into the period from it up to now:
+// "" is the DefaultDays; a number of days ("30d"), weeks ("2w") or a Go
+// duration ("36h"); a date ("2026-11-01", midnight UTC) or an RFC 3339
+// time. A start after now is refused.
+func ParseSince(s string, now time.Time) (Period, error) {
+	now = now.UTC()
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return LastDays(now, DefaultDays), nil
+	}
+	var since time.Time
+	if n, unit, ok := cutCount(s); ok && (unit == "d" || unit == "w") {
+		days := n
+		if unit == "w" {
+			days = 7 * n
+		}
+		since = now.AddDate(0, 0, -days)
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		since = now.Add(-d)
+	} else if t, err := time.Parse(time.DateOnly, s); err == nil {
+		since = t.UTC()
+	} else if t, err := time.Parse(time.RFC3339, s); err == nil {
+		since = t.UTC()
+	} else {
+		return Period{}, fmt.Errorf("--since %q: give a number of days (30d), weeks (2w) or hours (36h), a date (2026-11-01, UTC) or a time (2026-11-01T08:00:00Z)", s)
+	}
+	if since.After(now) {
+		return Period{}, fmt.Errorf("--since %q is after now (%s)", s, now.Format(time.RFC3339))
+	}
+	return Period{Since: since, Until: now}, nil
+}
+
+// cutCount splits "30d" into 30 and "d".
+func cutCount(s string) (int, string, bool) {
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if i <= 0 {
+		return 0, "", false
+	}
+	n, err := strconv.Atoi(s[:i])
+	if err != nil || n <= 0 {
+		return 0, "", false
+	}
+	return n, s[i:], true
 }

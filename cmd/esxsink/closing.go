@@ -33,6 +33,11 @@ type closing struct {
 	// does (both from the case's custody log).
 	HostTally string
 	Hosts     []string
+	// Kept are the files read through the vSphere API and kept in the
+	// case (vCenter-side evidence).
+	Kept []custody.Kept
+	// Command names the run in the heading ("" is collect).
+	Command string
 }
 
 // headReader is a custody log that can say its head (a local case; a
@@ -76,10 +81,21 @@ func closingOf(rep *orchestrator.Outcome, plan *orchestrator.Plan, caseDir strin
 // printClosing writes the closing statement as one block.
 func printClosing(w io.Writer, cl closing) {
 	c := cl.Counts
-	fmt.Fprintf(w, "\n== esxsink collect: %s ==\n", map[bool]string{true: "NOT COMPLETE", false: "complete"}[cl.Failed || len(cl.Refused) > 0])
+	command := cl.Command
+	if command == "" {
+		command = "collect"
+	}
+	fmt.Fprintf(w, "\n== esxsink %s: %s ==\n", command, map[bool]string{true: "NOT COMPLETE", false: "complete"}[cl.Failed || len(cl.Refused) > 0])
 	fmt.Fprintf(w, "  verified       %d\n  copied live    %d\n  failed         %d\n  not started    %d\n  skipped        %d\n  not collected  %d\n",
 		c.Verified, c.CopiedLive, c.Failed, c.NotStarted, c.Skipped, c.NotCollected)
 	fmt.Fprintf(w, "  bytes          %s in %s\n", humanBytes(c.Bytes), cl.Duration.Round(time.Second))
+	if len(cl.Kept) > 0 {
+		var size int64
+		for _, k := range cl.Kept {
+			size += k.Size
+		}
+		fmt.Fprintf(w, "  kept from API  %d file(s), %s, under %s (vCenter-side evidence, each SHA-256 in the custody log)\n", len(cl.Kept), humanBytes(size), keptFolder(cl.Kept[0].Path))
+	}
 	if cl.Head != "" {
 		fmt.Fprintf(w, "  custody log    head seq %d sha256 %s (write it down)\n", cl.HeadSeq, cl.Head)
 	}
@@ -94,7 +110,7 @@ func printClosing(w io.Writer, cl closing) {
 		fmt.Fprintf(w, "  REFUSED HOST   %s\n", r)
 	}
 	if len(cl.NotCollected) > 0 {
-		fmt.Fprintf(w, "  found on the host, not collected:\n")
+		fmt.Fprintf(w, "  found, not collected:\n")
 		for _, n := range cl.NotCollected {
 			// The option that would collect it, else why nothing can
 			// (a refused host, a host that does not have the VM).
@@ -123,4 +139,10 @@ func printClosing(w io.Writer, cl closing) {
 	}
 	next = append(next, "esxsink verify "+cl.CaseDir, "esxsink report "+cl.CaseDir)
 	fmt.Fprintf(w, "  next           %s\n", strings.Join(next, "\n                 "))
+}
+
+// keptFolder is the run's folder of a kept file: vcenter/<time>-<run>.
+func keptFolder(p string) string {
+	parts := strings.SplitN(p, "/", 3)
+	return strings.Join(parts[:min(2, len(parts))], "/")
 }

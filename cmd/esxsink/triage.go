@@ -25,19 +25,19 @@ func triageCommand() *cli.Command {
 		switch name := f.Names()[0]; {
 		case triageOnlyDrops[name] || fleet[name]:
 		case name == "host":
-			// Triage is of one host over SSH: --host is required (collect
-			// takes --vcenter instead).
+			// One host over SSH, or --vcenter.
 			flags = append(flags, hostFlags()[0])
 		default:
 			flags = append(flags, f)
 		}
 	}
+	flags = eitherRequired(append(append(flags, vcenterFlags()...), vcenterTriageFlags()...), "host", "vcenter")
 	// collect's own code runs the triage: this is collect --host-artifacts
 	// with no VM.
 	flags = append(flags, &cli.BoolFlag{Name: "host-artifacts", Value: true, Hidden: true, Usage: "always on: triage is collect --host-artifacts without VMs"})
 	return &cli.Command{
 		Name:  "triage",
-		Usage: "collect an ESXi host's own state for incident response: logs, /etc, crontab, shell history and command outputs",
+		Usage: "collect an ESXi host's own state for incident response (logs, /etc, crontab, shell history, command outputs), or with --vcenter the vCenter-side evidence",
 		Description: `Runs read-only triage commands on the host (version, accounts, permissions, VIBs and the
 acceptance level, advanced and kernel settings including execInstalledOnly, syslog, modules,
 network interfaces, connections, ARP, firewall, processes, open files, storage, VM inventory);
@@ -46,9 +46,22 @@ triage.output record. A command the host lacks is a note, not a failure. Then it
 /var/log, /var/run/log, /scratch/log, /etc, root's crontab, /.ash_history and /var/run/bootTime
 through the embedded sink exactly as collect copies VM files (dd | tee | md5sum, host = sink =
 at-rest hashes) into CASE/evidence/host-artifacts/files/<path on the host>. Live logs are
-copied up to their size when their copy started. Same as esxsink collect --host-artifacts without VMs.`,
+copied up to their size when their copy started. Same as esxsink collect --host-artifacts without VMs.
+
+With --vcenter instead of --host (and --all, --esx-host or --cluster to choose hosts): reads,
+through the vSphere API only, what vCenter knows of those hosts, and keeps it in
+CASE/vcenter/<UTC time>-<run>/ as stable JSON: the inventory as read, the events and tasks of
+the hosts and their VMs over --since (default 30 days, vCenter's default retention), every
+role and permission, the sessions open now (keys kept only as SHA-256), and each host's
+forensic advanced settings (UserVars, Syslog, execInstalledOnly, Security, the ESX Admins
+group, the MOB, banners). Each file is written once, synced, and recorded with its SHA-256
+(evidence.kept), so esxsink verify re-hashes it. A part that cannot be read (a privilege the
+user lacks, an API the endpoint does not offer) is recorded as NOT COLLECTED with why, and
+triage exits 1. It changes nothing and does not log in to the hosts: no SSH service is
+started. To add the hosts' own artifacts (logs, /etc, command outputs) in the same case, use
+esxsink collect --vcenter --host-artifacts, which keeps this vCenter-side evidence too.`,
 		Flags:  flags,
-		Action: runCollect,
+		Action: runTriage,
 	}
 }
 
