@@ -46,6 +46,9 @@ type judge struct {
 	// (evidence.kept), by path, in log order.
 	kept    map[string]*FileState
 	keOrder []string
+	// missedAt are the parts asked for and not collected, by the log line
+	// of their record: a part kept later from the same source settles it.
+	missedAt map[int]Uncollected
 }
 
 type leaseState struct {
@@ -77,7 +80,7 @@ func newJudge() *judge {
 	return &judge{a: &Assessment{}, created: map[string]int{}, finalized: map[string]finalEntry{},
 		written: map[string]Problem{}, partial: map[string]Problem{}, runs: map[string]*RunState{},
 		planned: map[string]*FileState{}, outcomes: map[string]*FileState{}, superseded: map[string]string{},
-		leases: map[string]*leaseState{}, spoiled: map[string]Problem{}, moved: map[string]string{}, kept: map[string]*FileState{}}
+		leases: map[string]*leaseState{}, spoiled: map[string]Problem{}, moved: map[string]string{}, kept: map[string]*FileState{}, missedAt: map[int]Uncollected{}}
 }
 
 func (j *judge) anomaly(line int, format string, args ...any) {
@@ -161,6 +164,9 @@ func (j *judge) takeRecord(rec Record) error {
 		}
 		j.others = append(j.others, FileState{Source: d.Path, VM: d.Name, VMID: d.VMID, Host: d.Host, RunID: d.RunID, Kind: d.What,
 			Size: d.Size, Verdict: NotCollected, Reason: d.Why, Flag: d.Flag, Line: rec.Line, Time: rec.Time})
+		if d.Missed {
+			j.missedAt[rec.Line] = d
+		}
 		switch {
 		case d.Missed && d.VMID == 0:
 			// A VM chosen through vCenter has no vmid until its host is
@@ -383,6 +389,28 @@ func (j *judge) keep(rec Record, d Kept) {
 		j.keOrder = append(j.keOrder, d.Path)
 	}
 	j.kept[d.Path] = f
+}
+
+// settleKept: a part of the API-side evidence recorded as not collected
+// and kept by a later run from the same source (the examiner fixed the
+// privilege and ran again) is no longer missing; the earlier record
+// stays, as superseded.
+func (j *judge) settleKept() {
+	for i := range j.others {
+		o := &j.others[i]
+		d, missed := j.missedAt[o.Line]
+		if !missed || o.Verdict != NotCollected {
+			continue
+		}
+		for _, p := range j.keOrder {
+			k := j.kept[p]
+			if k.Host == d.Host && k.Kind == "kept: "+d.Name && k.Line > o.Line && k.Verdict.Good() {
+				o.Verdict, o.Reason = Superseded, joinReason(fmt.Sprintf("kept later (log line %d) as %s", k.Line, k.Path), "not collected: "+o.Reason)
+				j.a.Problems = slices.DeleteFunc(j.a.Problems, func(pr Problem) bool { return pr.Line == o.Line && !pr.Integrity })
+				break
+			}
+		}
+	}
 }
 
 // snapshotGone marks the snapshot d names as no longer on its host.
@@ -680,6 +708,7 @@ func (j *judge) finish(fresh *Checked) *Assessment {
 		files = append(files, j.kept[p])
 	}
 	supersedeRetaken(files)
+	j.settleKept()
 	j.applyChecks(files, fresh)
 	for i := range a.Checks {
 		c := &a.Checks[i]

@@ -309,3 +309,49 @@ func TestCollectedNames(t *testing.T) {
 		}
 	}
 }
+
+// TestAssessKept: a file esxsink kept from the API is verified when the
+// hash written and the hash at rest agree, a mismatch otherwise; a part
+// not collected makes the case incomplete until a later run keeps it
+// from the same source.
+func TestAssessKept(t *testing.T) {
+	t.Parallel()
+	sha := strings.Repeat("a", 64)
+	kept := func(c *caseLog, name, p, atRest string) {
+		c.add(TypeEvidenceKept, Kept{Path: p, Size: 10, SHA256: sha, AtRest: atRest, Source: "vc:443", Name: name, What: "calls"})
+	}
+	missed := func(c *caseLog, name string) {
+		c.add(TypeNotCollected, Uncollected{Host: "vc:443", What: "vCenter evidence", Name: name, Path: "vcenter/r1/" + name + ".json", Why: "lacks privilege System.View", Missed: true})
+	}
+	state := func(a *Assessment, p string) State {
+		for _, f := range a.Files {
+			if f.Path == p || f.Source == p {
+				return f.Verdict
+			}
+		}
+		return ""
+	}
+
+	var c caseLog
+	kept(&c, "events", "vcenter/r1/events.json", sha)
+	if a := Assess(c.recs, nil); a.Verdict() != Complete || state(a, "vcenter/r1/events.json") != Verified || a.Counts.Verified != 1 {
+		t.Errorf("kept intact: %v %+v", a.Verdict(), a.Files)
+	}
+	kept(&c, "tasks", "vcenter/r1/tasks.json", strings.Repeat("b", 64))
+	if a := Assess(c.recs, nil); a.Verdict() != IntegrityFailure || state(a, "vcenter/r1/tasks.json") != Mismatch {
+		t.Errorf("kept, other at rest: %v %+v", a.Verdict(), a.Files)
+	}
+
+	var d caseLog
+	kept(&d, "events", "vcenter/r1/events.json", sha)
+	missed(&d, "access")
+	a := Assess(d.recs, nil)
+	if a.Verdict() != Incomplete || a.Counts.NotCollected != 1 || len(a.Problems) != 1 || !strings.Contains(a.Problems[0].What, "System.View") {
+		t.Errorf("a part not collected: %v %+v", a.Verdict(), a.Problems)
+	}
+	kept(&d, "access", "vcenter/r2/access.json", sha)
+	a = Assess(d.recs, nil)
+	if a.Verdict() != Complete || a.Counts.NotCollected != 0 || a.Counts.Superseded != 1 || state(a, "vcenter/r2/access.json") != Verified {
+		t.Errorf("a part kept by a later run: %v %+v %+v", a.Verdict(), a.Problems, a.Files)
+	}
+}

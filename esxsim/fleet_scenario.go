@@ -53,6 +53,18 @@ type VCenterSpec struct {
 	Clusters    []ClusterSpec    `yaml:"clusters"`
 	// Events are placed in the vCenter's event history.
 	Events []EventSpec `yaml:"events"`
+	// Denied are calls the vCenter refuses its user with NoPermission,
+	// as a real one answers a user whose role lacks the privilege (a
+	// responder given a narrow account): for exercises and tests of what
+	// a tool does when it may not read everything.
+	Denied []DeniedCall `yaml:"denied"`
+}
+
+// DeniedCall is an API method (RetrieveAllPermissions, QueryOptions, …)
+// the vCenter refuses, and the privilege its fault names.
+type DeniedCall struct {
+	Method    string `yaml:"method"`
+	Privilege string `yaml:"privilege"`
 }
 
 // DatacenterSpec is a datacenter and its hosts.
@@ -286,6 +298,12 @@ func (vc *VCenterSpec) normalize(fs *FleetScenario) error {
 	def(&vc.User, "administrator@vsphere.local")
 	def(&vc.Password, "VMware1!")
 	def(&vc.Datacenter, "Datacenter")
+	for i := range vc.Denied {
+		if vc.Denied[i].Method == "" {
+			return fmt.Errorf("vcenter: denied call %d names no method", i+1)
+		}
+		def(&vc.Denied[i].Privilege, "System.View")
+	}
 	inDC := map[string]string{}
 	dcs := map[string]bool{vc.Datacenter: true}
 	for _, d := range vc.Datacenters {

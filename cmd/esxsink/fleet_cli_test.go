@@ -41,11 +41,17 @@ const fleetPassword = "Fleet-Lab-1!"
 // whose hosts share fleetPassword.
 func startFleetLab(t *testing.T) *fleetLab {
 	t.Helper()
+	return startFleetLabWith(t, func(s string) string { return s })
+}
+
+// startFleetLabWith starts the lab on the scenario as edit changes it.
+func startFleetLabWith(t *testing.T, edit func(string) string) *fleetLab {
+	t.Helper()
 	src, err := os.ReadFile("../../examples/lab/vcenter.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	yaml := regexp.MustCompile(`password: "Esx0\d-Lab-1!"`).ReplaceAllString(string(src), `password: "`+fleetPassword+`"`)
+	yaml := edit(regexp.MustCompile(`password: "Esx0\d-Lab-1!"`).ReplaceAllString(string(src), `password: "`+fleetPassword+`"`))
 	scenario := filepath.Join(t.TempDir(), "vcenter.yaml")
 	if err := os.WriteFile(scenario, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -80,10 +86,20 @@ func startFleetLabOn(t *testing.T, scenario string) *fleetLab {
 	return l
 }
 
-func (l *fleetLab) collectArgs(caseDir string, extra ...string) []string {
-	return append([]string{"collect", "--vcenter", l.vcURL, "--vcenter-thumbprint", l.thumbprint, "--vcenter-user", l.vcUser,
-		"--ssh-port", fmt.Sprint(l.sshPort), "--accept-new-host-keys", "--nfs-port", fmt.Sprint(l.nfsPort), "--portmap-port", fmt.Sprint(l.portmapPort),
+// vcenterArgs are command's arguments for the lab's vCenter and a case.
+func (l *fleetLab) vcenterArgs(command, caseDir string, extra ...string) []string {
+	return append([]string{command, "--vcenter", l.vcURL, "--vcenter-thumbprint", l.thumbprint, "--vcenter-user", l.vcUser,
 		"--case", caseDir, "--case-id", "FLEET-1", "--examiner", "tester"}, extra...)
+}
+
+// triageArgs are triage --vcenter's arguments for the lab's vCenter.
+func (l *fleetLab) triageArgs(caseDir string, extra ...string) []string {
+	return l.vcenterArgs("triage", caseDir, extra...)
+}
+
+func (l *fleetLab) collectArgs(caseDir string, extra ...string) []string {
+	return l.vcenterArgs("collect", caseDir, append([]string{"--ssh-port", fmt.Sprint(l.sshPort), "--accept-new-host-keys",
+		"--nfs-port", fmt.Sprint(l.nfsPort), "--portmap-port", fmt.Sprint(l.portmapPort)}, extra...)...)
 }
 
 // sshStates reads every host's TSM-SSH through the API, as an

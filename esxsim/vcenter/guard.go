@@ -39,6 +39,12 @@ var refusedMethods = map[string]bool{
 // handle runs before every call: it refuses what the lab does not allow
 // and, before a client reads properties, reads the hosts' state.
 func (v *VCenter) handle(ctx *simulator.Context, m *simulator.Method) (mo.Reference, types.BaseMethodFault) {
+	for _, d := range v.spec.Denied {
+		if d.Method == m.Name {
+			v.log.Info("denied", "method", m.Name, "object", m.This.String(), "privilege", d.Privilege)
+			return nil, &types.NoPermission{Object: &m.This, PrivilegeId: d.Privilege}
+		}
+	}
 	if f := v.refusal(m); f != nil {
 		v.log.Info("refused", "method", m.Name, "object", m.This.String())
 		return nil, f

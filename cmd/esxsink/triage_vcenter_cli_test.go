@@ -1,0 +1,160 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/esxsink/esxsink/custody"
+)
+
+// keptFiles checks every evidence.kept record of the case against its
+// file (the SHA-256 recorded as written and at rest is the file's) and
+// returns the records by part name.
+func keptFiles(t *testing.T, caseDir string) map[string]custody.Kept {
+	t.Helper()
+	out := map[string]custody.Kept{}
+	for _, k := range recordsOf[custody.Kept](t, caseRecords(t, caseDir), custody.TypeEvidenceKept) {
+		b, err := os.ReadFile(filepath.Join(caseDir, filepath.FromSlash(k.Path)))
+		if err != nil {
+			t.Errorf("kept %s: %v", k.Name, err)
+			continue
+		}
+		sum := sha256.Sum256(b)
+		if h := hex.EncodeToString(sum[:]); h != k.SHA256 || h != k.AtRest || int64(len(b)) != k.Size {
+			t.Errorf("kept %s (%s): file hashes to %s (%d bytes), recorded %s / at rest %s (%d bytes)", k.Name, k.Path, h, len(b), k.SHA256, k.AtRest, k.Size)
+		}
+		if !strings.HasPrefix(k.Path, custody.VCenterFolder+"/") {
+			t.Errorf("kept %s outside the vcenter folder: %s", k.Name, k.Path)
+		}
+		out[k.Name] = k
+	}
+	return out
+}
+
+// readKept is the text of the kept part name.
+func readKept(t *testing.T, caseDir string, kept map[string]custody.Kept, name string) string {
+	t.Helper()
+	k, ok := kept[name]
+	if !ok {
+		t.Fatalf("no %s kept", name)
+	}
+	b, err := os.ReadFile(filepath.Join(caseDir, filepath.FromSlash(k.Path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestTriageVCenter: triage --vcenter --all on the fleet lab keeps every
+// part of the vCenter-side evidence, each file's SHA-256 in the custody
+// log, what the scenario put in vCenter's history and the hosts'
+// settings in it; it touches no host's SSH service; verify passes, and
+// a kept file changed afterwards is not verified.
+func TestTriageVCenter(t *testing.T) {
+	l := startFleetLab(t)
+	before := l.sshStates(t)
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code := l.run(t, l.triageArgs(caseDir, "--all", "--since", "2w")...)
+	if code != 0 {
+		t.Fatalf("triage --vcenter exit %d\n%s\n%s", code, out, errOut)
+	}
+	kept := keptFiles(t, caseDir)
+	var names []string
+	for n := range kept {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	want := []string{"access", "access-events", "events", "inventory", "sessions", "settings of esx01", "settings of esx02", "settings of esx03", "tasks"}
+	if !slices.Equal(names, want) {
+		t.Errorf("kept %q, want %q", names, want)
+	}
+	for name, wants := range map[string][]string{
+		"events":            {`"type": "esx.audit.ssh.enabled"`, `"host": "esx02"`, "Failed to revert the execution state of the virtual machine DB01"},
+		"access-events":     {"203.0.113.66", "UserLoginSessionEvent"},
+		"settings of esx02": {`"key": "UserVars.ESXiShellTimeOut"`},
+		"settings of esx03": {`"key": "VMkernel.Boot.execInstalledOnly"`, "udp://192.0.2.10:514"},
+		"inventory":         {`"name": "Jump01"`, `"lockdown_mode": "lockdownNormal"`},
+		"access":            {`"roles"`, `"permissions"`},
+		"sessions":          {`"current": true`},
+	} {
+		text := readKept(t, caseDir, kept, name)
+		for _, w := range wants {
+			if !strings.Contains(text, w) {
+				t.Errorf("kept %s lacks %s", name, w)
+			}
+		}
+	}
+	for _, w := range []string{"kept           events", "sha256", "== esxsink triage --vcenter: complete ==", "kept from API  9 file(s)"} {
+		if !strings.Contains(out, w) && !(w == "sha256" && strings.Contains(out, kept["events"].SHA256)) {
+			t.Errorf("the output lacks %q:\n%s", w, out)
+		}
+	}
+	if after := l.sshStates(t); !equalStates(before, after) {
+		t.Errorf("triage --vcenter changed SSH: before %+v after %+v", before, after)
+	}
+	if n := len(recordsOf[custody.ServiceChange](t, caseRecords(t, caseDir), custody.TypeHostServiceChanged)); n != 0 {
+		t.Errorf("triage --vcenter recorded %d service changes", n)
+	}
+
+	if vout, verr, vcode := l.run(t, "verify", caseDir); vcode != 0 || !strings.Contains(vout, "PASS (9 verified)") {
+		t.Fatalf("verify exit %d\n%s\n%s", vcode, vout, verr)
+	}
+	events := filepath.Join(caseDir, filepath.FromSlash(kept["events"].Path))
+	if err := os.Chmod(events, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// One host name changed in the event history: the same size.
+	text := readKept(t, caseDir, kept, "events")
+	edited := strings.Replace(text, `"host": "esx02"`, `"host": "esx01"`, 1)
+	if edited == text {
+		t.Fatal("nothing to edit")
+	}
+	if err := os.WriteFile(events, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vout, verr, vcode := l.run(t, "verify", caseDir)
+	if vcode != 1 || !strings.Contains(vout, kept["events"].Path) || !strings.Contains(vout, "content changed") || !strings.Contains(vout+verr, "FAIL") {
+		t.Errorf("verify of a changed kept file: exit %d (want 1)\n%s\n%s", vcode, vout, verr)
+	}
+}
+
+// TestTriageVCenterDenied: a vCenter user who may not read permissions
+// (the lab refuses RetrieveAllPermissions with NoPermission): the other
+// parts are kept, the permissions are recorded as not collected with the
+// privilege named, triage exits 1 saying so, and verify says the case is
+// incomplete, naming the part.
+func TestTriageVCenterDenied(t *testing.T) {
+	l := startFleetLabWith(t, func(s string) string {
+		return strings.Replace(s, "  datacenter: Forensics-DC\n", "  datacenter: Forensics-DC\n  denied: [{method: RetrieveAllPermissions, privilege: System.View}]\n", 1)
+	})
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code := l.run(t, l.triageArgs(caseDir, "--esx-host", "esx02", "-q")...)
+	if code != 1 {
+		t.Fatalf("triage --vcenter without the privilege: exit %d (want 1)\n%s\n%s", code, out, errOut)
+	}
+	for _, w := range []string{"NOT COLLECTED  access ", "lacks privilege System.View", "NOT COMPLETE"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("the output lacks %q:\n%s", w, out)
+		}
+	}
+	if !strings.Contains(errOut, "could not be read") {
+		t.Errorf("the error does not say a part could not be read:\n%s", errOut)
+	}
+	kept := keptFiles(t, caseDir)
+	if _, ok := kept["access"]; ok || len(kept) != 6 {
+		t.Errorf("kept %v: want every part but access, one host's settings", kept)
+	}
+	missed := recordsOf[custody.Uncollected](t, caseRecords(t, caseDir), custody.TypeNotCollected)
+	if len(missed) != 1 || missed[0].Name != "access" || !missed[0].Missed || !strings.Contains(missed[0].Why, "System.View") || !strings.Contains(missed[0].Why, "AuthorizationManager") {
+		t.Errorf("not collected: %+v", missed)
+	}
+	vout, verr, vcode := l.run(t, "verify", caseDir)
+	if vcode != 3 || !strings.Contains(vout, "access") || !strings.Contains(vout, "System.View") {
+		t.Errorf("verify exit %d, want 3 naming the permissions not collected\n%s\n%s", vcode, vout, verr)
+	}
+}
