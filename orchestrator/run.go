@@ -56,7 +56,10 @@ type Recorder interface {
 type Runner struct {
 	conn   *Conn
 	log    Recorder
-	outDir string // CASE/host-commands; "" keeps nothing on disk
+	outDir string // CASE/host-commands[/<host>]; "" keeps nothing on disk
+	// outRel is outDir relative to the case folder, slash-separated: the
+	// kept outputs are named so in the records.
+	outRel string
 	mu     sync.Mutex
 	seq    int64
 }
@@ -64,7 +67,7 @@ type Runner struct {
 // NewRunner records into log and keeps outputs under outDir. Numbering
 // goes on after the outputs an earlier run of the same case kept there.
 func NewRunner(conn *Conn, log Recorder, outDir string) (*Runner, error) {
-	r := &Runner{conn: conn, log: log, outDir: outDir}
+	r := &Runner{conn: conn, log: log, outDir: outDir, outRel: caseRelative(outDir)}
 	if outDir != "" {
 		if err := os.MkdirAll(outDir, 0o750); err != nil {
 			return nil, fmt.Errorf("create command output folder: %w", err)
@@ -81,6 +84,23 @@ func NewRunner(conn *Conn, log Recorder, outDir string) (*Runner, error) {
 		}
 	}
 	return r, nil
+}
+
+// HostCommandsFolder is the case's folder of the commands' outputs: a
+// single host's directly in it, each host of a fleet run's in a folder
+// of its own.
+const HostCommandsFolder = "host-commands"
+
+// caseRelative is the part of outDir from HostCommandsFolder on (its
+// last element when it has none), as records name it.
+func caseRelative(outDir string) string {
+	parts := strings.Split(filepath.ToSlash(filepath.Clean(outDir)), "/")
+	for i := len(parts) - 1; i >= 0; i-- {
+		if parts[i] == HostCommandsFolder {
+			return strings.Join(parts[i:], "/")
+		}
+	}
+	return parts[len(parts)-1]
 }
 
 // Run runs cmd in a new session and waits for it. A non-zero exit status
@@ -114,7 +134,7 @@ func (r *Runner) Run(ctx context.Context, cmd string) (*CommandResult, error) {
 				runErr = errors.Join(runErr, fmt.Errorf("keep output of %q: %w", cmd, err))
 				continue
 			}
-			*o.name = filepath.ToSlash(filepath.Join(filepath.Base(r.outDir), name))
+			*o.name = r.outRel + "/" + name
 		}
 	}
 	if r.log != nil {
