@@ -225,7 +225,7 @@ func printOutcome(c *cli.Context, caseDir string, rep *orchestrator.Outcome, tri
 func planCollect(ctx context.Context, c *cli.Context, f *collectFlags, cc *collectCase, conn *orchestrator.Conn, runID string) (session *orchestrator.Session, plan *orchestrator.Plan, tri *orchestrator.TriageResult, notCollected, err error) {
 	outDir := ""
 	if cc.log != nil {
-		outDir = filepath.Join(cc.dir, "host-commands")
+		outDir = filepath.Join(cc.dir, orchestrator.HostCommandsFolder)
 	}
 	session, err = orchestrator.OpenSession(conn, orchestrator.SessionOptions{Log: cc.log, OutDir: outDir, User: c.String("user"), RunID: runID, Logger: f.logger})
 	if err != nil {
@@ -254,7 +254,7 @@ func planCollect(ctx context.Context, c *cli.Context, f *collectFlags, cc *colle
 	if missed := missedError(plan); missed != nil {
 		notCollected = errors.Join(notCollected, missed)
 	}
-	if tri, err = hostArtifacts(ctx, c, session.Runner, cc.log, plan, conn.Addr(), f.logger); err != nil {
+	if tri, err = hostArtifacts(ctx, c, session.Runner, cc.log, plan, conn.Addr(), orchestrator.TriageFolder, f.logger); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	return session, plan, tri, notCollected, nil
@@ -524,7 +524,7 @@ func runCleanup(c *cli.Context) error {
 			return err
 		}
 		defer log.Close()
-		rec, outDir = log, filepath.Join(caseDir, "host-commands")
+		rec, outDir = log, filepath.Join(caseDir, orchestrator.HostCommandsFolder)
 	}
 	conn, err := dialHost(ctx, c)
 	if err != nil {

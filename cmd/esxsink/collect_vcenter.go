@@ -54,6 +54,9 @@ type fleetHost struct {
 	outcome *orchestrator.Outcome
 	// vmx are the selected VMs' .vmx paths as the host names them.
 	vmx []string
+	// tri is the host's own triage (--host-artifacts), into its own
+	// folder of host artifacts.
+	tri *orchestrator.TriageResult
 	// selectedErr names selected VMs the host's own view does not have.
 	selectedErr error
 	restore     func()
@@ -78,6 +81,11 @@ type fleetRun struct {
 	passwords hostPasswords
 	ask       sync.Mutex
 
+	// kept is the vCenter-side evidence kept (--host-artifacts); missed
+	// the parts of it that could not be read (recorded as not collected).
+	kept   []custody.Kept
+	missed []custody.Uncollected
+
 	mu       sync.Mutex
 	restores []func()
 }
@@ -92,13 +100,17 @@ func (r *fleetRun) record(typ string, data any) error {
 // API, grouped by the host that runs them, each host collected over SSH
 // and NFS as collect --host does, into one case.
 func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
-	for _, flag := range []string{"host", "host-key", "unregistered", "usb", "host-artifacts", "sink", "memory"} {
+	for _, flag := range []string{"host", "host-key", "unregistered", "usb", "sink", "memory"} {
 		if c.IsSet(flag) {
 			return usageError(fmt.Errorf("--%s is not available with --vcenter yet: collect that host with --host", flag))
 		}
 	}
 	if c.String("transport") != orchestrator.TransportNFS {
 		return usageError(errors.New("--vcenter collects over NFS only (--transport nfs)"))
+	}
+	if len(vmArgs(c)) == 0 && !c.Bool("all") && len(c.StringSlice("cluster")) == 0 && len(c.StringSlice("esx-host")) == 0 {
+		// --host-artifacts alone would select every VM of every host.
+		return usageError(errors.New("with --vcenter, choose VMs or hosts: --all, --vm, --cluster or --esx-host"))
 	}
 	if c.String("known-hosts") == "" && !c.Bool("accept-new-host-keys") {
 		return usageError(errors.New("say which SSH host keys to trust: --known-hosts FILE, and/or --accept-new-host-keys to accept and record the key of each host the file does not know"))
@@ -175,6 +187,16 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 	w := c.App.Writer
 	if f.dryRun {
 		return r.printDryRun(orphans)
+	}
+	if c.Bool("host-artifacts") {
+		// Read before any host is changed: vCenter's view as found.
+		var names []string
+		for _, h := range r.hosts {
+			names = append(names, h.name)
+		}
+		if r.kept, r.missed, err = keepVCenterEvidence(ctx, r.client, cc.log, cc.dir, r.runID, vsphere.EvidenceRequest{Hosts: names, Inventory: r.inv}); err != nil {
+			return err
+		}
 	}
 	for _, h := range r.hosts {
 		if h.refused == "" {
@@ -352,7 +374,7 @@ func (r *fleetRun) prepare(ctx context.Context, h *fleetHost) error {
 	if h.conn, err = r.dial(ctx, h); err != nil {
 		return err
 	}
-	outDir := filepath.Join(r.cc.dir, "host-commands", orchestrator.SafeName(h.name))
+	outDir := filepath.Join(r.cc.dir, orchestrator.HostCommandsFolder, orchestrator.SafeName(h.name))
 	// Each host has a run id of its own (our snapshot names, datastore
 	// label, lease and mount check file carry it, and two hosts share
 	// the sink's folder): the note ties it to the fleet's.
@@ -373,20 +395,25 @@ func (r *fleetRun) prepare(ctx context.Context, h *fleetHost) error {
 		return err
 	}
 	h.vmx = vmx
-	return nil
+	// The host's own artifacts, listed into a folder of its own (two
+	// hosts' /etc/passwd never meet); plan adds them to its plan.
+	h.tri, err = hostArtifacts(ctx, r.c, h.session.Runner, r.cc.log, nil, h.name, orchestrator.FleetTriageFolder(h.name), r.f.logger.With("host", h.name))
+	return err
 }
 
 // plan plans h's selected VMs into the case's datastore folders.
 func (r *fleetRun) plan(h *fleetHost, folders map[string]string) error {
-	if len(h.vmx) == 0 {
-		h.plan = &orchestrator.Plan{}
-		return nil
-	}
+	h.plan = &orchestrator.Plan{}
 	var err error
-	h.plan, err = h.session.Plan(orchestrator.Selection{VMs: h.vmx},
-		orchestrator.PlanOptions{SinkFree: freeSpace(r.cc.dir), RDM: r.c.Bool("rdm"), Independent: r.c.Bool("independent"), Folders: folders})
+	if len(h.vmx) > 0 {
+		h.plan, err = h.session.Plan(orchestrator.Selection{VMs: h.vmx},
+			orchestrator.PlanOptions{SinkFree: freeSpace(r.cc.dir), RDM: r.c.Bool("rdm"), Independent: r.c.Bool("independent"), Folders: folders})
+	}
 	if err != nil && h.conn != nil {
 		h.conn.Close()
+	}
+	if err == nil && h.tri != nil {
+		h.plan.AddTriage(h.tri)
 	}
 	return err
 }
@@ -627,6 +654,7 @@ func (r *fleetRun) finish(ctx context.Context, sink *nfssink.Sink, notCollected 
 			if !c.Bool("json-events") && !c.Bool("json") {
 				fmt.Fprintf(w, "\n== host %s (%s) ==\n", h.name, h.addr)
 				printReport(w, h.outcome)
+				printTriage(w, h.tri)
 			}
 			merged.Files = append(merged.Files, h.outcome.Files...)
 			merged.Skipped = append(merged.Skipped, h.outcome.Skipped...)
@@ -643,6 +671,13 @@ func (r *fleetRun) finish(ctx context.Context, sink *nfssink.Sink, notCollected 
 			errs = append(errs, fmt.Errorf("VM %q is on no host", u.Name))
 		}
 	}
+	if !c.Bool("json-events") && !c.Bool("json") {
+		printKept(w, r.kept, r.missed)
+	}
+	plan.NotCollected = append(plan.NotCollected, r.missed...)
+	if len(r.missed) > 0 {
+		errs = append(errs, fmt.Errorf("%d part(s) of the vCenter-side evidence could not be read (recorded as not collected; see above)", len(r.missed)))
+	}
 	err := errors.Join(errs...)
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("interrupted: our snapshots were removed, the mounts detached and every host's SSH service restored as far as the records above say; files verified so far are kept; run the same collect with --resume to go on: %w", err)
@@ -657,7 +692,7 @@ func (r *fleetRun) finish(ctx context.Context, sink *nfssink.Sink, notCollected 
 	}
 	if !c.Bool("json-events") && !c.Bool("json") {
 		cl := closingOf(merged, plan, r.cc.dir, d, err, r.cc.log)
-		cl.Refused = refused
+		cl.Refused, cl.Kept = refused, r.kept
 		cl.HostTally, cl.Hosts = fleetHostLines(r.cc.dir)
 		printClosing(w, cl)
 	}

@@ -66,12 +66,13 @@ esxsink collect --vcenter --host-artifacts, which keeps this vCenter-side eviden
 }
 
 // hostArtifacts runs the triage when --host-artifacts is set and adds its
-// files to the plan; in a dry run it only lists the files.
-func hostArtifacts(ctx context.Context, c *cli.Context, r *orchestrator.Runner, log orchestrator.Recorder, plan *orchestrator.Plan, host string, logger *slog.Logger) (*orchestrator.TriageResult, error) {
+// files, under folder of the evidence folder, to plan (when not nil); in
+// a dry run it only lists the files.
+func hostArtifacts(ctx context.Context, c *cli.Context, r *orchestrator.Runner, log orchestrator.Recorder, plan *orchestrator.Plan, host, folder string, logger *slog.Logger) (*orchestrator.TriageResult, error) {
 	if !c.Bool("host-artifacts") {
 		return nil, nil
 	}
-	o := orchestrator.TriageOptions{Runner: r, Host: host, ListOnly: c.Bool("dry-run"), Logger: logger}
+	o := orchestrator.TriageOptions{Runner: r, Host: host, Folder: folder, ListOnly: c.Bool("dry-run"), Logger: logger}
 	if log != nil {
 		o.Log = log
 	}
@@ -79,7 +80,9 @@ func hostArtifacts(ctx context.Context, c *cli.Context, r *orchestrator.Runner, 
 	if err != nil {
 		return nil, fmt.Errorf("host triage: %w", err)
 	}
-	plan.AddTriage(tri)
+	if plan != nil {
+		plan.AddTriage(tri)
+	}
 	return tri, nil
 }
 
@@ -89,7 +92,7 @@ func printTriage(w io.Writer, tri *orchestrator.TriageResult) {
 	if tri == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nhost triage: %d commands, %d files listed under %s\n", len(tri.Outputs), len(tri.Items), orchestrator.TriageFolder+"/files")
+	fmt.Fprintf(w, "\nhost triage of %s: %d commands, %d files listed under %s\n", tri.Host, len(tri.Outputs), len(tri.Items), tri.Folder+"/files")
 	for _, o := range tri.Outputs {
 		state := "ok"
 		switch {

@@ -158,3 +158,82 @@ func TestTriageVCenterDenied(t *testing.T) {
 		t.Errorf("verify exit %d, want 3 naming the permissions not collected\n%s\n%s", vcode, vout, verr)
 	}
 }
+
+// TestCollectVCenterHostArtifacts: collect --vcenter --enable-ssh
+// --host-artifacts on two hosts triages each into its own folder (both
+// hosts' /etc/passwd verified, neither in the other's place, command
+// outputs per host), keeps the vCenter-side evidence of both once,
+// restores SSH as it found it, and the case verifies.
+func TestCollectVCenterHostArtifacts(t *testing.T) {
+	l := startFleetLab(t)
+	before := l.sshStates(t)
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code := l.run(t, l.collectArgs(caseDir, "--enable-ssh", "--host-artifacts", "--vm", "Web01", "--vm", "Old-App", "-q")...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if after := l.sshStates(t); !equalStates(before, after) {
+		t.Errorf("TSM-SSH not restored: before %+v after %+v", before, after)
+	}
+	recs := caseRecords(t, caseDir)
+	var changes []string
+	for _, ch := range recordsOf[custody.ServiceChange](t, recs, custody.TypeHostServiceChanged) {
+		changes = append(changes, ch.Host+" "+ch.Action)
+	}
+	if !slices.Equal(changes, []string{"esx01 start", "esx01 stop"}) {
+		t.Errorf("service changes %v", changes)
+	}
+	verified := map[string]string{}
+	for _, s := range recordsOf[custody.Step](t, recs, custody.TypeFileVerified) {
+		verified[s.Dest] = s.Host
+	}
+	for _, h := range []string{"esx01", "esx02"} {
+		for _, f := range []string{"etc/passwd", "etc/rc.local.d/local.sh", "var/spool/cron/crontabs/root"} {
+			dest := "host-artifacts/" + h + "/files/" + f
+			if _, ok := verified[dest]; !ok {
+				t.Errorf("%s not verified", dest)
+			}
+			if _, err := os.Stat(filepath.Join(caseDir, "evidence", filepath.FromSlash(dest))); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(caseDir, "evidence", "host-artifacts", "files")); !os.IsNotExist(err) {
+		t.Errorf("a fleet run put host artifacts in the single-host folder: %v", err)
+	}
+	outputs := map[string]int{}
+	for _, o := range recordsOf[custody.TriageOutput](t, recs, custody.TypeTriageOutput) {
+		if !o.Ran {
+			continue
+		}
+		if !strings.HasPrefix(o.StdoutFile, "host-commands/"+o.Host+"/") {
+			t.Errorf("%s's output %s is not in its host's folder", o.Host, o.StdoutFile)
+		}
+		b, err := os.ReadFile(filepath.Join(caseDir, filepath.FromSlash(o.StdoutFile)))
+		sum := sha256.Sum256(b)
+		if err != nil || hex.EncodeToString(sum[:]) != o.StdoutSHA256 {
+			t.Errorf("%s's output %s (%v) does not hash to its record's %s", o.Host, o.StdoutFile, err, o.StdoutSHA256)
+		}
+		outputs[o.Host]++
+	}
+	if outputs["esx01"] < 20 || outputs["esx01"] != outputs["esx02"] || len(outputs) != 2 {
+		t.Errorf("triage outputs per host: %v", outputs)
+	}
+	kept := keptFiles(t, caseDir)
+	for _, name := range []string{"inventory", "events", "tasks", "access-events", "access", "sessions", "settings of esx01", "settings of esx02"} {
+		if _, ok := kept[name]; !ok {
+			t.Errorf("vCenter-side evidence %s not kept", name)
+		}
+	}
+	if _, ok := kept["settings of esx03"]; ok || len(kept) != 8 {
+		t.Errorf("kept %d parts (esx03 is not collected): %v", len(kept), kept)
+	}
+	for _, w := range []string{"host triage of esx01", "host triage of esx02", "kept from API  8 file(s)"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("the output lacks %q", w)
+		}
+	}
+	if vout, verr, vcode := l.run(t, "verify", caseDir); vcode != 0 {
+		t.Errorf("verify exit %d\n%s\n%s", vcode, vout, verr)
+	}
+}
