@@ -377,7 +377,7 @@ func (j *judge) step(rec Record, d Step) {
 // the bytes written and the hash re-read from disk agree. The last
 // record of a path is the one that counts.
 func (j *judge) keep(rec Record, d Kept) {
-	f := &FileState{Path: d.Path, Source: d.What, Host: d.Source, RunID: d.RunID, Kind: "kept: " + d.Name, Size: d.Size,
+	f := &FileState{Path: d.Path, Source: d.What, Host: d.Source, RunID: d.RunID, Kind: KeptKind + d.Name, Size: d.Size,
 		Arrival: map[string]string{"sha256": d.SHA256}, AtRest: map[string]string{"sha256": d.AtRest}, Time: rec.Time, Line: rec.Line, Verdict: Verified}
 	switch bad := Disagreement(nil, f.Arrival, f.AtRest); {
 	case d.SHA256 == "" || d.AtRest == "":
@@ -404,7 +404,7 @@ func (j *judge) settleKept() {
 		}
 		for _, p := range j.keOrder {
 			k := j.kept[p]
-			if k.Host == d.Host && k.Kind == "kept: "+d.Name && k.Line > o.Line && k.Verdict.Good() {
+			if k.Host == d.Host && k.Kind == KeptKind+d.Name && k.Line > o.Line && k.Verdict.Good() {
 				o.Verdict, o.Reason = Superseded, joinReason(fmt.Sprintf("kept later (log line %d) as %s", k.Line, k.Path), "not collected: "+o.Reason)
 				j.a.Problems = slices.DeleteFunc(j.a.Problems, func(pr Problem) bool { return pr.Line == o.Line && !pr.Integrity })
 				break

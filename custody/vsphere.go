@@ -82,6 +82,10 @@ const TypeEvidenceKept = "evidence.kept" // Kept
 // it: nothing here came through the sink) of the vCenter-side evidence.
 const VCenterFolder = "vcenter"
 
+// KeptKind starts the Kind of a kept file's FileState; the part's name
+// follows.
+const KeptKind = "kept: "
+
 // Kept is the data of an evidence.kept record.
 type Kept struct {
 	// Path is relative to the case folder, slash-separated

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -346,5 +347,29 @@ func TestLoadNotACase(t *testing.T) {
 	t.Parallel()
 	if _, err := Load(t.TempDir()); !errors.Is(err, hashlog.ErrNotCase) {
 		t.Fatalf("Load of an empty folder: %v, want ErrNotCase", err)
+	}
+}
+
+// TestLoadKept: vCenter-side evidence kept by esxsink is its own group,
+// whose title says what its verdict rests on (no host-side hash); a part
+// not collected is listed as such.
+func TestLoadKept(t *testing.T) {
+	c := newCase(t)
+	c.add(custody.TypeCaseOpened, custody.CaseOpened{CaseID: "K", Examiner: "E", ToolVersion: "t"})
+	if _, err := hashlog.Keep(c.l, c.dir, []byte("{}\n"), custody.Kept{Path: "vcenter/r1/events.json", Source: "vc:443", Name: "events", What: "EventManager"}); err != nil {
+		t.Fatal(err)
+	}
+	c.add(custody.TypeNotCollected, custody.Uncollected{Host: "vc:443", What: "vCenter evidence", Name: "access", Path: "vcenter/r1/access.json", Why: "lacks privilege System.View", Missed: true})
+	r := c.load()
+	f := findFile(t, r, "vcenter/r1/events.json")
+	if f.Verdict != custody.Verified {
+		t.Errorf("kept file: %+v", f)
+	}
+	i := slices.IndexFunc(r.VMs, func(vm VM) bool { return len(vm.Files) > 0 && vm.Files[0].Path == f.Path })
+	if i < 0 || !strings.Contains(r.VMs[i].Title, "vCenter-side evidence") || !strings.Contains(r.VMs[i].Title, "no host-side hash") {
+		t.Errorf("groups %+v", r.VMs)
+	}
+	if len(r.NotCollected) != 1 || r.NotCollected[0].Source != "vcenter/r1/access.json" || r.Summary.Verdict != "INCOMPLETE" {
+		t.Errorf("not collected %+v, summary %+v", r.NotCollected, r.Summary)
 	}
 }

@@ -17,13 +17,17 @@ func (l *loader) finish(r *Report, recs []custody.Record) {
 	a.AddLogFindings(r.Log.Findings)
 	vmIdx := map[string]int{}
 	group := func(f File, check bool) {
-		key := fmt.Sprintf("%s\x00%d\x00%s\x00%v", f.Host, f.VMID, f.VM, check)
+		kept := strings.HasPrefix(f.Kind, custody.KeptKind)
+		key := fmt.Sprintf("%s\x00%d\x00%s\x00%v\x00%v", f.Host, f.VMID, f.VM, check, kept)
 		i, ok := vmIdx[key]
 		if !ok {
 			i = len(r.VMs)
 			vmIdx[key] = i
 			vm := VM{Name: f.VM, ID: f.VMID, Host: f.Host}
 			vm.Title = groupTitle(vm, check)
+			if kept {
+				vm.Title = "vCenter-side evidence read through the API of " + f.Host + " and written by esxsink (verified: the SHA-256 of the bytes written equals the one re-read at rest; there is no host-side hash)"
+			}
 			r.VMs = append(r.VMs, vm)
 		}
 		r.VMs[i].Files = append(r.VMs[i].Files, f)

@@ -92,7 +92,7 @@ func printTriage(w io.Writer, tri *orchestrator.TriageResult) {
 	if tri == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nhost triage of %s: %d commands, %d files listed under %s\n", tri.Host, len(tri.Outputs), len(tri.Items), tri.Folder+"/files")
+	fmt.Fprintf(w, "\nhost triage: %s, %d commands, %d files listed under %s\n", tri.Host, len(tri.Outputs), len(tri.Items), tri.Folder+"/files")
 	for _, o := range tri.Outputs {
 		state := "ok"
 		switch {

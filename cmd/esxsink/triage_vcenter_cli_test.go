@@ -228,7 +228,7 @@ func TestCollectVCenterHostArtifacts(t *testing.T) {
 	if _, ok := kept["settings of esx03"]; ok || len(kept) != 8 {
 		t.Errorf("kept %d parts (esx03 is not collected): %v", len(kept), kept)
 	}
-	for _, w := range []string{"host triage of esx01", "host triage of esx02", "kept from API  8 file(s)"} {
+	for _, w := range []string{"host triage: esx01,", "host triage: esx02,", "kept from API  8 file(s)"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("the output lacks %q", w)
 		}
