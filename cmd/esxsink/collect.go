@@ -44,7 +44,10 @@ mount. A file on a datastore several hosts share is copied once. A host in lockd
 refused and left as it is; a host whose SSH service (TSM-SSH) is stopped is refused unless
 --enable-ssh, which starts it for the run and restores its state and policy afterwards, also on
 error and Ctrl-C. New SSH host keys need --known-hosts or --accept-new-host-keys (recorded).
-Refused hosts' VMs are recorded as not collected: the case is then incomplete (exit 1; verify 3).`,
+Refused hosts' VMs are recorded as not collected: the case is then incomplete (exit 1; verify 3).
+With --vcenter --host-artifacts, each collected host is triaged into its own
+evidence/host-artifacts/<host> folder, and the vCenter-side evidence of those hosts (see
+esxsink triage --vcenter) is kept once, under CASE/vcenter, before any host is changed.`,
 		Flags: append(append(append(eitherRequired(append(hostFlags(), vcenterFlags()...), "host", "vcenter"), caseFlags(false)...), fleetFlags()...),
 			&cli.GenericFlag{Name: "vm", Value: &verbatimList{}, Usage: "VM to collect, by vmid, exact name (blanks included) or .vmx path (repeatable); a number that is a vmid selects that VM"},
 			&cli.BoolFlag{Name: "all", Usage: "collect every registered VM"},

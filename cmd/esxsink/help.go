@@ -33,7 +33,10 @@ var examples = map[string][]string{
 		"sudo esxsink collect ... --resume   # after an interrupted run: what verified is kept, the rest copied",
 		"sudo esxsink collect --vcenter vcsa01.corp --vcenter-thumbprint AB:CD:... --vcenter-user administrator@vsphere.local --enable-ssh --cluster Prod --known-hosts ~/.ssh/known_hosts --accept-new-host-keys --case /cases/2026-018 --case-id 2026-018 --examiner \"A. Analyst\" --parallel-hosts 2",
 	},
-	"triage": {"sudo esxsink triage --host 10.0.0.21 --host-key SHA256:... --case /cases/2026-017 --case-id 2026-017 --examiner \"A. Analyst\""},
+	"triage": {
+		"sudo esxsink triage --host 10.0.0.21 --host-key SHA256:... --case /cases/2026-017 --case-id 2026-017 --examiner \"A. Analyst\"",
+		"esxsink triage --vcenter vcsa01.corp --vcenter-thumbprint AB:CD:... --vcenter-user administrator@vsphere.local --cluster Prod --since 2026-11-01 --case /cases/2026-018 --case-id 2026-018 --examiner \"A. Analyst\"",
+	},
 	"cleanup": {
 		"esxsink cleanup --host 10.0.0.21 --host-key SHA256:... --dry-run",
 		"esxsink cleanup --host 10.0.0.21 --host-key SHA256:... --case /cases/2026-017 --examiner \"A. Analyst\"",

@@ -51,7 +51,8 @@ copied up to their size when their copy started. Same as esxsink collect --host-
 With --vcenter instead of --host (and --all, --esx-host or --cluster to choose hosts): reads,
 through the vSphere API only, what vCenter knows of those hosts, and keeps it in
 CASE/vcenter/<UTC time>-<run>/ as stable JSON: the inventory as read, the events and tasks of
-the hosts and their VMs over --since (default 30 days, vCenter's default retention), every
+the hosts and their VMs over --since (default 30 days, vCenter's default retention), the
+endpoint-wide logins, failed logins and changes to accounts, roles and permissions, every
 role and permission, the sessions open now (keys kept only as SHA-256), and each host's
 forensic advanced settings (UserVars, Syslog, execInstalledOnly, Security, the ESX Admins
 group, the MOB, banners). Each file is written once, synced, and recorded with its SHA-256
