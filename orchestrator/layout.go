@@ -18,9 +18,10 @@ import (
 const DevicesFolder = "devices"
 
 // reservedTop are the evidence folder's top folders that are not
-// datastores; a datastore of such a name gets another folder (recorded in
-// the table).
-var reservedTop = map[string]bool{custody.HostArtifactsFolder: true, DevicesFolder: true, custody.SupersededFolder: true}
+// datastores, and the case's vcenter folder, whose kept files records
+// name by paths of the same form (vcenter/…); a datastore of such a name
+// gets another folder (recorded in the table).
+var reservedTop = map[string]bool{custody.HostArtifactsFolder: true, DevicesFolder: true, custody.SupersededFolder: true, custody.VCenterFolder: true}
 
 // DatastoreTable maps the host's datastores into the evidence folder: each
 // gets a top folder (folders[UUID] when the case chose one, DatastoreFolders;

@@ -53,7 +53,7 @@ func runVCenterTriage(c *cli.Context) (err error) {
 	if c.String("host") != "" {
 		return usageError(errors.New("give --host (triage one ESXi host over SSH) or --vcenter (the vCenter-side evidence), not both"))
 	}
-	for _, flag := range []string{"dry-run", "sink"} {
+	for _, flag := range []string{"dry-run", "sink", "json", "json-events"} {
 		if c.IsSet(flag) {
 			return usageError(fmt.Errorf("--%s is not available with triage --vcenter, which only reads the API", flag))
 		}
