@@ -210,13 +210,7 @@ func TestCollectVCenterFleet(t *testing.T) {
 		}
 	}
 	// SSH was started on esx01 only, and stopped again.
-	var changes []string
-	for _, ch := range recordsOf[custody.ServiceChange](t, recs, custody.TypeHostServiceChanged) {
-		changes = append(changes, ch.Host+" "+ch.Action)
-	}
-	if !slices.Equal(changes, []string{"esx01 start", "esx01 stop"}) {
-		t.Errorf("service changes %v", changes)
-	}
+	checkOpenedOnce(t, recs, "esx01")
 
 	vout, verr, vcode := l.run(t, "verify", caseDir)
 	if vcode != 3 || !strings.Contains(vout, "esx03") || !strings.Contains(vout, "Jump01") {
@@ -338,13 +332,7 @@ func TestCollectVCenterInterrupt(t *testing.T) {
 		t.Errorf("TSM-SSH not restored after Ctrl-C: before %+v after %+v\n%s", before, after, errOut.String())
 	}
 	// The run had opened esx01's SSH, so the restore had work to do.
-	var changes []string
-	for _, ch := range recordsOf[custody.ServiceChange](t, caseRecords(t, caseDir), custody.TypeHostServiceChanged) {
-		changes = append(changes, ch.Host+" "+ch.Action)
-	}
-	if !slices.Equal(changes, []string{"esx01 start", "esx01 stop"}) {
-		t.Errorf("service changes %v", changes)
-	}
+	checkOpenedOnce(t, caseRecords(t, caseDir), "esx01")
 
 	// The same collect with --resume finishes the job: only esx03 is
 	// missing from the case, and SSH is again left as found.
@@ -359,6 +347,19 @@ func TestCollectVCenterInterrupt(t *testing.T) {
 	result := vout[strings.LastIndex(vout, "RESULT:"):]
 	if vcode != 3 || strings.Contains(result, "NOT STARTED") || strings.Contains(result, "FAILED") || !strings.Contains(result, "NOT COLLECTED") {
 		t.Errorf("verify after resume: exit %d\n%s", vcode, vout)
+	}
+}
+
+// checkOpenedOnce: the run's only service changes started SSH on host
+// and stopped it again.
+func checkOpenedOnce(t *testing.T, recs []custody.Record, host string) {
+	t.Helper()
+	var changes []string
+	for _, ch := range recordsOf[custody.ServiceChange](t, recs, custody.TypeHostServiceChanged) {
+		changes = append(changes, ch.Host+" "+ch.Action)
+	}
+	if !slices.Equal(changes, []string{host + " start", host + " stop"}) {
+		t.Errorf("service changes %v, want %s's SSH started and stopped", changes, host)
 	}
 }
 

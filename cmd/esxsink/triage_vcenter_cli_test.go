@@ -19,14 +19,13 @@ func keptFiles(t *testing.T, caseDir string) map[string]custody.Kept {
 	t.Helper()
 	out := map[string]custody.Kept{}
 	for _, k := range recordsOf[custody.Kept](t, caseRecords(t, caseDir), custody.TypeEvidenceKept) {
-		b, err := os.ReadFile(filepath.Join(caseDir, filepath.FromSlash(k.Path)))
+		h, size, err := caseFileSHA256(caseDir, k.Path)
 		if err != nil {
 			t.Errorf("kept %s: %v", k.Name, err)
 			continue
 		}
-		sum := sha256.Sum256(b)
-		if h := hex.EncodeToString(sum[:]); h != k.SHA256 || h != k.AtRest || int64(len(b)) != k.Size {
-			t.Errorf("kept %s (%s): file hashes to %s (%d bytes), recorded %s / at rest %s (%d bytes)", k.Name, k.Path, h, len(b), k.SHA256, k.AtRest, k.Size)
+		if h != k.SHA256 || h != k.AtRest || size != k.Size {
+			t.Errorf("kept %s (%s): file hashes to %s (%d bytes), recorded %s / at rest %s (%d bytes)", k.Name, k.Path, h, size, k.SHA256, k.AtRest, k.Size)
 		}
 		if !strings.HasPrefix(k.Path, custody.VCenterFolder+"/") {
 			t.Errorf("kept %s outside the vcenter folder: %s", k.Name, k.Path)
@@ -34,6 +33,13 @@ func keptFiles(t *testing.T, caseDir string) map[string]custody.Kept {
 		out[k.Name] = k
 	}
 	return out
+}
+
+// caseFileSHA256 hashes the case file rel (slash-separated).
+func caseFileSHA256(caseDir, rel string) (string, int64, error) {
+	b, err := os.ReadFile(filepath.Join(caseDir, filepath.FromSlash(rel)))
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), int64(len(b)), err
 }
 
 // readKept is the text of the kept part name.
@@ -176,13 +182,7 @@ func TestCollectVCenterHostArtifacts(t *testing.T) {
 		t.Errorf("TSM-SSH not restored: before %+v after %+v", before, after)
 	}
 	recs := caseRecords(t, caseDir)
-	var changes []string
-	for _, ch := range recordsOf[custody.ServiceChange](t, recs, custody.TypeHostServiceChanged) {
-		changes = append(changes, ch.Host+" "+ch.Action)
-	}
-	if !slices.Equal(changes, []string{"esx01 start", "esx01 stop"}) {
-		t.Errorf("service changes %v", changes)
-	}
+	checkOpenedOnce(t, recs, "esx01")
 	verified := map[string]string{}
 	for _, s := range recordsOf[custody.Step](t, recs, custody.TypeFileVerified) {
 		verified[s.Dest] = s.Host
@@ -209,9 +209,7 @@ func TestCollectVCenterHostArtifacts(t *testing.T) {
 		if !strings.HasPrefix(o.StdoutFile, "host-commands/"+o.Host+"/") {
 			t.Errorf("%s's output %s is not in its host's folder", o.Host, o.StdoutFile)
 		}
-		b, err := os.ReadFile(filepath.Join(caseDir, filepath.FromSlash(o.StdoutFile)))
-		sum := sha256.Sum256(b)
-		if err != nil || hex.EncodeToString(sum[:]) != o.StdoutSHA256 {
+		if h, _, err := caseFileSHA256(caseDir, o.StdoutFile); err != nil || h != o.StdoutSHA256 {
 			t.Errorf("%s's output %s (%v) does not hash to its record's %s", o.Host, o.StdoutFile, err, o.StdoutSHA256)
 		}
 		outputs[o.Host]++
