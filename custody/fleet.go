@@ -143,6 +143,15 @@ func NewFleet(recs []Record, a *Assessment) *Fleet {
 			f.Runs = append(f.Runs, id)
 		}
 	}
+	// Runs that only read the vSphere API (triage --vcenter) are neither
+	// a fleet run nor a host's.
+	apiOnly := map[string]bool{}
+	for _, rec := range recs {
+		var d Step
+		if rec.Type == TypeAcquisitionStarted && rec.Decode(&d) == nil && d.Kind == KindVCenterTriage {
+			apiOnly[d.RunID] = true
+		}
+	}
 	// First the notes and records that say which hosts a fleet has.
 	named := map[string]bool{}
 	for _, rec := range recs {
@@ -168,7 +177,7 @@ func NewFleet(recs []Record, a *Assessment) *Fleet {
 			}
 		case TypeVCenterConnected:
 			var d VCenterConnected
-			if rec.Decode(&d) == nil {
+			if rec.Decode(&d) == nil && !apiOnly[d.RunID] {
 				addRun(d.RunID)
 			}
 		}
@@ -179,8 +188,11 @@ func NewFleet(recs []Record, a *Assessment) *Fleet {
 		if rec.Type != TypeNotCollected && rec.Type != TypeHostServiceChanged {
 			continue
 		}
-		var d hostFields
-		if rec.Decode(&d) == nil && slices.Contains(f.Runs, d.RunID) && d.Host != "" && d.Host != NoHost {
+		var d struct {
+			hostFields
+			What string `json:"what"`
+		}
+		if rec.Decode(&d) == nil && slices.Contains(f.Runs, d.RunID) && d.Host != "" && d.Host != NoHost && d.What != WhatVCenterEvidence {
 			add(d.Host)
 			named[d.Host] = true
 		}
@@ -196,7 +208,7 @@ func NewFleet(recs []Record, a *Assessment) *Fleet {
 		name := f.HostOf(d.Host, d.RunID)
 		switch {
 		case name != "":
-		case d.Host == "" || d.Host == NoHost || slices.Contains(f.Runs, d.RunID):
+		case d.Host == "" || d.Host == NoHost || slices.Contains(f.Runs, d.RunID) || apiOnly[d.RunID]:
 			// The case's or the fleet's own (a vCenter, a VM on no host).
 			continue
 		default:

@@ -80,3 +80,36 @@ func TestSingleHostIsNoFleet(t *testing.T) {
 		t.Errorf("fleet %+v, host %+v", f, f.Hosts)
 	}
 }
+
+// TestFleetVCenterEvidence: a triage --vcenter case (the API read, files
+// kept, a part not collected) is no fleet and has no host; in a fleet
+// run, a vCenter part not collected does not make the vCenter a host.
+func TestFleetVCenterEvidence(t *testing.T) {
+	t.Parallel()
+	sha := "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
+	vcenterParts := func(c *caseLog, run string) {
+		c.add(TypeEvidenceKept, Kept{Path: "vcenter/" + run + "/events.json", Size: 3, SHA256: sha, AtRest: sha, Source: "vc:443", Name: "events", RunID: run})
+		c.add(TypeNotCollected, Uncollected{Host: "vc:443", RunID: run, What: WhatVCenterEvidence, Name: "access", Why: "lacks privilege System.View", Missed: true})
+	}
+	var c caseLog
+	c.add(TypeVCenterConnected, VCenterConnected{Endpoint: "vc:443", RunID: "t1"})
+	c.add(TypeAcquisitionStarted, Step{Host: "vc:443", RunID: "t1", Kind: KindVCenterTriage})
+	vcenterParts(&c, "t1")
+	c.add(TypeAcquisitionFinished, Step{Host: "vc:443", RunID: "t1", Kind: KindVCenterTriage})
+	if f := NewFleet(c.recs, Assess(c.recs, nil)); f.IsFleet() || len(f.Hosts) != 0 {
+		t.Errorf("triage --vcenter: fleet runs %v, hosts %+v", f.Runs, f.Hosts)
+	}
+
+	var d caseLog
+	d.add(TypeVCenterConnected, VCenterConnected{Endpoint: "vc:443", RunID: "f1"})
+	vcenterParts(&d, "f1")
+	d.add(TypeNote, Note{Text: FleetHostNote("f1", "esx01", "10.0.0.1:22", "r1")})
+	d.verifiedOn("10.0.0.1:22", "r1", "A", "ds1/A/A.vmx")
+	f := NewFleet(d.recs, Assess(d.recs, nil))
+	if !f.IsFleet() || len(f.Hosts) != 1 || f.Hosts[0].Name != "esx01" || f.Hosts[0].Status != HostComplete {
+		for _, h := range f.Hosts {
+			t.Logf("host %+v", *h)
+		}
+		t.Errorf("fleet with vCenter evidence: runs %v, %d hosts", f.Runs, len(f.Hosts))
+	}
+}

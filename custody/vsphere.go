@@ -82,6 +82,16 @@ const TypeEvidenceKept = "evidence.kept" // Kept
 // it: nothing here came through the sink) of the vCenter-side evidence.
 const VCenterFolder = "vcenter"
 
+// WhatVCenterEvidence is the What of an evidence.not_collected record of
+// a part of the vCenter-side evidence that could not be read; its Host is
+// the endpoint, not an ESXi host.
+const WhatVCenterEvidence = "vCenter evidence"
+
+// KindVCenterTriage is the Kind of the acquisition.started and
+// acquisition.finished records of a triage --vcenter run: it reads the
+// API only, so it is no fleet run and no host's.
+const KindVCenterTriage = "vcenter-triage"
+
 // KeptKind starts the Kind of a kept file's FileState; the part's name
 // follows.
 const KeptKind = "kept: "

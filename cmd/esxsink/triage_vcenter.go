@@ -28,10 +28,6 @@ func vcenterTriageFlags() []cli.Flag {
 	}
 }
 
-// notCollectedVCenter is the What of a part of the vCenter-side evidence
-// that could not be read.
-const notCollectedVCenter = "vCenter evidence"
-
 // runTriage is triage: of one host over SSH (collect --host-artifacts
 // without VMs), or with --vcenter the vCenter-side evidence.
 func runTriage(c *cli.Context) error {
@@ -108,13 +104,13 @@ func runVCenterTriage(c *cli.Context) (err error) {
 		names = append(names, h.Name)
 	}
 	begin := time.Now()
-	if _, err := log.Append(custody.TypeAcquisitionStarted, custody.Step{Host: endpoint, RunID: runID,
+	if _, err := log.Append(custody.TypeAcquisitionStarted, custody.Step{Host: endpoint, RunID: runID, Kind: custody.KindVCenterTriage,
 		Note: fmt.Sprintf("triage --vcenter: the vCenter-side evidence of hosts %s, events and tasks since %s", strings.Join(names, ", "), period.Since.Format(time.RFC3339))}); err != nil {
 		return err
 	}
 	started = true
 	kept, missed, err := keepVCenterEvidence(ctx, client, log, caseDir, runID, vsphere.EvidenceRequest{Hosts: names, Period: period, Inventory: inv})
-	fin := custody.Step{Host: endpoint, RunID: runID, Files: len(kept), Failed: len(missed)}
+	fin := custody.Step{Host: endpoint, RunID: runID, Kind: custody.KindVCenterTriage, Files: len(kept), Failed: len(missed)}
 	switch {
 	case err != nil:
 		fin.Error = err.Error()
@@ -161,7 +157,7 @@ func keepVCenterEvidence(ctx context.Context, client *vsphere.Client, log hashlo
 			if ctx.Err() != nil {
 				return kept, missed, fmt.Errorf("interrupted while reading the %s: %w", name, ctx.Err())
 			}
-			u := custody.Uncollected{Host: endpoint, RunID: runID, What: notCollectedVCenter, Name: name, Path: rel, Missed: true,
+			u := custody.Uncollected{Host: endpoint, RunID: runID, What: custody.WhatVCenterEvidence, Name: name, Path: rel, Missed: true,
 				Why: fmt.Sprintf("%s could not be read (%s): %v", name, p.What, p.Err)}
 			if _, err := log.Append(custody.TypeNotCollected, u); err != nil {
 				return kept, missed, err
