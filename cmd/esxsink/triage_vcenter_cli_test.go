@@ -234,4 +234,19 @@ func TestCollectVCenterHostArtifacts(t *testing.T) {
 	if vout, verr, vcode := l.run(t, "verify", caseDir); vcode != 0 {
 		t.Errorf("verify exit %d\n%s\n%s", vcode, vout, verr)
 	}
+	if !strings.Contains(out, "hosts          2 hosts asked for: 2 collected fully") {
+		t.Errorf("the closing statement does not count two hosts collected fully:\n%s", out)
+	}
+	if rout, rerr, rcode := l.run(t, "report", caseDir); rcode != 0 {
+		t.Fatalf("report exit %d\n%s\n%s", rcode, rout, rerr)
+	}
+	md, err := os.ReadFile(filepath.Join(caseDir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"| Hosts | 2 hosts asked for: 2 collected fully", "vCenter-side evidence read through the API of", "host-artifacts/esx02/files/etc/passwd", kept["events"].Path} {
+		if !strings.Contains(string(md), w) {
+			t.Errorf("report.md lacks %q", w)
+		}
+	}
 }
