@@ -92,7 +92,7 @@ func runCollect(c *cli.Context) (err error) {
 	case c.String("host") == "":
 		return usageError(errors.New("say where to collect from: --host (an ESXi host over SSH) or --vcenter (the hosts a vCenter manages)"))
 	}
-	for _, flag := range []string{"enable-ssh", "cluster", "esx-host", "parallel-hosts", "accept-new-host-keys", "ssh-port"} {
+	for _, flag := range []string{"enable-ssh", "cluster", "esx-host", "parallel-hosts", "accept-new-host-keys", "ssh-port", "since"} {
 		if c.IsSet(flag) {
 			return usageError(fmt.Errorf("--%s goes with --vcenter", flag))
 		}

@@ -32,6 +32,7 @@ func fleetFlags() []cli.Flag {
 		&cli.IntFlag{Name: "ssh-port", Value: 22, Usage: "with --vcenter: SSH port of every host (each is reached at its management address)"},
 		&cli.IntFlag{Name: "parallel-hosts", Value: 1, Usage: "with --vcenter: collect this many hosts at once"},
 		&cli.StringFlag{Name: "host-passwords", Usage: "with --vcenter: a file of lines `HOST PASSWORD` giving hosts their own root passwords (HOST: inventory name or management address); hosts not listed use --password-file, $ESXSINK_PASSWORD or a prompt naming the host"},
+		&cli.StringFlag{Name: "since", Usage: "with --vcenter --host-artifacts: read vCenter's events and tasks from this far back: days (30d), weeks (2w), hours (36h), a date (2026-11-01, UTC) or a time (default: 30d, what vCenter keeps by default)"},
 		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "with --vcenter: accept a host's SSH key that --known-hosts does not vouch for, and record it in the custody log (a changed key is always refused)"},
 	}
 }
@@ -115,6 +116,13 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 	if c.String("known-hosts") == "" && !c.Bool("accept-new-host-keys") {
 		return usageError(errors.New("say which SSH host keys to trust: --known-hosts FILE, and/or --accept-new-host-keys to accept and record the key of each host the file does not know"))
 	}
+	period, err := vsphere.ParseSince(c.String("since"), time.Now())
+	if err != nil {
+		return usageError(err)
+	}
+	if c.IsSet("since") && !c.Bool("host-artifacts") {
+		return usageError(errors.New("--since goes with --host-artifacts: it bounds the vCenter events and tasks kept"))
+	}
 	if c.Int("parallel-hosts") < 1 {
 		return usageError(fmt.Errorf("--parallel-hosts %d: collect at least one host at a time", c.Int("parallel-hosts")))
 	}
@@ -194,7 +202,7 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 		for _, h := range r.hosts {
 			names = append(names, h.name)
 		}
-		if r.kept, r.missed, err = keepVCenterEvidence(ctx, r.client, cc.log, cc.dir, r.runID, vsphere.EvidenceRequest{Hosts: names, Inventory: r.inv}); err != nil {
+		if r.kept, r.missed, err = keepVCenterEvidence(ctx, r.client, cc.log, cc.dir, r.runID, vsphere.EvidenceRequest{Hosts: names, Period: period, Inventory: r.inv}); err != nil {
 			return err
 		}
 	}

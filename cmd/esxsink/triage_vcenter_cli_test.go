@@ -3,13 +3,16 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/vsphere"
 )
 
 // keptFiles checks every evidence.kept record of the case against its
@@ -174,7 +177,7 @@ func TestCollectVCenterHostArtifacts(t *testing.T) {
 	l := startFleetLab(t)
 	before := l.sshStates(t)
 	caseDir := filepath.Join(t.TempDir(), "case")
-	out, errOut, code := l.run(t, l.collectArgs(caseDir, "--enable-ssh", "--host-artifacts", "--vm", "Web01", "--vm", "Old-App", "-q")...)
+	out, errOut, code := l.run(t, l.collectArgs(caseDir, "--enable-ssh", "--host-artifacts", "--since", "2w", "--vm", "Web01", "--vm", "Old-App", "-q")...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -225,6 +228,18 @@ func TestCollectVCenterHostArtifacts(t *testing.T) {
 	}
 	if _, ok := kept["settings of esx03"]; ok || len(kept) != 8 {
 		t.Errorf("kept %d parts (esx03 is not collected): %v", len(kept), kept)
+	}
+	var scope struct {
+		Scope struct {
+			Hosts  []string       `json:"hosts"`
+			Period vsphere.Period `json:"period"`
+		} `json:"scope"`
+	}
+	if err := json.Unmarshal([]byte(readKept(t, caseDir, kept, "events")), &scope); err != nil {
+		t.Fatal(err)
+	}
+	if d := scope.Scope.Period.Until.Sub(scope.Scope.Period.Since); !slices.Equal(scope.Scope.Hosts, []string{"esx01", "esx02"}) || d != 14*24*time.Hour {
+		t.Errorf("events kept for %v over %v, want esx01 and esx02 over --since 2w", scope.Scope.Hosts, d)
 	}
 	for _, w := range []string{"host triage: esx01,", "host triage: esx02,", "kept from API  8 file(s)"} {
 		if !strings.Contains(out, w) {
