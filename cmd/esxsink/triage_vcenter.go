@@ -140,44 +140,67 @@ func runVCenterTriage(c *cli.Context) (err error) {
 
 // keepVCenterEvidence reads the vCenter-side evidence req names and keeps
 // each part in the case, under vcenter/<UTC time>-<run id>/, written once,
-// synced and recorded with its SHA-256 (evidence.kept); a part that
-// cannot be read is recorded as not collected (evidence.not_collected),
-// with why and what to do. The error is for what stops the run: a file
-// that cannot be written, a custody log that refuses a record.
+// synced and recorded with its SHA-256 (evidence.kept). A part that
+// cannot be read, or not be written into the case, or that an interrupt
+// (Ctrl-C) left unread, is recorded as not collected
+// (evidence.not_collected) with why and what to do: every part is
+// accounted for. The error says the run was interrupted, or is for what
+// stops it: a custody log that refuses a record, a kept file that
+// re-reads otherwise than it was written (recorded as such).
 func keepVCenterEvidence(ctx context.Context, client *vsphere.Client, log hashlog.Appender, caseDir, runID string, req vsphere.EvidenceRequest) (kept []custody.Kept, missed []custody.Uncollected, err error) {
 	endpoint := client.Connected().Endpoint
 	folder := path.Join(custody.VCenterFolder, time.Now().UTC().Format("20060102T150405Z")+"-"+runID)
+	notCollected := func(name, rel, why string) error {
+		u := custody.Uncollected{Host: endpoint, RunID: runID, What: custody.WhatVCenterEvidence, Name: name, Path: rel, Missed: true, Why: why}
+		if _, err := log.Append(custody.TypeNotCollected, u); err != nil {
+			return err
+		}
+		missed = append(missed, u)
+		return nil
+	}
 	for _, p := range client.Evidence(ctx, req) {
 		name, file := p.Name, p.Name+".json"
 		if p.Host != "" {
 			name, file = p.Name+" of "+p.Host, p.Name+"/"+orchestrator.SafeName(p.Host)+".json"
 		}
 		rel := path.Join(folder, file)
-		if p.Err != nil {
-			if ctx.Err() != nil {
-				return kept, missed, fmt.Errorf("interrupted while reading the %s: %w", name, ctx.Err())
+		var data []byte
+		switch {
+		case ctx.Err() != nil:
+			err = notCollected(name, rel, fmt.Sprintf("%s not read: the run was interrupted (%v); run triage --vcenter again into this case", name, ctx.Err()))
+		case p.Err != nil:
+			err = notCollected(name, rel, fmt.Sprintf("%s could not be read (%s): %v", name, p.What, p.Err))
+		default:
+			if data, err = vsphere.StableJSON(p.Value); err != nil {
+				err = notCollected(name, rel, fmt.Sprintf("%s was read but could not be encoded: %v", name, err))
+				data = nil
 			}
-			u := custody.Uncollected{Host: endpoint, RunID: runID, What: custody.WhatVCenterEvidence, Name: name, Path: rel, Missed: true,
-				Why: fmt.Sprintf("%s could not be read (%s): %v", name, p.What, p.Err)}
-			if _, err := log.Append(custody.TypeNotCollected, u); err != nil {
-				return kept, missed, err
-			}
-			missed = append(missed, u)
-			continue
 		}
-		data, err := vsphere.StableJSON(p.Value)
-		if err != nil {
-			return kept, missed, fmt.Errorf("encode the %s: %w", name, err)
-		}
-		rec, err := hashlog.Keep(log, caseDir, data, custody.Kept{Path: rel, Source: endpoint, Name: name, What: p.What, Why: p.Why, RunID: runID})
 		if err != nil {
 			return kept, missed, err
+		}
+		if data == nil {
+			continue
+		}
+		rec, kerr := hashlog.Keep(log, caseDir, data, custody.Kept{Path: rel, Source: endpoint, Name: name, What: p.What, Why: p.Why, RunID: runID})
+		if rec.Hash == "" {
+			// Not recorded: the case does not hold it.
+			if err := notCollected(name, rel, fmt.Sprintf("%s was read but could not be kept in the case: %v; free the case's disk or fix its folder, then run again", name, kerr)); err != nil {
+				return kept, missed, errors.Join(kerr, err)
+			}
+			continue
 		}
 		var k custody.Kept
 		if err := rec.Decode(&k); err != nil {
 			return kept, missed, err
 		}
 		kept = append(kept, k)
+		if kerr != nil {
+			return kept, missed, kerr
+		}
+	}
+	if ctx.Err() != nil {
+		return kept, missed, fmt.Errorf("interrupted: %d part(s) of the vCenter-side evidence kept, %d recorded as not collected: %w", len(kept), len(missed), ctx.Err())
 	}
 	return kept, missed, nil
 }
