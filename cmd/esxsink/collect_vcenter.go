@@ -32,7 +32,7 @@ func fleetFlags() []cli.Flag {
 		&cli.IntFlag{Name: "ssh-port", Value: 22, Usage: "with --vcenter: SSH port of every host (each is reached at its management address)"},
 		&cli.IntFlag{Name: "parallel-hosts", Value: 1, Usage: "with --vcenter: collect this many hosts at once"},
 		&cli.StringFlag{Name: "host-passwords", Usage: "with --vcenter: a file of lines `HOST PASSWORD` giving hosts their own root passwords (HOST: inventory name or management address); hosts not listed use --password-file, $ESXSINK_PASSWORD or a prompt naming the host"},
-		&cli.StringFlag{Name: "since", Usage: "with --vcenter --host-artifacts: read vCenter's events and tasks from this far back: days (30d), weeks (2w), hours (36h), a date (2026-11-01, UTC) or a time (default: 30d, what vCenter keeps by default)"},
+		sinceFlag("with --vcenter --host-artifacts"),
 		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "with --vcenter: accept a host's SSH key that --known-hosts does not vouch for, and record it in the custody log (a changed key is always refused)"},
 	}
 }

@@ -24,8 +24,13 @@ func vcenterTriageFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "esx-host", Usage: "with --vcenter: keep the evidence of this host, by its inventory name (repeatable)"},
 		&cli.StringSliceFlag{Name: "cluster", Usage: "with --vcenter: keep the evidence of this cluster's hosts (repeatable)"},
 		&cli.BoolFlag{Name: "all", Usage: "with --vcenter: keep the evidence of every host the endpoint manages"},
-		&cli.StringFlag{Name: "since", Usage: "with --vcenter: read events and tasks from this far back: days (30d), weeks (2w), hours (36h), a date (2026-11-01, UTC) or a time (default: 30d, what vCenter keeps by default)"},
+		sinceFlag("with --vcenter"),
 	}
+}
+
+// sinceFlag is --since: how far back the vCenter events and tasks kept go.
+func sinceFlag(with string) cli.Flag {
+	return &cli.StringFlag{Name: "since", Usage: with + ": read vCenter's events and tasks from this far back: days (30d), weeks (2w), hours (36h), a date (2026-11-01, UTC) or a time (default: 30d, what vCenter keeps by default)"}
 }
 
 // runTriage is triage: of one host over SSH (collect --host-artifacts
