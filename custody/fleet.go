@@ -148,7 +148,7 @@ func NewFleet(recs []Record, a *Assessment) *Fleet {
 	apiOnly := map[string]bool{}
 	for _, rec := range recs {
 		var d Step
-		if rec.Type == TypeAcquisitionStarted && rec.Decode(&d) == nil && d.Kind == KindVCenterTriage {
+		if (rec.Type == TypeAcquisitionStarted || rec.Type == TypeRunFailed) && rec.Decode(&d) == nil && d.Kind == KindVCenterTriage {
 			apiOnly[d.RunID] = true
 		}
 	}

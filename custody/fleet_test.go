@@ -100,6 +100,13 @@ func TestFleetVCenterEvidence(t *testing.T) {
 		t.Errorf("triage --vcenter: fleet runs %v, hosts %+v", f.Runs, f.Hosts)
 	}
 
+	var e caseLog
+	e.add(TypeVCenterConnected, VCenterConnected{Endpoint: "vc:443", RunID: "t2"})
+	e.add(TypeRunFailed, Step{Host: "vc:443", RunID: "t2", Kind: KindVCenterTriage, Error: "no such host"})
+	if f := NewFleet(e.recs, Assess(e.recs, nil)); f.IsFleet() || len(f.Hosts) != 0 {
+		t.Errorf("a failed triage --vcenter: fleet runs %v, hosts %+v", f.Runs, f.Hosts)
+	}
+
 	var d caseLog
 	d.add(TypeVCenterConnected, VCenterConnected{Endpoint: "vc:443", RunID: "f1"})
 	vcenterParts(&d, "f1")

@@ -87,9 +87,9 @@ const VCenterFolder = "vcenter"
 // the endpoint, not an ESXi host.
 const WhatVCenterEvidence = "vCenter evidence"
 
-// KindVCenterTriage is the Kind of the acquisition.started and
-// acquisition.finished records of a triage --vcenter run: it reads the
-// API only, so it is no fleet run and no host's.
+// KindVCenterTriage is the Kind of the acquisition.started,
+// acquisition.finished and run.failed records of a triage --vcenter run:
+// it reads the API only, so it is no fleet run and no host's.
 const KindVCenterTriage = "vcenter-triage"
 
 // KeptKind starts the Kind of a kept file's FileState; the part's name

@@ -87,7 +87,7 @@ func runVCenterTriage(c *cli.Context) (err error) {
 	started := false
 	defer func() {
 		if err != nil && !started {
-			_, _ = log.Append(custody.TypeRunFailed, custody.Step{Host: endpoint, RunID: runID, Error: err.Error()})
+			_, _ = log.Append(custody.TypeRunFailed, custody.Step{Host: endpoint, RunID: runID, Kind: custody.KindVCenterTriage, Error: err.Error()})
 		}
 	}()
 	client, err := dialVCenter(ctx, c, log, runID, logger)
@@ -130,7 +130,12 @@ func runVCenterTriage(c *cli.Context) (err error) {
 	cl := closing{Command: "triage --vcenter", CaseDir: caseDir, Duration: time.Since(begin), NotCollected: missed, Failed: err != nil || len(missed) > 0, Kept: kept}
 	cl.Counts.NotCollected = len(missed)
 	for _, k := range kept {
-		cl.Counts.Files, cl.Counts.Verified, cl.Counts.Bytes = cl.Counts.Files+1, cl.Counts.Verified+1, cl.Counts.Bytes+k.Size
+		cl.Counts.Files, cl.Counts.Bytes = cl.Counts.Files+1, cl.Counts.Bytes+k.Size
+		if k.SHA256 == k.AtRest {
+			cl.Counts.Verified++
+		} else {
+			cl.Counts.Failed++ // as collect counts a copy that did not verify
+		}
 	}
 	cl.HeadSeq, cl.Head = log.Head()
 	printClosing(w, cl)
@@ -218,7 +223,11 @@ func printKept(w io.Writer, kept []custody.Kept, missed []custody.Uncollected) {
 	}
 	fmt.Fprintf(w, "\nvCenter-side evidence:\n")
 	for _, k := range kept {
-		fmt.Fprintf(w, "kept           %-22s %10s  %s  %s\n", k.Name, humanBytes(k.Size), k.SHA256, k.Path)
+		state := "kept"
+		if k.SHA256 != k.AtRest {
+			state = "MISMATCH" // re-read from disk, it is not what was written
+		}
+		fmt.Fprintf(w, "%-14s %-22s %10s  %s  %s\n", state, k.Name, humanBytes(k.Size), k.SHA256, k.Path)
 	}
 	for _, u := range missed {
 		fmt.Fprintf(w, "NOT COLLECTED  %-22s %s\n", u.Name, u.Why)
