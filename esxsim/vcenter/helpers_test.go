@@ -31,10 +31,17 @@ type lab struct {
 
 func startLab(t *testing.T) *lab {
 	t.Helper()
+	return startLabWith(t, func(*esxsim.FleetScenario) {})
+}
+
+// startLabWith starts the lab on the scenario as edit changes it.
+func startLabWith(t *testing.T, edit func(*esxsim.FleetScenario)) *lab {
+	t.Helper()
 	sc, err := esxsim.LoadFleet("../../examples/lab/vcenter.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	edit(sc)
 	var logger *slog.Logger
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
