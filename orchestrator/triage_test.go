@@ -195,3 +195,30 @@ func readKept(t *testing.T, e *simEnv, o custody.TriageOutput) string {
 	}
 	return string(b)
 }
+
+// TestTriageFolder: a fleet host's triage lists its files, and the
+// targets of its links, under its own folder.
+func TestTriageFolder(t *testing.T) {
+	e := startSim(t, triageLab)
+	folder := FleetTriageFolder("esx01.lab/a")
+	if folder != "host-artifacts/esx01.lab_a" {
+		t.Errorf("FleetTriageFolder = %q", folder)
+	}
+	tr, err := Triage(context.Background(), TriageOptions{Runner: e.runner, Host: "esx01", Folder: folder, ListOnly: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Folder != folder || len(tr.Items) < 10 {
+		t.Fatalf("folder %q, %d items", tr.Folder, len(tr.Items))
+	}
+	for _, it := range tr.Items {
+		if it.Method != MethodSkip && !strings.HasPrefix(it.Dest, folder+"/files/") {
+			t.Errorf("%s goes to %s, outside %s", it.Source, it.Dest, folder)
+		}
+	}
+	for _, l := range tr.Links {
+		if l.Dest != "" && !strings.HasPrefix(l.Dest, folder+"/files/") {
+			t.Errorf("link %s's target goes to %s", l.Path, l.Dest)
+		}
+	}
+}
