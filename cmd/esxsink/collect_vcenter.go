@@ -175,9 +175,15 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 	if r.inv, err = r.client.Inventory(ctx); err != nil {
 		return err
 	}
-	groups, orphans, err := r.inv.Group(vsphere.FleetSelection{All: c.Bool("all"), VMs: vmArgs(c), Clusters: c.StringSlice("cluster"), Hosts: c.StringSlice("esx-host")})
+	sel := vsphere.FleetSelection{All: c.Bool("all"), VMs: vmArgs(c), Clusters: c.StringSlice("cluster"), Hosts: c.StringSlice("esx-host")}
+	groups, orphans, err := r.inv.Group(sel)
 	if err != nil {
 		return usageError(err)
+	}
+	if c.Bool("host-artifacts") {
+		if groups, err = withHostsInScope(r.inv, sel, groups); err != nil {
+			return usageError(err)
+		}
 	}
 	var notCollected []custody.Uncollected
 	for _, vm := range orphans {
@@ -216,6 +222,10 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 		}
 		for _, vm := range h.group.VMs {
 			notCollected = append(notCollected, custody.Uncollected{Host: h.name, RunID: r.runID, What: "VM", Name: vsphere.UnescapeName(vm.Name), Path: vm.VMX,
+				Why: "host " + h.name + " refused: " + h.refused, Missed: true})
+		}
+		if c.Bool("host-artifacts") {
+			notCollected = append(notCollected, custody.Uncollected{Host: h.name, RunID: r.runID, What: "host artifacts", Name: h.name,
 				Why: "host " + h.name + " refused: " + h.refused, Missed: true})
 		}
 	}
@@ -294,6 +304,27 @@ func runVCenterCollect(c *cli.Context, f *collectFlags) (err error) {
 	collectStarted = true
 	r.restoreAll()
 	return r.finish(ctx, sink, notCollected, time.Since(started))
+}
+
+// withHostsInScope adds to groups, for --host-artifacts, the hosts that
+// --all, --cluster or --esx-host ask for but that run none of the
+// selected VMs: their own artifacts are asked for all the same. (With
+// --vm alone the hosts are those of the VMs.)
+func withHostsInScope(inv *vsphere.Inventory, sel vsphere.FleetSelection, groups []vsphere.HostGroup) ([]vsphere.HostGroup, error) {
+	if !sel.All && len(sel.Clusters) == 0 && len(sel.Hosts) == 0 {
+		return groups, nil
+	}
+	hosts, err := inv.SelectHosts(sel)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hosts {
+		if !slices.ContainsFunc(groups, func(g vsphere.HostGroup) bool { return g.Host.Name == h.Name }) {
+			groups = append(groups, vsphere.HostGroup{Host: h})
+		}
+	}
+	slices.SortFunc(groups, func(a, b vsphere.HostGroup) int { return strings.Compare(a.Host.Name, b.Host.Name) })
+	return groups, nil
 }
 
 // refusal says why h is not to be touched, or "".

@@ -265,3 +265,49 @@ func TestCollectVCenterHostArtifacts(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectVCenterHostArtifactsOfHostsWithoutVMs: --host-artifacts
+// with --cluster/--esx-host asks for every host in scope, also one that
+// runs none of the selected VMs: esx01 (in Prod, DB01 is on esx02) is
+// triaged, and esx03 (named, in lockdown) is refused with its artifacts
+// recorded NOT COLLECTED, so verify says the case is incomplete.
+func TestCollectVCenterHostArtifactsOfHostsWithoutVMs(t *testing.T) {
+	l := startFleetLab(t)
+	before := l.sshStates(t)
+	caseDir := filepath.Join(t.TempDir(), "case")
+	out, errOut, code := l.run(t, l.collectArgs(caseDir, "--enable-ssh", "--host-artifacts", "--cluster", "Prod", "--esx-host", "esx03", "--vm", "DB01", "-q")...)
+	if code != 1 || !strings.Contains(out+errOut, "esx03") {
+		t.Fatalf("exit %d (want 1, esx03 refused)\n%s\n%s", code, out, errOut)
+	}
+	if after := l.sshStates(t); !equalStates(before, after) {
+		t.Errorf("TSM-SSH not restored: before %+v after %+v", before, after)
+	}
+	recs := caseRecords(t, caseDir)
+	verified := map[string]bool{}
+	for _, s := range recordsOf[custody.Step](t, recs, custody.TypeFileVerified) {
+		verified[s.Dest] = true
+	}
+	for _, want := range []string{"host-artifacts/esx01/files/etc/passwd", "host-artifacts/esx02/files/etc/passwd", "shared-vmfs01/DB01/DB01-flat.vmdk"} {
+		if !verified[want] {
+			t.Errorf("%s not verified", want)
+		}
+	}
+	for dest := range verified {
+		if strings.Contains(dest, "DC01") || strings.Contains(dest, "Web01") || strings.Contains(dest, "esx03") {
+			t.Errorf("%s verified, but only DB01 and the hosts' artifacts were asked for", dest)
+		}
+	}
+	missed := false
+	for _, u := range recordsOf[custody.Uncollected](t, recs, custody.TypeNotCollected) {
+		if u.Host == "esx03" && u.What == "host artifacts" && u.Missed {
+			missed = true
+		}
+	}
+	if !missed {
+		t.Error("esx03's host artifacts are not recorded as not collected")
+	}
+	vout, verr, vcode := l.run(t, "verify", caseDir)
+	if vcode != 3 || !strings.Contains(vout, "esx03") {
+		t.Errorf("verify exit %d, want 3 naming esx03:\n%s\n%s", vcode, vout, verr)
+	}
+}
