@@ -3,7 +3,6 @@ package peer
 import (
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 )
 
@@ -16,7 +15,7 @@ import (
 // to follow a removal looks 10x cheaper in the kernel, ours or the peer.
 func SettleDisk(tb testing.TB, dir string, size int64) {
 	tb.Helper()
-	syscall.Sync()
+	syncAll()
 	f, err := os.CreateTemp(dir, ".settle-*")
 	if err != nil {
 		tb.Fatal(err)
