@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/esxsink/esxsink/digest"
+	"github.com/esxsink/esxsink/internal/durable"
 )
 
 // DefaultHashes are the digests Convert computes when none are given.
@@ -329,7 +330,7 @@ func (d *Disk) consume(ctx context.Context, f *os.File, dg *digest.Digester, res
 		}
 		done += r.n
 		if done-flushed >= writebackStep {
-			startWriteback(f, flushed, done-flushed)
+			durable.StartWriteback(f, flushed, done-flushed)
 			flushed = done
 		}
 		if opts.Progress != nil {

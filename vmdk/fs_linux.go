@@ -35,14 +35,3 @@ func holeAt(f *os.File, pos int64) (hole bool, end int64, ok bool) {
 	}
 	return false, h, true
 }
-
-// syncFileRangeWrite is SYNC_FILE_RANGE_WRITE: start writeback of the
-// range without waiting for it.
-const syncFileRangeWrite = 2
-
-// startWriteback asks the kernel to begin writing [off, off+n) of f to
-// disk now, so that writeback overlaps the rest of a conversion and the
-// final fsync has little left to do. Failure only costs that overlap.
-func startWriteback(f *os.File, off, n int64) {
-	syscall.SyncFileRange(int(f.Fd()), off, n, syncFileRangeWrite)
-}

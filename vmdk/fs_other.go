@@ -6,6 +6,3 @@ import "os"
 
 // holeAt cannot see holes on this system: everything is data.
 func holeAt(f *os.File, pos int64) (hole bool, end int64, ok bool) { return false, 0, false }
-
-// startWriteback is a no-op here: the final fsync does all the work.
-func startWriteback(f *os.File, off, n int64) {}
