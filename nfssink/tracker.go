@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/esxsink/esxsink/custody"
+	"github.com/esxsink/esxsink/internal/durable"
 
 	"github.com/esxsink/esxsink/digest"
 	"github.com/esxsink/esxsink/hashlog"
@@ -46,7 +47,15 @@ type tracker struct {
 	rate      rateMeter
 	done      bool
 	identical int64 // bytes rewritten with the same content (client resends)
+	// writeback is how far the kernel was asked to start writing the
+	// file to disk (durable.StartWriteback), so that the client's COMMIT
+	// finds little left to flush.
+	writeback int64
 }
+
+// writebackStep is how much new data makes the sink ask the kernel to
+// start writing it to disk.
+const writebackStep = 8 << 20
 
 func (t *tracker) anomaly(format string, args ...any) string {
 	msg := fmt.Sprintf(format, args...)
@@ -89,6 +98,10 @@ func (t *tracker) write(off int64, data []byte) (n int, anomaly string, err erro
 		t.rate.add(t.lastWrite, int64(n))
 		if !t.rehash {
 			t.advance(off, data[:n])
+		}
+		if t.size-t.writeback >= writebackStep {
+			durable.StartWriteback(t.f, t.writeback, t.size-t.writeback)
+			t.writeback = t.size
 		}
 	}
 	return n, anomaly, err
