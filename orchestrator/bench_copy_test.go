@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -115,8 +116,14 @@ func BenchmarkSinglePassVsTwoPassVsManual(b *testing.B) {
 		peer.SettleDisk(b, scratch, bytes)
 		return e
 	}
+	var singleCPU time.Duration
 	for range 2 * b.N {
-		s := collectBenchDisk(b, settled(startSim(b, lab)), nil)
+		e := settled(startSim(b, lab))
+		cpu0 := peer.ProcCPU(b, os.Getpid())
+		s := collectBenchDisk(b, e, nil)
+		if cpu := peer.ProcCPU(b, os.Getpid()) - cpu0; singleCPU == 0 || cpu < singleCPU {
+			singleCPU = cpu
+		}
 		md5Only := collectBenchDisk(b, settled(startSim(b, lab)), func(o *CollectOptions) { o.HostHashes = []esxi.HashAlg{esxi.MD5} })
 		t := collectBenchDisk(b, settled(startSim(b, lab)), func(o *CollectOptions) { o.TwoPass = true })
 		m, md5 := manualSequence(b, size, func() { peer.SettleDisk(b, scratch, bytes) })
@@ -130,12 +137,19 @@ func BenchmarkSinglePassVsTwoPassVsManual(b *testing.B) {
 	}
 	manual := best["manual"]
 	sec := func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
-	peer := "manual " + sec(manual)
+	manualCol := "manual " + sec(manual)
 	note := "simulated " + size + " disk, best of 2 interleaved runs each"
-	benchtable.Record(b, benchtable.Row{Figure: "collect single pass vs manual md5sum, dd, md5sum", Ours: sec(best["single"]), Peer: peer,
+	benchtable.Record(b, benchtable.Row{Figure: "collect single pass vs manual md5sum, dd, md5sum", Ours: sec(best["single"]), Peer: manualCol,
 		Ratio: best["single"].Seconds() / manual.Seconds(), Target: 0.35, AtMost: true, Note: note})
-	benchtable.Record(b, benchtable.Row{Figure: "collect single pass, --host-hash md5, vs manual", Ours: sec(best["md5only"]), Peer: peer,
+	// The simulated host, the sink and the at-rest pass all run on this
+	// machine's cores: their CPU time spread over every core is the
+	// least time a single pass can take here.
+	floor := singleCPU.Seconds() / float64(runtime.NumCPU())
+	benchtable.Record(b, benchtable.Row{Figure: "collect single pass, its CPU time (host + sink + at rest) over all cores, vs manual",
+		Ours: fmt.Sprintf("%.1f s CPU / %d cores = %.1f s", singleCPU.Seconds(), runtime.NumCPU(), floor), Peer: manualCol,
+		Ratio: floor / manual.Seconds(), Info: true, Note: "the lowest single-pass ratio this machine allows"})
+	benchtable.Record(b, benchtable.Row{Figure: "collect single pass, --host-hash md5, vs manual", Ours: sec(best["md5only"]), Peer: manualCol,
 		Ratio: best["md5only"].Seconds() / manual.Seconds(), Info: true, Note: note})
-	benchtable.Record(b, benchtable.Row{Figure: "collect --verify two-pass vs manual", Ours: sec(best["two"]), Peer: peer,
+	benchtable.Record(b, benchtable.Row{Figure: "collect --verify two-pass vs manual", Ours: sec(best["two"]), Peer: manualCol,
 		Ratio: best["two"].Seconds() / manual.Seconds(), Info: true, Note: note})
 }
