@@ -87,12 +87,13 @@ func readHostPasswords(path string) (hostPasswords, error) {
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
 			continue
 		}
-		host, pass, ok := strings.Cut(strings.TrimLeft(line, " \t"), " ")
-		if t, p, tab := strings.Cut(strings.TrimLeft(line, " \t"), "\t"); tab && (!ok || len(t) < len(host)) {
-			host, pass, ok = t, p, true
+		line = strings.TrimLeft(line, " \t")
+		blank := strings.IndexAny(line, " \t")
+		if blank < 0 {
+			blank = len(line)
 		}
-		pass = strings.TrimLeft(pass, " \t")
-		if !ok || pass == "" {
+		host, pass := line[:blank], strings.TrimLeft(line[blank:], " \t")
+		if pass == "" {
 			// The line is not repeated: it may hold a password.
 			return nil, fmt.Errorf("--host-passwords %s, line %d: want HOST PASSWORD (the host's inventory name or address, blanks, its root password)", path, i+1)
 		}
