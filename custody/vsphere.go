@@ -115,3 +115,8 @@ type Kept struct {
 	Why    string `json:"why,omitempty"`
 	RunID  string `json:"run_id,omitempty"`
 }
+
+// Intact says the kept file re-read from disk is what was written: both
+// hashes recorded and equal. The judge, the closing statement and the
+// listing of kept files count by it alike.
+func (k Kept) Intact() bool { return k.SHA256 != "" && k.SHA256 == k.AtRest }

@@ -75,7 +75,7 @@ func Keep(log Appender, caseDir string, data []byte, k custody.Kept) (custody.Re
 	if err != nil {
 		return rec, fmt.Errorf("keep %s: the custody log refused its record: %w", k.Path, err)
 	}
-	if k.AtRest != k.SHA256 {
+	if !k.Intact() {
 		return rec, fmt.Errorf("keep %s: re-read from disk it hashes to %s, written it was %s (recorded)", k.Path, k.AtRest, k.SHA256)
 	}
 	return rec, nil

@@ -131,7 +131,7 @@ func runVCenterTriage(c *cli.Context) (err error) {
 	cl.Counts.NotCollected = len(missed)
 	for _, k := range kept {
 		cl.Counts.Files, cl.Counts.Bytes = cl.Counts.Files+1, cl.Counts.Bytes+k.Size
-		if k.SHA256 == k.AtRest {
+		if k.Intact() {
 			cl.Counts.Verified++
 		} else {
 			cl.Counts.Failed++ // as collect counts a copy that did not verify
@@ -224,7 +224,7 @@ func printKept(w io.Writer, kept []custody.Kept, missed []custody.Uncollected) {
 	fmt.Fprintf(w, "\nvCenter-side evidence:\n")
 	for _, k := range kept {
 		state := "kept"
-		if k.SHA256 != k.AtRest {
+		if !k.Intact() {
 			state = "MISMATCH" // re-read from disk, it is not what was written
 		}
 		fmt.Fprintf(w, "%-14s %-22s %10s  %s  %s\n", state, k.Name, humanBytes(k.Size), k.SHA256, k.Path)
